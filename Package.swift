@@ -1,0 +1,124 @@
+// swift-tools-version: 6.1
+//
+// TelemedProtocol: secure telemedical conferencing (ElGamal authentication and key
+// exchange, AES-256-GCM group broadcast) as pure state machines plus the runtime,
+// transports, demo executables and a deterministic simulator around them.
+
+import PackageDescription
+
+let package = Package(
+    name: "TelemedProtocol",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "TelemedProtocol", targets: ["TelemedProtocol"]),
+        .library(name: "TelemedCrypto", targets: ["TelemedCrypto"]),
+        .library(name: "TelemedBigInt", targets: ["TelemedBigInt"]),
+        .library(name: "TelemedTransport", targets: ["TelemedTransport"]),
+        .library(name: "TelemedTCP", targets: ["TelemedTCP"]),
+        .library(name: "TelemedNode", targets: ["TelemedNode"]),
+        .library(name: "TelemedSimulation", targets: ["TelemedSimulation"]),
+        .executable(name: "doctor", targets: ["doctor"]),
+        .executable(name: "patient", targets: ["patient"]),
+        .executable(name: "simulate", targets: ["simulate"]),
+    ],
+    dependencies: [
+        // SHA-256, HMAC, HKDF and AES-256-GCM: nothing of these is written by hand here.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // The TCP transport.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        // Command lines of doctor, patient and simulate.
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // Logging in the runtime (never in the pure core).
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // The doctor's security store and audit log (SQLite, WAL).
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // MARK: - Big integers
+        .systemLibrary(
+            name: "CGMP",
+            pkgConfig: "gmp",
+            providers: [.apt(["libgmp-dev"]), .brew(["gmp"])]
+        ),
+        .target(name: "TelemedBigInt", dependencies: ["CGMP"]),
+
+        // MARK: - Cryptography
+        .target(
+            name: "TelemedCrypto",
+            dependencies: [
+                "TelemedBigInt",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
+        // MARK: - The pure protocol core
+        .target(name: "TelemedProtocol", dependencies: ["TelemedCrypto"]),
+
+        // MARK: - Transports and the runtime
+        .target(name: "TelemedTransport"),
+        .target(
+            name: "TelemedTCP",
+            dependencies: [
+                "TelemedTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+            ]
+        ),
+        .target(
+            name: "TelemedNode",
+            dependencies: [
+                "TelemedProtocol",
+                "TelemedTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+
+        // MARK: - Executables
+        .executableTarget(
+            name: "doctor",
+            dependencies: [
+                "TelemedNode", "TelemedTCP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "patient",
+            dependencies: [
+                "TelemedNode", "TelemedTCP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: - Simulation
+        .target(
+            name: "TelemedSimulation",
+            dependencies: ["TelemedNode", "TelemedTransport", "TelemedProtocol"],
+            path: "Simulations/TelemedSimulation"
+        ),
+        .executableTarget(
+            name: "simulate",
+            dependencies: [
+                "TelemedSimulation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Simulations/simulate"
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "TelemedBigIntTests", dependencies: ["TelemedBigInt"]),
+        .testTarget(
+            name: "TelemedCryptoTests",
+            dependencies: ["TelemedCrypto", "TelemedBigInt"],
+            resources: [.copy("Vectors")]
+        ),
+        .testTarget(name: "TelemedProtocolTests", dependencies: ["TelemedProtocol"]),
+        .testTarget(name: "TelemedTransportTests", dependencies: ["TelemedTransport", "TelemedTCP"]),
+        .testTarget(name: "TelemedNodeTests", dependencies: ["TelemedNode", "TelemedTCP"]),
+        .testTarget(name: "TelemedSimulationTests", dependencies: ["TelemedSimulation"]),
+    ]
+)
