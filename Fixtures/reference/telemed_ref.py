@@ -10,7 +10,8 @@ Usage (from the package root):
     python3 Fixtures/reference/telemed_ref.py --groups          # derive both groups (minutes)
     python3 Fixtures/reference/telemed_ref.py --check-groups    # re-check groups.json (seconds)
     python3 Fixtures/reference/telemed_ref.py --worked-example  # write worked-example.json
-    python3 Fixtures/reference/telemed_ref.py --check           # recompute and compare both files
+    python3 Fixtures/reference/telemed_ref.py --signature-vectors  # write signature-vectors.json
+    python3 Fixtures/reference/telemed_ref.py --check           # recompute and compare every file
 
 Every secret in this file is a fixed test value. Nothing here is fit for production use.
 """
@@ -36,6 +37,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 HERE = Path(__file__).resolve().parent
 GROUPS_PATH = HERE / "groups.json"
 WORKED_EXAMPLE_PATH = HERE / "worked-example.json"
+SIGNATURE_VECTORS_PATH = HERE / "signature-vectors.json"
 # ../shared/vectors relative to the package root (Fixtures/reference/ is two levels down).
 SHARED_VECTORS = HERE.parent.parent.parent / "shared" / "vectors"
 
@@ -319,8 +321,9 @@ def rfc6979_candidates(q: int, x: int, h1: bytes, extra: bytes) -> Iterator[int]
     """Successive nonce candidates k of RFC 6979 §3.2 (H = SHA-256, qlen = 256) with the
     additional data k' of §3.6 appended after bits2octets(h1) in steps d and f.
 
-    Step h.3's retry (K = HMAC_K(V ‖ 0x00), V = HMAC_K(V)) does not include k', as in the RFC.
-    Candidates outside [1, q-1] are skipped here, as step h.3 prescribes."""
+    Every candidate bits2int(T) is yielded, in range or not; the caller refuses those outside
+    [1, q-1] (and those giving r' = 0 or s = 0) and asks for the next. Step h.3's retry
+    (K = HMAC_K(V ‖ 0x00), V = HMAC_K(V)) does not include k', as in the RFC."""
     assert q.bit_length() == 256
     x_octets = scalar_bytes(x)
     h1_octets = scalar_bytes(os2ip(h1) % q)  # bits2octets(h1); bits2int(h1) = int(h1) as hlen = qlen
@@ -332,9 +335,7 @@ def rfc6979_candidates(q: int, x: int, h1: bytes, extra: bytes) -> Iterator[int]
     V = hmac_sha256(K, V)  # step g
     while True:  # step h
         V = hmac_sha256(K, V)  # tlen reaches qlen after one block
-        k = os2ip(V)
-        if 1 <= k < q:
-            yield k
+        yield os2ip(V)
         K = hmac_sha256(K, V + b"\x00")
         V = hmac_sha256(K, V)
 
@@ -345,7 +346,7 @@ class Signature:
     s: int  # sig_s, a scalar
     k: int  # the nonce that produced it (recorded for the fixtures only)
     h1: bytes
-    candidates_skipped: int
+    candidates_skipped: int  # step h.3 candidates refused before k
 
 
 def sign(group: Group, x: int, signed: bytes, extra: bytes) -> Signature:
@@ -354,6 +355,8 @@ def sign(group: Group, x: int, signed: bytes, extra: bytes) -> Signature:
     h1 = sha256(signed)
     e = os2ip(h1) % group.q
     for skipped, k in enumerate(rfc6979_candidates(group.q, x, h1, extra)):
+        if not 1 <= k < group.q:
+            continue
         r = pow(group.g, k, group.p)
         r_prime = r % group.q
         s = pow(k, -1, group.q) * (e - x * r_prime) % group.q
@@ -666,6 +669,57 @@ def sealed_frame(name: str, sender: str, body: dict, aad: bytes, key: str, seq: 
             "aead_key": key, "nonce_hex": hex_of(gcm_nonce(seq)), "plaintext_hex": hex_of(plaintext)}
 
 
+# MARK: - Signature vectors (exercising the RFC 6979 step h.3 retry)
+
+
+def signature_vectors(group: Group, wanted: int = 8, wanted_retries: int = 3) -> list[dict]:
+    """Signatures over fixed messages with fixed keys and k'. About 1 - q/2^256 of first nonce
+    candidates are ≥ q (11% for telemed-2048-256), so the list runs until it holds at least
+    `wanted_retries` vectors whose first candidate was skipped."""
+    x = fixed_scalar(group.q, f"{group.name} signer")
+    y = public_key(group, x)
+    vectors: list[dict] = []
+    retries = 0
+    index = 0
+    while len(vectors) < wanted or retries < wanted_retries:
+        message = lp_all(label("telemed-ref signature vector"), u64(index))
+        extra = fixed_bytes(f"{group.name} kprime {index}")
+        sig = sign(group, x, message, extra)
+        if sig.candidates_skipped or len(vectors) < wanted:
+            retries += sig.candidates_skipped > 0
+            vectors.append({"index": index, "x": hex_of(scalar_bytes(x)),
+                            "y": hex_of(group.element(y)), "signed_hex": hex_of(message),
+                            "kprime": hex_of(extra), "h1": hex_of(sig.h1),
+                            "sig_k": hex_of(scalar_bytes(sig.k)),
+                            "candidates_skipped": sig.candidates_skipped,
+                            "sig_r": hex_of(group.element(sig.r)),
+                            "sig_s": hex_of(scalar_bytes(sig.s))})
+        index += 1
+    return vectors
+
+
+def signature_vectors_doc(groups: dict[str, Group]) -> dict:
+    return {
+        "description": "Protocol signatures (PROTOCOL.md §4 Signatures) over fixed messages, "
+                       "generated by Fixtures/reference/telemed_ref.py. candidates_skipped counts "
+                       "RFC 6979 step h.3 candidates refused (k ≥ q) before sig_k.",
+        "groups": {name: signature_vectors(group) for name, group in groups.items()},
+    }
+
+
+def check_signature_vectors(groups: dict[str, Group], doc: dict) -> None:
+    count = 0
+    for name, vectors in doc["groups"].items():
+        group = groups[name]
+        for v in vectors:
+            signed = bytes.fromhex(v["signed_hex"])
+            r, s = int(v["sig_r"], 16), int(v["sig_s"], 16)
+            assert verify(group, int(v["y"], 16), signed, r, s), f"{name} vector {v['index']}"
+            assert not verify(group, int(v["y"], 16), signed, r, (s + 1) % group.q)
+            count += 1
+    print(f"  {count} signature vectors verify", file=sys.stderr)
+
+
 # MARK: - Self-checks
 
 
@@ -752,7 +806,7 @@ def check_rfc6979_vectors() -> None:
         elif key == "Signature" and digest_name == "SHA-256" and params["Q"].bit_length() == 256:
             p, q, g, x = params["P"], params["Q"], params["G"], params["X"]
             h1 = sha256(msg)
-            k = next(rfc6979_candidates(q, x, h1, b""))
+            k = next(k for k in rfc6979_candidates(q, x, h1, b"") if 1 <= k < q)
             r = pow(g, k, p) % q
             s = pow(k, -1, q) * (os2ip(h1) + x * r) % q  # DSA, not the protocol's signature
             assert scalar_bytes(r) + scalar_bytes(s) == bytes.fromhex(value), f"RFC 6979 {msg!r}"
@@ -815,6 +869,13 @@ def run_worked_example() -> None:
     write_json(WORKED_EXAMPLE_PATH, doc)
 
 
+def run_signature_vectors() -> None:
+    groups = load_groups()
+    doc = signature_vectors_doc(groups)
+    check_signature_vectors(groups, doc)
+    write_json(SIGNATURE_VECTORS_PATH, doc)
+
+
 def run_check() -> None:
     groups = load_groups()
     print(f"  groups.json: {', '.join(groups)} re-derived from their seeds", file=sys.stderr)
@@ -824,6 +885,9 @@ def run_check() -> None:
     stored = json.loads(WORKED_EXAMPLE_PATH.read_text())
     check_worked_example(group, stored)
     assert stored == worked_example(group), "worked-example.json differs from a fresh computation"
+    stored = json.loads(SIGNATURE_VECTORS_PATH.read_text())
+    check_signature_vectors(groups, stored)
+    assert stored == signature_vectors_doc(groups), "signature-vectors.json differs"
     print("all checks passed", file=sys.stderr)
 
 
@@ -833,7 +897,9 @@ def main() -> None:
     mode.add_argument("--groups", action="store_true", help="derive both groups, write groups.json")
     mode.add_argument("--check-groups", action="store_true", help="re-check groups.json quickly")
     mode.add_argument("--worked-example", action="store_true", help="write worked-example.json")
-    mode.add_argument("--check", action="store_true", help="recompute and compare both files")
+    mode.add_argument("--signature-vectors", action="store_true",
+                      help="write signature-vectors.json")
+    mode.add_argument("--check", action="store_true", help="recompute and compare every file")
     args = parser.parse_args()
     if args.groups:
         run_groups()
@@ -842,6 +908,8 @@ def main() -> None:
         print("groups.json checks out", file=sys.stderr)
     elif args.worked_example:
         run_worked_example()
+    elif args.signature_vectors:
+        run_signature_vectors()
     else:
         run_check()
 
