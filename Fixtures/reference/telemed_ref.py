@@ -652,7 +652,8 @@ def frame_fields(body: dict) -> dict:
 
 
 def signature_fields(signed: bytes, sig: Signature, key: str, extra: str) -> dict:
-    return {"signed_hex": hex_of(signed), "signing_key": key, "kprime": extra,
+    return {"signed_hex": hex_of(signed), "signing_key": key,
+            "verifying_key": "y" + key.removeprefix("x"), "kprime": extra,
             "h1": hex_of(sig.h1), "sig_k": hex_of(scalar_bytes(sig.k)),
             "sig_candidates_skipped": sig.candidates_skipped}
 
@@ -733,7 +734,7 @@ def check_worked_example(group: Group, doc: dict) -> None:
     assert y_i == public_key(group, x_i) and y_gwn == public_key(group, x_gwn)
     assert is_valid_element(group, y_i) and is_valid_element(group, y_gwn)
     keys = {"k_d2p": h(der["k_d2p"]), "k_p2d": h(der["k_p2d"]), "GK_1": h(der["GK_1"])}
-    verifiers = {"x_i": y_i, "x_gwn": y_gwn}
+    verifiers = {"y_i": y_i, "y_gwn": y_gwn}
     frames = {f["name"]: f for f in doc["frames"]}
     for f in doc["frames"]:
         body = json.loads(f["json"])
@@ -744,8 +745,8 @@ def check_worked_example(group: Group, doc: dict) -> None:
             signed = h(f["signed_hex"])
             r, s = int(body["sig_r"], 16), int(body["sig_s"], 16)
             assert len(body["sig_r"]) == 2 * group.L and len(body["sig_s"]) == 64
-            assert verify(group, verifiers[f["signing_key"]], signed, r, s), f"{f['name']}: sig"
-            assert not verify(group, verifiers[f["signing_key"]], signed + b"\x00", r, s)
+            assert verify(group, verifiers[f["verifying_key"]], signed, r, s), f"{f['name']}: sig"
+            assert not verify(group, verifiers[f["verifying_key"]], signed + b"\x00", r, s)
             k = int(f["sig_k"], 16)
             assert pow(group.g, k, group.p) == r
         if "aad_hex" in f:
@@ -761,6 +762,18 @@ def check_worked_example(group: Group, doc: dict) -> None:
         group, st["id_gwn"], st["id_i"], st["ts_gwn"], h(st["rn_gwn"]), h(st["rn_i"]),
         int(st["c1"], 16), int(st["c2"], 16))
     assert st["rn_i"] == kv["rn_i"]
+    id_i, id_gwn = doc["ids"]["id_i"], doc["ids"]["id_gwn"]
+    gk, em = json.loads(frames["GROUP_KEY"]["json"]), json.loads(frames["ENC_MSG"]["json"])
+    dm, dc = json.loads(frames["DEC_MSG"]["json"]), json.loads(frames["DISCONNECT"]["json"])
+    assert h(frames["GROUP_KEY"]["aad_hex"]) == group_key_aad(id_gwn, id_i, gk["epoch"], gk["seq"],
+                                                              gk["members"])
+    assert h(frames["ENC_MSG"]["aad_hex"]) == enc_msg_aad(id_gwn, em["epoch"], em["seq"], em["ts"])
+    assert h(frames["ENC_MSG"]["signed_hex"]) == enc_msg_signed(group, id_gwn, em["epoch"],
+                                                                em["seq"], em["ts"], h(em["ct"]))
+    assert h(frames["DEC_MSG"]["aad_hex"]) == dec_msg_aad(dm["id_i"], id_gwn, dm["seq"])
+    assert h(frames["DEC_MSG"]["plaintext_hex"]) == dec_msg_plaintext(em["epoch"], em["seq"])
+    assert h(frames["DISCONNECT"]["aad_hex"]) == disconnect_aad(id_i, id_gwn, dc["seq"])
+    assert h(frames["GROUP_KEY"]["plaintext_hex"]) == keys["GK_1"]
     # Both ElGamal ciphertexts decrypt to valid elements, K and K_GWN.
     for c in (kv["c1"], kv["c2"], st["c1"], st["c2"]):
         assert len(c) == 2 * group.L and is_valid_element(group, int(c, 16))
@@ -823,6 +836,10 @@ def check_primitives(group: Group) -> None:
     assert is_valid_element(group, g)
     non_member = next(z for z in range(2, 1000) if pow(z, q, p) != 1)
     assert not is_valid_element(group, non_member)
+    # 3215031751 is a strong pseudoprime to bases 2, 3, 5 and 7; 2^127 - 1 and 2^521 - 1 are prime.
+    assert is_probable_prime(2**127 - 1) and is_probable_prime(2**521 - 1)
+    assert not any(map(is_probable_prime, (561, 3215031751, (2**127 - 1) * (2**61 - 1))))
+    assert is_probable_prime(19997) and not is_probable_prime(19997 * 19993)
     assert lp(b"") == b"\x00\x00\x00\x00" and lp(b"ab") == b"\x00\x00\x00\x02ab"
     assert lp(u64(1)) == bytes.fromhex("00000008" "0000000000000001")
     assert gcm_nonce(1) == bytes(11) + b"\x01"
@@ -851,8 +868,9 @@ def run_groups() -> None:
     doc = {
         "description": "Telemed Protocol v1 named groups (PROTOCOL.md §4 Groups): FIPS 186-4 "
                        "A.1.1.2 with SHA-256, seedlen 256, seed of attempt i = SHA-256(name ‖ "
-                       "u32be(i)); g by A.2.3 with index 1. p, q, g and seed are lowercase hex "
-                       "without padding (p and g have no leading zero nibble here anyway).",
+                       "u32be(i)); g by A.2.3 with index 1 (count is the A.2.3 count that "
+                       "gave g). p, q, g and seed are lowercase hex without zero padding; for "
+                       "these groups p and g happen to be exactly 2L digits and q and seed 64.",
         "groups": [d.to_json() for d in derivations],
     }
     write_json(GROUPS_PATH, doc)
