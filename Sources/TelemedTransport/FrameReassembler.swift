@@ -13,6 +13,12 @@ public struct FrameReassembler: Sendable {
         public var frames: [[UInt8]] = []
         /// Set when the stream broke the framing rules; the stream must be closed with it.
         public var violation: CloseReason?
+
+        /// An output (tests compare against these).
+        public init(frames: [[UInt8]] = [], violation: CloseReason? = nil) {
+            self.frames = frames
+            self.violation = violation
+        }
     }
 
     private var buffer: [UInt8] = []
