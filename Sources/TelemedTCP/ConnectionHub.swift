@@ -1,0 +1,147 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import TelemedTransport
+
+// MARK: - ConnectionHub
+//
+// The part the server and the client share: it hands out connection identifiers, keeps the
+// live channels (under a lock, since the runtime calls in from any thread), installs the
+// pipeline on new channels, routes sends/closes/flow-control to each connection's handler
+// on that handler's event loop, and owns the event stream.
+
+/// The registry and event stream behind a TCP transport.
+final class ConnectionHub: Sendable {
+    private struct Entry: Sendable {
+        let channel: Channel
+        let handler: NIOLoopBound<ConnectionHandler>
+    }
+
+    private struct State {
+        var entries: [ConnectionID: Entry] = [:]
+        var nextID: UInt64 = 1
+        var admitted = 0
+        var acceptingNew = true
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let settings: TCPConnectionSettings
+    private let maxConnections: Int
+    private let stream: AsyncStream<TransportEvent>
+    private let continuation: AsyncStream<TransportEvent>.Continuation
+
+    init(settings: TCPConnectionSettings, maxConnections: Int) {
+        self.settings = settings
+        self.maxConnections = maxConnections
+        (stream, continuation) = AsyncStream.makeStream(of: TransportEvent.self, bufferingPolicy: .unbounded)
+    }
+
+    /// The transport's events (one consumer; each taken frame lets its connection read on).
+    var events: TransportEventStream {
+        TransportEventStream(stream) { [weak self] event in self?.taken(event) }
+    }
+
+    // MARK: - New channels
+
+    /// Admits a new channel (on its event loop, from a channel initializer): returns its
+    /// identifier after installing the pipeline, or nil when it was turned away.
+    func attach(_ channel: Channel) throws -> ConnectionID? {
+        let continuation = self.continuation
+        let settings = self.settings
+        let entry: (ConnectionID, Entry)? = state.withLockedValue { state in
+            guard state.acceptingNew, state.admitted < maxConnections else { return nil }
+            let id = ConnectionID(rawValue: state.nextID)
+            state.nextID += 1
+            state.admitted += 1
+            let handler = ConnectionHandler(id: id, settings: settings) { continuation.yield($0) }
+            let entry = Entry(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+            state.entries[id] = entry
+            return (id, entry)
+        }
+        guard let (id, entry) = entry else {
+            if state.withLockedValue({ $0.acceptingNew }), let peer = PeerAddress(channel.remoteAddress) {
+                continuation.yield(.refused(peer, .connectionLimit))
+            }
+            try channel.pipeline.syncOperations.addHandler(CloseOnActiveHandler())
+            return nil
+        }
+        channel.closeFuture.whenComplete { _ in self.detach(id) }
+        try channel.pipeline.syncOperations.addHandlers(ByteToMessageHandler(FrameDecoder()), entry.handler.value)
+        return id
+    }
+
+    private func detach(_ id: ConnectionID) {
+        state.withLockedValue { state in
+            if state.entries.removeValue(forKey: id) != nil { state.admitted -= 1 }
+        }
+    }
+
+    // MARK: - Runtime calls
+
+    func send(_ body: [UInt8], on connection: ConnectionID) {
+        precondition(
+            (1...FrameFormat.maximumBodyLength).contains(body.count),
+            "A frame body must be 1...65536 bytes; the caller built one of \(body.count) bytes."
+        )
+        guard let entry = entry(connection) else { return }
+        entry.channel.eventLoop.execute { entry.handler.value.send(body) }
+    }
+
+    func close(_ connection: ConnectionID) {
+        guard let entry = entry(connection) else { return }
+        entry.channel.eventLoop.execute { entry.handler.value.requestClose() }
+    }
+
+    private func taken(_ event: TransportEvent) {
+        guard case .frame(let connection, _) = event, let entry = entry(connection) else { return }
+        entry.channel.eventLoop.execute { entry.handler.value.frameConsumed() }
+    }
+
+    /// The identifier of a registered channel (the client learns it after connecting).
+    func connectionID(of channel: Channel) -> ConnectionID? {
+        state.withLockedValue { state in
+            state.entries.first { $0.value.channel === channel }?.key
+        }
+    }
+
+    private func entry(_ connection: ConnectionID) -> Entry? {
+        state.withLockedValue { $0.entries[connection] }
+    }
+
+    // MARK: - Shutdown
+
+    /// Turns new connections away, closes every connection (flushing first) and waits until
+    /// they are all gone; then ends the event stream.
+    func shutdown() async {
+        let entries = state.withLockedValue { state in
+            state.acceptingNew = false
+            return Array(state.entries.values)
+        }
+        for entry in entries {
+            entry.channel.eventLoop.execute {
+                if !entry.handler.value.requestClose() { entry.channel.close(promise: nil) }
+            }
+        }
+        for entry in entries {
+            try? await entry.channel.closeFuture.get()
+        }
+        continuation.finish()
+    }
+
+    /// Whether shutdown has begun.
+    var isShutDown: Bool { state.withLockedValue { !$0.acceptingNew } }
+}
+
+// MARK: - CloseOnActiveHandler
+
+/// Closes a turned-away connection as soon as it is active.
+private final class CloseOnActiveHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { context.close(promise: nil) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,109 @@
+import NIOCore
+import NIOPosix
+import TelemedTransport
+
+// MARK: - TCPServerTransport
+
+/// The listening side over TCP: accepts connections and frames their byte streams.
+///
+/// Connections beyond ``Configuration/maxConnections`` are accepted and closed at once (not
+/// left in the kernel's backlog), reported as `.refused(peer, .connectionLimit)` and never
+/// given an identifier. Every timer and bound of ``TCPConnectionSettings`` applies to each
+/// connection. Thread-safe: call it from anywhere; consume ``events`` from one task.
+public final class TCPServerTransport: AsyncTransport {
+    /// Where and how to listen.
+    public struct Configuration: Sendable {
+        /// The address to bind (IP text); loopback unless told otherwise.
+        public var host: String
+        /// The port to bind; 0 asks the system for a free one (see ``TCPServerTransport/boundPort``).
+        public var port: Int
+        /// The most connections open at once.
+        public var maxConnections: Int
+        /// The per-connection timers and bounds.
+        public var connection: TCPConnectionSettings
+        /// The listen backlog.
+        public var backlog: Int32
+
+        /// Sets every field; the defaults suit a local doctor.
+        public init(
+            host: String = "127.0.0.1",
+            port: Int = 0,
+            maxConnections: Int = 1_024,
+            connection: TCPConnectionSettings = .serverDefault,
+            backlog: Int32 = 256
+        ) {
+            precondition(maxConnections >= 0, "A connection cap cannot be negative.")
+            self.host = host
+            self.port = port
+            self.maxConnections = maxConnections
+            self.connection = connection
+            self.backlog = backlog
+        }
+    }
+
+    private let hub: ConnectionHub
+    private let listener: Channel
+    /// The address actually bound (with the system-chosen port when 0 was asked for).
+    public let localAddress: PeerAddress
+
+    /// The port actually bound.
+    public var boundPort: Int { localAddress.port }
+
+    private init(hub: ConnectionHub, listener: Channel, localAddress: PeerAddress) {
+        self.hub = hub
+        self.listener = listener
+        self.localAddress = localAddress
+    }
+
+    /// Binds and starts accepting. The event loop group defaults to NIO's shared singleton.
+    public static func start(
+        configuration: Configuration = Configuration(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(TCPTransportError) -> TCPServerTransport {
+        let hub = ConnectionHub(settings: configuration.connection, maxConnections: configuration.maxConnections)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: configuration.backlog)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: false)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { _ = try hub.attach(channel) }
+            }
+        let listener: Channel
+        do {
+            listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            throw .bindFailed(host: configuration.host, port: configuration.port, reason: "\(error)")
+        }
+        guard let local = PeerAddress(listener.localAddress) else {
+            try? await listener.close()
+            throw .bindFailed(host: configuration.host, port: configuration.port, reason: "not an IP address")
+        }
+        return TCPServerTransport(hub: hub, listener: listener, localAddress: local)
+    }
+
+    // MARK: - AsyncTransport
+
+    /// Accepted connections, their frames and closes, and refusals.
+    public var events: TransportEventStream { hub.events }
+
+    /// Queues one frame body (see ``Transport/send(_:on:)``).
+    public func send(_ body: [UInt8], on connection: ConnectionID) {
+        hub.send(body, on: connection)
+    }
+
+    /// Closes after flushing (see ``Transport/close(_:)``).
+    public func close(_ connection: ConnectionID) {
+        hub.close(connection)
+    }
+
+    // MARK: - Shutdown
+
+    /// Stops listening, closes every connection after flushing it (each reports
+    /// `.closed(_, .byLocal)`), waits for them, and ends ``events``. Bounded by the write and
+    /// linger timeouts. Calling it again does nothing more.
+    public func shutdown() async {
+        try? await listener.close()
+        await hub.shutdown()
+    }
+}

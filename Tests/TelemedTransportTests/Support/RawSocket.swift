@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A blocking IPv4 TCP client over plain POSIX sockets, so tests can misbehave byte by byte.
+/// Every receive and send gives up after two seconds, so no test can hang on it.
+final class RawSocket {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    private let fd: Int32
+
+    /// Connects to 127.0.0.1:`port`; a small `receiveBuffer` makes the peer's writes back up.
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
+        #if canImport(Glibc)
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
+        if let receiveBuffer { setOption(SOL_SOCKET, SO_RCVBUF, receiveBuffer) }
+        setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else {
+            close(fd)
+            throw Failure(description: "connect() failed: errno \(errno)")
+        }
+    }
+
+    deinit { close(fd) }
+
+    private func setOption(_ level: Int32, _ name: Int32, _ value: Int32) {
+        var value = value
+        setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Writes all of `bytes`.
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw Failure(description: "send() failed: errno \(errno)") }
+            offset += sent
+        }
+    }
+
+    /// Writes one byte per system call, pausing a millisecond between them.
+    func writeOneByteAtATime(_ bytes: [UInt8]) throws {
+        for byte in bytes {
+            try write([byte])
+            usleep(1_000)
+        }
+    }
+
+    /// Reads exactly `count` bytes.
+    func read(count: Int) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while out.count < count {
+            let got = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, min($0.count, count - out.count), 0) }
+            guard got > 0 else { throw Failure(description: "recv() ended after \(out.count) of \(count) bytes") }
+            out.append(contentsOf: chunk[..<got])
+        }
+        return out
+    }
+
+    /// Reads until the peer ends the stream (EOF or reset); returns what came before it.
+    func readUntilEndOfStream() throws -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if got == 0 || (got < 0 && errno == ECONNRESET) { return out }
+            guard got > 0 else { throw Failure(description: "no end of stream within the timeout (errno \(errno))") }
+            out.append(contentsOf: chunk[..<got])
+        }
+    }
+
+    /// Sends FIN (no more bytes from this side).
+    func shutdownWrite() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+}
