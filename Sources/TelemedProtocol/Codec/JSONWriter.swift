@@ -16,6 +16,7 @@ struct JSONWriter {
         if !empty { bytes.append(UInt8(ascii: ",")) }
         empty = false
         writeString(Array(key.utf8))
+        bytes.append(UInt8(ascii: ":"))
     }
 
     /// A member whose value is a decimal integer.
