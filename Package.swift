@@ -98,7 +98,10 @@ let package = Package(
         // MARK: - Simulation
         .target(
             name: "TelemedSimulation",
-            dependencies: ["TelemedNode", "TelemedTransport", "TelemedProtocol"],
+            dependencies: [
+                "TelemedNode", "TelemedTransport", "TelemedProtocol", "TelemedCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Simulations/TelemedSimulation"
         ),
         .executableTarget(

@@ -1,0 +1,66 @@
+import Foundation
+import TelemedProtocol
+
+// MARK: - ScenarioRunner
+
+/// Finds, loads and runs scenarios: the one code path shared by the `simulate` executable and
+/// the tests.
+public enum ScenarioRunner {
+    /// Reads and decodes one scenario file.
+    public static func load(file: String) throws(ScenarioError) -> Scenario {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ScenarioError(file: file, path: "$", message: "cannot read the file")
+        }
+        let name = (file as NSString).lastPathComponent.replacingOccurrences(of: ".json", with: "")
+        do {
+            return try ScenarioDecoder.decode(Array(data), name: name)
+        } catch {
+            var located = error
+            located.file = file
+            throw located
+        }
+    }
+
+    /// Expands folders into their `*.json` scenarios (sorted; skipping `reference/`
+    /// subfolders and `*.schema.json`); files are kept as given.
+    public static func scenarioFiles(for paths: [String]) throws(ScenarioError) -> [String] {
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw ScenarioError(file: path, path: "$", message: "no such file or folder")
+            }
+            guard isDirectory.boolValue else {
+                files.append(path)
+                continue
+            }
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            let base = path.hasSuffix("/") ? String(path.dropLast()) : path
+            for name in names.sorted() where name.hasSuffix(".json") && !name.hasSuffix(".schema.json") {
+                var nested: ObjCBool = false
+                let full = "\(base)/\(name)"
+                if FileManager.default.fileExists(atPath: full, isDirectory: &nested), !nested.boolValue {
+                    files.append(full)
+                }
+            }
+        }
+        return files
+    }
+
+    /// Runs a scenario with `seed` (or its own). Never throws: a run that cannot go on is
+    /// reported as aborted.
+    public static func run(_ scenario: Scenario, file: String, seed: UInt64? = nil) -> ScenarioReport {
+        let seed = seed ?? scenario.seed
+        let simulation: Simulation
+        do {
+            simulation = try Simulation(scenario: scenario, seed: seed)
+        } catch {
+            return ScenarioReport(name: scenario.name, title: scenario.title, file: file, seed: seed, steps: [],
+                                  abort: error.description, rulesExercised: [], virtualMillis: 0, traceLines: [])
+        }
+        return simulation.runScript(file: file)
+    }
+
+    /// Every rule id, for the coverage check of a whole run.
+    public static var allRules: [RuleID] { RuleID.allCases }
+}

@@ -1,0 +1,104 @@
+import TelemedCrypto
+import TelemedProtocol
+
+// MARK: - KeyRing
+
+/// Every key of a scenario, generated from the seed (`key/doctor`, `key/patient/<id>`): the
+/// harness knows them all, which is what lets it recover every session and group key from
+/// the wire and scan the trace for them.
+struct KeyRing {
+    let group: TelemedGroup
+    let doctorID: PeerID
+    let doctorKey: PrivateKey
+    /// Every patient's key, enrolled or not.
+    let patientKeys: [String: PrivateKey]
+    /// The enrolled ones, as the doctor's registry.
+    let registry: [PeerID: PublicKey]
+
+    init(scenario: Scenario, seed: SeededRandom) throws(ScenarioError) {
+        group = TelemedGroup.telemed2048
+        do {
+            doctorID = try PeerID(scenario.doctor.id)
+        } catch {
+            throw ScenarioError(path: "$.doctor.id", message: "not a valid id")
+        }
+        var doctorRandom = seed.fork("key/doctor")
+        doctorKey = PrivateKey(generatingIn: group, using: &doctorRandom)
+        var keys: [String: PrivateKey] = [:]
+        var registry: [PeerID: PublicKey] = [:]
+        for (index, patient) in scenario.patients.enumerated() {
+            var random = seed.fork("key/patient/\(patient.id)")
+            let key = PrivateKey(generatingIn: group, using: &random)
+            keys[patient.id] = key
+            guard patient.enrolled else { continue }
+            do {
+                registry[try PeerID(patient.id)] = key.publicKey
+            } catch {
+                throw ScenarioError(path: "$.patients[\(index)].id", message: "not a valid id")
+            }
+        }
+        patientKeys = keys
+        self.registry = registry
+    }
+
+    /// The key of `name`: `doctor` (or the doctor's id) or a patient id.
+    func key(named name: String) -> PrivateKey? {
+        if name == "doctor" || name == doctorID.value { return doctorKey }
+        return patientKeys[name]
+    }
+}
+
+// MARK: - SecretBook
+
+/// Every secret the harness learned (private scalars, K, K_GWN, SK, traffic keys, GK, k_gk,
+/// broadcast texts), for the R-NOLEAK scan of the trace.
+struct SecretBook {
+    private(set) var hexSecrets: [String: String] = [:]   // lowercase hex → what it is
+    private(set) var texts: [String: String] = [:]        // plaintext → label
+
+    mutating func add(_ bytes: [UInt8], _ what: String) {
+        guard bytes.count >= 16 else { return }
+        let hex = Hex.encode(bytes)
+        if hexSecrets[hex] == nil { hexSecrets[hex] = what }
+    }
+
+    mutating func addText(_ text: String, _ what: String) {
+        texts[text] = what
+        add(Array(text.utf8), what + " (hex)")
+    }
+
+    var count: Int { hexSecrets.count + texts.count }
+
+    /// The secrets found in `text` (hex matched on a lowercased copy), as descriptions.
+    func leaks(in text: String) -> [String] {
+        var found: [String] = []
+        for (plain, what) in texts where plain.utf8.count >= 8 && text.contains(plain) {
+            found.append(what)
+        }
+        let lowered = text.lowercased()
+        for run in SecretBook.hexRuns(lowered, minimum: 32) {
+            for (hex, what) in hexSecrets where run.count >= 32 {
+                let probe = hex.count > 64 ? String(hex.prefix(64)) : hex
+                if run.contains(probe) { found.append(what) }
+            }
+        }
+        return Array(Set(found)).sorted()
+    }
+
+    /// Maximal runs of hex digits at least `minimum` long.
+    static func hexRuns(_ text: String, minimum: Int) -> [String] {
+        var runs: [String] = []
+        var current: [UInt8] = []
+        for byte in text.utf8 {
+            let isHex = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66)
+            if isHex {
+                current.append(byte)
+            } else {
+                if current.count >= minimum { runs.append(String(decoding: current, as: UTF8.self)) }
+                current.removeAll(keepingCapacity: true)
+            }
+        }
+        if current.count >= minimum { runs.append(String(decoding: current, as: UTF8.self)) }
+        return runs
+    }
+}

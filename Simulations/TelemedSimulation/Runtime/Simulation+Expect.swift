@@ -1,0 +1,243 @@
+import TelemedCrypto
+import TelemedProtocol
+
+/// The verdict on one expectation.
+public struct ExpectationResult: Sendable {
+    /// Its JSON path.
+    public let path: String
+    /// True when it held.
+    public let passed: Bool
+    /// What was checked, or what was seen instead.
+    public let message: String
+}
+
+extension Simulation {
+    // MARK: - Checking a step's expectations
+
+    func check(_ expectations: [Expectation]) -> [ExpectationResult] {
+        expectations.map { expectation in
+            let (passed, message) = evaluate(expectation.kind)
+            return ExpectationResult(path: expectation.path, passed: passed, message: message)
+        }
+    }
+
+    private func evaluate(_ kind: Expectation.Kind) -> (Bool, String) {
+        let machine = doctor.machine
+        switch kind {
+        case let .accepted(expected):
+            let sessions = window.authenticated.map(\.value)
+            let accepted = window.connections.isEmpty ? window.commandError == nil : !sessions.isEmpty
+            let seen = accepted ? (sessions.isEmpty ? "command succeeded" : "authenticated \(sessions.joined(separator: ", "))")
+                : "not accepted; saw \(seenRules())"
+            return (accepted == expected, expected ? "accepted (\(seen))" : "not accepted (\(seen))")
+        case let .rejected(rules):
+            let seen = Set(window.stepRejections.map(\.rule))
+            let missing = rules.filter { !seen.contains($0) }
+            return (missing.isEmpty, missing.isEmpty ? "rejected \(list(rules))"
+                    : "expected a rejection under \(list(missing)), saw \(seenRules(rejectionsOnly: true))")
+        case let .rejectedCount(rule, count):
+            let seen = window.stepRejections.filter { $0.rule == rule }.count
+            return (seen == count, "\(count) × \(rule)" + (seen == count ? "" : ", saw \(seen)"))
+        case let .dropped(rules):
+            let seen = Set(window.patientEvents.compactMap { $0.event.rule })
+            let missing = rules.filter { !seen.contains($0) }
+            return (missing.isEmpty, missing.isEmpty ? "patient dropped/closed under \(list(rules))"
+                    : "expected a patient drop under \(list(missing)), saw \(list(Array(seen).sorted { $0.rawValue < $1.rawValue }))")
+        case let .rules(rules):
+            let seen = Set(window.rulesFired)
+            let missing = rules.filter { !seen.contains($0) }
+            return (missing.isEmpty, missing.isEmpty ? "rules \(list(rules)) fired" : "expected \(list(missing)) to fire, saw \(seenRules())")
+        case .clean:
+            return (window.rulesFired.isEmpty, window.rulesFired.isEmpty ? "no rule fired" : "expected no rule to fire, saw \(seenRules())")
+        case let .epoch(expected):
+            return (machine.epoch == expected, "epoch \(expected)" + (machine.epoch == expected ? "" : ", doctor is at \(machine.epoch)"))
+        case let .members(names):
+            let actual = machine.activePatients.map(\.value)
+            return (actual == names.sorted(), "members [\(names.sorted().joined(separator: ", "))]"
+                    + (actual == names.sorted() ? "" : ", doctor has [\(actual.joined(separator: ", "))]"))
+        case let .active(names):
+            let wrong = names.filter { !isActive($0) }
+            return (wrong.isEmpty, wrong.isEmpty ? "active: \(names.joined(separator: ", "))" : "not active: \(wrong.joined(separator: ", "))")
+        case let .inactive(names):
+            let wrong = names.filter { isActive($0) }
+            return (wrong.isEmpty, wrong.isEmpty ? "inactive: \(names.joined(separator: ", "))" : "still active: \(wrong.joined(separator: ", "))")
+        case let .blocked(blocks):
+            return checkBlocks(blocks)
+        case let .notBlocked(targets):
+            let wrong = targets.filter { blockRemaining($0) != nil }
+            return (wrong.isEmpty, wrong.isEmpty ? "not blocked: \(targets.joined(separator: ", "))" : "blocked: \(wrong.joined(separator: ", "))")
+        case let .readers(label, can, cannot):
+            return checkReaders(label, can: can, cannot: cannot)
+        case let .receipts(label, from):
+            guard let key = broadcastLabels[label] else { return (false, "broadcast \(label) was never sent") }
+            let seen = Set(window.doctorEvents.compactMap { event -> String? in
+                guard case let .receipt(patient, epoch, seq, known) = event, known, epoch == key.epoch, seq == key.seq else { return nil }
+                return patient.value
+            })
+            let missing = from.filter { !seen.contains($0) }
+            return (missing.isEmpty, missing.isEmpty ? "receipts for \(label) from \(from.joined(separator: ", "))"
+                    : "no receipt for \(label) from \(missing.joined(separator: ", "))")
+        case let .ended(pairs):
+            var wrong: [String] = []
+            for (patient, expected) in pairs {
+                let actual = latestSession[patient].flatMap { sessions[$0]?.node.end?.scenarioName } ?? "active or never connected"
+                if actual != expected { wrong.append("\(patient): \(actual)") }
+            }
+            let text = pairs.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+            return (wrong.isEmpty, wrong.isEmpty ? "ended: \(text)" : "expected \(text); saw \(wrong.joined(separator: ", "))")
+        case let .sessionTokens(count):
+            return (window.sessionTokens == count, "\(count) SESSION_TOKEN(s) sent" + (window.sessionTokens == count ? "" : ", saw \(window.sessionTokens)"))
+        case let .alerts(names):
+            let seen = Set(window.doctorEvents.compactMap { event -> String? in
+                guard case let .alert(alert) = event else { return nil }
+                return DoctorEventFields.alertName(alert)
+            })
+            let missing = names.filter { !seen.contains($0) }
+            return (missing.isEmpty, missing.isEmpty ? "alerts \(names.joined(separator: ", "))" : "missing alerts \(missing.joined(separator: ", ")); saw \(seen.sorted())")
+        case let .commandError(name):
+            let actual = window.commandError ?? "none"
+            return (actual == name, "command error \(name)" + (actual == name ? "" : ", saw \(actual)"))
+        case let .oracle(victim, connection):
+            return checkOracle(victim: victim, connection: connection)
+        case .noLeak:
+            let leaks = scanForLeaks()
+            if leaks.isEmpty { rulesExercised.insert(.noLeak) }
+            return (leaks.isEmpty, leaks.isEmpty ? "no secret among \(secrets.count) in \(trace.lines.count) trace lines" : "leaked: \(leaks.joined(separator: "; "))")
+        }
+    }
+
+    // MARK: - Helpers
+
+    func isActive(_ patient: String) -> Bool {
+        latestSession[patient].flatMap { sessions[$0]?.node.machine.isActive } ?? false
+    }
+
+    private func list(_ rules: [RuleID]) -> String {
+        rules.map(\.rawValue).joined(separator: ", ")
+    }
+
+    private func seenRules(rejectionsOnly: Bool = false) -> String {
+        let rules = rejectionsOnly ? window.stepRejections.map(\.rule) : window.rulesFired
+        guard !rules.isEmpty else { return "none" }
+        var counts: [RuleID: Int] = [:]
+        for rule in rules { counts[rule, default: 0] += 1 }
+        return "[" + counts.sorted { $0.key.rawValue < $1.key.rawValue }
+            .map { $0.value == 1 ? $0.key.rawValue : "\($0.key.rawValue) ×\($0.value)" }.joined(separator: ", ") + "]"
+    }
+
+    /// The remaining block time of a target on the doctor's clock (nil: not blocked).
+    func blockRemaining(_ target: String) -> UInt64? {
+        let machine = doctor.machine
+        let wall = doctorClock.wall
+        let until: UInt64?
+        if let at = target.lastIndex(of: "@") {
+            guard let id = try? PeerID(String(target[..<at])),
+                  let source = SourceAddress(String(target[target.index(after: at)...])) else { return nil }
+            until = machine.deviceBlock(DeviceKey(patient: id, source: source), at: wall)
+        } else if let slash = target.firstIndex(of: "/") {
+            guard let source = SourceAddress(String(target[..<slash])) else { return nil }
+            until = machine.securityState.prefixBlocks[source.prefix].flatMap { $0 > wall ? $0 : nil }
+        } else {
+            guard let source = SourceAddress(target) else { return nil }
+            until = machine.sourceBlock(source, at: wall)
+        }
+        return until.map { $0 - min($0, wall) }
+    }
+
+    private func checkBlocks(_ blocks: [BlockExpectation]) -> (Bool, String) {
+        var problems: [String] = []
+        var seen: [String] = []
+        for block in blocks {
+            guard let remaining = blockRemaining(block.target) else {
+                problems.append("\(block.target) is not blocked")
+                continue
+            }
+            seen.append("\(block.target) for \(DurationText.text(remaining))")
+            if let minimum = block.minRemainingMillis, remaining < minimum {
+                problems.append("\(block.target) has \(DurationText.text(remaining)) left, expected at least \(DurationText.text(minimum))")
+            }
+            if let maximum = block.maxRemainingMillis, remaining > maximum {
+                problems.append("\(block.target) has \(DurationText.text(remaining)) left, expected at most \(DurationText.text(maximum))")
+            }
+        }
+        return (problems.isEmpty, problems.isEmpty ? "blocked: \(seen.joined(separator: ", "))" : problems.joined(separator: "; "))
+    }
+
+    private func checkReaders(_ label: String, can: [String], cannot: [String]) -> (Bool, String) {
+        guard let key = broadcastLabels[label], let sent = sentBroadcasts[key] else {
+            return (false, "broadcast \(label) was never sent")
+        }
+        var problems: [String] = []
+        for patient in can where !(readBy[patient]?.contains(key) ?? false) {
+            problems.append("\(patient) did not read \(label)")
+        }
+        for patient in cannot {
+            if readBy[patient]?.contains(key) ?? false { problems.append("\(patient) read \(label)") }
+            for held in heldGroupKeys[patient] ?? [] where opens(sent.message, with: held.key) {
+                problems.append("\(patient)'s GK of epoch \(held.epoch) opens \(label)")
+            }
+        }
+        if problems.isEmpty, !cannot.isEmpty { rulesExercised.insert(.epoch) }
+        let keysTried = cannot.reduce(0) { $0 + (heldGroupKeys[$1]?.count ?? 0) }
+        return (problems.isEmpty, problems.isEmpty
+                ? "\(label) read by [\(can.joined(separator: ", "))]; not by [\(cannot.joined(separator: ", "))] (\(keysTried) group keys they ever held tried)"
+                : problems.joined(separator: "; "))
+    }
+
+    /// R-ORACLE: the doctor's answer on the attacker's connection carries a fresh K_GWN of its
+    /// own, not the victim's K it decrypted, and not the transplanted ciphertext.
+    private func checkOracle(victim: String, connection: String) -> (Bool, String) {
+        guard let client = attackerLabels[connection], let flow = flowsByClient[client] else {
+            return (false, "no attacker connection \(connection)")
+        }
+        let answers = wiretap.frames.filter { $0.flow === flow && !$0.towardsDoctor && $0.opcode == .sessionToken }
+        guard let answer = answers.first, case let .sessionToken(token)? = try? codec.decode(answer.body),
+              let attackerKey = keys.patientKeys[token.idI.value],
+              let ciphertext = try? ElGamalCiphertext(group: keys.group, c1Bytes: token.c1.bytes, c2Bytes: token.c2.bytes),
+              let answered = try? attackerKey.decrypt(ciphertext) else {
+            return (false, "the doctor sent no SESSION_TOKEN the attacker can open on \(connection)")
+        }
+        let victimRequests = wiretap.frames.filter { $0.towardsDoctor && $0.flow.patientID == victim && $0.opcode == .keyVerification }
+        var victimElements: [[UInt8]] = []
+        var transplanted: [[UInt8]] = []
+        for frame in victimRequests {
+            guard case let .keyVerification(request)? = try? codec.decode(frame.body),
+                  let ct = try? ElGamalCiphertext(group: keys.group, c1Bytes: request.c1.bytes, c2Bytes: request.c2.bytes),
+                  let element = try? keys.doctorKey.decrypt(ct) else { continue }
+            victimElements.append(keys.group.encodeElement(element))
+            transplanted += [request.c1.bytes, request.c2.bytes]
+        }
+        guard !victimElements.isEmpty else { return (false, "no request of \(victim) was captured") }
+        let answeredBytes = keys.group.encodeElement(answered)
+        let echoesElement = victimElements.contains(answeredBytes)
+        let echoesCiphertext = transplanted.contains(token.c1.bytes) || transplanted.contains(token.c2.bytes)
+        let passed = !echoesElement && !echoesCiphertext
+        if passed { rulesExercised.insert(.oracle) }
+        return (passed, passed ? "the answer to \(connection) carries a fresh K_GWN: it is neither \(victim)'s K nor its ciphertext"
+                : "the answer on \(connection) reveals \(victim)'s " + (echoesElement ? "K" : "ciphertext"))
+    }
+}
+
+// MARK: - DurationText
+
+/// Human durations for messages and the summary (`1 h 0 min`, `2.350 s`).
+enum DurationText {
+    static func text(_ millis: UInt64) -> String {
+        if millis >= 86_400_000 { return String(format3(Double(millis) / 86_400_000)) + " d" }
+        if millis >= 3_600_000 { return String(format3(Double(millis) / 3_600_000)) + " h" }
+        if millis >= 60_000 { return String(format3(Double(millis) / 60_000)) + " min" }
+        return String(format3(Double(millis) / 1_000)) + " s"
+    }
+
+    /// Up to three decimals without a trailing zero run (`24`, `1.5`, `2.35`).
+    static func format3(_ value: Double) -> String {
+        let scaled = (value * 1_000).rounded()
+        let whole = Int64(scaled) / 1_000
+        var fraction = Int64(scaled) % 1_000
+        guard fraction != 0 else { return String(whole) }
+        var digits = 3
+        while fraction % 10 == 0 { fraction /= 10; digits -= 1 }
+        let text = String(fraction)
+        return "\(whole)." + String(repeating: "0", count: digits - text.count) + text
+    }
+}

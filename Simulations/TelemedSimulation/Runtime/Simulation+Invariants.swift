@@ -1,0 +1,109 @@
+import TelemedCrypto
+import TelemedProtocol
+import TelemedTransport
+
+extension Simulation {
+    // MARK: - Invariants, checked after every step
+
+    /// Every invariant violation found since the last call (the incremental ones recorded
+    /// while events ran, then the state checks). `settled` is false after a `wait: false`
+    /// step, when frames may legitimately still be in flight.
+    func checkInvariants(settled: Bool) -> [String] {
+        var found = violations
+        violations = []
+        found += sessionsHaveVerifiedRequests()
+        if settled { found += patientsOnCurrentEpoch() }
+        found += tablesWithinBounds()
+        return found
+    }
+
+    /// No session without a verified signature: every member's connection carried a
+    /// KEY_VERIFICATION for that id that verifies under its enrolled key.
+    private func sessionsHaveVerifiedRequests() -> [String] {
+        var found: [String] = []
+        let machine = doctor.machine
+        for patient in machine.activePatients {
+            guard let connection = machine.connection(of: patient),
+                  let flow = flowsByServer[WireConnection(rawValue: connection.rawValue)] else {
+                found.append("invariant: member \(patient) has no connection the harness opened")
+                continue
+            }
+            if flow.verifiedRequestFor == patient { continue }
+            guard let key = keys.registry[patient] else {
+                found.append("invariant: member \(patient) is not enrolled")
+                continue
+            }
+            let verified = wiretap.frames.contains { frame in
+                guard frame.flow === flow, frame.towardsDoctor, frame.opcode == .keyVerification,
+                      case let .keyVerification(request)? = try? codec.decode(frame.body), request.idI == patient,
+                      let signature = try? Signature(group: keys.group, rBytes: request.sigR.bytes, sBytes: request.sigS.bytes)
+                else { return false }
+                return key.isValidSignature(signature, for: SignedBytes.keyVerification(request))
+            }
+            if verified {
+                flow.verifiedRequestFor = patient
+            } else {
+                found.append("invariant: member \(patient) has a session without a KEY_VERIFICATION verified under its key")
+            }
+        }
+        return found
+    }
+
+    /// Every active patient is a member on the doctor's current epoch and holds the same GK.
+    private func patientsOnCurrentEpoch() -> [String] {
+        var found: [String] = []
+        let machine = doctor.machine
+        for (client, session) in sessions.sorted(by: { $0.key < $1.key }) where session.node.machine.isActive {
+            let patient = session.patient
+            guard let id = try? PeerID(patient), let connection = machine.connection(of: id),
+                  connection.rawValue == session.flow.server.rawValue else {
+                found.append("invariant: \(patient) (conn \(client.rawValue)) is active but not the doctor's member on that connection")
+                continue
+            }
+            if session.node.machine.epoch != machine.epoch {
+                found.append("invariant: \(patient) is on epoch \(session.node.machine.epoch), the doctor on \(machine.epoch)")
+            } else if session.node.machine.groupKeyFingerprint != machine.groupKeyFingerprint {
+                found.append("invariant: \(patient)'s group key differs from the doctor's in epoch \(machine.epoch)")
+            }
+        }
+        return found
+    }
+
+    /// Every table of the doctor within its configured bound.
+    private func tablesWithinBounds() -> [String] {
+        let machine = doctor.machine
+        let configuration = scenario.doctorConfiguration
+        let state = machine.securityState
+        var checks: [(String, Int, Int)] = [
+            ("pending handshakes", machine.pendingHandshakes, configuration.pendingTotal),
+            ("replay cache", machine.replayCacheCount, configuration.replayCacheCapacity),
+            ("active patients", machine.activePatients.count, configuration.maxActivePatients),
+            ("source-block table", state.sourceTableCount, configuration.sourceBlockCapacity),
+            ("failure counters", state.failures.count, configuration.failureTableCapacity),
+            ("device blocks", state.deviceBlocks.count, configuration.deviceBlocksPerPatient * max(1, keys.registry.count)),
+        ]
+        for (source, times) in state.failures.sorted(by: { $0.key < $1.key }) {
+            checks.append(("failure times of \(source)", times.count, configuration.failureThreshold))
+        }
+        return checks.compactMap { name, count, bound in
+            count <= bound ? nil : "invariant (R-LIMIT): \(name) holds \(count), bound \(bound)"
+        }
+    }
+
+    // MARK: - The secret scan
+
+    /// Scans the whole trace and the audit log against every secret known now (secrets
+    /// learned after a line was written are caught here).
+    func scanForLeaks() -> [String] {
+        var leaks: Set<String> = []
+        for line in trace.lines {
+            for leak in secrets.leaks(in: line) { leaks.insert("\(leak) in the trace") }
+        }
+        if let rows = try? audit.rows() {
+            for row in rows {
+                for leak in secrets.leaks(in: "\(row)") { leaks.insert("\(leak) in the audit log") }
+            }
+        }
+        return leaks.sorted()
+    }
+}

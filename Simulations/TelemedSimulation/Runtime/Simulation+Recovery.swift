@@ -1,0 +1,96 @@
+import TelemedCrypto
+import TelemedProtocol
+
+// MARK: - Key recovery from the wire
+//
+// The harness holds every private key, so from the frames alone it can recompute what each
+// side derived: K (the doctor's decryption of a request), K_GWN (the patient's decryption of
+// the answer), SK, the traffic keys, and every GK_e sent to a patient. These feed the secret
+// scan (R-NOLEAK) and the cryptographic invariant that nobody can open a broadcast of an
+// epoch they were not a member of (R-EPOCH).
+
+extension Simulation {
+    func recover(_ frame: WireFrame) {
+        guard let message = try? codec.decode(frame.body) else { return }
+        switch message {
+        case let .keyVerification(request) where frame.towardsDoctor:
+            recoverRequest(request, on: frame.flow)
+        case let .sessionToken(token) where !frame.towardsDoctor:
+            window.sessionTokens += 1
+            recoverToken(token, on: frame.flow)
+        case let .groupKey(groupKey) where !frame.towardsDoctor:
+            recoverGroupKey(groupKey, on: frame.flow)
+        case let .encMsg(broadcast) where !frame.towardsDoctor:
+            recordBroadcast(broadcast)
+        default:
+            break
+        }
+    }
+
+    private func recoverRequest(_ request: KeyVerification, on flow: Flow) {
+        guard let ciphertext = try? ElGamalCiphertext(group: keys.group, c1Bytes: request.c1.bytes, c2Bytes: request.c2.bytes),
+              let element = try? keys.doctorKey.decrypt(ciphertext) else { return }
+        let bytes = keys.group.encodeElement(element)
+        secrets.add(bytes, "K of \(request.idI)")
+        if flow.request == nil {
+            flow.request = request
+            flow.requestElement = bytes
+        }
+    }
+
+    private func recoverToken(_ token: SessionToken, on flow: Flow) {
+        guard let request = flow.request, let requestElement = flow.requestElement, request.rnI == token.rnI,
+              let patientKey = keys.patientKeys[token.idI.value],
+              let ciphertext = try? ElGamalCiphertext(group: keys.group, c1Bytes: token.c1.bytes, c2Bytes: token.c2.bytes),
+              let element = try? patientKey.decrypt(ciphertext) else { return }
+        let doctorElement = keys.group.encodeElement(element)
+        secrets.add(doctorElement, "K_GWN for \(token.idI)")
+        flow.token = token
+        flow.tokenElement = doctorElement
+        let transcript = KeySchedule.HandshakeTranscript(
+            patientElement: requestElement, doctorElement: doctorElement, tsI: request.tsI, tsGWN: token.tsGWN,
+            rnI: request.rnI, rnGWN: token.rnGWN, idI: token.idI, idGWN: token.idGWN)
+        let sessionKey = KeySchedule.sessionKey(transcript)
+        let traffic = KeySchedule.trafficKeys(sessionKey: sessionKey)
+        secrets.add(sessionKey.bytes, "SK of \(token.idI)")
+        secrets.add(traffic.doctorToPatient.keyBytes.bytes, "k_d2p of \(token.idI)")
+        secrets.add(traffic.patientToDoctor.keyBytes.bytes, "k_p2d of \(token.idI)")
+        flow.trafficKeys = traffic
+    }
+
+    private func recoverGroupKey(_ message: GroupKeyMessage, on flow: Flow) {
+        guard let traffic = flow.trafficKeys, let token = flow.token, let patient = flow.patientID else { return }
+        let aad = AssociatedData.groupKey(idGWN: keys.doctorID, idI: token.idI, epoch: message.epoch,
+                                          seq: message.seq, members: message.members)
+        guard let plaintext = try? SealedChannel.open(message.ct, key: traffic.doctorToPatient, seq: message.seq, aad: aad),
+              let bytes = try? Bytes32(plaintext) else { return }
+        secrets.add(bytes.bytes, "GK of epoch \(message.epoch)")
+        let key = SymmetricKey32(bytes)
+        heldGroupKeys[patient, default: []].append((message.epoch, key))
+        // A key learned now must not open any earlier broadcast of an epoch this patient was not in.
+        for (broadcastKey, sent) in sentBroadcasts.sorted(by: { $0.key < $1.key }) where !sent.members.contains(patient) {
+            if opens(sent.message, with: key) {
+                violations.append("R-EPOCH: \(patient)'s GK of epoch \(message.epoch) opens broadcast \(broadcastKey.epoch)/\(broadcastKey.seq) sent while it was not a member")
+            }
+        }
+    }
+
+    private func recordBroadcast(_ message: BroadcastMessage) {
+        let key = BroadcastKey(epoch: message.epoch, seq: message.seq)
+        guard sentBroadcasts[key] == nil else { return }
+        let members = Set(doctor.machine.activePatients.map(\.value))
+        sentBroadcasts[key] = SentBroadcast(message: message, members: members)
+        // No key any non-member ever held may open it.
+        for (patient, held) in heldGroupKeys.sorted(by: { $0.key < $1.key }) where !members.contains(patient) {
+            for entry in held where opens(message, with: entry.key) {
+                violations.append("R-EPOCH: \(patient), not a member, can open broadcast \(key.epoch)/\(key.seq) with its GK of epoch \(entry.epoch)")
+            }
+        }
+    }
+
+    /// True when `key` opens the broadcast's ciphertext.
+    func opens(_ message: BroadcastMessage, with key: SymmetricKey32) -> Bool {
+        let aad = AssociatedData.broadcast(idGWN: keys.doctorID, epoch: message.epoch, seq: message.seq, ts: message.ts)
+        return (try? SealedChannel.open(message.ct, key: key, seq: message.seq, aad: aad)) != nil
+    }
+}

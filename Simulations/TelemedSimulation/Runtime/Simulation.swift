@@ -1,0 +1,236 @@
+// Theory of operation
+// ===================
+// A `Simulation` runs one scenario with one seed, single-threaded, over the real node runtime
+// (`DoctorNode`, `PatientNode`), the real codec and the in-memory transport. Nothing reads a
+// wall clock, spawns a thread or opens a socket, so the same scenario and seed produce the
+// same trace bytes on any machine.
+//
+//   time        `VirtualTime` (ms since the scenario began) moves only when the loop takes
+//               the next event; each actor reads it through its own `ActorClock` (a skew).
+//   events      one `EventQueue` ordered by (time, insertion order): deliveries of traffic in
+//               flight and node timers. Every piece of traffic the network puts in flight is
+//               noticed at once (`registerDeliveries`), recorded on the wiretap, offered to
+//               the step's intercepts and the seeded faults, and given a seeded latency.
+//   randomness  one seed: `SeededRandom(seed)` forked per purpose and actor (keys, doctor run,
+//               patient connection, network, faults, crafting).
+//   bounds      the queue, the wiretap, every settle/advance loop and every pump loop are
+//               bounded; hitting a bound fails the scenario with a message, never hangs.
+//
+// A step performs its action, pumps the network's queued events into the nodes, and (unless
+// it says `wait: false`) settles: it runs events until no delivery is in flight. Then its
+// expectations and the global invariants are checked.
+
+import Logging
+import TelemedCrypto
+import TelemedNode
+import TelemedProtocol
+import TelemedTransport
+
+/// Why a scenario could not go on (a bound was hit, the doctor could not start, a script
+/// named something that does not exist at run time).
+struct SimulationFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// One scenario's world. See the theory of operation above.
+final class Simulation {
+    // MARK: Bounds
+
+    static let queueCapacity = 1_000_000
+    static let wiretapCapacity = 500_000
+    static let maxEventsPerLoop = 2_000_000
+    static let maxPumpRounds = 1_000_000
+    static let settleHorizonMillis: UInt64 = 6 * 3_600_000
+
+    // MARK: World
+
+    let scenario: Scenario
+    let seed: UInt64
+    let root: SeededRandom
+    let keys: KeyRing
+    let codec: MessageCodec
+    let time = VirtualTime()
+    let queue = EventQueue(capacity: Simulation.queueCapacity)
+    let network = InMemoryNetwork()
+    let logs = LogSink()
+    var trace = TraceRecorder()
+    var secrets = SecretBook()
+    var wiretap = Wiretap(capacity: Simulation.wiretapCapacity)
+
+    // MARK: Doctor
+
+    let store: SecurityStore
+    let audit: AuditLog
+    let doctorClock: ActorClock
+    let doctorEndpoint: InMemoryEndpoint
+    let doctorAddress: PeerAddress
+    var doctor: DoctorNode
+    var doctorRun = 1
+    var doctorTimers: SimulatedTimers
+    var doctorDown = false
+    let doctorRelay = Relay<DoctorEvent>()
+
+    // MARK: Clients
+
+    var clocks: [String: ActorClock] = [:]
+    var endpoints: [String: InMemoryEndpoint] = [:]
+    var sessions: [WireConnection: PatientSession] = [:]
+    var latestSession: [String: WireConnection] = [:]
+    var flowsByClient: [WireConnection: Flow] = [:]
+    var flowsByServer: [WireConnection: Flow] = [:]
+    var attackerLabels: [String: WireConnection] = [:]
+    var counters: [String: Int] = [:]
+
+    // MARK: Randomness and traffic
+
+    var networkRandom: SeededRandom
+    var faultRandom: SeededRandom
+    var craftRandom: SeededRandom
+    var lastSeenDelivery: UInt64 = 0
+    var lastDue: [WireConnection: UInt64] = [:]
+    var exempt: Set<DeliveryID> = []
+    var injected: Set<DeliveryID> = []
+    var intercepts: [(intercept: Intercept, seen: Int, done: Bool)] = []
+
+    // MARK: Observations
+
+    var window = StepWindow()
+    var broadcastLabels: [String: BroadcastKey] = [:]
+    var sentBroadcasts: [BroadcastKey: SentBroadcast] = [:]
+    var heldGroupKeys: [String: [(epoch: UInt64, key: SymmetricKey32)]] = [:]
+    var readBy: [String: Set<BroadcastKey>] = [:]
+    var rulesExercised: Set<RuleID> = []
+    var violations: [String] = []
+
+    // MARK: - Setup
+
+    init(scenario: Scenario, seed: UInt64) throws(SimulationFailure) {
+        self.scenario = scenario
+        self.seed = seed
+        root = SeededRandom(seed: seed)
+        do {
+            keys = try KeyRing(scenario: scenario, seed: root)
+        } catch {
+            throw SimulationFailure(message: "\(error)")
+        }
+        codec = MessageCodec(groupName: keys.group.name, elementLength: keys.group.elementLength)
+        networkRandom = root.fork("network/latency")
+        faultRandom = root.fork("network/faults")
+        craftRandom = root.fork("attackers")
+        do {
+            store = try SecurityStore.inMemory()
+        } catch {
+            throw SimulationFailure(message: "the in-memory security store could not be opened: \(error)")
+        }
+        audit = AuditLog(store: store)
+        doctorEndpoint = network.addEndpoint(named: "doctor", host: scenario.doctor.host)
+        doctorAddress = doctorEndpoint.listen(port: scenario.doctor.port)
+        doctorClock = ActorClock(time: time, startWall: scenario.startWall, offset: 0)
+        doctorTimers = SimulatedTimers(owner: .doctor(run: 1), queue: queue, time: time)
+        doctor = try Simulation.makeDoctor(scenario: scenario, keys: keys, store: store, audit: audit,
+                                           transport: doctorEndpoint, clock: doctorClock, timers: doctorTimers,
+                                           random: root.fork("doctor/run-1"), logs: logs, relay: doctorRelay)
+        for patient in scenario.patients {
+            clocks[patient.id] = ActorClock(time: time, startWall: scenario.startWall, offset: patient.clockOffsetMillis)
+        }
+        for attacker in scenario.attackers {
+            clocks[attacker.name] = ActorClock(time: time, startWall: scenario.startWall, offset: 0)
+        }
+        learnStaticSecrets()
+        doctorRelay.handler = { [unowned self] event in self.doctorEvent(event) }
+        emit("start", [("scenario", .string(scenario.name)), ("seed", .uint(seed)),
+                       ("group", .string(keys.group.name)), ("patients", .int(scenario.patients.count)),
+                       ("attackers", .int(scenario.attackers.count))])
+        do {
+            try doctor.start()
+        } catch {
+            throw SimulationFailure(message: "the doctor could not start: \(error)")
+        }
+        drainLogs()
+    }
+
+    static func makeDoctor(scenario: Scenario, keys: KeyRing, store: SecurityStore, audit: AuditLog,
+                           transport: InMemoryEndpoint, clock: ActorClock, timers: SimulatedTimers,
+                           random: SeededRandom, logs: LogSink, relay: Relay<DoctorEvent>) throws(SimulationFailure) -> DoctorNode {
+        let material = DoctorKeyMaterial(group: keys.group, identity: keys.doctorID, privateKey: keys.doctorKey,
+                                         registry: keys.registry)
+        do {
+            return try DoctorNode(configuration: scenario.doctorConfiguration, keys: material, securityStore: store,
+                                  audit: audit, transport: transport, clock: clock, timers: timers,
+                                  rng: NodeRandom(random), logger: CapturingLogHandler.logger("doctor", sink: logs),
+                                  observer: { event in relay.send(event) })
+        } catch {
+            throw SimulationFailure(message: "the doctor node could not be built: \(error)")
+        }
+    }
+
+    private func learnStaticSecrets() {
+        secrets.add(keys.doctorKey.scalarBytes, "the doctor's private key")
+        for (id, key) in keys.patientKeys.sorted(by: { $0.key < $1.key }) {
+            secrets.add(key.scalarBytes, "\(id)'s private key")
+        }
+        secrets.add(KeySchedule.groupKeySecret(doctorKey: keys.doctorKey).keyBytes.bytes, "k_gk")
+    }
+
+    // MARK: - Clocks and endpoints
+
+    /// The clock of `actor` (`doctor`, the doctor's id, a patient or an attacker).
+    func clock(of actor: String) -> ActorClock? {
+        if actor == "doctor" || actor == keys.doctorID.value { return doctorClock }
+        return clocks[actor]
+    }
+
+    /// The endpoint `owner` uses at `host` (created on first use; several may share an address).
+    func endpoint(owner: String, host: String) -> InMemoryEndpoint {
+        let name = "\(owner)@\(host)"
+        if let existing = endpoints[name] { return existing }
+        let endpoint = network.addEndpoint(named: name, host: host)
+        endpoints[name] = endpoint
+        return endpoint
+    }
+
+    /// Opens a connection to the doctor and returns its flow (the connect is put in flight).
+    func openFlow(from endpoint: InMemoryEndpoint, owner: Flow.Owner) throws(SimulationFailure) -> Flow {
+        let client = endpoint.connect(to: doctorAddress)
+        let request = network.pendingDeliveries.last { delivery in
+            if case .connect = delivery.payload { return delivery.id.rawValue > lastSeenDelivery }
+            return false
+        }
+        guard let request else { throw SimulationFailure(message: "the network did not put the connect in flight") }
+        let flow = Flow(client: client, server: request.connection, clientAddress: request.from, owner: owner)
+        flowsByClient[client] = flow
+        flowsByServer[request.connection] = flow
+        window.connections.insert(request.connection)
+        return flow
+    }
+
+    func nextCount(_ key: String) -> Int {
+        let value = counters[key, default: 0] + 1
+        counters[key] = value
+        return value
+    }
+}
+
+// MARK: - Relay
+
+/// Forwards a node's observer calls to a handler installed after the node was built.
+final class Relay<Value> {
+    var handler: ((Value) -> Void)?
+    func send(_ value: Value) { handler?(value) }
+}
+
+// MARK: - Broadcast bookkeeping
+
+/// Names one broadcast.
+struct BroadcastKey: Hashable, Comparable {
+    let epoch: UInt64
+    let seq: UInt64
+    static func < (lhs: BroadcastKey, rhs: BroadcastKey) -> Bool { (lhs.epoch, lhs.seq) < (rhs.epoch, rhs.seq) }
+}
+
+/// A broadcast as the wire carried it, with the members at the time it was sent.
+struct SentBroadcast {
+    let message: BroadcastMessage
+    let members: Set<String>
+}

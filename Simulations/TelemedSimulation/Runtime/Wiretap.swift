@@ -1,0 +1,118 @@
+import TelemedCrypto
+import TelemedProtocol
+import TelemedTransport
+
+typealias WireConnection = TelemedTransport.ConnectionID
+
+// MARK: - Flow
+
+/// One connection between a client (a patient session or an attacker) and the doctor, with
+/// what the harness recovered from its traffic.
+final class Flow {
+    /// Who opened it.
+    enum Owner {
+        case patient(String)
+        case attacker(name: String, label: String)
+    }
+
+    let client: WireConnection
+    let server: WireConnection
+    let clientAddress: PeerAddress
+    let owner: Owner
+
+    // Recovered from the wire with the keys the harness holds.
+    var requestElement: [UInt8]?
+    var request: KeyVerification?
+    /// The KEY_VERIFICATION on this flow verified under the enrolled key of its claimed id.
+    var verifiedRequestFor: PeerID?
+    var token: SessionToken?
+    var tokenElement: [UInt8]?
+    var trafficKeys: KeySchedule.TrafficKeys?
+
+    init(client: WireConnection, server: WireConnection, clientAddress: PeerAddress, owner: Owner) {
+        self.client = client
+        self.server = server
+        self.clientAddress = clientAddress
+        self.owner = owner
+    }
+
+    /// The patient id or the attacker connection label.
+    var name: String {
+        switch owner {
+        case let .patient(id): return id
+        case let .attacker(_, label): return label
+        }
+    }
+
+    /// The patient id, for a patient session.
+    var patientID: String? {
+        if case let .patient(id) = owner { return id }
+        return nil
+    }
+
+    /// The attacker's name, for an attacker connection.
+    var attackerName: String? {
+        if case let .attacker(name, _) = owner { return name }
+        return nil
+    }
+}
+
+// MARK: - WireFrame
+
+/// One frame put on the wire, as sent (before any tampering on the path).
+struct WireFrame {
+    let delivery: DeliveryID
+    let time: UInt64
+    let flow: Flow
+    let towardsDoctor: Bool
+    let opcode: Opcode?
+    let body: [UInt8]
+
+    /// `alice`, `eve#1`, or `doctor`.
+    var sender: String { towardsDoctor ? flow.name : "doctor" }
+    /// The other end.
+    var receiver: String { towardsDoctor ? "doctor" : flow.name }
+}
+
+// MARK: - Wiretap
+
+/// Every frame the network carried, in order, bounded.
+struct Wiretap {
+    private(set) var frames: [WireFrame] = []
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// Records a frame; false when the log is full.
+    mutating func record(_ frame: WireFrame) -> Bool {
+        guard frames.count < capacity else { return false }
+        frames.append(frame)
+        return true
+    }
+
+    /// The frame a capture reference names.
+    func find(_ ref: CaptureRef, doctorID: String) -> WireFrame? {
+        let fromDoctor = ref.sender == "doctor" || ref.sender == doctorID
+        let matches = frames.filter { frame in
+            guard frame.opcode == ref.opcode else { return false }
+            if fromDoctor {
+                guard !frame.towardsDoctor else { return false }
+                if let to = ref.to { return frame.flow.name == to || frame.flow.attackerName == to }
+                return true
+            }
+            return frame.towardsDoctor && (frame.flow.name == ref.sender || frame.flow.attackerName == ref.sender)
+        }
+        let index = ref.nth >= 0 ? ref.nth : matches.count + ref.nth
+        guard index >= 0, index < matches.count else { return nil }
+        return matches[index]
+    }
+
+    /// Reads the opcode of a body without trusting it (nil for anything but a JSON object
+    /// with a small integer `opcode`).
+    static func opcode(of body: [UInt8]) -> Opcode? {
+        guard let value = try? JSONParser.parse(body), let number = value["opcode"]?.uintValue, number <= 255 else {
+            return nil
+        }
+        return Opcode(rawValue: UInt8(number))
+    }
+}

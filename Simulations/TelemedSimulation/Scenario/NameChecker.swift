@@ -1,0 +1,108 @@
+// MARK: - NameChecker
+
+/// Checks every name a scenario's steps use against its cast, in script order, so that a typo
+/// is reported with its path before anything runs.
+struct NameChecker {
+    let scenario: Scenario
+
+    func check() throws(ScenarioError) {
+        var ids: Set<String> = []
+        for (index, patient) in scenario.patients.enumerated() {
+            guard ids.insert(patient.id).inserted, patient.id != scenario.doctor.id else {
+                throw ScenarioError(path: "$.patients[\(index)].id", message: "\"\(patient.id)\" is used twice")
+            }
+        }
+        var attackers: Set<String> = []
+        for (index, attacker) in scenario.attackers.enumerated() {
+            guard attackers.insert(attacker.name).inserted, !ids.contains(attacker.name), attacker.name != scenario.doctor.id else {
+                throw ScenarioError(path: "$.attackers[\(index)].name", message: "\"\(attacker.name)\" is used twice")
+            }
+        }
+        var labels: Set<String> = []
+        var connections: Set<String> = []
+        for step in scenario.steps {
+            try checkAction(step, ids: ids, attackers: attackers, connections: &connections, labels: &labels)
+            let senders = ids.union(connections).union([scenario.doctor.id, "doctor"])
+            for (index, intercept) in step.intercepts.enumerated() where !senders.contains(intercept.sender) {
+                throw ScenarioError(path: "\(step.path).intercept[\(index)].sender", message: "unknown sender \"\(intercept.sender)\"")
+            }
+            for expectation in step.expectations {
+                try checkExpectation(expectation, ids: ids, labels: labels, connections: connections)
+            }
+        }
+    }
+
+    private func checkAction(_ step: Step, ids: Set<String>, attackers: Set<String>,
+                             connections: inout Set<String>, labels: inout Set<String>) throws(ScenarioError) {
+        func patient(_ id: String, _ key: String = "patient") throws(ScenarioError) {
+            guard ids.contains(id) else { throw ScenarioError(path: "\(step.path).\(key)", message: "unknown patient \"\(id)\"") }
+        }
+        func attacker(_ name: String) throws(ScenarioError) {
+            guard attackers.contains(name) else {
+                throw ScenarioError(path: "\(step.path).attacker", message: "unknown attacker \"\(name)\"")
+            }
+        }
+        switch step.action {
+        case let .connect(id, _, signer):
+            try patient(id)
+            if let signer { try patient(signer, "signer") }
+        case let .leave(id), let .kick(id):
+            try patient(id)
+        case let .broadcast(label, _):
+            guard labels.insert(label).inserted else {
+                throw ScenarioError(path: "\(step.path).label", message: "broadcast label \"\(label)\" is used twice")
+            }
+        case let .skew(actor, _, _):
+            guard ids.contains(actor) || actor == "doctor" || actor == scenario.doctor.id || attackers.contains(actor) else {
+                throw ScenarioError(path: "\(step.path).actor", message: "unknown actor \"\(actor)\"")
+            }
+        case let .send(spec):
+            try attacker(spec.attacker)
+            if let label = spec.connection { connections.insert(label) }
+        case let .flood(spec):
+            try attacker(spec.attacker)
+        case let .close(name, label):
+            try attacker(name)
+            guard connections.contains(label) else {
+                throw ScenarioError(path: "\(step.path).connection", message: "unknown connection \"\(label)\"")
+            }
+        case let .inject(spec):
+            switch spec.target {
+            case let .patient(id):
+                guard ids.contains(id) else { throw ScenarioError(path: "\(step.path).into.patient", message: "unknown patient \"\(id)\"") }
+            case let .attacker(label):
+                guard connections.contains(label) else {
+                    throw ScenarioError(path: "\(step.path).into.connection", message: "unknown connection \"\(label)\"")
+                }
+            }
+        case .rekey, .unblock, .restartDoctor, .advance, .check:
+            break
+        }
+    }
+
+    private func checkExpectation(_ expectation: Expectation, ids: Set<String>, labels: Set<String>,
+                                  connections: Set<String>) throws(ScenarioError) {
+        func known(_ names: [String]) throws(ScenarioError) {
+            for name in names where !ids.contains(name) {
+                throw ScenarioError(path: expectation.path, message: "unknown patient \"\(name)\"")
+            }
+        }
+        func label(_ name: String) throws(ScenarioError) {
+            guard labels.contains(name) else {
+                throw ScenarioError(path: expectation.path, message: "no earlier broadcast is labelled \"\(name)\"")
+            }
+        }
+        switch expectation.kind {
+        case let .members(names), let .active(names), let .inactive(names): try known(names)
+        case let .readers(name, can, cannot): try label(name); try known(can + cannot)
+        case let .receipts(name, from): try label(name); try known(from)
+        case let .ended(pairs): try known(pairs.map(\.0))
+        case let .oracle(victim, connection):
+            try known([victim])
+            guard connections.contains(connection) else {
+                throw ScenarioError(path: expectation.path, message: "unknown connection \"\(connection)\"")
+            }
+        default: break
+        }
+    }
+}

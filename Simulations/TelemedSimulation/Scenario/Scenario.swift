@@ -1,0 +1,82 @@
+import TelemedProtocol
+
+// MARK: - Scenario
+
+/// One scenario file: the cast (doctor, patients, attackers), configuration overrides, the
+/// network's behaviour and a timed script of steps with expectations. Read it with
+/// ``ScenarioDecoder``; run it with ``ScenarioRunner``.
+public struct Scenario: Sendable {
+    /// The file's name without `.json` (`replay-attack`).
+    public var name: String
+    /// One sentence saying what the scenario shows.
+    public var title: String
+    /// The seed used when none is given on the command line.
+    public var seed: UInt64
+    /// False when the expectations only hold for the committed seed (the determinism tests
+    /// then do not try another one).
+    public var anySeed: Bool
+    /// The doctor.
+    public var doctor: DoctorSpec
+    /// Enrolled (and unenrolled) patients; their keys come from the seed.
+    public var patients: [PatientSpec]
+    /// Scripted attackers: raw endpoints at their own addresses.
+    public var attackers: [AttackerSpec]
+    /// The doctor's policy, defaults overridden by the file.
+    public var doctorConfiguration: DoctorConfiguration
+    /// Every patient's timing policy.
+    public var patientConfiguration: PatientConfiguration
+    /// Latency and faults.
+    public var network: NetworkSpec
+    /// Virtual time zero on the wall clock (UTC ms).
+    public var startWall: UInt64
+    /// The script.
+    public var steps: [Step]
+}
+
+/// The doctor's identity and address.
+public struct DoctorSpec: Sendable {
+    /// ID_GWN.
+    public var id: String
+    /// Its IP address on the simulated network.
+    public var host: String
+    /// Its port.
+    public var port: Int
+}
+
+/// One patient of the cast.
+public struct PatientSpec: Sendable {
+    /// ID_i.
+    public var id: String
+    /// The address it connects from unless a step says otherwise.
+    public var host: String
+    /// False for a patient the doctor does not know (its key is still generated).
+    public var enrolled: Bool
+    /// The initial offset of its wall clock from true time, in ms.
+    public var clockOffsetMillis: Int64
+}
+
+/// One scripted attacker.
+public struct AttackerSpec: Sendable {
+    /// Its name in steps.
+    public var name: String
+    /// The address its connections come from unless a step says otherwise.
+    public var host: String
+}
+
+/// The simulated network's behaviour. Every random choice comes from the seed.
+public struct NetworkSpec: Sendable, Equatable {
+    /// Smallest one-way latency, ms.
+    public var latencyMin: UInt64 = 1
+    /// Largest one-way latency, ms.
+    public var latencyMax: UInt64 = 20
+    /// Probability that a frame is lost; TCP cannot lose a frame silently, so the loss
+    /// resets the connection.
+    public var drop: Double = 0
+    /// Probability that a frame arrives twice (a replay on the path).
+    public var duplicate: Double = 0
+    /// Probability that a frame may overtake earlier frames of its connection.
+    public var reorder: Double = 0
+
+    /// No faults, 1–20 ms latency.
+    public init() {}
+}

@@ -1,0 +1,129 @@
+import TelemedProtocol
+
+// MARK: - ScenarioDecoder
+
+/// Turns a scenario file into a ``Scenario``, refusing anything it does not understand with
+/// the JSON path of the problem. It checks names across the file too: every patient,
+/// attacker and broadcast label a step mentions must exist.
+public enum ScenarioDecoder {
+    /// Decodes `text` (the file's contents); `name` is the file name without `.json`.
+    public static func decode(_ bytes: [UInt8], name: String) throws(ScenarioError) -> Scenario {
+        let document: JSONValue
+        do {
+            document = try JSONParser.parse(bytes)
+        } catch {
+            throw ScenarioError(path: "$", message: "not valid JSON (\(error))")
+        }
+        var root = try ObjectReader(document, at: "$")
+        _ = root.value("$schema")
+        let title = try root.string("title") ?? name
+        let seed = try root.uint("seed") ?? 1
+        let anySeed = try root.bool("anySeed") ?? true
+        let doctor = try decodeDoctor(root.value("doctor"), at: root.child("doctor"))
+        let patients = try decodeList(root.array("patients"), at: root.child("patients"), decodePatient)
+        let attackers = try decodeList(root.array("attackers"), at: root.child("attackers"), decodeAttacker)
+        let doctorConfiguration = try ConfigurationDecoder.doctor(root.value("config"), at: root.child("config"))
+        let patientConfiguration = try ConfigurationDecoder.patient(root.value("patientConfig"), at: root.child("patientConfig"))
+        let network = try ConfigurationDecoder.network(root.value("network"), at: root.child("network"))
+        let startWall = try root.uint("startWall") ?? 1_764_000_000_000
+        let stepValues = try root.array("steps") ?? []
+        try root.finish()
+        var steps: [Step] = []
+        for (index, value) in stepValues.enumerated() {
+            steps.append(try StepDecoder.decode(value, at: "$.steps[\(index)]"))
+        }
+        let scenario = Scenario(
+            name: name, title: title, seed: seed, anySeed: anySeed, doctor: doctor, patients: patients,
+            attackers: attackers, doctorConfiguration: doctorConfiguration,
+            patientConfiguration: patientConfiguration, network: network, startWall: startWall, steps: steps)
+        try NameChecker(scenario: scenario).check()
+        return scenario
+    }
+
+    // MARK: - Cast
+
+    static func decodeDoctor(_ value: JSONValue?, at path: String) throws(ScenarioError) -> DoctorSpec {
+        guard let value else { return DoctorSpec(id: "doctor", host: "10.0.0.1", port: 7000) }
+        var reader = try ObjectReader(value, at: path)
+        let id = try reader.string("id") ?? "doctor"
+        let host = try reader.string("host") ?? "10.0.0.1"
+        let port = try reader.uint("port", max: 65_535) ?? 7000
+        try reader.finish()
+        try checkID(id, at: "\(path).id")
+        try checkHost(host, at: "\(path).host")
+        return DoctorSpec(id: id, host: host, port: Int(port))
+    }
+
+    static func decodePatient(_ value: JSONValue, at path: String) throws(ScenarioError) -> PatientSpec {
+        var reader = try ObjectReader(value, at: path)
+        let id = try reader.requireString("id")
+        let host = try reader.requireString("host")
+        let enrolled = try reader.bool("enrolled") ?? true
+        let offset = try reader.int("clockOffsetMillis") ?? 0
+        try reader.finish()
+        try checkID(id, at: "\(path).id")
+        try checkHost(host, at: "\(path).host")
+        return PatientSpec(id: id, host: host, enrolled: enrolled, clockOffsetMillis: offset)
+    }
+
+    static func decodeAttacker(_ value: JSONValue, at path: String) throws(ScenarioError) -> AttackerSpec {
+        var reader = try ObjectReader(value, at: path)
+        let name = try reader.requireString("name")
+        let host = try reader.requireString("host")
+        try reader.finish()
+        try checkHost(host, at: "\(path).host")
+        return AttackerSpec(name: name, host: host)
+    }
+
+    static func decodeList<T>(_ values: [JSONValue]?, at path: String,
+                              _ decode: (JSONValue, String) throws(ScenarioError) -> T) throws(ScenarioError) -> [T] {
+        var out: [T] = []
+        for (index, value) in (values ?? []).enumerated() {
+            out.append(try decode(value, "\(path)[\(index)]"))
+        }
+        return out
+    }
+
+    // MARK: - Checks
+
+    static func checkID(_ id: String, at path: String) throws(ScenarioError) {
+        do {
+            _ = try PeerID(id)
+        } catch {
+            throw ScenarioError(path: path, message: "\"\(id)\" is not a valid id (1–64 of A-Z a-z 0-9 . _ -)")
+        }
+    }
+
+    static func checkHost(_ host: String, at path: String) throws(ScenarioError) {
+        guard SourceAddress(host) != nil else {
+            throw ScenarioError(path: path, message: "\"\(host)\" is not an IPv4 or IPv6 address")
+        }
+    }
+
+    /// A rule id such as `R-REPLAY`.
+    static func rule(_ text: String, at path: String) throws(ScenarioError) -> RuleID {
+        guard let rule = RuleID(rawValue: text) else {
+            throw ScenarioError(path: path, message: "unknown rule id \"\(text)\"")
+        }
+        return rule
+    }
+
+    /// An opcode by name (`KEY_VERIFICATION`) or number.
+    static func opcode(_ value: JSONValue, at path: String) throws(ScenarioError) -> Opcode {
+        if let number = value.uintValue, number <= 255, let opcode = Opcode(rawValue: UInt8(number)) { return opcode }
+        if let name = value.stringValue, let opcode = opcodeNames[name] { return opcode }
+        throw ScenarioError(path: path, message: "unknown opcode \(ObjectReader.show(value)) (use \(opcodeNames.keys.sorted().joined(separator: ", ")))")
+    }
+
+    /// The §4 names of the opcodes.
+    public static let opcodeNames: [String: Opcode] = [
+        "KEY_VERIFICATION": .keyVerification, "KEY_CONFIRMATION": .keyConfirmation,
+        "SESSION_TOKEN": .sessionToken, "GROUP_KEY": .groupKey, "ENC_MSG": .encMsg,
+        "DEC_MSG": .decMsg, "DISCONNECT": .disconnect, "REJECTED": .rejected,
+    ]
+
+    /// The name of an opcode.
+    public static func name(of opcode: Opcode) -> String {
+        opcodeNames.first { $0.value == opcode }?.key ?? "opcode \(opcode.rawValue)"
+    }
+}
