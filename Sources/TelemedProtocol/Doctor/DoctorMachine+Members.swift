@@ -85,7 +85,7 @@ extension DoctorMachine {
         let seq = member.nextSendSeq
         member.nextSendSeq += 1
         let aad = AssociatedData.disconnect(sender: identity, receiver: member.patient, seq: seq)
-        let ct = SealedChannel.seal(Array(reason.utf8.prefix(256)), key: member.keys.doctorToPatient, seq: seq, aad: aad)
+        let ct = SealedChannel.seal(reason.utf8Prefix(maxBytes: 256), key: member.keys.doctorToPatient, seq: seq, aad: aad)
         return [.send(member.connection, codec.encode(.disconnect(DisconnectMessage(seq: seq, ct: ct))))]
     }
 
@@ -210,6 +210,17 @@ extension UInt64 {
 }
 
 extension String {
+    /// The UTF-8 bytes of the longest prefix of whole characters that fits `maxBytes`.
+    func utf8Prefix(maxBytes: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        for character in self {
+            let bytes = Array(character.utf8)
+            guard out.count + bytes.count <= maxBytes else { break }
+            out += bytes
+        }
+        return out
+    }
+
     /// Decodes UTF-8, returning nil for invalid input (never repairs).
     init?(validatingUTF8Bytes bytes: [UInt8]) {
         var iterator = bytes.makeIterator()

@@ -89,3 +89,29 @@ final class PatientSideTests: XCTestCase {
         }
     }
 }
+
+extension PatientSideTests {
+    func testMachinesDoNotPrintOrMirrorTheirSecrets() throws {
+        var h = try Harness(patients: ["alice"])
+        let a = try h.connect("alice")
+        h.pump()
+        let patient = try XCTUnwrap(h.patients[a])
+        guard case let .active(session) = patient.stage else { return XCTFail("alice is active") }
+        let secret = BigInt.encodeHex(session.groupKey.keyBytes.bytes)
+        var dumped = ""
+        dump(patient, to: &dumped)
+        dump(h.doctor, to: &dumped)
+        for text in [dumped, String(describing: patient), String(reflecting: h.doctor)] {
+            XCTAssertFalse(text.contains(secret))
+            XCTAssertFalse(text.contains(BigInt.encodeHex(Harness.keyCache.key("doctor").scalarBytes)))
+        }
+    }
+
+    func testALongNonASCIIDisconnectReasonIsCutOnACharacterBoundary() throws {
+        let reason = String(repeating: "ü", count: 200)
+        let prefix = reason.utf8Prefix(maxBytes: 256)
+        XCTAssertEqual(prefix.count, 256)
+        XCTAssertNotNil(String(validatingUTF8Bytes: prefix))
+        XCTAssertEqual("aü".utf8Prefix(maxBytes: 2), Array("a".utf8))
+    }
+}
