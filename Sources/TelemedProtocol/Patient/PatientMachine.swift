@@ -102,7 +102,7 @@ public struct PatientMachine: Sendable {
     /// A digest identifying the held GK (never the key itself).
     public var groupKeyFingerprint: Bytes32? {
         guard case let .active(session) = stage else { return nil }
-        return Hashing.sha256(Array("TELEMED-V1 fingerprint".utf8) + session.groupKey.bytes)
+        return Hashing.sha256(Array("TELEMED-V1 fingerprint".utf8) + session.groupKey.keyBytes.bytes)
     }
 
     // MARK: - Inputs
@@ -189,7 +189,7 @@ public struct PatientMachine: Sendable {
         let seq = keyed.nextSendSeq
         keyed.nextSendSeq += 1
         let aad = AssociatedData.disconnect(sender: identity, receiver: doctorID, seq: seq)
-        let ct = SealedChannel.seal(Array(reason.utf8.prefix(256)), key: keyed.keys.patientToDoctor, seq: seq, aad: aad)
+        let ct = SealedChannel.seal(reason.utf8Prefix(maxBytes: 256), key: keyed.keys.patientToDoctor, seq: seq, aad: aad)
         let frame = codec.encode(.disconnect(DisconnectMessage(seq: seq, ct: ct)))
         return [.send(frame)] + close(.left)
     }
