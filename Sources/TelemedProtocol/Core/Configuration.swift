@@ -1,0 +1,97 @@
+import TelemedCrypto
+
+/// Why a configuration value was refused.
+public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A value lies outside its documented bounds.
+    case outOfBounds(field: String, value: Int, allowed: ClosedRange<Int>)
+
+    public var description: String {
+        switch self {
+        case let .outOfBounds(field, value, allowed):
+            return "\(field) = \(value) is outside \(allowed.lowerBound)...\(allowed.upperBound)"
+        }
+    }
+}
+
+/// The doctor's security policy and table bounds (PROTOCOL.md §5, "Defaults and bounds").
+///
+/// Every field has the documented default; ``validated()`` refuses values outside the bounds.
+public struct DoctorConfiguration: Sendable, Equatable {
+    /// ΔTS, the accepted clock difference, in milliseconds. Default 30 s; 1–300 s.
+    public var timeWindowMillis: UInt64 = 30_000
+    /// From accept until the patient is active. Default 10 s; 1–60 s.
+    public var handshakeTimeoutMillis: UInt64 = 10_000
+    /// R-SRC: failures within ``failureWindowMillis`` that block a source. Default 5; 1–100.
+    public var failureThreshold: Int = 5
+    /// R-SRC window. Default 15 min; 1–1440 min.
+    public var failureWindowMillis: UInt64 = 15 * 60_000
+    /// Duration of source and device blocks. Default 24 h; 1 min–7 days.
+    public var blockDurationMillis: UInt64 = 24 * 3_600_000
+    /// Pending handshakes one source may hold. Default 4.
+    public var pendingPerSource: Int = 4
+    /// Pending handshakes one /24 or /48 may hold. Default 32.
+    public var pendingPerPrefix: Int = 32
+    /// Pending handshakes in all. Default 1,024.
+    public var pendingTotal: Int = 1_024
+    /// Source-block table entries. Default 65,536.
+    public var sourceBlockCapacity: Int = 65_536
+    /// Failure-counter table entries (one per source). Default 65,536.
+    public var failureTableCapacity: Int = 65_536
+    /// Device blocks per enrolled patient (the table holds this × enrolled). Default 16.
+    public var deviceBlocksPerPatient: Int = 16
+    /// Verified (id, rn) pairs remembered for 2·ΔTS. Default 65,536.
+    public var replayCacheCapacity: Int = 65_536
+    /// Active patients at once. Default 10,000.
+    public var maxActivePatients: Int = 10_000
+    /// Distinct sources whose device blocks of one id within 24 h raise an alert. Default 2.
+    public var repeatedDeviceBlockAlertSources: Int = 2
+    /// A member whose frames cannot be written for this long times out (enforced by the host's
+    /// transport, which then reports the connection dead). Default 10 s.
+    public var writeTimeoutMillis: UInt64 = 10_000
+
+    /// The defaults.
+    public init() {}
+
+    /// Returns `self` after checking every bound.
+    public func validated() throws(ConfigurationError) -> DoctorConfiguration {
+        try Self.check("timeWindowMillis", Int(clamping: timeWindowMillis), 1_000...300_000)
+        try Self.check("handshakeTimeoutMillis", Int(clamping: handshakeTimeoutMillis), 1_000...60_000)
+        try Self.check("failureThreshold", failureThreshold, 1...100)
+        try Self.check("failureWindowMillis", Int(clamping: failureWindowMillis), 60_000...1_440 * 60_000)
+        try Self.check("blockDurationMillis", Int(clamping: blockDurationMillis), 60_000...7 * 24 * 3_600_000)
+        let table = 1...1_000_000
+        try Self.check("pendingPerSource", pendingPerSource, table)
+        try Self.check("pendingPerPrefix", pendingPerPrefix, table)
+        try Self.check("pendingTotal", pendingTotal, table)
+        try Self.check("sourceBlockCapacity", sourceBlockCapacity, table)
+        try Self.check("failureTableCapacity", failureTableCapacity, table)
+        try Self.check("deviceBlocksPerPatient", deviceBlocksPerPatient, 1...1_000)
+        try Self.check("replayCacheCapacity", replayCacheCapacity, table)
+        try Self.check("maxActivePatients", maxActivePatients, table)
+        try Self.check("repeatedDeviceBlockAlertSources", repeatedDeviceBlockAlertSources, 2...100)
+        try Self.check("writeTimeoutMillis", Int(clamping: writeTimeoutMillis), 1_000...600_000)
+        return self
+    }
+
+    static func check(_ field: String, _ value: Int, _ allowed: ClosedRange<Int>) throws(ConfigurationError) {
+        guard allowed.contains(value) else { throw .outOfBounds(field: field, value: value, allowed: allowed) }
+    }
+}
+
+/// A patient's timing policy.
+public struct PatientConfiguration: Sendable, Equatable {
+    /// ΔTS in milliseconds. Default 30 s; 1–300 s.
+    public var timeWindowMillis: UInt64 = 30_000
+    /// From sending KEY_VERIFICATION until the first GROUP_KEY opens. Default 10 s; 1–60 s.
+    public var handshakeTimeoutMillis: UInt64 = 10_000
+
+    /// The defaults.
+    public init() {}
+
+    /// Returns `self` after checking every bound.
+    public func validated() throws(ConfigurationError) -> PatientConfiguration {
+        try DoctorConfiguration.check("timeWindowMillis", Int(clamping: timeWindowMillis), 1_000...300_000)
+        try DoctorConfiguration.check("handshakeTimeoutMillis", Int(clamping: handshakeTimeoutMillis), 1_000...60_000)
+        return self
+    }
+}

@@ -1,0 +1,212 @@
+import TelemedCrypto
+
+extension DoctorMachine {
+    // MARK: - Frames from active patients
+
+    mutating func memberFrameReceived(_ body: [UInt8], on connection: ConnectionID, from patient: PeerID,
+                                      now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+        let state = Connection.active(patient)
+        func fail(_ rule: RuleID, _ reason: String, _ machine: inout DoctorMachine,
+                  _ rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+            machine.reject(connection, state, rule, reason, patient: patient, counts: false, now: now, using: &rng)
+        }
+        guard let member = members[patient] else { return [] }
+        let message: Message
+        do {
+            message = try codec.decode(body)
+        } catch {
+            return fail(.frame, "malformed frame: \(error)", &self, &rng)
+        }
+        switch message {
+        case let .decMsg(receipt):
+            guard receipt.idI == patient else { return fail(.state, "DEC_MSG carries another id", &self, &rng) }
+            guard Int64(clamping: receipt.seq) > member.lastReceivedSeq else {
+                return fail(.aead, "DEC_MSG seq \(receipt.seq) not above the last accepted", &self, &rng)
+            }
+            let aad = AssociatedData.receipt(idI: patient, idGWN: identity, seq: receipt.seq)
+            guard let plaintext = try? SealedChannel.open(receipt.ct, key: member.keys.patientToDoctor,
+                                                          seq: receipt.seq, aad: aad),
+                  plaintext.count == 16 else {
+                return fail(.aead, "DEC_MSG does not open under k_p2d", &self, &rng)
+            }
+            members[patient]?.lastReceivedSeq = Int64(clamping: receipt.seq)
+            let epochAcked = UInt64(bigEndianBytes: plaintext[0..<8])
+            let seqAcked = UInt64(bigEndianBytes: plaintext[8..<16])
+            let known = (broadcastCounts[epochAcked] ?? 0) > seqAcked
+            return [.event(.receipt(patient, epoch: epochAcked, seq: seqAcked, known: known))]
+        case let .disconnect(disconnect):
+            guard Int64(clamping: disconnect.seq) > member.lastReceivedSeq else {
+                return fail(.aead, "DISCONNECT seq \(disconnect.seq) not above the last accepted", &self, &rng)
+            }
+            let aad = AssociatedData.disconnect(sender: patient, receiver: identity, seq: disconnect.seq)
+            guard let plaintext = try? SealedChannel.open(disconnect.ct, key: member.keys.patientToDoctor,
+                                                          seq: disconnect.seq, aad: aad),
+                  String(validatingUTF8Bytes: plaintext) != nil else {
+                return fail(.aead, "DISCONNECT does not open under k_p2d", &self, &rng)
+            }
+            connections[connection] = nil
+            return [.close(connection)] + leave(patient, reason: .disconnected, notify: nil, now: now, using: &rng)
+        default:
+            return fail(.state, "opcode \(message.opcode.rawValue) from an active patient", &self, &rng)
+        }
+    }
+
+    // MARK: - Leaving and epochs
+
+    /// Removes a member, optionally telling it why (sealed DISCONNECT), closes its connection
+    /// and starts a new epoch for the rest.
+    mutating func leave(_ patient: PeerID, reason: LeaveReason, notify: String?, now: Instant,
+                        using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+        guard var member = members.removeValue(forKey: patient) else { return [] }
+        connections[member.connection] = nil
+        var actions: [DoctorAction] = []
+        if let notify { actions += sealedDisconnect(to: &member, reason: notify) }
+        actions += [.close(member.connection), .event(.patientLeft(patient, member.connection, reason: reason))]
+        return actions + startEpoch(first: nil, using: &rng)
+    }
+
+    /// A DISCONNECT sealed under the member's k_d2p with its next seq.
+    func sealedDisconnect(to member: inout Member, reason: String) -> [DoctorAction] {
+        let seq = member.nextSendSeq
+        member.nextSendSeq += 1
+        let aad = AssociatedData.disconnect(sender: identity, receiver: member.patient, seq: seq)
+        let ct = SealedChannel.seal(Array(reason.utf8.prefix(256)), key: member.keys.doctorToPatient, seq: seq, aad: aad)
+        return [.send(member.connection, codec.encode(.disconnect(DisconnectMessage(seq: seq, ct: ct))))]
+    }
+
+    /// Starts epoch e+1 over the current members and sends each its GROUP_KEY, `first` before
+    /// the others, the rest in ascending id order. With no member left, GK is dropped and the
+    /// epoch number stays (the next join starts the next one).
+    mutating func startEpoch(first: PeerID?, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+        guard !members.isEmpty else {
+            groupKey = nil
+            nextBroadcastSeq = 0
+            return []
+        }
+        epoch += 1
+        let nonce = Bytes32(random: &rng)
+        let roster = members.values.map { (id: $0.patient, sessionKey: $0.sessionKey) }
+        let key = SymmetricKey32(KeySchedule.groupKey(epoch: epoch, nonce: nonce, members: roster, secret: groupKeySecret))
+        groupKey = key
+        nextBroadcastSeq = 0
+        broadcastCounts[epoch] = 0
+        if broadcastCounts.count > 1_024, let oldest = broadcastCounts.keys.min() { broadcastCounts[oldest] = nil }
+        let ordered = activePatients
+        var actions: [DoctorAction] = [.event(.epochStarted(epoch, members: ordered))]
+        let sendOrder = (first.map { [$0] } ?? []) + ordered.filter { $0 != first }
+        for id in sendOrder {
+            guard var member = members[id] else { continue }
+            let seq = member.nextSendSeq
+            member.nextSendSeq += 1
+            let count = UInt64(members.count)
+            let aad = AssociatedData.groupKey(idGWN: identity, idI: id, epoch: epoch, seq: seq, members: count)
+            let ct = SealedChannel.seal(key.bytes, key: member.keys.doctorToPatient, seq: seq, aad: aad)
+            members[id] = member
+            let message = GroupKeyMessage(epoch: epoch, seq: seq, members: count, ct: ct)
+            actions.append(.send(member.connection, codec.encode(.groupKey(message))))
+        }
+        return actions
+    }
+
+    // MARK: - Operator commands
+
+    /// Seals `text` once under GK_e, signs it once, and sends it to every member.
+    public mutating func broadcast(_ text: String, now: Instant,
+                                   using rng: inout some RandomNumberGenerator) throws(DoctorCommandError) -> [DoctorAction] {
+        let plaintext = Array(text.utf8)
+        guard (1...16_384).contains(plaintext.count) else {
+            throw .invalidBroadcastText("must be 1 to 16384 bytes of UTF-8, got \(plaintext.count)")
+        }
+        guard let key = groupKey, !members.isEmpty else { throw .nobodyConnected }
+        let seq = nextBroadcastSeq
+        let ts = now.wall
+        let aad = AssociatedData.broadcast(idGWN: identity, epoch: epoch, seq: seq, ts: ts)
+        let ct = SealedChannel.seal(plaintext, key: key, seq: seq, aad: aad)
+        let signed = SignedBytes.broadcast(group: group.name, idGWN: identity, epoch: epoch, seq: seq, ts: ts, ct: ct)
+        let signature = privateKey.sign(signed, using: &rng)
+        let message = BroadcastMessage(epoch: epoch, seq: seq, ts: ts, ct: ct,
+                                       sigR: ElementBytes(bytes: signature.rBytes(in: group)),
+                                       sigS: Bytes32.unchecked(signature.sBytes(in: group)))
+        nextBroadcastSeq += 1
+        broadcastCounts[epoch] = nextBroadcastSeq
+        let frame = codec.encode(.encMsg(message))
+        var actions: [DoctorAction] = activePatients.compactMap { id in
+            members[id].map { .send($0.connection, frame) }
+        }
+        actions.append(.event(.broadcastSent(epoch: epoch, seq: seq, recipients: members.count)))
+        return actions
+    }
+
+    /// Kicks a member: DISCONNECT("kicked"), close, new epoch for the rest.
+    public mutating func kick(_ patient: PeerID, now: Instant,
+                              using rng: inout some RandomNumberGenerator) throws(DoctorCommandError) -> [DoctorAction] {
+        guard members[patient] != nil else { throw .unknownPatient(patient) }
+        return leave(patient, reason: .kicked, notify: "kicked", now: now, using: &rng)
+    }
+
+    /// Starts a new epoch with the same members (a fresh GK).
+    public mutating func rekey(now: Instant, using rng: inout some RandomNumberGenerator) throws(DoctorCommandError) -> [DoctorAction] {
+        guard !members.isEmpty else { throw .nobodyConnected }
+        return startEpoch(first: nil, using: &rng)
+    }
+
+    /// Lifts a block by hand (audited through the returned event).
+    public mutating func unblock(_ target: BlockTarget) throws(DoctorCommandError) -> [DoctorAction] {
+        guard let changes = policy.unblock(target) else { throw .noSuchBlock(target.description) }
+        return changes.map(DoctorAction.persist) + [.event(.unblocked(target))]
+    }
+
+    /// Lifts every device block of one patient id.
+    public mutating func unblockDevices(of patient: PeerID) throws(DoctorCommandError) -> [DoctorAction] {
+        let changes = policy.unblockDevices(of: patient)
+        guard !changes.isEmpty else { throw .noSuchBlock("devices of \(patient)") }
+        return changes.flatMap { change -> [DoctorAction] in
+            guard case let .unblocked(target, _) = change else { return [.persist(change)] }
+            return [.persist(change), .event(.unblocked(target))]
+        }
+    }
+
+    /// Shutdown or "disconnect all": DISCONNECT to every member in ascending id order, no new
+    /// epoch, close everything (pending handshakes get REJECTED).
+    public mutating func disconnectAll(now: Instant) -> [DoctorAction] {
+        var actions: [DoctorAction] = []
+        for id in activePatients {
+            guard var member = members.removeValue(forKey: id) else { continue }
+            actions += sealedDisconnect(to: &member, reason: "shutdown")
+            actions += [.close(member.connection), .event(.patientLeft(id, member.connection, reason: .shutdown))]
+            connections[member.connection] = nil
+        }
+        for (connection, state) in connections.sorted(by: { $0.key < $1.key }) {
+            removePending(state)
+            actions += [.cancelTimer(.handshake(connection)), .send(connection, codec.encode(.rejected)), .close(connection)]
+        }
+        connections = [:]
+        groupKey = nil
+        nextBroadcastSeq = 0
+        return actions
+    }
+}
+
+extension UInt64 {
+    /// Reads 8 big-endian bytes.
+    init(bigEndianBytes bytes: ArraySlice<UInt8>) {
+        self = bytes.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+}
+
+extension String {
+    /// Decodes UTF-8, returning nil for invalid input (never repairs).
+    init?(validatingUTF8Bytes bytes: [UInt8]) {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        var scalars = String.UnicodeScalarView()
+        loop: while true {
+            switch decoder.decode(&iterator) {
+            case let .scalarValue(scalar): scalars.append(scalar)
+            case .emptyInput: break loop
+            case .error: return nil
+            }
+        }
+        self = String(scalars)
+    }
+}

@@ -1,0 +1,178 @@
+// Theory of operation
+// ===================
+// `DoctorMachine` is the gateway (GWN) of PROTOCOL.md as a pure state machine: it performs no
+// I/O, reads no clock and draws no system randomness. The host feeds it past-tense inputs —
+// a connection opened, a frame received, a connection closed, a timer fired, an operator
+// command — each with an `Instant` (and a random number generator where the input may need
+// fresh randomness), and it answers with an ordered list of `DoctorAction`s: frames to send,
+// connections to close, timers to (un)schedule, security changes to persist, events to audit.
+//
+// Every connection is in exactly one stage:
+//   awaitingRequest       accepted; nothing verified yet (its failures count against the source)
+//   awaitingConfirmation  a KEY_VERIFICATION verified and a SESSION_TOKEN went out
+//   active                KEY_CONFIRMATION matched; the patient's SK is part of GK_e
+// and leaves it only forward or to closed. The handshake timer runs from accept until active.
+//
+// A rejected input changes nothing but what the rules name (the connection closes, source
+// failures are counted, a wrong SKV blocks the device, an active patient's rejection is a
+// leave). Work is computed into locals first and committed only on the success path; security
+// changes are emitted as `.persist` actions before the answer that depends on them.
+
+import TelemedCrypto
+
+/// The doctor's gateway: authenticates many patients, keeps the group key, broadcasts.
+public struct DoctorMachine: Sendable {
+    // MARK: Identity and configuration
+
+    /// The policy and table bounds in force.
+    public let configuration: DoctorConfiguration
+    /// The one group this deployment uses (R-GROUP).
+    public let group: TelemedGroup
+    /// ID_GWN.
+    public let identity: PeerID
+    let privateKey: PrivateKey
+    let registry: [PeerID: PublicKey]
+    /// A fixed valid key that unknown ids are verified against, so the work and the answer
+    /// match a bad signature (R-ID).
+    let dummyKey: PublicKey
+    let groupKeySecret: SymmetricKey32
+    let codec: MessageCodec
+
+    // MARK: Mutable state
+
+    var policy: SecurityPolicy
+    var replay: ReplayCache
+    var connections: [ConnectionID: Connection] = [:]
+    var members: [PeerID: Member] = [:]
+    var pendingBySource: [SourceAddress: Int] = [:]
+    var pendingByPrefix: [SourcePrefix: Int] = [:]
+    var pendingCount = 0
+    /// The current epoch (0 before the first join).
+    public internal(set) var epoch: UInt64 = 0
+    var groupKey: SymmetricKey32?
+    var nextBroadcastSeq: UInt64 = 0
+    /// Broadcasts sent per epoch (for receipts), bounded to the most recent epochs.
+    var broadcastCounts: [UInt64: UInt64] = [:]
+    var clockBehindEpisode = false
+    var started = false
+
+    /// Builds a gateway. Call ``start(now:)`` before any other input.
+    ///
+    /// - Parameters:
+    ///   - registry: the enrolled patients, id → public key (checked to be in `group`).
+    ///   - restoring: the security state saved by an earlier run (blocks, counters, T0).
+    public init(configuration: DoctorConfiguration, group: TelemedGroup, identity: PeerID,
+                privateKey: PrivateKey, registry: [PeerID: PublicKey],
+                restoring state: SecurityState = SecurityState()) throws(ConfigurationError) {
+        let configuration = try configuration.validated()
+        precondition(privateKey.group == group, "the doctor's key must be in the deployment's group")
+        precondition(registry.values.allSatisfy { $0.group == group }, "every enrolled key must be in the deployment's group")
+        self.configuration = configuration
+        self.group = group
+        self.identity = identity
+        self.privateKey = privateKey
+        self.registry = registry
+        self.dummyKey = DoctorMachine.makeDummyKey(group: group)
+        self.groupKeySecret = KeySchedule.groupKeySecret(doctorKey: privateKey)
+        self.codec = MessageCodec(groupName: group.name, elementLength: group.elementLength)
+        self.policy = SecurityPolicy(state: state, configuration: configuration, enrolledPatients: registry.count)
+        self.replay = ReplayCache(capacity: configuration.replayCacheCapacity,
+                                  lifetime: 2 * configuration.timeWindowMillis)
+    }
+
+    static func makeDummyKey(group: TelemedGroup) -> PublicKey {
+        // g^2 is a valid element of every group; nobody holds its discrete log secretly, which
+        // does not matter: a request for an unknown id is rejected whatever the outcome.
+        let y = group.g.powMod(BigInt(2), group.p)
+        do {
+            return try PublicKey(group: group, y: y)
+        } catch {
+            preconditionFailure("g^2 must be a valid element of a validated group")
+        }
+    }
+
+    // MARK: - Start
+
+    /// Records T0 = max(persisted T0, wall clock). Persist the returned change before accepting.
+    public mutating func start(now: Instant) -> [DoctorAction] {
+        started = true
+        return (policy.recordStart(wallClock: now.wall) + policy.purgeExpired(now: now.wall)).map { .persist($0) }
+    }
+
+    // MARK: - Introspection
+
+    /// The security state to save (also emitted change by change as `.persist`).
+    public var securityState: SecurityState { policy.state }
+    /// T0, the start time (R-START).
+    public var startTime: UInt64 { policy.state.startTime }
+    /// Active patients in ascending id order.
+    public var activePatients: [PeerID] { members.keys.sorted() }
+    /// The connection of an active patient.
+    public func connection(of patient: PeerID) -> ConnectionID? { members[patient]?.connection }
+    /// The number of connections that are not yet active.
+    public var pendingHandshakes: Int { pendingCount }
+    /// Entries in the replay cache.
+    public var replayCacheCount: Int { replay.count }
+    /// True while unauthenticated requests are refused because the block table is saturated.
+    public var refusesUnauthenticated: Bool { policy.refusesUnauthenticated }
+    /// The number of enrolled patients.
+    public var enrolledCount: Int { registry.count }
+    /// Broadcasts sent in the current epoch.
+    public var broadcastsInEpoch: UInt64 { nextBroadcastSeq }
+    /// The block on a source at `wall`, if any.
+    public func sourceBlock(_ source: SourceAddress, at wall: UInt64) -> UInt64? {
+        policy.sourceBlockExpiry(source, now: wall)
+    }
+    /// The device block on (id, source) at `wall`, if any.
+    public func deviceBlock(_ device: DeviceKey, at wall: UInt64) -> UInt64? {
+        policy.deviceBlockExpiry(device, now: wall)
+    }
+    /// A digest identifying the current GK (for invariant checks; never the key itself).
+    public var groupKeyFingerprint: Bytes32? {
+        groupKey.map { Hashing.sha256(Array("TELEMED-V1 fingerprint".utf8) + $0.bytes) }
+    }
+}
+
+// MARK: - Per-connection state
+
+extension DoctorMachine {
+    /// One connection's stage (see the theory of operation).
+    enum Connection: Sendable {
+        case awaitingRequest(Accepted)
+        case awaitingConfirmation(Verified)
+        case active(PeerID)
+
+        var source: SourceAddress? {
+            switch self {
+            case let .awaitingRequest(accepted): return accepted.source
+            case let .awaitingConfirmation(verified): return verified.source
+            case .active: return nil
+            }
+        }
+    }
+
+    /// Accepted; the handshake timer runs; nothing verified.
+    struct Accepted: Sendable {
+        let source: SourceAddress
+    }
+
+    /// KEY_VERIFICATION verified and answered; waiting for KEY_CONFIRMATION.
+    struct Verified: Sendable {
+        let source: SourceAddress
+        let patient: PeerID
+        let sessionKey: Bytes32
+    }
+
+    /// An active patient: its SK is part of GK_e.
+    struct Member: Sendable {
+        let patient: PeerID
+        let connection: ConnectionID
+        let source: SourceAddress
+        let sessionKey: Bytes32
+        let keys: KeySchedule.TrafficKeys
+        /// The next seq on k_d2p (GROUP_KEY and DISCONNECT share it).
+        var nextSendSeq: UInt64 = 0
+        /// The last accepted seq on k_p2d (−1 before the first).
+        var lastReceivedSeq: Int64 = -1
+    }
+}

@@ -1,0 +1,117 @@
+import TelemedCrypto
+
+extension PatientMachine {
+    // MARK: - SESSION_TOKEN
+
+    mutating func tokenReceived(_ token: SessionToken, _ requested: Requested, now: Instant) -> [PatientAction] {
+        guard token.idGWN == doctorID, token.idI == identity else {
+            return close(.protocolViolation(.identity, "SESSION_TOKEN for another pair of ids"))
+        }
+        guard token.rnI == requested.rnI else {
+            return close(.protocolViolation(.echo, "SESSION_TOKEN does not echo our rn_i"))
+        }
+        guard now.wall.distance(to: token.tsGWN) <= configuration.timeWindowMillis else {
+            return [.event(.dropped(.time, "ts_gwn \(token.tsGWN) outside ΔTS of \(now.wall)"))]
+        }
+        guard let signature = try? Signature(group: group, rBytes: token.sigR.bytes, sBytes: token.sigS.bytes),
+              doctorKey.isValidSignature(signature, for: SignedBytes.sessionToken(token)) else {
+            return close(.protocolViolation(.signature, "SESSION_TOKEN signature does not verify under the pinned key"))
+        }
+        let doctorElement: BigInt
+        do {
+            let ciphertext = try ElGamalCiphertext(group: group, c1Bytes: token.c1.bytes, c2Bytes: token.c2.bytes)
+            doctorElement = try privateKey.decrypt(ciphertext)
+        } catch {
+            return close(.protocolViolation(.element, "c1, c2 or K_GWN is not a valid element"))
+        }
+        let transcript = KeySchedule.HandshakeTranscript(
+            patientElement: requested.element, doctorElement: group.encodeElement(doctorElement),
+            tsI: requested.tsI, tsGWN: token.tsGWN, rnI: requested.rnI, rnGWN: token.rnGWN,
+            idI: identity, idGWN: doctorID)
+        let sessionKey = KeySchedule.sessionKey(transcript)
+        let ts = now.wall
+        let skv = KeySchedule.sessionKeyVerifier(sessionKey: sessionKey, ts: ts)
+        stage = .awaitingGroupKey(Keyed(keys: KeySchedule.trafficKeys(sessionKey: sessionKey)))
+        return [.send(codec.encode(.keyConfirmation(KeyConfirmation(idI: identity, ts: ts, skv: skv))))]
+    }
+
+    // MARK: - GROUP_KEY
+
+    mutating func groupKeyReceived(_ message: GroupKeyMessage, keyed: Keyed, current: Session?) -> [PatientAction] {
+        guard Int64(clamping: message.seq) > keyed.lastReceivedSeq else {
+            return [.event(.dropped(.aead, "GROUP_KEY seq \(message.seq) not above the last"))]
+        }
+        guard message.epoch > (current?.epoch ?? 0) else {
+            return [.event(.dropped(.epoch, "GROUP_KEY epoch \(message.epoch) not above the current"))]
+        }
+        let aad = AssociatedData.groupKey(idGWN: doctorID, idI: identity, epoch: message.epoch,
+                                          seq: message.seq, members: message.members)
+        guard let plaintext = try? SealedChannel.open(message.ct, key: keyed.keys.doctorToPatient,
+                                                      seq: message.seq, aad: aad),
+              let key = try? Bytes32(plaintext) else {
+            return close(.protocolViolation(.aead, "GROUP_KEY does not open under k_d2p"))
+        }
+        var updated = keyed
+        updated.lastReceivedSeq = Int64(clamping: message.seq)
+        stage = .active(Session(keyed: updated, epoch: message.epoch, members: message.members,
+                                groupKey: SymmetricKey32(key)))
+        if current == nil {
+            return [.cancelTimer(.handshake), .event(.authenticated(epoch: message.epoch, members: message.members))]
+        }
+        return [.event(.groupKeyChanged(epoch: message.epoch, members: message.members))]
+    }
+
+    // MARK: - ENC_MSG
+
+    mutating func broadcastReceived(_ message: BroadcastMessage, _ session: Session, now: Instant) -> [PatientAction] {
+        guard message.epoch == session.epoch else {
+            return [.event(.dropped(.epoch, "broadcast of epoch \(message.epoch), current \(session.epoch)"))]
+        }
+        guard Int64(clamping: message.seq) > session.lastBroadcastSeq else {
+            return [.event(.dropped(.broadcast, "broadcast seq \(message.seq) not above the last"))]
+        }
+        guard now.wall.distance(to: message.ts) <= configuration.timeWindowMillis else {
+            return [.event(.dropped(.time, "broadcast ts \(message.ts) outside ΔTS of \(now.wall)"))]
+        }
+        let signed = SignedBytes.broadcast(group: group.name, idGWN: doctorID, epoch: message.epoch,
+                                           seq: message.seq, ts: message.ts, ct: message.ct)
+        guard let signature = try? Signature(group: group, rBytes: message.sigR.bytes, sBytes: message.sigS.bytes),
+              doctorKey.isValidSignature(signature, for: signed) else {
+            return close(.protocolViolation(.broadcast, "broadcast signature does not verify under the pinned key"))
+        }
+        let aad = AssociatedData.broadcast(idGWN: doctorID, epoch: message.epoch, seq: message.seq, ts: message.ts)
+        guard let plaintext = try? SealedChannel.open(message.ct, key: session.groupKey, seq: message.seq, aad: aad) else {
+            return close(.protocolViolation(.aead, "broadcast does not open under GK"))
+        }
+        guard let text = String(validatingUTF8Bytes: plaintext) else {
+            return close(.protocolViolation(.aead, "broadcast plaintext is not UTF-8"))
+        }
+        var updated = session
+        updated.lastBroadcastSeq = Int64(clamping: message.seq)
+        let seq = updated.keyed.nextSendSeq
+        updated.keyed.nextSendSeq += 1
+        stage = .active(updated)
+        let receipt = LPWriter.u64(message.epoch) + LPWriter.u64(message.seq)
+        let aadOut = AssociatedData.receipt(idI: identity, idGWN: doctorID, seq: seq)
+        let ct = SealedChannel.seal(receipt, key: session.keyed.keys.patientToDoctor, seq: seq, aad: aadOut)
+        return [.event(.broadcastReceived(epoch: message.epoch, seq: message.seq, ts: message.ts, text: text)),
+                .send(codec.encode(.decMsg(ReceiptMessage(idI: identity, seq: seq, ct: ct))))]
+    }
+
+    // MARK: - DISCONNECT
+
+    mutating func disconnectReceived(_ message: DisconnectMessage, _ keyed: Keyed) -> [PatientAction] {
+        guard Int64(clamping: message.seq) > keyed.lastReceivedSeq else {
+            return [.event(.dropped(.aead, "DISCONNECT seq \(message.seq) not above the last"))]
+        }
+        let aad = AssociatedData.disconnect(sender: doctorID, receiver: identity, seq: message.seq)
+        guard let plaintext = try? SealedChannel.open(message.ct, key: keyed.keys.doctorToPatient,
+                                                      seq: message.seq, aad: aad) else {
+            return close(.protocolViolation(.aead, "DISCONNECT does not open under k_d2p"))
+        }
+        guard let reason = String(validatingUTF8Bytes: plaintext) else {
+            return close(.protocolViolation(.aead, "DISCONNECT reason is not UTF-8"))
+        }
+        return close(.disconnectedByDoctor(reason))
+    }
+}

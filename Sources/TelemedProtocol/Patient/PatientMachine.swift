@@ -1,0 +1,208 @@
+// Theory of operation
+// ===================
+// `PatientMachine` is one patient device (Di) for one connection to the doctor, as a pure
+// state machine: no I/O, no clock, no system randomness. Inputs are past-tense methods
+// taking an `Instant` (and a random number generator where fresh randomness is needed);
+// outputs are `PatientAction`s.
+//
+// Stages, each reached only from the one before:
+//   idle              nothing sent yet
+//   awaitingToken     KEY_VERIFICATION sent (its rn_i, ts_i and K kept)
+//   awaitingGroupKey  SESSION_TOKEN verified under the pinned doctor key, SK derived,
+//                     KEY_CONFIRMATION sent; any frame but GROUP_KEY closes
+//   active            a GROUP_KEY opened: the patient holds GK_e
+//   ended             terminal
+//
+// Patients never send REJECTED. A doctor frame that fails parsing, a signature, AEAD or the
+// state closes the session silently; a stale timestamp, a repeated or older seq, an old epoch
+// are dropped and the session stays (PROTOCOL.md §5, "REJECTED and closing"). A dropped frame
+// changes nothing.
+
+import TelemedCrypto
+
+/// One patient's side of one connection.
+public struct PatientMachine: Sendable {
+    /// Timing policy.
+    public let configuration: PatientConfiguration
+    /// The deployment's group.
+    public let group: TelemedGroup
+    /// ID_i.
+    public let identity: PeerID
+    /// The pinned doctor id.
+    public let doctorID: PeerID
+    let privateKey: PrivateKey
+    let doctorKey: PublicKey
+    let codec: MessageCodec
+    var stage: Stage = .idle
+
+    /// A machine for a fresh connection with the patient's credential.
+    public init(configuration: PatientConfiguration, identity: PeerID, privateKey: PrivateKey,
+                doctorID: PeerID, doctorKey: PublicKey) throws(ConfigurationError) {
+        precondition(privateKey.group == doctorKey.group, "the patient and the doctor must share a group")
+        self.configuration = try configuration.validated()
+        self.group = privateKey.group
+        self.identity = identity
+        self.privateKey = privateKey
+        self.doctorID = doctorID
+        self.doctorKey = doctorKey
+        self.codec = MessageCodec(groupName: privateKey.group.name, elementLength: privateKey.group.elementLength)
+    }
+
+    // MARK: - Stages
+
+    enum Stage: Sendable {
+        case idle
+        case awaitingToken(Requested)
+        case awaitingGroupKey(Keyed)
+        case active(Session)
+        case ended(PatientEnd)
+    }
+
+    /// KEY_VERIFICATION is out.
+    struct Requested: Sendable {
+        let tsI: UInt64
+        let rnI: Bytes32
+        /// K = g^t as L bytes.
+        let element: [UInt8]
+    }
+
+    /// SK is known; KEY_CONFIRMATION is out.
+    struct Keyed: Sendable {
+        let keys: KeySchedule.TrafficKeys
+        var lastReceivedSeq: Int64 = -1
+        var nextSendSeq: UInt64 = 0
+    }
+
+    /// Holds GK_e.
+    struct Session: Sendable {
+        var keyed: Keyed
+        var epoch: UInt64
+        var members: UInt64
+        var groupKey: SymmetricKey32
+        var lastBroadcastSeq: Int64 = -1
+    }
+
+    // MARK: - Introspection
+
+    /// The current epoch (0 until the first GROUP_KEY).
+    public var epoch: UInt64 {
+        if case let .active(session) = stage { return session.epoch }
+        return 0
+    }
+    /// True once the first GROUP_KEY opened, until the session ends.
+    public var isActive: Bool {
+        if case .active = stage { return true }
+        return false
+    }
+    /// How the session ended, once it has.
+    public var end: PatientEnd? {
+        if case let .ended(end) = stage { return end }
+        return nil
+    }
+    /// A digest identifying the held GK (never the key itself).
+    public var groupKeyFingerprint: Bytes32? {
+        guard case let .active(session) = stage else { return nil }
+        return Hashing.sha256(Array("TELEMED-V1 fingerprint".utf8) + session.groupKey.bytes)
+    }
+
+    // MARK: - Inputs
+
+    /// The connection to the doctor is open: send KEY_VERIFICATION.
+    public mutating func connected(now: Instant, using rng: inout some RandomNumberGenerator) -> [PatientAction] {
+        guard case .idle = stage else { preconditionFailure("connected(now:using:) is the first input, once") }
+        let element = group.randomElement(using: &rng)
+        let ciphertext = ElGamal.encrypt(element, to: doctorKey, using: &rng)
+        let unsigned = KeyVerification(
+            group: group.name, idI: identity, idGWN: doctorID, tsI: now.wall, rnI: Bytes32(random: &rng),
+            c1: ElementBytes(bytes: group.encodeElement(ciphertext.c1)),
+            c2: ElementBytes(bytes: group.encodeElement(ciphertext.c2)),
+            sigR: ElementBytes(bytes: [UInt8](repeating: 0, count: group.elementLength)), sigS: .zero)
+        let signature = privateKey.sign(SignedBytes.keyVerification(unsigned), using: &rng)
+        let request = KeyVerification(
+            group: unsigned.group, idI: unsigned.idI, idGWN: unsigned.idGWN, tsI: unsigned.tsI, rnI: unsigned.rnI,
+            c1: unsigned.c1, c2: unsigned.c2, sigR: ElementBytes(bytes: signature.rBytes(in: group)),
+            sigS: .unchecked(signature.sBytes(in: group)))
+        stage = .awaitingToken(Requested(tsI: request.tsI, rnI: request.rnI, element: group.encodeElement(element)))
+        return [.send(codec.encode(.keyVerification(request))),
+                .scheduleTimer(.handshake, afterMillis: configuration.handshakeTimeoutMillis)]
+    }
+
+    /// A frame body from the doctor arrived.
+    public mutating func frameReceived(_ body: [UInt8], now: Instant,
+                                       using rng: inout some RandomNumberGenerator) -> [PatientAction] {
+        let message: Message
+        do {
+            message = try codec.decode(body)
+        } catch {
+            if case .ended = stage { return [] }
+            if case .unexpectedGroup = error { return close(.protocolViolation(.group, "frame for another group")) }
+            return close(.protocolViolation(.frame, "malformed frame: \(error)"))
+        }
+        if case .rejected = message { return end(.connectionLost) }
+        switch stage {
+        case .idle, .ended:
+            return []
+        case let .awaitingToken(requested):
+            guard case let .sessionToken(token) = message else {
+                return close(.protocolViolation(.state, "opcode \(message.opcode.rawValue) instead of SESSION_TOKEN"))
+            }
+            return tokenReceived(token, requested, now: now)
+        case let .awaitingGroupKey(keyed):
+            guard case let .groupKey(groupKey) = message else {
+                return close(.protocolViolation(.state, "opcode \(message.opcode.rawValue) before the first GROUP_KEY"))
+            }
+            return groupKeyReceived(groupKey, keyed: keyed, current: nil)
+        case let .active(session):
+            switch message {
+            case let .groupKey(groupKey): return groupKeyReceived(groupKey, keyed: session.keyed, current: session)
+            case let .encMsg(broadcast): return broadcastReceived(broadcast, session, now: now)
+            case let .disconnect(disconnect): return disconnectReceived(disconnect, session.keyed)
+            default: return close(.protocolViolation(.state, "opcode \(message.opcode.rawValue) from the doctor side"))
+            }
+        }
+    }
+
+    /// The timer fired.
+    public mutating func timerFired(_ timer: PatientTimer, now: Instant) -> [PatientAction] {
+        switch stage {
+        case .awaitingToken, .awaitingGroupKey: return close(.handshakeTimedOut)
+        case .idle, .active, .ended: return []
+        }
+    }
+
+    /// The connection is gone (EOF, reset, REJECTED seen by the transport).
+    public mutating func connectionLost() -> [PatientAction] {
+        if case .ended = stage { return [] }
+        stage = .ended(.connectionLost)
+        return [.cancelTimer(.handshake), .event(.ended(.connectionLost))]
+    }
+
+    /// The user leaves: a sealed DISCONNECT when a session key exists, then close.
+    public mutating func leave(reason: String = "bye") -> [PatientAction] {
+        var keyed: Keyed
+        switch stage {
+        case let .awaitingGroupKey(current): keyed = current
+        case let .active(session): keyed = session.keyed
+        case .ended: return []
+        case .idle, .awaitingToken: return close(.left)
+        }
+        let seq = keyed.nextSendSeq
+        keyed.nextSendSeq += 1
+        let aad = AssociatedData.disconnect(sender: identity, receiver: doctorID, seq: seq)
+        let ct = SealedChannel.seal(Array(reason.utf8.prefix(256)), key: keyed.keys.patientToDoctor, seq: seq, aad: aad)
+        let frame = codec.encode(.disconnect(DisconnectMessage(seq: seq, ct: ct)))
+        return [.send(frame)] + close(.left)
+    }
+
+    // MARK: - Helpers
+
+    mutating func close(_ end: PatientEnd) -> [PatientAction] {
+        if case .ended = stage { return [] }
+        stage = .ended(end)
+        return [.cancelTimer(.handshake), .close, .event(.ended(end))]
+    }
+
+    mutating func end(_ end: PatientEnd) -> [PatientAction] {
+        close(end)
+    }
+}

@@ -1,0 +1,217 @@
+// Theory of operation: the doctor's blocking rules (PROTOCOL.md §5, "Sources and counters";
+// R-SRC, R-BLOCK, R-SKV, R-LIMIT). All times are the doctor's wall clock in ms. Every
+// mutation returns the `SecurityChange`s it made, in order, so the machine can emit them as
+// persist actions ahead of the answer that depends on them. Expired entries are removed
+// lazily; nothing here is driven by a peer's timestamp.
+
+/// An operator-facing alert. Alerts carry no secrets.
+public enum SecurityAlert: Sendable, Equatable {
+    /// The failure-counter table was full of live entries: a failure went uncounted.
+    case failureTableFull(SourceAddress)
+    /// The source-block table could not take even a prefix block: unauthenticated requests
+    /// are refused until it has room.
+    case sourceBlockTableSaturated
+    /// One id was device-blocked from this many distinct sources within 24 h.
+    case repeatedDeviceBlocks(PeerID, sources: Int)
+    /// The wall clock reads more than ΔTS before T0: new connections are refused.
+    case clockBehindStart(clock: UInt64, startTime: UInt64)
+}
+
+/// The blocking rules over a ``SecurityState``.
+struct SecurityPolicy: Sendable {
+    private(set) var state: SecurityState
+    let configuration: DoctorConfiguration
+    /// Set while a source block could not be recorded at all.
+    private(set) var saturated = false
+    private let deviceCapacity: Int
+
+    init(state: SecurityState, configuration: DoctorConfiguration, enrolledPatients: Int) {
+        self.state = state
+        self.configuration = configuration
+        self.deviceCapacity = max(1, enrolledPatients) * configuration.deviceBlocksPerPatient
+    }
+
+    // MARK: - Queries
+
+    /// The expiry of a block that covers `source` now, if any.
+    func sourceBlockExpiry(_ source: SourceAddress, now: UInt64) -> UInt64? {
+        let exact = state.sourceBlocks[source].flatMap { $0 > now ? $0 : nil }
+        let prefix = state.prefixBlocks[source.prefix].flatMap { $0 > now ? $0 : nil }
+        switch (exact, prefix) {
+        case let (a?, b?): return max(a, b)
+        case let (a?, nil): return a
+        case let (nil, b?): return b
+        case (nil, nil): return nil
+        }
+    }
+
+    /// The expiry of a device block on (id, source) now, if any.
+    func deviceBlockExpiry(_ device: DeviceKey, now: UInt64) -> UInt64? {
+        state.deviceBlocks[device].flatMap { $0 > now ? $0 : nil }
+    }
+
+    /// True while the source-block table cannot take a new block: unauthenticated requests
+    /// are refused (after expired entries are purged by ``purgeExpired(now:)``).
+    var refusesUnauthenticated: Bool { saturated }
+
+    // MARK: - Start time
+
+    mutating func recordStart(wallClock: UInt64) -> [SecurityChange] {
+        guard wallClock > state.startTime else { return [] }
+        state.startTime = wallClock
+        return [.startTimeRecorded(wallClock)]
+    }
+
+    // MARK: - Expiry
+
+    /// Drops expired blocks and failure times; clears saturation when room appears.
+    mutating func purgeExpired(now: UInt64) -> [SecurityChange] {
+        var changes: [SecurityChange] = []
+        for (source, until) in state.sourceBlocks.sorted(by: { $0.key < $1.key }) where until <= now {
+            state.sourceBlocks[source] = nil
+            changes.append(.unblocked(.source(source), reason: .expired))
+        }
+        for (prefix, until) in state.prefixBlocks.sorted(by: { $0.key < $1.key }) where until <= now {
+            state.prefixBlocks[prefix] = nil
+            changes.append(.unblocked(.prefix(prefix), reason: .expired))
+        }
+        for (device, until) in state.deviceBlocks.sorted(by: { $0.key < $1.key }) where until <= now {
+            state.deviceBlocks[device] = nil
+            changes.append(.unblocked(.device(device), reason: .expired))
+        }
+        for (source, times) in state.failures.sorted(by: { $0.key < $1.key }) {
+            let live = times.filter { !isOutsideWindow($0, now: now) }
+            if live.isEmpty {
+                state.failures[source] = nil
+                changes.append(.failuresCleared(source))
+            } else if live.count != times.count {
+                state.failures[source] = live
+            }
+        }
+        for (id, records) in state.deviceBlockHistory {
+            let live = records.filter { now < $0.at &+ 24 * 3_600_000 }
+            state.deviceBlockHistory[id] = live.isEmpty ? nil : live
+        }
+        if saturated && state.sourceTableCount < configuration.sourceBlockCapacity { saturated = false }
+        return changes
+    }
+
+    private func isOutsideWindow(_ time: UInt64, now: UInt64) -> Bool {
+        now > time && now - time > configuration.failureWindowMillis
+    }
+
+    // MARK: - Failures (R-SRC)
+
+    /// Counts one failure against `source`; blocks it when the window holds the threshold.
+    mutating func countFailure(_ source: SourceAddress, now: UInt64) -> (changes: [SecurityChange], alerts: [SecurityAlert], blockedUntil: UInt64?) {
+        var changes: [SecurityChange] = []
+        var times = (state.failures[source] ?? []).filter { !isOutsideWindow($0, now: now) }
+        if times.isEmpty && state.failures[source] == nil && state.failures.count >= configuration.failureTableCapacity {
+            changes += purgeExpired(now: now)
+            if state.failures.count >= configuration.failureTableCapacity {
+                return (changes, [.failureTableFull(source)], nil)
+            }
+        }
+        times.append(now)
+        if times.count > configuration.failureThreshold { times.removeFirst(times.count - configuration.failureThreshold) }
+        state.failures[source] = times
+        changes.append(.failureCounted(source, at: now))
+        guard times.count >= configuration.failureThreshold else { return (changes, [], nil) }
+        state.failures[source] = nil
+        changes.append(.failuresCleared(source))
+        let (blockChanges, alerts, until) = blockSource(source, now: now)
+        return (changes + blockChanges, alerts, until)
+    }
+
+    /// Records a source block, falling back to a prefix block when the table is full.
+    private mutating func blockSource(_ source: SourceAddress, now: UInt64) -> ([SecurityChange], [SecurityAlert], UInt64?) {
+        let until = now &+ configuration.blockDurationMillis
+        let capacity = configuration.sourceBlockCapacity
+        var changes: [SecurityChange] = []
+        if state.sourceBlocks[source] == nil && state.sourceTableCount >= capacity {
+            changes += purgeExpired(now: now)
+        }
+        if state.sourceBlocks[source] != nil || state.sourceTableCount < capacity {
+            let newUntil = max(until, state.sourceBlocks[source] ?? 0)
+            state.sourceBlocks[source] = newUntil
+            changes.append(.blocked(.source(source), until: newUntil))
+            return (changes, [], newUntil)
+        }
+        // Table full: record the /24 or /48 instead, replacing the finer blocks it covers.
+        let prefix = source.prefix
+        let covered = state.sourceBlocks.keys.filter { prefix.contains($0) }.sorted()
+        let existing = state.prefixBlocks[prefix] != nil
+        guard existing || !covered.isEmpty else {
+            saturated = true
+            return (changes, [.sourceBlockTableSaturated], nil)
+        }
+        var prefixUntil = max(until, state.prefixBlocks[prefix] ?? 0)
+        for finer in covered {
+            prefixUntil = max(prefixUntil, state.sourceBlocks[finer] ?? 0)
+            state.sourceBlocks[finer] = nil
+            changes.append(.unblocked(.source(finer), reason: .coveredByPrefix))
+        }
+        state.prefixBlocks[prefix] = prefixUntil
+        changes.append(.blocked(.prefix(prefix), until: prefixUntil))
+        return (changes, [], prefixUntil)
+    }
+
+    // MARK: - Device blocks (R-SKV)
+
+    /// Blocks (id, source) for the block duration; evicts the entry closest to expiry when full.
+    mutating func blockDevice(_ device: DeviceKey, now: UInt64) -> (changes: [SecurityChange], alerts: [SecurityAlert], until: UInt64) {
+        var changes: [SecurityChange] = []
+        let until = max(now &+ configuration.blockDurationMillis, state.deviceBlocks[device] ?? 0)
+        if state.deviceBlocks[device] == nil && state.deviceBlocks.count >= deviceCapacity {
+            changes += purgeExpired(now: now)
+            if state.deviceBlocks.count >= deviceCapacity,
+               let victim = state.deviceBlocks.min(by: { ($0.value, $0.key) < ($1.value, $1.key) })?.key {
+                state.deviceBlocks[victim] = nil
+                changes.append(.unblocked(.device(victim), reason: .evicted))
+            }
+        }
+        state.deviceBlocks[device] = until
+        changes.append(.blocked(.device(device), until: until))
+        var history = (state.deviceBlockHistory[device.patient] ?? []).filter { now < $0.at &+ 24 * 3_600_000 }
+        history.append(DeviceBlockRecord(source: device.source, at: now))
+        state.deviceBlockHistory[device.patient] = history
+        let distinct = Set(history.map(\.source)).count
+        let alerts: [SecurityAlert] = distinct >= configuration.repeatedDeviceBlockAlertSources
+            ? [.repeatedDeviceBlocks(device.patient, sources: distinct)] : []
+        return (changes, alerts, until)
+    }
+
+    // MARK: - Operator
+
+    /// Lifts a block by hand. Returns nil when nothing matched.
+    mutating func unblock(_ target: BlockTarget) -> [SecurityChange]? {
+        switch target {
+        case let .source(source):
+            if state.sourceBlocks.removeValue(forKey: source) != nil {
+                state.failures[source] = nil
+                saturated = false
+                return [.unblocked(target, reason: .operatorUnblock), .failuresCleared(source)]
+            }
+            // A source inside a prefix block: the prefix is lifted as a whole.
+            if state.prefixBlocks.removeValue(forKey: source.prefix) != nil {
+                saturated = false
+                return [.unblocked(.prefix(source.prefix), reason: .operatorUnblock)]
+            }
+            return nil
+        case let .prefix(prefix):
+            guard state.prefixBlocks.removeValue(forKey: prefix) != nil else { return nil }
+            saturated = false
+            return [.unblocked(target, reason: .operatorUnblock)]
+        case let .device(device):
+            guard state.deviceBlocks.removeValue(forKey: device) != nil else { return nil }
+            return [.unblocked(target, reason: .operatorUnblock)]
+        }
+    }
+
+    /// Lifts every device block of one patient id. Returns the changes (empty when none).
+    mutating func unblockDevices(of patient: PeerID) -> [SecurityChange] {
+        let keys = state.deviceBlocks.keys.filter { $0.patient == patient }.sorted()
+        for key in keys { state.deviceBlocks[key] = nil }
+        return keys.map { .unblocked(.device($0), reason: .operatorUnblock) }
+    }
+}
