@@ -88,7 +88,7 @@ public enum KeySchedule {
         w.lpU64(epoch)
         w.lp(nonce.bytes)
         for member in members.sorted(by: { $0.id < $1.id }) { w.lp(member.sessionKey.bytes) }
-        w.lp(secret.bytes)
+        w.lp(secret.keyBytes.bytes)
         return Hashing.sha256(w.bytes)
     }
 

@@ -18,19 +18,19 @@ extension DoctorMachine {
             return fail(.limit, "source-block table saturated", counts: false, &self, &rng)
         }
         guard body.count <= Framing.maxBodyLength else {
-            return fail(.frame, "frame over the limit", &self, &rng)
+            return fail(.frame, "frame over the limit", nil, &self, &rng)
         }
         let message: Message
         do {
             message = try codec.decode(body)
         } catch {
             if case let .unexpectedGroup(name) = error {
-                return fail(.group, "request for group \(name.prefix(64))", &self, &rng)
+                return fail(.group, "request for group \(name.prefix(64))", nil, &self, &rng)
             }
-            return fail(.frame, "malformed frame: \(error)", &self, &rng)
+            return fail(.frame, "malformed frame: \(error)", nil, &self, &rng)
         }
         guard case let .keyVerification(request) = message else {
-            return fail(.state, "opcode \(message.opcode.rawValue) before KEY_VERIFICATION", &self, &rng)
+            return fail(.state, "opcode \(message.opcode.rawValue) before KEY_VERIFICATION", nil, &self, &rng)
         }
         guard request.idGWN == identity else {
             return fail(.identity, "request addressed to another gateway", request.idI, &self, &rng)

@@ -100,7 +100,7 @@ extension DoctorMachine {
             member.nextSendSeq += 1
             let count = UInt64(members.count)
             let aad = AssociatedData.groupKey(idGWN: identity, idI: id, epoch: epoch, seq: seq, members: count)
-            let ct = SealedChannel.seal(key.bytes, key: member.keys.doctorToPatient, seq: seq, aad: aad)
+            let ct = SealedChannel.seal(key.keyBytes.bytes, key: member.keys.doctorToPatient, seq: seq, aad: aad)
             members[id] = member
             let message = GroupKeyMessage(epoch: epoch, seq: seq, members: count, ct: ct)
             actions.append(.send(member.connection, codec.encode(.groupKey(message))))

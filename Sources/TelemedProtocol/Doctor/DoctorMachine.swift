@@ -129,7 +129,7 @@ public struct DoctorMachine: Sendable {
     }
     /// A digest identifying the current GK (for invariant checks; never the key itself).
     public var groupKeyFingerprint: Bytes32? {
-        groupKey.map { Hashing.sha256(Array("TELEMED-V1 fingerprint".utf8) + $0.bytes) }
+        groupKey.map { Hashing.sha256(Array("TELEMED-V1 fingerprint".utf8) + $0.keyBytes.bytes) }
     }
 }
 

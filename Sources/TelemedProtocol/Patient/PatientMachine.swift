@@ -102,7 +102,7 @@ public struct PatientMachine: Sendable {
     /// A digest identifying the held GK (never the key itself).
     public var groupKeyFingerprint: Bytes32? {
         guard case let .active(session) = stage else { return nil }
-        return Hashing.sha256(Array("TELEMED-V1 fingerprint".utf8) + session.groupKey.bytes)
+        return Hashing.sha256(Array("TELEMED-V1 fingerprint".utf8) + session.groupKey.keyBytes.bytes)
     }
 
     // MARK: - Inputs

@@ -1,5 +1,5 @@
 /// A patient device: the claimed id seen from one source (R-SKV blocks this pair).
-public struct DeviceKey: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+public struct DeviceKey: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The patient id.
     public let patient: PeerID
     /// The source the wrong SKV came from.
@@ -19,7 +19,7 @@ public struct DeviceKey: Sendable, Hashable, Comparable, Codable, CustomStringCo
 }
 
 /// What a block applies to; also what an operator names to lift one.
-public enum BlockTarget: Sendable, Hashable, Codable, CustomStringConvertible {
+public enum BlockTarget: Sendable, Hashable, CustomStringConvertible {
     /// One source address (IPv4 /32, IPv6 /64).
     case source(SourceAddress)
     /// A /24 or /48 recorded when the source-block table was full.
@@ -41,7 +41,7 @@ public enum BlockTarget: Sendable, Hashable, Codable, CustomStringConvertible {
 /// It is a plain value: the host saves it (or applies each ``SecurityChange`` as it is emitted)
 /// and hands it back to ``DoctorMachine/init(configuration:group:identity:privateKey:registry:restoring:now:)``.
 /// Expiry times are on the doctor's wall clock (UTC ms); nothing a peer sends moves them.
-public struct SecurityState: Sendable, Equatable, Codable {
+public struct SecurityState: Sendable, Equatable {
     /// T0, the largest start time ever recorded (R-START).
     public var startTime: UInt64 = 0
     /// Source blocks: source → expiry.
@@ -63,7 +63,7 @@ public struct SecurityState: Sendable, Equatable, Codable {
 }
 
 /// One device block of an id, kept 24 h for the repeated-block alert.
-public struct DeviceBlockRecord: Sendable, Equatable, Codable {
+public struct DeviceBlockRecord: Sendable, Equatable {
     /// Where the wrong SKV came from.
     public var source: SourceAddress
     /// When it was blocked (wall ms).
