@@ -71,6 +71,7 @@ let package = Package(
             name: "TelemedNode",
             dependencies: [
                 "TelemedProtocol",
+                "TelemedCrypto",
                 "TelemedTransport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
