@@ -5,6 +5,12 @@ import Darwin
 #endif
 import Foundation
 
+#if canImport(Glibc)
+private let systemWrite = Glibc.write
+#else
+private let systemWrite = Darwin.write
+#endif
+
 // MARK: - PrivateFiles
 
 /// Owner-only file and directory I/O for the state directory: directories are created with
@@ -36,7 +42,7 @@ enum PrivateFiles {
         fchmod(fd, 0o600)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let written = bytes[offset...].withUnsafeBytes { systemWrite(fd, $0.baseAddress, $0.count) }
             guard written > 0 else {
                 let reason = String(cString: strerror(errno))
                 close(fd)
@@ -52,6 +58,16 @@ enum PrivateFiles {
             unlink(temporary)
             throw .writeFailed(path: path, reason: reason)
         }
+    }
+
+    /// Creates `path` empty with mode 0600 if it does not exist, and makes it 0600 either way.
+    /// Returns the failure's description, or nil.
+    static func createOwnerOnly(_ path: String) -> String? {
+        let fd = open(path, O_RDWR | O_CREAT, 0o600)
+        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        fchmod(fd, 0o600)
+        close(fd)
+        return nil
     }
 
     /// Reads a whole file.

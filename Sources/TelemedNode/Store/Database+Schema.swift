@@ -11,6 +11,9 @@ enum DoctorDatabase {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
+        // Owner-only, like every file of the state directory; SQLite gives the -wal and -shm
+        // files the permissions of the database file.
+        if let failure = PrivateFiles.createOwnerOnly(path) { throw .openFailed(path: path, reason: failure) }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
             try migrate(pool)
