@@ -6,79 +6,79 @@ extension DoctorMachine {
     mutating func requestReceived(_ body: [UInt8], on connection: ConnectionID, _ accepted: Accepted,
                                   now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
         let state = Connection.awaitingRequest(accepted)
-        let source = accepted.source
-        func fail(_ rule: RuleID, _ reason: String, _ patient: PeerID? = nil, counts: Bool = true,
-                  _ machine: inout DoctorMachine, _ rng: inout some RandomNumberGenerator) -> [DoctorAction] {
-            machine.reject(connection, state, rule, reason, patient: patient, counts: counts, now: now, using: &rng)
+        do throws(Refusal) {
+            let (request, patientKey, patientElement) = try checkRequest(body, from: accepted.source, now: now)
+            switch replay.insert(request.idI, request.rnI, now: now.monotonic) {
+            case .inserted: break
+            case .duplicate:
+                throw Refusal(.replay, "concurrent duplicate of (id, rn)", request.idI, counts: false)
+            case .full:
+                throw Refusal(.replay, "replay cache full: failing closed", request.idI, counts: false)
+            }
+            return answer(request, patientKey: patientKey, patientElement: patientElement,
+                          on: connection, source: accepted.source, now: now, using: &rng)
+        } catch {
+            return reject(connection, state, error.rule, error.reason, patient: error.patient,
+                          counts: error.counts, now: now, using: &rng)
         }
+    }
+
+    /// Every check of a first frame that changes nothing, in the order of PROTOCOL.md §5.
+    /// Returns the request, the enrolled key and the decrypted K.
+    private func checkRequest(_ body: [UInt8], from source: SourceAddress,
+                              now: Instant) throws(Refusal) -> (KeyVerification, PublicKey, BigInt) {
         if let until = policy.sourceBlockExpiry(source, now: now.wall) {
-            return fail(.block, "source blocked until \(until)", counts: false, &self, &rng)
+            throw Refusal(.block, "source blocked until \(until)", nil, counts: false)
         }
         if policy.refusesUnauthenticated {
-            return fail(.limit, "source-block table saturated", counts: false, &self, &rng)
+            throw Refusal(.limit, "source-block table saturated", nil, counts: false)
         }
-        guard body.count <= Framing.maxBodyLength else {
-            return fail(.frame, "frame over the limit", nil, &self, &rng)
-        }
+        guard body.count <= Framing.maxBodyLength else { throw Refusal(.frame, "frame over the limit") }
         let message: Message
         do {
             message = try codec.decode(body)
         } catch {
             if case let .unexpectedGroup(name) = error {
-                return fail(.group, "request for group \(name.prefix(64))", nil, &self, &rng)
+                throw Refusal(.group, "request for group \(name)")
             }
-            return fail(.frame, "malformed frame: \(error)", nil, &self, &rng)
+            throw Refusal(.frame, "malformed frame: \(error)")
         }
         guard case let .keyVerification(request) = message else {
-            return fail(.state, "opcode \(message.opcode.rawValue) before KEY_VERIFICATION", nil, &self, &rng)
+            throw Refusal(.state, "opcode \(message.opcode.rawValue) before KEY_VERIFICATION")
         }
-        guard request.idGWN == identity else {
-            return fail(.identity, "request addressed to another gateway", request.idI, &self, &rng)
-        }
+        let id = request.idI
+        guard request.idGWN == identity else { throw Refusal(.identity, "request addressed to another gateway", id) }
         guard now.wall.distance(to: request.tsI) <= configuration.timeWindowMillis else {
-            return fail(.time, "ts_i \(request.tsI) outside ΔTS of \(now.wall)", request.idI, &self, &rng)
+            throw Refusal(.time, "ts_i \(request.tsI) outside ΔTS of \(now.wall)", id)
         }
         guard request.tsI >= policy.state.startTime else {
-            return fail(.start, "ts_i \(request.tsI) before start time \(policy.state.startTime)", request.idI, &self, &rng)
+            throw Refusal(.start, "ts_i \(request.tsI) before start time \(policy.state.startTime)", id)
         }
-        let enrolledKey = registry[request.idI]
-        let key = enrolledKey ?? dummyKey
-        let device = DeviceKey(patient: request.idI, source: source)
+        let enrolledKey = registry[id]
+        let device = DeviceKey(patient: id, source: source)
         if let until = policy.deviceBlockExpiry(device, now: now.wall) {
-            return fail(.block, "device \(device) blocked until \(until)", request.idI, counts: false, &self, &rng)
+            throw Refusal(.block, "device \(device) blocked until \(until)", id, counts: false)
         }
-        if replay.contains(request.idI, request.rnI, now: now.monotonic) {
-            return fail(.replay, "(id, rn) seen within the replay window", request.idI, &self, &rng)
+        if replay.contains(id, request.rnI, now: now.monotonic) {
+            throw Refusal(.replay, "(id, rn) seen within the replay window", id)
         }
         let signature: Signature
         do {
             signature = try Signature(group: group, rBytes: request.sigR.bytes, sBytes: request.sigS.bytes)
         } catch {
-            return fail(.signature, "signature has the wrong width", request.idI, &self, &rng)
+            throw Refusal(.signature, "signature has the wrong width", id)
         }
-        let verified = key.isValidSignature(signature, for: SignedBytes.keyVerification(request))
-        guard verified, enrolledKey != nil else {
-            if enrolledKey == nil { return fail(.identity, "unknown patient id", request.idI, &self, &rng) }
-            return fail(.signature, "signature does not verify under the enrolled key", request.idI, &self, &rng)
-        }
+        // An unknown id is checked against the dummy key: the same work, the same answer (R-ID).
+        let verified = (enrolledKey ?? dummyKey).isValidSignature(signature, for: SignedBytes.keyVerification(request))
+        guard let patientKey = enrolledKey else { throw Refusal(.identity, "unknown patient id", id) }
+        guard verified else { throw Refusal(.signature, "signature does not verify under the enrolled key", id) }
         // The signature verified: from here on, failures no longer count against the source.
-        guard let patientKey = enrolledKey else { return [] }
-        let patientElement: BigInt
         do {
             let ciphertext = try ElGamalCiphertext(group: group, c1Bytes: request.c1.bytes, c2Bytes: request.c2.bytes)
-            patientElement = try privateKey.decrypt(ciphertext)
+            return (request, patientKey, try privateKey.decrypt(ciphertext))
         } catch {
-            return fail(.element, "c1, c2 or K is not a valid group element", request.idI, counts: false, &self, &rng)
+            throw Refusal(.element, "c1, c2 or K is not a valid group element", id, counts: false)
         }
-        switch replay.insert(request.idI, request.rnI, now: now.monotonic) {
-        case .inserted: break
-        case .duplicate:
-            return fail(.replay, "concurrent duplicate of (id, rn)", request.idI, counts: false, &self, &rng)
-        case .full:
-            return fail(.replay, "replay cache full: failing closed", request.idI, counts: false, &self, &rng)
-        }
-        return answer(request, patientKey: patientKey, patientElement: patientElement,
-                      on: connection, source: source, now: now, using: &rng)
     }
 
     /// Builds and sends SESSION_TOKEN with a fresh K_GWN of the doctor's own (R-ORACLE).
@@ -115,38 +115,39 @@ extension DoctorMachine {
                                        now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
         let state = Connection.awaitingConfirmation(verified)
         let patient = verified.patient
-        func fail(_ rule: RuleID, _ reason: String, _ machine: inout DoctorMachine,
-                  _ rng: inout some RandomNumberGenerator, extra: [DoctorAction] = []) -> [DoctorAction] {
-            machine.reject(connection, state, rule, reason, patient: patient, counts: false, now: now,
-                           using: &rng, extra: extra)
-        }
-        let message: Message
+        func refuse(_ rule: RuleID, _ reason: String) -> Refusal { Refusal(rule, reason, patient, counts: false) }
+        let refusal: Refusal
         do {
-            message = try codec.decode(body)
+            let message = try codec.decode(body)
+            guard case let .keyConfirmation(confirmation) = message else {
+                throw refuse(.state, "opcode \(message.opcode.rawValue) instead of KEY_CONFIRMATION")
+            }
+            guard confirmation.idI == patient else { throw refuse(.state, "KEY_CONFIRMATION for another id") }
+            guard now.wall.distance(to: confirmation.ts) <= configuration.timeWindowMillis else {
+                throw refuse(.time, "ts \(confirmation.ts) outside ΔTS of \(now.wall)")
+            }
+            guard confirmation.ts >= policy.state.startTime else {
+                throw refuse(.start, "ts \(confirmation.ts) before start time")
+            }
+            let expected = KeySchedule.sessionKeyVerifier(sessionKey: verified.sessionKey, ts: confirmation.ts)
+            guard expected.constantTimeEquals(confirmation.skv) else {
+                let device = DeviceKey(patient: patient, source: verified.source)
+                let (changes, alerts, until) = policy.blockDevice(device, now: now.wall)
+                let extra = changes.map(DoctorAction.persist) + alerts.map { DoctorAction.event(.alert($0)) }
+                    + [.event(.blocked(.device(device), until: until, rule: .skv))]
+                return reject(connection, state, .skv, "SKV mismatch", patient: patient, counts: false,
+                              now: now, using: &rng, extra: extra)
+            }
+            return join(patient, on: connection, verified, now: now, using: &rng)
+        } catch let error as DecodeError {
+            refusal = refuse(.frame, "malformed frame: \(error)")
+        } catch let error as Refusal {
+            refusal = error
         } catch {
-            return fail(.frame, "malformed frame: \(error)", &self, &rng)
+            refusal = refuse(.frame, "unexpected failure")
         }
-        guard case let .keyConfirmation(confirmation) = message else {
-            return fail(.state, "opcode \(message.opcode.rawValue) instead of KEY_CONFIRMATION", &self, &rng)
-        }
-        guard confirmation.idI == patient else {
-            return fail(.state, "KEY_CONFIRMATION for another id", &self, &rng)
-        }
-        guard now.wall.distance(to: confirmation.ts) <= configuration.timeWindowMillis else {
-            return fail(.time, "ts \(confirmation.ts) outside ΔTS of \(now.wall)", &self, &rng)
-        }
-        guard confirmation.ts >= policy.state.startTime else {
-            return fail(.start, "ts \(confirmation.ts) before start time", &self, &rng)
-        }
-        let expected = KeySchedule.sessionKeyVerifier(sessionKey: verified.sessionKey, ts: confirmation.ts)
-        guard expected.constantTimeEquals(confirmation.skv) else {
-            let device = DeviceKey(patient: patient, source: verified.source)
-            let (changes, alerts, until) = policy.blockDevice(device, now: now.wall)
-            let extra = changes.map(DoctorAction.persist) + alerts.map { DoctorAction.event(.alert($0)) }
-                + [.event(.blocked(.device(device), until: until, rule: .skv))]
-            return fail(.skv, "SKV mismatch", &self, &rng, extra: extra)
-        }
-        return join(patient, on: connection, verified, now: now, using: &rng)
+        return reject(connection, state, refusal.rule, refusal.reason, patient: patient, counts: false,
+                      now: now, using: &rng)
     }
 
     /// Makes a confirmed patient a member: ends its other pending handshakes, replaces an
@@ -195,5 +196,21 @@ extension Bytes32 {
     /// Wraps bytes the caller guarantees are 32 long.
     static func unchecked(_ bytes: [UInt8]) -> Bytes32 {
         do { return try Bytes32(bytes) } catch { preconditionFailure("internal value must be 32 bytes") }
+    }
+}
+
+/// Why an input was refused: the rule, the reason, the claimed patient and whether the
+/// failure counts against the source (R-SRC).
+struct Refusal: Error {
+    let rule: RuleID
+    let reason: String
+    let patient: PeerID?
+    let counts: Bool
+
+    init(_ rule: RuleID, _ reason: String, _ patient: PeerID? = nil, counts: Bool = true) {
+        self.rule = rule
+        self.reason = reason
+        self.patient = patient
+        self.counts = counts
     }
 }

@@ -5,49 +5,64 @@ extension DoctorMachine {
 
     mutating func memberFrameReceived(_ body: [UInt8], on connection: ConnectionID, from patient: PeerID,
                                       now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
-        let state = Connection.active(patient)
-        func fail(_ rule: RuleID, _ reason: String, _ machine: inout DoctorMachine,
-                  _ rng: inout some RandomNumberGenerator) -> [DoctorAction] {
-            machine.reject(connection, state, rule, reason, patient: patient, counts: false, now: now, using: &rng)
-        }
         guard let member = members[patient] else { return [] }
+        do {
+            switch try checkMemberFrame(body, from: member) {
+            case let .receipt(seq, epochAcked, seqAcked):
+                members[patient]?.lastReceivedSeq = Int64(clamping: seq)
+                let known = (broadcastCounts[epochAcked] ?? 0) > seqAcked
+                return [.event(.receipt(patient, epoch: epochAcked, seq: seqAcked, known: known))]
+            case .disconnect:
+                connections[connection] = nil
+                return [.close(connection)] + leave(patient, reason: .disconnected, notify: nil, now: now, using: &rng)
+            }
+        } catch {
+            return reject(connection, .active(patient), error.rule, error.reason, patient: patient,
+                          counts: false, now: now, using: &rng)
+        }
+    }
+
+    enum MemberFrame {
+        case receipt(seq: UInt64, epoch: UInt64, broadcastSeq: UInt64)
+        case disconnect
+    }
+
+    /// Checks a frame from an active patient without changing anything.
+    private func checkMemberFrame(_ body: [UInt8], from member: Member) throws(Refusal) -> MemberFrame {
+        let patient = member.patient
         let message: Message
         do {
             message = try codec.decode(body)
         } catch {
-            return fail(.frame, "malformed frame: \(error)", &self, &rng)
+            throw Refusal(.frame, "malformed frame: \(error)", patient, counts: false)
         }
         switch message {
         case let .decMsg(receipt):
-            guard receipt.idI == patient else { return fail(.state, "DEC_MSG carries another id", &self, &rng) }
+            guard receipt.idI == patient else { throw Refusal(.state, "DEC_MSG carries another id", patient, counts: false) }
             guard Int64(clamping: receipt.seq) > member.lastReceivedSeq else {
-                return fail(.aead, "DEC_MSG seq \(receipt.seq) not above the last accepted", &self, &rng)
+                throw Refusal(.aead, "DEC_MSG seq \(receipt.seq) not above the last accepted", patient, counts: false)
             }
             let aad = AssociatedData.receipt(idI: patient, idGWN: identity, seq: receipt.seq)
             guard let plaintext = try? SealedChannel.open(receipt.ct, key: member.keys.patientToDoctor,
                                                           seq: receipt.seq, aad: aad),
                   plaintext.count == 16 else {
-                return fail(.aead, "DEC_MSG does not open under k_p2d", &self, &rng)
+                throw Refusal(.aead, "DEC_MSG does not open under k_p2d", patient, counts: false)
             }
-            members[patient]?.lastReceivedSeq = Int64(clamping: receipt.seq)
-            let epochAcked = UInt64(bigEndianBytes: plaintext[0..<8])
-            let seqAcked = UInt64(bigEndianBytes: plaintext[8..<16])
-            let known = (broadcastCounts[epochAcked] ?? 0) > seqAcked
-            return [.event(.receipt(patient, epoch: epochAcked, seq: seqAcked, known: known))]
+            return .receipt(seq: receipt.seq, epoch: UInt64(bigEndianBytes: plaintext[0..<8]),
+                            broadcastSeq: UInt64(bigEndianBytes: plaintext[8..<16]))
         case let .disconnect(disconnect):
             guard Int64(clamping: disconnect.seq) > member.lastReceivedSeq else {
-                return fail(.aead, "DISCONNECT seq \(disconnect.seq) not above the last accepted", &self, &rng)
+                throw Refusal(.aead, "DISCONNECT seq \(disconnect.seq) not above the last accepted", patient, counts: false)
             }
             let aad = AssociatedData.disconnect(sender: patient, receiver: identity, seq: disconnect.seq)
             guard let plaintext = try? SealedChannel.open(disconnect.ct, key: member.keys.patientToDoctor,
                                                           seq: disconnect.seq, aad: aad),
                   String(validatingUTF8Bytes: plaintext) != nil else {
-                return fail(.aead, "DISCONNECT does not open under k_p2d", &self, &rng)
+                throw Refusal(.aead, "DISCONNECT does not open under k_p2d", patient, counts: false)
             }
-            connections[connection] = nil
-            return [.close(connection)] + leave(patient, reason: .disconnected, notify: nil, now: now, using: &rng)
+            return .disconnect
         default:
-            return fail(.state, "opcode \(message.opcode.rawValue) from an active patient", &self, &rng)
+            throw Refusal(.state, "opcode \(message.opcode.rawValue) from an active patient", patient, counts: false)
         }
     }
 
@@ -70,7 +85,7 @@ extension DoctorMachine {
         let seq = member.nextSendSeq
         member.nextSendSeq += 1
         let aad = AssociatedData.disconnect(sender: identity, receiver: member.patient, seq: seq)
-        let ct = SealedChannel.seal(Array(reason.utf8.prefix(256)), key: member.keys.doctorToPatient, seq: seq, aad: aad)
+        let ct = SealedChannel.seal(reason.utf8Prefix(maxBytes: 256), key: member.keys.doctorToPatient, seq: seq, aad: aad)
         return [.send(member.connection, codec.encode(.disconnect(DisconnectMessage(seq: seq, ct: ct))))]
     }
 
@@ -195,6 +210,17 @@ extension UInt64 {
 }
 
 extension String {
+    /// The UTF-8 bytes of the longest prefix of whole characters that fits `maxBytes`.
+    func utf8Prefix(maxBytes: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        for character in self {
+            let bytes = Array(character.utf8)
+            guard out.count + bytes.count <= maxBytes else { break }
+            out += bytes
+        }
+        return out
+    }
+
     /// Decodes UTF-8, returning nil for invalid input (never repairs).
     init?(validatingUTF8Bytes bytes: [UInt8]) {
         var iterator = bytes.makeIterator()

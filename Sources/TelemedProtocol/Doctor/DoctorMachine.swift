@@ -59,8 +59,12 @@ public struct DoctorMachine: Sendable {
     /// Builds a gateway. Call ``start(now:)`` before any other input.
     ///
     /// - Parameters:
-    ///   - registry: the enrolled patients, id → public key (checked to be in `group`).
-    ///   - restoring: the security state saved by an earlier run (blocks, counters, T0).
+    ///   - configuration: the policy and table bounds; checked with ``DoctorConfiguration/validated()``.
+    ///   - group: the deployment's one group.
+    ///   - identity: ID_GWN, pinned at every patient.
+    ///   - privateKey: the doctor's key, in `group`.
+    ///   - registry: the enrolled patients, id → public key (each in `group`).
+    ///   - state: the security state saved by an earlier run (blocks, counters, T0).
     public init(configuration: DoctorConfiguration, group: TelemedGroup, identity: PeerID,
                 privateKey: PrivateKey, registry: [PeerID: PublicKey],
                 restoring state: SecurityState = SecurityState()) throws(ConfigurationError) {

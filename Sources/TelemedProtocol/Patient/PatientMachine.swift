@@ -189,7 +189,7 @@ public struct PatientMachine: Sendable {
         let seq = keyed.nextSendSeq
         keyed.nextSendSeq += 1
         let aad = AssociatedData.disconnect(sender: identity, receiver: doctorID, seq: seq)
-        let ct = SealedChannel.seal(Array(reason.utf8.prefix(256)), key: keyed.keys.patientToDoctor, seq: seq, aad: aad)
+        let ct = SealedChannel.seal(reason.utf8Prefix(maxBytes: 256), key: keyed.keys.patientToDoctor, seq: seq, aad: aad)
         let frame = codec.encode(.disconnect(DisconnectMessage(seq: seq, ct: ct)))
         return [.send(frame)] + close(.left)
     }

@@ -39,7 +39,7 @@ public enum BlockTarget: Sendable, Hashable, CustomStringConvertible {
 /// Everything the doctor must not forget across a restart (R-BLOCK, R-START, R-SRC).
 ///
 /// It is a plain value: the host saves it (or applies each ``SecurityChange`` as it is emitted)
-/// and hands it back to ``DoctorMachine/init(configuration:group:identity:privateKey:registry:restoring:now:)``.
+/// and hands it back to ``DoctorMachine/init(configuration:group:identity:privateKey:registry:restoring:)``.
 /// Expiry times are on the doctor's wall clock (UTC ms); nothing a peer sends moves them.
 public struct SecurityState: Sendable, Equatable {
     /// T0, the largest start time ever recorded (R-START).

@@ -8,10 +8,11 @@ public struct LPWriter: Sendable {
     public init() {}
 
     /// Appends `lp(data)`.
-    public mutating func lp(_ data: some Collection<UInt8>) {
-        precondition(data.count <= Int(UInt32.max), "lp() field longer than 2^32−1 bytes")
-        bytes.append(contentsOf: LPWriter.u32(UInt32(data.count)))
-        bytes.append(contentsOf: data)
+    public mutating func lp(_ data: some Sequence<UInt8>) {
+        let field = Array(data)
+        precondition(field.count <= Int(UInt32.max), "lp() field longer than 2^32−1 bytes")
+        bytes.append(contentsOf: LPWriter.u32(UInt32(field.count)))
+        bytes.append(contentsOf: field)
     }
 
     /// Appends `lp(ASCII/UTF-8 bytes of text)`.

@@ -11,6 +11,12 @@ public struct Bytes32: Sendable, Hashable {
         self.bytes = bytes
     }
 
+    /// Wraps bytes the caller guarantees to be 32 long (digests, HMAC outputs).
+    init(exactly bytes: [UInt8]) {
+        precondition(bytes.count == 32, "Bytes32 built from \(bytes.count) bytes")
+        self.bytes = bytes
+    }
+
     /// 32 bytes drawn from `generator`.
     public init(random generator: inout some RandomNumberGenerator) {
         self.bytes = generator.bytes(32)

@@ -1,0 +1,23 @@
+/// ElGamal encryption of subgroup elements (PROTOCOL.md §4): c1 = g^k, c2 = M·y^k mod p.
+public enum ElGamal {
+    /// Encrypts `element` to `key` with k uniform in [1, q − 1] from `rng`.
+    ///
+    /// - Precondition: `element` is a valid element of the key's group.
+    public static func encrypt(
+        _ element: BigInt, to key: PublicKey, using rng: inout some RandomNumberGenerator
+    ) -> ElGamalCiphertext {
+        encrypt(element, to: key, ephemeral: key.group.randomScalar(using: &rng))
+    }
+
+    /// Encrypts with an explicit ephemeral k (the worked example and tests).
+    ///
+    /// - Precondition: `element` is a valid element and `1 ≤ k ≤ q − 1`.
+    public static func encrypt(_ element: BigInt, to key: PublicKey, ephemeral k: BigInt) -> ElGamalCiphertext {
+        let group = key.group
+        precondition(group.isValidElement(element), "ElGamal encrypts valid subgroup elements only")
+        precondition(k.signum > 0 && k < group.q, "the ephemeral must be in [1, q − 1]")
+        let c1 = group.g.powModSecure(k, group.p)
+        let c2 = element.multipliedMod(key.y.powModSecure(k, group.p), group.p)
+        return ElGamalCiphertext(c1: c1, c2: c2)
+    }
+}

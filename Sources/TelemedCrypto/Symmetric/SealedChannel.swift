@@ -1,0 +1,61 @@
+import Crypto
+import struct Foundation.Data
+
+/// AES-256-GCM with the protocol's counter nonces: nonce = 0x00000000 ‖ u64be(seq); output
+/// ciphertext ‖ 16-byte tag (PROTOCOL.md §4 "Nonces and sequence numbers").
+///
+/// Callers own the uniqueness of `seq` per key; nothing here chooses a nonce.
+public enum SealedChannel {
+    /// The length of the GCM tag appended to every ciphertext.
+    public static let tagLength = 16
+
+    /// The 12 nonce bytes for `seq`.
+    public static func nonceBytes(seq: UInt64) -> [UInt8] {
+        [0, 0, 0, 0] + LPWriter.u64(seq)
+    }
+
+    /// Encrypts and authenticates `plaintext` with `aad`; returns ciphertext ‖ tag.
+    public static func seal(_ plaintext: [UInt8], key: SymmetricKey32, seq: UInt64, aad: [UInt8]) -> [UInt8] {
+        GCMCore.seal(plaintext, key: key.symmetricKey, nonce: nonceBytes(seq: seq), aad: aad)
+    }
+
+    /// Checks and decrypts ciphertext ‖ tag. Any failure (short input, wrong key, nonce, AAD,
+    /// or a flipped bit anywhere) is ``CryptoError/authenticationFailure``; no partial
+    /// plaintext is ever returned.
+    public static func open(
+        _ ciphertextAndTag: [UInt8], key: SymmetricKey32, seq: UInt64, aad: [UInt8]
+    ) throws(CryptoError) -> [UInt8] {
+        try GCMCore.open(ciphertextAndTag, key: key.symmetricKey, nonce: nonceBytes(seq: seq), aad: aad)
+    }
+}
+
+/// The one place that calls swift-crypto's AES.GCM; shared by ``SealedChannel`` and the
+/// known-answer layer (which passes arbitrary 12-byte nonces).
+enum GCMCore {
+    static func seal(_ plaintext: [UInt8], key: SymmetricKey, nonce: [UInt8], aad: [UInt8]) -> [UInt8] {
+        do {
+            let box = try AES.GCM.seal(
+                plaintext, using: key, nonce: try AES.GCM.Nonce(data: nonce), authenticating: aad)
+            return Array(box.ciphertext) + Array(box.tag)
+        } catch {
+            preconditionFailure("AES-GCM refused a 32-byte key and a 12-byte nonce")
+        }
+    }
+
+    static func open(
+        _ ciphertextAndTag: [UInt8], key: SymmetricKey, nonce: [UInt8], aad: [UInt8]
+    ) throws(CryptoError) -> [UInt8] {
+        let tagLength = SealedChannel.tagLength
+        guard ciphertextAndTag.count >= tagLength else { throw .authenticationFailure }
+        let split = ciphertextAndTag.count - tagLength
+        do {
+            let box = try AES.GCM.SealedBox(
+                nonce: try AES.GCM.Nonce(data: nonce),
+                ciphertext: Data(ciphertextAndTag[..<split]),
+                tag: Data(ciphertextAndTag[split...]))
+            return Array(try AES.GCM.open(box, using: key, authenticating: aad))
+        } catch {
+            throw .authenticationFailure
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import TelemedCrypto
+
+// MARK: - SignedBytes
+
+/// The byte strings the ElGamal signatures cover (PROTOCOL.md §4 "Messages"); every label and
+/// field is `lp()`-wrapped and integers are `lp(u64be)`.
+public enum SignedBytes {
+    /// Label of the KEY_VERIFICATION signature.
+    public static let keyVerificationLabel = "TELEMED-V1 KEY_VERIFICATION"
+    /// Label of the SESSION_TOKEN signature.
+    public static let sessionTokenLabel = "TELEMED-V1 SESSION_TOKEN"
+    /// Label of the ENC_MSG signature.
+    public static let broadcastLabel = "TELEMED-V1 ENC_MSG SIG"
+
+    /// lp(label) lp(group) lp(id_i) lp(id_gwn) lp(u64 ts_i) lp(rn_i) lp(c1) lp(c2).
+    public static func keyVerification(_ m: KeyVerification) -> [UInt8] {
+        var writer = LPWriter()
+        writer.lp(keyVerificationLabel)
+        writer.lp(m.group)
+        writer.lp(m.idI.bytes)
+        writer.lp(m.idGWN.bytes)
+        writer.lpU64(m.tsI)
+        writer.lp(m.rnI.bytes)
+        writer.lp(m.c1.bytes)
+        writer.lp(m.c2.bytes)
+        return writer.bytes
+    }
+
+    /// lp(label) lp(group) lp(id_gwn) lp(id_i) lp(u64 ts_gwn) lp(rn_gwn) lp(rn_i) lp(c1) lp(c2).
+    public static func sessionToken(_ m: SessionToken) -> [UInt8] {
+        var writer = LPWriter()
+        writer.lp(sessionTokenLabel)
+        writer.lp(m.group)
+        writer.lp(m.idGWN.bytes)
+        writer.lp(m.idI.bytes)
+        writer.lpU64(m.tsGWN)
+        writer.lp(m.rnGWN.bytes)
+        writer.lp(m.rnI.bytes)
+        writer.lp(m.c1.bytes)
+        writer.lp(m.c2.bytes)
+        return writer.bytes
+    }
+
+    /// lp(label) lp(group) lp(id_gwn) lp(u64 epoch) lp(u64 seq) lp(u64 ts) lp(ct).
+    public static func broadcast(
+        group: String, idGWN: PeerID, epoch: UInt64, seq: UInt64, ts: UInt64, ct: [UInt8]
+    ) -> [UInt8] {
+        var writer = LPWriter()
+        writer.lp(broadcastLabel)
+        writer.lp(group)
+        writer.lp(idGWN.bytes)
+        writer.lpU64(epoch)
+        writer.lpU64(seq)
+        writer.lpU64(ts)
+        writer.lp(ct)
+        return writer.bytes
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import XCTest
+import TelemedCrypto
+@testable import TelemedProtocol
+
+/// Seeded random interleavings of honest and hostile events against the real machines.
+/// A failure names its seed; `TELEMED_MACHINE_SEED=<n> swift test --filter MachinePropertyTests`
+/// replays exactly that case.
+final class MachinePropertyTests: XCTestCase {
+    static let names = ["amy", "ben", "cat", "dan", "eve"]
+
+    var seeds: [UInt64] {
+        if let text = ProcessInfo.processInfo.environment["TELEMED_MACHINE_SEED"], let seed = UInt64(text) { return [seed] }
+        return Array(1...12)
+    }
+
+    /// Joins, leaves, kicks, rekeys and broadcasts in random order: after every step each
+    /// member is on the doctor's epoch and GK, and no departed patient opens a later broadcast.
+    func testHonestInterleavingsKeepEveryMemberOnTheCurrentEpoch() throws {
+        for seed in seeds {
+            do {
+                try runHonest(seed: seed, steps: 25)
+            } catch {
+                XCTFail("seed \(seed): \(error) — replay with TELEMED_MACHINE_SEED=\(seed)")
+            }
+        }
+    }
+
+    func testTheSameSeedGivesTheSameTrace() throws {
+        XCTAssertEqual(try runHonest(seed: 99, steps: 15), try runHonest(seed: 99, steps: 15))
+    }
+
+    /// Random bit flips on frames in flight: nothing traps, no patient ever delivers a text
+    /// the doctor did not broadcast, and the doctor only ever admits enrolled patients.
+    func testTamperedFramesNeverYieldAForgedOrReplayedAcceptance() throws {
+        for seed in seeds {
+            var h = try Harness(patients: Self.names, seed: seed)
+            var chooser = SeededRandom(seed: seed &+ 1_000)
+            h.hook = { flight in
+                var local = SeededRandom(seed: UInt64(flight.body.count) &* 31 &+ seed &+ UInt64(flight.connection.rawValue))
+                guard local.next() % 3 == 0, !flight.body.isEmpty else { return .deliver }
+                var body = flight.body
+                let index = Int(local.next() % UInt64(body.count))
+                body[index] ^= UInt8(1 << (local.next() % 8))
+                return local.next() % 4 == 0 ? .duplicate : .replace(body)
+            }
+            var sent: Set<String> = []
+            for step in 0..<20 {
+                let name = Self.names[Int(chooser.next() % UInt64(Self.names.count))]
+                switch chooser.next() % 3 {
+                case 0: _ = try h.connect(name, from: "10.0.\(step).1")
+                case 1:
+                    let text = "broadcast \(step)"
+                    if (try? h.broadcast(text)) != nil { sent.insert(text) }
+                default: h.advance(by: 1_000)
+                }
+                h.pump()
+                for connection in h.patients.keys {
+                    for text in h.received(connection) where !sent.contains(text) {
+                        XCTFail("seed \(seed): a patient delivered \(text), which was never broadcast")
+                    }
+                }
+                for member in h.doctor.activePatients where !Self.names.contains(member.value) {
+                    XCTFail("seed \(seed): \(member) is active but not enrolled")
+                }
+            }
+        }
+    }
+
+    // MARK: - The honest run
+
+    @discardableResult
+    func runHonest(seed: UInt64, steps: Int) throws -> [DoctorAction] {
+        var h = try Harness(patients: Self.names, seed: seed)
+        var chooser = SeededRandom(seed: seed &+ 7)
+        var departed: [PatientMachine] = []
+        var connections: [String: ConnectionID] = [:]
+        for step in 0..<steps {
+            let name = Self.names[Int(chooser.next() % UInt64(Self.names.count))]
+            let active = connections[name].map { h.patients[$0]?.isActive ?? false } ?? false
+            switch chooser.next() % 6 {
+            case 0, 1:
+                if !active { connections[name] = try h.connect(name, from: "10.1.\(step % 200).\(step / 200 + 1)") }
+            case 2:
+                if active, let connection = connections[name], let snapshot = h.patients[connection] {
+                    departed.append(snapshot)
+                    h.leave(connection)
+                }
+            case 3:
+                if active, let connection = connections[name], let snapshot = h.patients[connection] {
+                    departed.append(snapshot)
+                    h.applyDoctor(try h.doctor.kick(try PeerID(name), now: h.now, using: &h.rng))
+                }
+            case 4:
+                if !h.doctor.activePatients.isEmpty { try h.broadcast("step \(step)") }
+            default:
+                if !h.doctor.activePatients.isEmpty { h.applyDoctor(try h.doctor.rekey(now: h.now, using: &h.rng)) }
+                h.advance(by: 500)
+            }
+            h.pump()
+            try checkInvariants(&h, departed: &departed, step: step)
+        }
+        return h.doctorLog
+    }
+
+    func checkInvariants(_ h: inout Harness, departed: inout [PatientMachine], step: Int) throws {
+        for member in h.doctor.activePatients {
+            guard let connection = h.doctor.connection(of: member), let patient = h.patients[connection] else {
+                throw HarnessError(message: "step \(step): member \(member) has no patient machine")
+            }
+            guard patient.isActive, patient.epoch == h.doctor.epoch,
+                  patient.groupKeyFingerprint == h.doctor.groupKeyFingerprint else {
+                throw HarnessError(message: "step \(step): \(member) is on epoch \(patient.epoch), doctor on \(h.doctor.epoch)")
+            }
+        }
+        // Every broadcast of the step, offered to every departed patient's last state.
+        let broadcasts = h.doctorLog.suffix(200).compactMap { action -> [UInt8]? in
+            guard case let .send(_, body) = action, case .encMsg? = Crafter().decode(body) else { return nil }
+            return body
+        }
+        for index in departed.indices {
+            for body in broadcasts {
+                let actions = departed[index].frameReceived(body, now: h.now, using: &h.rng)
+                if actions.contains(where: { if case .event(.broadcastReceived) = $0 { return true }; return false }),
+                   case let .encMsg(message)? = Crafter().decode(body), message.epoch > departed[index].epoch {
+                    throw HarnessError(message: "step \(step): a departed patient opened a later broadcast")
+                }
+            }
+        }
+    }
+}
