@@ -94,6 +94,17 @@ final class InMemoryCluster {
     }
 
     private var endpointOwner: [String: String] = [:]
+    /// Events of endpoints the test drives by hand (attackers), kept for ``frames(for:)``.
+    private var scriptedEvents: [String: [TransportEvent]] = [:]
+
+    /// Removes and returns the frame bodies a hand-driven endpoint received.
+    func frames(for endpoint: InMemoryEndpoint) -> [[UInt8]] {
+        defer { scriptedEvents[endpoint.name] = nil }
+        return (scriptedEvents[endpoint.name] ?? []).compactMap { event in
+            if case let .frame(_, body) = event { return body }
+            return nil
+        }
+    }
 
     /// Delivers everything in flight, handing each event to its node.
     func run() {
@@ -102,6 +113,8 @@ final class InMemoryCluster {
                 doctor.handle(event.event)
             } else if let name = endpointOwner[event.endpoint] {
                 patients[name]?.handle(event.event)
+            } else {
+                scriptedEvents[event.endpoint, default: []].append(event.event)
             }
         }
         XCTAssertNotEqual(outcome, .stepLimitReached)
