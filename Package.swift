@@ -71,6 +71,7 @@ let package = Package(
             name: "TelemedNode",
             dependencies: [
                 "TelemedProtocol",
+                "TelemedCrypto",
                 "TelemedTransport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -122,7 +123,13 @@ let package = Package(
         ),
         .testTarget(name: "TelemedProtocolTests", dependencies: ["TelemedProtocol"]),
         .testTarget(name: "TelemedTransportTests", dependencies: ["TelemedTransport", "TelemedTCP"]),
-        .testTarget(name: "TelemedNodeTests", dependencies: ["TelemedNode", "TelemedTCP"]),
+        .testTarget(
+            name: "TelemedNodeTests",
+            dependencies: [
+                "TelemedNode", "TelemedTCP", "TelemedProtocol", "TelemedCrypto", "TelemedTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "TelemedSimulationTests", dependencies: ["TelemedSimulation"]),
     ]
 )

@@ -68,6 +68,12 @@ public struct DeviceBlockRecord: Sendable, Equatable {
     public var source: SourceAddress
     /// When it was blocked (wall ms).
     public var at: UInt64
+
+    /// A record (hosts rebuild these when they restore a saved state).
+    public init(source: SourceAddress, at: UInt64) {
+        self.source = source
+        self.at = at
+    }
 }
 
 /// One change to ``SecurityState``, emitted as an action so the host can write it durably

@@ -1,0 +1,157 @@
+import Foundation
+import TelemedCrypto
+import TelemedProtocol
+
+// MARK: - KeyStore
+
+/// The key files of one state directory:
+///
+/// ```
+/// <state dir>/            mode 0700
+///   doctor.json           the doctor's key pair            (0600)
+///   registry/<id>.json    an enrolled patient's public key (0600)
+///   patients/<id>.json    a patient's credential           (0600)
+///   doctor.sqlite         security store and audit log (see SecurityStore)
+/// ```
+///
+/// The doctor and the patients of a loopback demo share one directory; a real patient gets
+/// only its own `patients/<id>.json`, copied out of band.
+public struct KeyStore: Sendable {
+    /// The state directory.
+    public let directory: String
+
+    /// A store over `directory` (nothing is created until something is written).
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    // MARK: Paths
+
+    /// The doctor's key file.
+    public var doctorKeyPath: String { directory + "/doctor.json" }
+    /// The directory of enrolled public keys.
+    public var registryDirectory: String { directory + "/registry" }
+    /// The directory of patient credentials.
+    public var credentialDirectory: String { directory + "/patients" }
+    /// The doctor's SQLite database (security store and audit log).
+    public var databasePath: String { directory + "/doctor.sqlite" }
+    /// One enrolled patient's public-key file.
+    public func registryPath(_ id: PeerID) -> String { registryDirectory + "/\(id.value).json" }
+    /// One patient's credential file.
+    public func credentialPath(_ id: PeerID) -> String { credentialDirectory + "/\(id.value).json" }
+
+    /// True when a doctor key file exists.
+    public var hasDoctor: Bool { FileManager.default.fileExists(atPath: doctorKeyPath) }
+
+    // MARK: - Doctor
+
+    /// Creates the doctor's key pair (refuses to replace an existing one).
+    @discardableResult
+    public func createDoctor(id: PeerID, group: TelemedGroup,
+                             using rng: inout some CryptographicRandomNumberGenerator) throws(KeyStoreError) -> DoctorKeyMaterial {
+        try PrivateFiles.makeDirectory(directory)
+        if hasDoctor { throw .alreadyExists(path: doctorKeyPath) }
+        let key = PrivateKey(generatingIn: group, using: &rng)
+        let file = DoctorKeyFile(format: DoctorKeyFile.tag, group: group.name, id: id.value,
+                                 privateKey: BigInt.encodeHex(key.scalarBytes), publicKey: key.publicKey.hex)
+        try write(file, to: doctorKeyPath)
+        return DoctorKeyMaterial(group: group, identity: id, privateKey: key, registry: [:])
+    }
+
+    /// Loads the doctor's key pair and every enrolled patient.
+    public func loadDoctor() throws(KeyStoreError) -> DoctorKeyMaterial {
+        let path = doctorKeyPath
+        let reader = KeyFileReader(path: path)
+        let file = try reader.decode(DoctorKeyFile.self,
+                                     from: PrivateFiles.read(path, hint: "run `doctor init` first"))
+        try reader.checkFormat(file.format, DoctorKeyFile.tag)
+        let group = try reader.group(file.group, expected: nil)
+        let id = try reader.id(file.id, field: "id")
+        let key = try reader.privateKey(file.privateKey, public: file.publicKey, in: group)
+        return DoctorKeyMaterial(group: group, identity: id, privateKey: key, registry: try loadRegistry(group: group))
+    }
+
+    /// Reads every `registry/<id>.json`; each must be in `group` and named after its id.
+    public func loadRegistry(group: TelemedGroup) throws(KeyStoreError) -> [PeerID: PublicKey] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: registryDirectory)) ?? []
+        var registry: [PeerID: PublicKey] = [:]
+        for name in names.sorted() where name.hasSuffix(".json") {
+            let path = registryDirectory + "/" + name
+            let reader = KeyFileReader(path: path)
+            let file = try reader.decode(EnrolledPatientFile.self, from: PrivateFiles.read(path, hint: "enroll the patient"))
+            try reader.checkFormat(file.format, EnrolledPatientFile.tag)
+            let fileGroup = try reader.group(file.group, expected: group)
+            let id = try reader.id(file.id, field: "id")
+            guard name == "\(id.value).json" else {
+                throw .malformed(path: path, reason: "the file name does not match its id \(id)")
+            }
+            registry[id] = try reader.publicKey(file.publicKey, in: fileGroup, field: "publicKey")
+        }
+        return registry
+    }
+
+    // MARK: - Patients
+
+    /// True when `id` has a registry entry.
+    public func isEnrolled(_ id: PeerID) -> Bool {
+        FileManager.default.fileExists(atPath: registryPath(id))
+    }
+
+    /// Generates a patient's key pair, writes its credential (pinning this doctor and its
+    /// address) and registers its public key. Refuses an id that is already enrolled.
+    @discardableResult
+    public func enroll(_ id: PeerID, doctor: DoctorKeyMaterial, host: String, port: Int,
+                       using rng: inout some CryptographicRandomNumberGenerator) throws(KeyStoreError) -> PatientCredential {
+        guard (1...65_535).contains(port) else {
+            throw .writeFailed(path: credentialPath(id), reason: "port \(port) is outside 1...65535")
+        }
+        if isEnrolled(id) { throw .alreadyExists(path: registryPath(id)) }
+        try PrivateFiles.makeDirectory(registryDirectory)
+        try PrivateFiles.makeDirectory(credentialDirectory)
+        let group = doctor.group
+        let key = PrivateKey(generatingIn: group, using: &rng)
+        let credential = CredentialFile(
+            format: CredentialFile.tag, group: group.name, id: id.value,
+            privateKey: BigInt.encodeHex(key.scalarBytes), publicKey: key.publicKey.hex,
+            doctorID: doctor.identity.value, doctorPublicKey: doctor.privateKey.publicKey.hex,
+            doctorHost: host, doctorPort: port)
+        try write(credential, to: credentialPath(id), overwrite: true)
+        let entry = EnrolledPatientFile(format: EnrolledPatientFile.tag, group: group.name, id: id.value,
+                                        publicKey: key.publicKey.hex)
+        try write(entry, to: registryPath(id))
+        return PatientCredential(identity: id, privateKey: key, doctorID: doctor.identity,
+                                 doctorKey: doctor.privateKey.publicKey, host: host, port: port)
+    }
+
+    /// Loads `patients/<id>.json`.
+    public func loadCredential(_ id: PeerID) throws(KeyStoreError) -> PatientCredential {
+        let path = credentialPath(id)
+        let reader = KeyFileReader(path: path)
+        let file = try reader.decode(CredentialFile.self,
+                                     from: PrivateFiles.read(path, hint: "enroll it with `doctor enroll \(id)`"))
+        try reader.checkFormat(file.format, CredentialFile.tag)
+        let group = try reader.group(file.group, expected: nil)
+        let fileID = try reader.id(file.id, field: "id")
+        guard fileID == id else { throw .malformed(path: path, reason: "the credential is for \(fileID), not \(id)") }
+        let key = try reader.privateKey(file.privateKey, public: file.publicKey, in: group)
+        let doctorID = try reader.id(file.doctorID, field: "doctorID")
+        let doctorKey = try reader.publicKey(file.doctorPublicKey, in: group, field: "doctorPublicKey")
+        guard !file.doctorHost.isEmpty, (1...65_535).contains(file.doctorPort) else {
+            throw .malformed(path: path, reason: "doctorHost/doctorPort is not an address")
+        }
+        return PatientCredential(identity: id, privateKey: key, doctorID: doctorID, doctorKey: doctorKey,
+                                 host: file.doctorHost, port: file.doctorPort)
+    }
+
+    // MARK: - Writing
+
+    private func write(_ value: some Encodable, to path: String, overwrite: Bool = false) throws(KeyStoreError) {
+        let data: Data
+        do {
+            data = try JSONEncoder.keyFile.encode(value)
+        } catch {
+            throw .writeFailed(path: path, reason: "cannot encode")
+        }
+        try PrivateFiles.write(Array(data) + [0x0a], to: path, overwrite: overwrite)
+    }
+}

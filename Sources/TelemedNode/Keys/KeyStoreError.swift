@@ -1,0 +1,36 @@
+// MARK: - KeyStoreError
+
+/// Why a key file or the state directory could not be used. Every case names the file; none
+/// carries key material.
+public enum KeyStoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The file does not exist (with a hint of what creates it).
+    case missing(path: String, hint: String)
+    /// The file exists but could not be read.
+    case unreadable(path: String, reason: String)
+    /// The file is not a valid key file of its kind (bad JSON, wrong format tag, bad hex,
+    /// a value that is not a key of its group, a public key that does not match).
+    case malformed(path: String, reason: String)
+    /// The file holds a key of another group than the deployment's.
+    case wrongGroup(path: String, expected: String, found: String)
+    /// The file or directory could not be written.
+    case writeFailed(path: String, reason: String)
+    /// Refused to overwrite an existing file.
+    case alreadyExists(path: String)
+    /// The text is not a valid patient or doctor id (1–64 of `A-Z a-z 0-9 . _ -`).
+    case invalidID(String)
+
+    /// One line naming the file and the problem.
+    public var description: String {
+        switch self {
+        case let .missing(path, hint): return "\(path): no such file (\(hint))"
+        case let .unreadable(path, reason): return "\(path): cannot be read: \(reason)"
+        case let .malformed(path, reason): return "\(path): malformed key file: \(reason)"
+        case let .wrongGroup(path, expected, found):
+            return "\(path): key of group \(found), but this deployment uses \(expected)"
+        case let .writeFailed(path, reason): return "\(path): cannot be written: \(reason)"
+        case let .alreadyExists(path): return "\(path): already exists (refusing to overwrite it)"
+        case let .invalidID(text):
+            return "\"\(text.prefix(80))\" is not a valid id (1 to 64 characters of A-Z a-z 0-9 . _ -)"
+        }
+    }
+}

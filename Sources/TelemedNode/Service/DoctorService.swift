@@ -1,0 +1,166 @@
+import Logging
+import TelemedProtocol
+import TelemedTransport
+
+// MARK: - DoctorService
+
+/// The doctor over a live transport (TCP): an actor that owns one ``DoctorNode`` and
+/// serialises every input to it — transport events (taken one at a time, so the transport's
+/// read-side flow control still works), timers (tasks sleeping on the monotonic clock) and
+/// operator commands.
+public actor DoctorService {
+    /// A point-in-time view for the console's `list`.
+    public struct Status: Sendable {
+        /// The doctor's id.
+        public var identity: String
+        /// The current epoch (0 before the first join).
+        public var epoch: UInt64
+        /// Active patients in ascending id order, with their last receipt (epoch, seq, wall ms).
+        public var members: [(id: String, lastReceipt: (epoch: UInt64, seq: UInt64, wall: UInt64)?)]
+        /// Every enrolled id.
+        public var enrolled: [String]
+        /// Connections still in their handshake.
+        public var pendingHandshakes: Int
+    }
+
+    private let configuration: DoctorConfiguration
+    private let keys: DoctorKeyMaterial
+    private let databasePath: String?
+    private let transport: any AsyncTransport
+    private let clock: any NodeClock
+    private let logger: Logger
+    private let observer: (@Sendable (DoctorEvent) -> Void)?
+    private var node: DoctorNode?
+    private var timers: TaskTimerScheduler?
+    private var audit: AuditLog?
+    private var pump: Task<Void, Never>?
+
+    /// A service that will run over `transport`; nothing happens until ``start()``.
+    ///
+    /// - Parameter databasePath: the SQLite file of the security store and audit log
+    ///   (nil: in memory, for tests).
+    public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, databasePath: String?,
+                transport: any AsyncTransport, clock: any NodeClock = SystemClock(), logger: Logger,
+                observer: (@Sendable (DoctorEvent) -> Void)? = nil) {
+        self.configuration = configuration
+        self.keys = keys
+        self.databasePath = databasePath
+        self.transport = transport
+        self.clock = clock
+        self.logger = logger
+        self.observer = observer
+    }
+
+    /// Opens the store, restores the security state, records T0 durably and starts taking
+    /// transport events.
+    public func start() throws(DoctorNodeError) {
+        precondition(node == nil, "start() is called once")
+        let store: SecurityStore
+        do {
+            if let databasePath {
+                store = try SecurityStore(path: databasePath)
+            } else {
+                store = try SecurityStore.inMemory()
+            }
+        } catch {
+            throw .store(error)
+        }
+        let audit = AuditLog(store: store)
+        let timers = TaskTimerScheduler { [weak self] key, token in await self?.wake(key, token: token) }
+        let observer = self.observer
+        let node = try DoctorNode(configuration: configuration, keys: keys, securityStore: store, audit: audit,
+                                  transport: transport, clock: clock, timers: timers, rng: .system,
+                                  logger: logger, observer: observer.map { callback in { callback($0) } })
+        try node.start()
+        self.node = node
+        self.timers = timers
+        self.audit = audit
+        let events = transport.events
+        pump = Task { [weak self] in
+            for await event in events {
+                guard let self else { return }
+                await self.handle(event)
+            }
+        }
+    }
+
+    /// Waits until the transport's event stream ends (after the transport shut down).
+    public func waitUntilTransportEnds() async {
+        await pump?.value
+    }
+
+    // MARK: - Inputs
+
+    private func handle(_ event: TransportEvent) {
+        node?.handle(event)
+    }
+
+    private func wake(_ key: NodeTimerKey, token: UInt64) {
+        guard let timers, timers.claim(key, token: token) else { return }
+        node?.timerFired(key)
+    }
+
+    private func running() -> DoctorNode {
+        guard let node else { preconditionFailure("call start() before sending commands to the doctor service") }
+        return node
+    }
+
+    // MARK: - Commands
+
+    /// Sends a broadcast to every member.
+    public func broadcast(_ text: String) throws(DoctorCommandError) {
+        try running().broadcast(text)
+    }
+
+    /// Kicks one member.
+    public func kick(_ patient: PeerID) throws(DoctorCommandError) {
+        try running().kick(patient)
+    }
+
+    /// A new epoch for the same members.
+    public func rekey() throws(DoctorCommandError) {
+        try running().rekey()
+    }
+
+    /// Lifts a block (see ``DoctorNode/unblock(_:)``).
+    public func unblock(_ target: String) throws(DoctorCommandError) {
+        try running().unblock(target)
+    }
+
+    /// Disconnects everyone (the console's `disconnect`).
+    public func disconnectAll() {
+        running().disconnectAll()
+    }
+
+    /// Shutdown: DISCONNECT to every member, REJECTED to pending handshakes, timers stopped,
+    /// the stop audited. The caller then shuts its transport down (which flushes).
+    public func shutdown(reason: String) {
+        guard let node else { return }
+        node.disconnectAll()
+        node.recordStop(reason)
+        timers?.cancelAll()
+    }
+
+    // MARK: - Introspection
+
+    /// Members, epoch and receipts.
+    public func status() -> Status {
+        let node = running()
+        let machine = node.machine
+        return Status(identity: machine.identity.value, epoch: machine.epoch,
+                      members: machine.activePatients.map { id in (id.value, node.lastReceipts[id]) },
+                      enrolled: keys.registry.keys.sorted().map(\.value),
+                      pendingHandshakes: machine.pendingHandshakes)
+    }
+
+    /// Active blocks, as `(target description, expiry wall ms)`.
+    public func blocks() -> [(target: String, until: UInt64)] {
+        running().activeBlocks().map { ($0.target.description, $0.until) }
+    }
+
+    /// Audit rows (most recent `limit`), optionally of one kind.
+    public func auditRows(kind: AuditKind? = nil, limit: Int = 10_000) throws(StoreError) -> [AuditRow] {
+        guard let audit else { return [] }
+        return try audit.rows(kind: kind, limit: limit)
+    }
+}

@@ -1,0 +1,59 @@
+import GRDB
+
+// MARK: - Schema
+
+/// The doctor's database: security state (blocks, failure counters, T0) and the audit log.
+enum DoctorDatabase {
+    /// Opens (creating if needed) the database at `path` in WAL mode with full syncs.
+    static func open(path: String) throws(StoreError) -> any DatabaseWriter {
+        var configuration = Configuration()
+        configuration.label = "telemed-doctor"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        // Owner-only, like every file of the state directory; SQLite gives the -wal and -shm
+        // files the permissions of the database file.
+        if let failure = PrivateFiles.createOwnerOnly(path) { throw .openFailed(path: path, reason: failure) }
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            try migrate(pool)
+            return pool
+        } catch {
+            throw .openFailed(path: path, reason: "\(error)")
+        }
+    }
+
+    /// A private in-memory database (the simulator and tests).
+    static func inMemory() throws(StoreError) -> any DatabaseWriter {
+        do {
+            let queue = try DatabaseQueue()
+            try migrate(queue)
+            return queue
+        } catch {
+            throw .openFailed(path: ":memory:", reason: "\(error)")
+        }
+    }
+
+    private static func migrate(_ writer: any DatabaseWriter) throws {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
+                CREATE TABLE source_blocks (source BLOB PRIMARY KEY NOT NULL, until INTEGER NOT NULL);
+                CREATE TABLE prefix_blocks (prefix BLOB PRIMARY KEY NOT NULL, until INTEGER NOT NULL);
+                CREATE TABLE device_blocks (patient TEXT NOT NULL, source BLOB NOT NULL, until INTEGER NOT NULL,
+                                            PRIMARY KEY (patient, source));
+                CREATE TABLE failures (source BLOB NOT NULL, at INTEGER NOT NULL);
+                CREATE INDEX failures_by_source ON failures (source);
+                CREATE TABLE device_block_history (patient TEXT NOT NULL, source BLOB NOT NULL, at INTEGER NOT NULL);
+                CREATE TABLE manual_unblocks (id INTEGER PRIMARY KEY AUTOINCREMENT, wall INTEGER NOT NULL,
+                                              target TEXT NOT NULL);
+                CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, wall INTEGER NOT NULL, kind TEXT NOT NULL,
+                                    rule TEXT, patient TEXT, source TEXT, connection INTEGER, epoch INTEGER,
+                                    seq INTEGER, detail TEXT NOT NULL);
+                CREATE INDEX audit_by_kind ON audit (kind);
+                """)
+        }
+        try migrator.migrate(writer)
+    }
+}

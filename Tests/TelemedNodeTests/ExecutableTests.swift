@@ -1,0 +1,104 @@
+import Foundation
+import XCTest
+
+/// The `doctor` and `patient` executables driven as a person would: a doctor with two
+/// patients, `broadcast` typed on the console, stdin closed (the doctor keeps serving), then
+/// SIGTERM ends everything cleanly.
+final class ExecutableTests: XCTestCase {
+    func testDoctorAndTwoPatientsFromTheCommandLine() async throws {
+        guard let doctorBinary = builtExecutable("doctor"), let patientBinary = builtExecutable("patient") else {
+            throw XCTSkip("the doctor and patient executables are not built (run `swift build` first)")
+        }
+        let directory = try temporaryDirectory("exec")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        let doctor = try Spawned(doctorBinary, ["serve", "--enroll", "alice,bob", "--port", "0", "--state-dir", "state"],
+                                 directory: directory, name: "doctor")
+        defer { doctor.stop() }
+        let listening = await doctor.waitFor("type \"help\" for commands")
+        XCTAssertTrue(listening, "doctor output: \(doctor.output)\n\(doctor.errors)")
+        XCTAssertTrue(doctor.output.contains("listening on 127.0.0.1:"))
+
+        let alice = try Spawned(patientBinary, ["alice", "--state-dir", "state"], directory: directory, name: "alice")
+        defer { alice.stop() }
+        let aliceIn = await doctor.waitFor("+ alice authenticated")
+        XCTAssertTrue(aliceIn, "doctor: \(doctor.output)\nalice: \(alice.output)\(alice.errors)")
+        let bob = try Spawned(patientBinary, ["bob", "--state-dir", "state"], directory: directory, name: "bob")
+        defer { bob.stop() }
+        let bobIn = await doctor.waitFor("epoch 2: alice, bob")
+        XCTAssertTrue(bobIn, "doctor: \(doctor.output)\nbob: \(bob.output)\(bob.errors)")
+        let aliceAtTwo = await alice.waitFor("group key epoch 2 (2 members)")
+        XCTAssertTrue(aliceAtTwo, alice.output)
+
+        doctor.type("broadcast Clinic closes at 5pm today")
+        let aliceGotIt = await alice.waitFor("doctor: Clinic closes at 5pm today")
+        let bobGotIt = await bob.waitFor("doctor: Clinic closes at 5pm today")
+        XCTAssertTrue(aliceGotIt, alice.output)
+        XCTAssertTrue(bobGotIt, bob.output)
+        let receipts = await eventually { doctor.output.components(separatedBy: "receipt from").count == 3 }
+        XCTAssertTrue(receipts, doctor.output)
+
+        // End of standard input does not stop the doctor.
+        doctor.closeInput()
+        let noticed = await doctor.waitFor("standard input closed")
+        XCTAssertTrue(noticed, doctor.output)
+        try await Task.sleep(for: .milliseconds(300))
+        XCTAssertTrue(doctor.process.isRunning, "the doctor stopped when its stdin closed")
+
+        // SIGTERM: DISCONNECT to everyone, every process exits 0.
+        doctor.signal(SIGTERM)
+        let doctorStatus = await doctor.waitForExit()
+        let aliceStatus = await alice.waitForExit()
+        let bobStatus = await bob.waitForExit()
+        XCTAssertEqual(doctorStatus, 0, doctor.output + doctor.errors)
+        XCTAssertEqual(aliceStatus, 0, alice.output + alice.errors)
+        XCTAssertEqual(bobStatus, 0, bob.output + bob.errors)
+        XCTAssertTrue(doctor.output.contains("doctor stopped (SIGTERM)"))
+        XCTAssertTrue(alice.output.contains("alice: the doctor shut down"), alice.output)
+        XCTAssertTrue(bob.output.contains("bob: the doctor shut down"), bob.output)
+    }
+
+    func testPatientLeavesOnSIGINTAndARejectedPatientExitsNonZero() async throws {
+        guard let doctorBinary = builtExecutable("doctor"), let patientBinary = builtExecutable("patient") else {
+            throw XCTSkip("the doctor and patient executables are not built (run `swift build` first)")
+        }
+        let directory = try temporaryDirectory("exec2")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let doctor = try Spawned(doctorBinary, ["serve", "--enroll", "alice", "--port", "0", "--state-dir", "state"],
+                                 directory: directory, name: "doctor")
+        defer { doctor.stop() }
+        let listening = await doctor.waitFor("type \"help\" for commands")
+        XCTAssertTrue(listening, doctor.output + doctor.errors)
+
+        let alice = try Spawned(patientBinary, ["alice", "--state-dir", "state"], directory: directory, name: "alice")
+        defer { alice.stop() }
+        let aliceIn = await alice.waitFor("authenticated")
+        XCTAssertTrue(aliceIn, alice.output + alice.errors)
+        alice.signal(SIGINT)
+        let aliceStatus = await alice.waitForExit()
+        XCTAssertEqual(aliceStatus, 0)
+        let left = await doctor.waitFor("- alice left (disconnected)")
+        XCTAssertTrue(left, doctor.output)
+
+        // A credential whose key the doctor does not know: REJECTED, no retry, exit status 2.
+        let keys = directory + "/state/patients/alice.json"
+        let original = try String(contentsOfFile: keys, encoding: .utf8)
+        let other = try Spawned(doctorBinary, ["enroll", "mallory", "--state-dir", "other"], directory: directory, name: "x")
+        _ = await other.waitForExit()
+        let forged = try String(contentsOfFile: directory + "/other/patients/mallory.json", encoding: .utf8)
+        XCTAssertNotEqual(original, forged)
+        try FileManager.default.createDirectory(atPath: directory + "/forged/patients", withIntermediateDirectories: true)
+        let port = try XCTUnwrap(doctor.output.components(separatedBy: "listening on 127.0.0.1:").last?
+            .prefix { $0.isNumber })
+        try forged.replacingOccurrences(of: "8000", with: String(port))
+            .write(toFile: directory + "/forged/patients/mallory.json", atomically: true, encoding: .utf8)
+        let mallory = try Spawned(patientBinary, ["mallory", "--state-dir", "forged"], directory: directory, name: "mallory")
+        defer { mallory.stop() }
+        let malloryStatus = await mallory.waitForExit()
+        XCTAssertEqual(malloryStatus, 2, mallory.output + mallory.errors)
+        XCTAssertTrue(mallory.output.contains("rejected by the doctor"), mallory.output)
+        doctor.type("quit")
+        let doctorStatus = await doctor.waitForExit()
+        XCTAssertEqual(doctorStatus, 0)
+    }
+}

@@ -1,0 +1,73 @@
+import Logging
+import TelemedNode
+import TelemedProtocol
+import TelemedTCP
+import TelemedTransport
+import XCTest
+
+/// A doctor service on an ephemeral loopback port and patient services with their own TCP
+/// clients, all on the system clock.
+final class TCPCluster: @unchecked Sendable {
+    let server: TCPServerTransport
+    let doctor: DoctorService
+    let doctorEvents = Recorder<DoctorEvent>()
+    private(set) var patients: [String: PatientService] = [:]
+    private(set) var clients: [TCPClientTransport] = []
+    private(set) var runs: [String: Task<PatientOutcome, Never>] = [:]
+    let patientEvents = Recorder<(String, PatientServiceEvent)>()
+
+    init(enrolling names: [String], configuration: DoctorConfiguration = DoctorConfiguration()) async throws {
+        server = try await TCPServerTransport.start(configuration: .init(host: "127.0.0.1", port: 0))
+        let recorder = doctorEvents
+        doctor = DoctorService(configuration: configuration, keys: TestKeys.doctor(enrolling: names), databasePath: nil,
+                               transport: server, logger: Logger(label: "test.doctor"),
+                               observer: { recorder.append($0) })
+        try await doctor.start()
+    }
+
+    var port: Int { server.boundPort }
+
+    /// Starts a patient service (it connects at once, reconnecting off).
+    func startPatient(_ name: String) {
+        let client = TCPClientTransport()
+        clients.append(client)
+        let port = self.port
+        let recorder = patientEvents
+        let service = PatientService(credential: TestKeys.credential(name, port: port), transport: client,
+                                     connect: { try await client.connect(host: "127.0.0.1", port: port) },
+                                     reconnect: .never, logger: Logger(label: "test.\(name)"),
+                                     observer: { recorder.append((name, $0)) })
+        patients[name] = service
+        runs[name] = Task { await service.run() }
+    }
+
+    func sessionEvents(_ name: String) -> [PatientEvent] {
+        patientEvents.all.compactMap { entry in
+            guard entry.0 == name, case let .session(event) = entry.1 else { return nil }
+            return event
+        }
+    }
+
+    func broadcasts(_ name: String) -> [String] {
+        sessionEvents(name).compactMap {
+            if case let .broadcastReceived(_, _, _, text) = $0 { return text }
+            return nil
+        }
+    }
+
+    func latestEpoch(_ name: String) -> UInt64 {
+        sessionEvents(name).reduce(0) { epoch, event in
+            switch event {
+            case let .authenticated(e, _), let .groupKeyChanged(e, _): return max(epoch, e)
+            default: return epoch
+            }
+        }
+    }
+
+    func shutdown() async {
+        await doctor.shutdown(reason: "test over")
+        await server.shutdown()
+        for client in clients { await client.shutdown() }
+        for run in runs.values { _ = await run.value }
+    }
+}

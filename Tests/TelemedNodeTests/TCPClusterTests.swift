@@ -1,0 +1,49 @@
+import TelemedNode
+import TelemedProtocol
+import XCTest
+
+/// A doctor and three patients over real TCP on 127.0.0.1 (ephemeral port).
+final class TCPClusterTests: XCTestCase {
+    func testThreePatientsOverTCP() async throws {
+        let cluster = try await TCPCluster(enrolling: ["alice", "bob", "carol"])
+        for name in ["alice", "bob", "carol"] {
+            cluster.startPatient(name)
+            // One at a time, so the epochs are predictable.
+            let joined = await eventually { await cluster.doctor.status().members.contains { $0.id == name } }
+            XCTAssertTrue(joined, "\(name) did not authenticate")
+        }
+        let allAtThree = await eventually { ["alice", "bob", "carol"].allSatisfy { cluster.latestEpoch($0) == 3 } }
+        XCTAssertTrue(allAtThree, "epochs: \(["alice", "bob", "carol"].map(cluster.latestEpoch))")
+
+        try await cluster.doctor.broadcast("over tcp")
+        let delivered = await eventually { ["alice", "bob", "carol"].allSatisfy { cluster.broadcasts($0) == ["over tcp"] } }
+        XCTAssertTrue(delivered)
+        let receipts = await eventually {
+            cluster.doctorEvents.all.filter { if case .receipt(_, 3, 0, true) = $0 { return true }; return false }.count == 3
+        }
+        XCTAssertTrue(receipts)
+
+        // carol leaves; alice and bob move to epoch 4.
+        await cluster.patients["carol"]?.leave()
+        let carolOutcome = await cluster.runs["carol"]?.value
+        XCTAssertEqual(carolOutcome, .left)
+        let moved = await eventually { cluster.latestEpoch("alice") == 4 && cluster.latestEpoch("bob") == 4 }
+        XCTAssertTrue(moved)
+
+        // bob is kicked and cannot read the next broadcast; alice can.
+        try await cluster.doctor.kick(try PeerID("bob"))
+        let bobOutcome = await cluster.runs["bob"]?.value
+        XCTAssertEqual(bobOutcome, .disconnectedByDoctor("kicked"))
+        let aliceAtFive = await eventually { cluster.latestEpoch("alice") == 5 }
+        XCTAssertTrue(aliceAtFive)
+        try await cluster.doctor.broadcast("after the kick")
+        let aliceGotIt = await eventually { cluster.broadcasts("alice") == ["over tcp", "after the kick"] }
+        XCTAssertTrue(aliceGotIt)
+        XCTAssertEqual(cluster.broadcasts("bob"), ["over tcp"])
+        XCTAssertEqual(cluster.broadcasts("carol"), ["over tcp"])
+
+        await cluster.shutdown()
+        let aliceOutcome = await cluster.runs["alice"]?.value
+        XCTAssertEqual(aliceOutcome, .disconnectedByDoctor("shutdown"))
+    }
+}
