@@ -1,1 +1,93 @@
-print("not yet implemented")
+// The `simulate` executable: runs scenario files through the deterministic simulator.
+//
+//   simulate FILE... | FOLDER   [--seed N] [--trace out.jsonl] [--quiet | --verbose]
+//
+// Exit status: 0 when every expectation and invariant held, 1 when one did not (the command
+// that reproduces the run is printed), 2 for a malformed scenario or bad arguments.
+
+import ArgumentParser
+import Foundation
+import TelemedProtocol
+import TelemedSimulation
+
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Run telemedicine protocol scenarios in a deterministic simulation.",
+        discussion: """
+            Each scenario runs the real doctor and patient nodes over an in-memory network with a \
+            virtual clock; one seed drives every random choice. A folder runs every *.json in it \
+            (not reference/ or *.schema.json) and also checks that every security rule was exercised.
+            """)
+
+    @Argument(help: "Scenario files or folders.")
+    var paths: [String]
+
+    @Option(help: "Override every scenario's seed.")
+    var seed: UInt64?
+
+    @Option(help: "Write every event as JSON lines to this file.")
+    var trace: String?
+
+    @Flag(help: "Print only one line per scenario.")
+    var quiet = false
+
+    @Flag(help: "Also print every trace event.")
+    var verbose = false
+
+    func validate() throws {
+        if quiet && verbose { throw ValidationError("--quiet and --verbose exclude each other") }
+    }
+
+    func run() throws {
+        let scenarios: [(file: String, scenario: Scenario)]
+        do {
+            let files = try ScenarioRunner.scenarioFiles(for: paths)
+            guard !files.isEmpty else {
+                throw ScenarioError(path: "$", message: "no scenario files in \(paths.joined(separator: " "))")
+            }
+            var loaded: [(file: String, scenario: Scenario)] = []
+            for file in files { loaded.append((file, try ScenarioRunner.load(file: file))) }
+            scenarios = loaded
+        } catch let error as ScenarioError {
+            FileHandle.standardError.write(Data("simulate: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        var output = Printer(quiet: quiet, verbose: verbose)
+        var reports: [ScenarioReport] = []
+        for (file, scenario) in scenarios {
+            let report = ScenarioRunner.run(scenario, file: file, seed: seed)
+            output.print(report)
+            reports.append(report)
+        }
+        if let trace { try writeTrace(reports, to: trace) }
+        let coverageRequired = paths.contains { isDirectory($0) }
+        let covered = Set(reports.flatMap(\.rulesExercised))
+        let missing = RuleID.allCases.filter { !covered.contains($0) }
+        output.printTotals(reports, covered: covered, missing: coverageRequired ? missing : [])
+        if reports.contains(where: { !$0.passed }) || (coverageRequired && !missing.isEmpty) {
+            throw ExitCode(1)
+        }
+    }
+
+    private func isDirectory(_ path: String) -> Bool {
+        var flag: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &flag) && flag.boolValue
+    }
+
+    private func writeTrace(_ reports: [ScenarioReport], to path: String) throws {
+        var text = ""
+        for report in reports {
+            for line in report.traceLines {
+                text += line
+                text += "\n"
+            }
+        }
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            FileHandle.standardError.write(Data("simulate: cannot write the trace to \(path)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}
+
+Simulate.main()

@@ -27,9 +27,9 @@ extension Simulation {
         case let .accepted(expected):
             let sessions = window.authenticated.map(\.value)
             let accepted = window.connections.isEmpty ? window.commandError == nil : !sessions.isEmpty
-            let seen = accepted ? (sessions.isEmpty ? "command succeeded" : "authenticated \(sessions.joined(separator: ", "))")
-                : "not accepted; saw \(seenRules())"
-            return (accepted == expected, expected ? "accepted (\(seen))" : "not accepted (\(seen))")
+            let seen = accepted ? (sessions.isEmpty ? "accepted" : "accepted: \(sessions.joined(separator: ", ")) authenticated")
+                : (window.rulesFired.isEmpty ? "not accepted" : "not accepted: \(seenRules())")
+            return (accepted == expected, accepted == expected ? seen : "expected \(expected ? "acceptance" : "no session"), but \(seen)")
         case let .rejected(rules):
             let seen = Set(window.stepRejections.map(\.rule))
             let missing = rules.filter { !seen.contains($0) }
