@@ -222,22 +222,19 @@ extension Simulation {
 
 /// Human durations for messages and the summary (`1 h 0 min`, `2.350 s`).
 enum DurationText {
+    /// `24 h`, `24 h 59 min 59.612 s`, `2 min 15.357 s`, `0.250 s`.
     static func text(_ millis: UInt64) -> String {
-        if millis >= 86_400_000 { return String(format3(Double(millis) / 86_400_000)) + " d" }
-        if millis >= 3_600_000 { return String(format3(Double(millis) / 3_600_000)) + " h" }
-        if millis >= 60_000 { return String(format3(Double(millis) / 60_000)) + " min" }
-        return String(format3(Double(millis) / 1_000)) + " s"
-    }
-
-    /// Up to three decimals without a trailing zero run (`24`, `1.5`, `2.35`).
-    static func format3(_ value: Double) -> String {
-        let scaled = (value * 1_000).rounded()
-        let whole = Int64(scaled) / 1_000
-        var fraction = Int64(scaled) % 1_000
-        guard fraction != 0 else { return String(whole) }
-        var digits = 3
-        while fraction % 10 == 0 { fraction /= 10; digits -= 1 }
-        let text = String(fraction)
-        return "\(whole)." + String(repeating: "0", count: digits - text.count) + text
+        let hours = millis / 3_600_000
+        let minutes = (millis / 60_000) % 60
+        let seconds = (millis / 1_000) % 60
+        let ms = millis % 1_000
+        var parts: [String] = []
+        if hours > 0 { parts.append("\(hours) h") }
+        if minutes > 0 { parts.append("\(minutes) min") }
+        if seconds > 0 || ms > 0 || parts.isEmpty {
+            let fraction = ms == 0 ? "" : "." + String(repeating: "0", count: 3 - String(ms).count) + String(ms)
+            parts.append("\(seconds)\(fraction) s")
+        }
+        return parts.joined(separator: " ")
     }
 }
