@@ -71,10 +71,12 @@ extension Simulation {
         guard let attacker = scenario.attackers.first(where: { $0.name == spec.attacker }) else {
             throw SimulationFailure(message: "unknown attacker \(spec.attacker)")
         }
+        floodCiphertext = nil
+        defer { floodCiphertext = nil }
         for _ in 0..<spec.count {
             let flow = try openAttackerFlow(attacker, label: nil, from: spec.from)
             if let request = spec.request {
-                let body = try craft(request, attacker: attacker.name)
+                let body = try craft(request, attacker: attacker.name, reuseCiphertext: true)
                 endpoint(owner: attacker.name, host: flow.clientAddress.host).send(body, on: flow.client)
             }
             if !spec.concurrent {

@@ -6,7 +6,10 @@ extension Simulation {
 
     /// Builds a KEY_VERIFICATION, KEY_CONFIRMATION or SESSION_TOKEN the way an attacker with
     /// the scenario's keys would, with the requested defects.
-    func craft(_ spec: CraftSpec, attacker: String) throws(SimulationFailure) -> [UInt8] {
+    ///
+    /// With `reuseCiphertext` (floods) the fresh ElGamal ciphertext is made once and reused:
+    /// the defect under test is elsewhere, and it saves two exponentiations per request.
+    func craft(_ spec: CraftSpec, attacker: String, reuseCiphertext: Bool = false) throws(SimulationFailure) -> [UInt8] {
         guard let claim = try? PeerID(spec.claim) else { throw SimulationFailure(message: "invalid id \(spec.claim)") }
         let wall = clock(of: attacker)?.wall ?? doctorClock.wall
         let ts = UInt64(max(0, Int64(clamping: wall) &+ spec.tsOffsetMillis))
@@ -27,11 +30,14 @@ extension Simulation {
             }
             c1 = source.c1
             c2 = source.c2
+        } else if reuseCiphertext, let cached = floodCiphertext {
+            (c1, c2) = cached
         } else {
             let ciphertext = ElGamal.encrypt(group.randomElement(using: &craftRandom), to: keys.doctorKey.publicKey,
                                              using: &craftRandom)
             c1 = ElementBytes(bytes: ciphertext.c1Bytes(in: group))
             c2 = ElementBytes(bytes: ciphertext.c2Bytes(in: group))
+            if reuseCiphertext { floodCiphertext = (c1, c2) }
         }
         if let value = spec.c1 { c1 = ElementBytes(bytes: try elementBytes(value)) }
         if let value = spec.c2 { c2 = ElementBytes(bytes: try elementBytes(value)) }

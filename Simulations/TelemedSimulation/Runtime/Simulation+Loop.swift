@@ -53,14 +53,15 @@ extension Simulation {
     private func notice(_ delivery: InMemoryDelivery) throws(SimulationFailure) {
         var reordered = false
         if case let .frame(body) = delivery.payload, let (flow, towardsDoctor) = flow(for: delivery.connection) {
+            let message = try? codec.decode(body)
             let frame = WireFrame(delivery: delivery.id, time: time.now, flow: flow, towardsDoctor: towardsDoctor,
-                                  opcode: Wiretap.opcode(of: body), body: body)
+                                  opcode: message?.opcode ?? Wiretap.opcode(of: body), body: body)
             let wasInjected = injected.contains(delivery.id)
             if !wasInjected {
                 guard wiretap.record(frame) else {
                     throw SimulationFailure(message: "bound hit: the wiretap holds \(wiretap.capacity) frames")
                 }
-                recover(frame)
+                if let message { recover(message, in: frame) }
             }
             traceFrame(frame, injected: wasInjected)
             if !exempt.contains(delivery.id) {

@@ -10,8 +10,7 @@ import TelemedProtocol
 // epoch they were not a member of (R-EPOCH).
 
 extension Simulation {
-    func recover(_ frame: WireFrame) {
-        guard let message = try? codec.decode(frame.body) else { return }
+    func recover(_ message: Message, in frame: WireFrame) {
         switch message {
         case let .keyVerification(request) where frame.towardsDoctor:
             recoverRequest(request, on: frame.flow)
@@ -28,9 +27,16 @@ extension Simulation {
     }
 
     private func recoverRequest(_ request: KeyVerification, on flow: Flow) {
-        guard let ciphertext = try? ElGamalCiphertext(group: keys.group, c1Bytes: request.c1.bytes, c2Bytes: request.c2.bytes),
-              let element = try? keys.doctorKey.decrypt(ciphertext) else { return }
-        let bytes = keys.group.encodeElement(element)
+        let cacheKey = request.c1.bytes + request.c2.bytes
+        let bytes: [UInt8]
+        if let cached = decryptedRequests[cacheKey] {
+            bytes = cached
+        } else {
+            guard let ciphertext = try? ElGamalCiphertext(group: keys.group, c1Bytes: request.c1.bytes, c2Bytes: request.c2.bytes),
+                  let element = try? keys.doctorKey.decrypt(ciphertext) else { return }
+            bytes = keys.group.encodeElement(element)
+            if decryptedRequests.count < 100_000 { decryptedRequests[cacheKey] = bytes }
+        }
         secrets.add(bytes, "K of \(request.idI)")
         if flow.request == nil {
             flow.request = request

@@ -92,6 +92,9 @@ final class Simulation {
     var exempt: Set<DeliveryID> = []
     var injected: Set<DeliveryID> = []
     var intercepts: [(intercept: Intercept, seen: Int, done: Bool)] = []
+    var floodCiphertext: (ElementBytes, ElementBytes)?
+    /// K recovered per request ciphertext (a replayed or flooded ciphertext is decrypted once). Bounded.
+    var decryptedRequests: [[UInt8]: [UInt8]] = [:]
 
     // MARK: Observations
 
