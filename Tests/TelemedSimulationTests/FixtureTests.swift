@@ -1,0 +1,53 @@
+import XCTest
+import TelemedProtocol
+@testable import TelemedSimulation
+
+/// Every committed fixture, through the exact code path of `simulate`: loaded with
+/// `ScenarioRunner.load`, run with `ScenarioRunner.run`.
+final class FixtureTests: XCTestCase {
+    func testEveryFixturePassesTwiceWithIdenticalTraces() throws {
+        let files = try FixturePaths.scenarioFiles()
+        XCTAssertGreaterThanOrEqual(files.count, 22, "the fixtures listed in FIXTURES.md")
+        XCTAssertFalse(files.contains { $0.contains("/reference/") || $0.hasSuffix(".schema.json") })
+        var covered: Set<RuleID> = []
+        for file in files {
+            let scenario = try ScenarioRunner.load(file: file)
+            let first = ScenarioRunner.run(scenario, file: file)
+            XCTAssertTrue(first.passed, "\(file):\n\(failureText(first))")
+            XCTAssertGreaterThan(first.expectations.count, 0, "\(file) checks nothing")
+            covered.formUnion(first.rulesExercised)
+            let second = ScenarioRunner.run(scenario, file: file)
+            XCTAssertEqual(first.traceLines, second.traceLines, "\(file): the same seed gave a different trace")
+        }
+        let missing = RuleID.allCases.filter { !covered.contains($0) }
+        XCTAssertEqual(missing, [], "rule ids no fixture exercises")
+    }
+
+    /// Scenarios that hold for any seed pass with another one too (and the seed matters). A
+    /// representative few keep the debug test run short; `simulate Fixtures/ --seed N` runs all.
+    func testScenariosPassWithAnotherSeed() throws {
+        for name in ["replay-attack", "happy-conference", "epochs-join-leave", "wrong-skv-device-block"] {
+            let file = FixturePaths.fixtures + "/\(name).json"
+            let scenario = try ScenarioRunner.load(file: file)
+            XCTAssertTrue(scenario.anySeed, name)
+            let seed = scenario.seed &+ 7_919
+            let report = ScenarioRunner.run(scenario, file: file, seed: seed)
+            XCTAssertTrue(report.passed, "\(file) with seed \(seed):\n\(failureText(report))")
+            let original = ScenarioRunner.run(scenario, file: file)
+            XCTAssertNotEqual(report.traceLines, original.traceLines, "\(file): the seed changed nothing")
+        }
+    }
+
+    func testTraceHasNoSecretsAndOnlyDigestsOfBroadcasts() throws {
+        let file = FixturePaths.fixtures + "/no-leak.json"
+        let report = ScenarioRunner.run(try ScenarioRunner.load(file: file), file: file)
+        XCTAssertTrue(report.passed, failureText(report))
+        let text = report.traceLines.joined(separator: "\n")
+        XCTAssertFalse(text.contains("CONFIDENTIAL"), "a broadcast text reached the trace")
+        XCTAssertTrue(report.rulesExercised.contains(.noLeak))
+        for line in report.traceLines {
+            XCTAssertNoThrow(try JSONParser.parse(line), "not a JSON line: \(line.prefix(80))")
+            XCTAssertTrue(line.hasPrefix("{\"t\":"), "key order starts with t: \(line.prefix(40))")
+        }
+    }
+}
