@@ -112,7 +112,11 @@ extension Simulation {
 
     func frameBody(_ source: FrameSource, attacker: String) throws(SimulationFailure) -> [UInt8] {
         switch source {
-        case let .captured(ref): return try captured(ref).body
+        case let .captured(ref):
+            let frame = try captured(ref)
+            window.remarks.append("wire copy of \(frame.sender)'s \(ScenarioDecoder.name(of: ref.opcode)) sent at "
+                + "\(DurationText.text(frame.time)): \(frame.body.count) bytes, sha256 \(Simulation.digestPrefix(frame.body))…")
+            return frame.body
         case let .craft(spec): return try craft(spec, attacker: attacker)
         case let .json(value): return Array(value.compactText.utf8)
         case let .text(text): return Array(text.utf8)

@@ -59,7 +59,7 @@ extension Simulation {
 
     /// What happened during the step, folded (`rejected R-SRC … ×995`).
     func happenings() -> [String] {
-        var lines: [String] = []
+        var lines: [String] = window.remarks
         for event in window.doctorEvents {
             if let line = describe(event) { lines.append(line) }
         }

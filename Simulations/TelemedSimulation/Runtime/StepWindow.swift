@@ -30,6 +30,8 @@ struct StepWindow {
     var sessionTokens = 0
     var commandError: String?
     var pendingBroadcastLabel: String?
+    /// Narrative remarks from the harness (what a replayed frame is).
+    var remarks: [String] = []
     /// Script problems found while performing the step (a capture that names nothing, …).
     var problems: [String] = []
 
