@@ -19,16 +19,16 @@ struct DoctorCommand: AsyncParsableCommand {
             Keys, credentials and the security database (blocks, audit log) live in the state directory.
 
             Quick start on one machine (three terminals):
-              swift run doctor serve --enroll alice,bob     # creates keys on first run
+              swift run doctor serve --enroll alice,bob   # keys on first run
               swift run patient alice
               swift run patient bob
             then type `broadcast Clinic closes at 5pm` in the doctor's terminal.
 
             Examples:
-              doctor init --id dr-house                      # create the doctor key only
-              doctor enroll alice bob --port 9000            # credentials pointing at port 9000
-              doctor serve --port 9000                       # serve (auto-inits on first run)
-              doctor serve --state-dir /var/lib/telemed      # another state directory
+              doctor init --id dr-house              # only create the doctor key
+              doctor enroll alice bob --port 9000    # credentials for port 9000
+              doctor serve --port 9000               # auto-inits on first run
+              doctor serve --state-dir ./clinic      # another state directory
             """,
         subcommands: [Serve.self, Init.self, Enroll.self],
         defaultSubcommand: Serve.self)

@@ -26,9 +26,9 @@ struct PatientCommand: AsyncParsableCommand {
             2 rejected or protocol violation; 3 disconnected by the doctor (kicked, replaced).
 
             Examples:
-              patient alice                              # credential in ./.telemed/patients/alice.json
+              patient alice                 # reads ./.telemed/patients/alice.json
               patient bob --state-dir ./clinic --no-reconnect
-              patient carol --host 127.0.0.1 --port 9000 # override the doctor's address
+              patient carol --port 9000     # override the credential's port
             """)
 
     @Argument(help: ArgumentHelp("The patient id (its credential must exist).", valueName: "id"))
