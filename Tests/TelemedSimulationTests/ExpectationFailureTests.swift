@@ -49,4 +49,20 @@ final class ExpectationFailureTests: XCTestCase {
         XCTAssertFalse(report.passed)
         XCTAssertTrue(report.violations.first?.contains("no frame matched") ?? false, failureText(report))
     }
+
+    /// The secret scan is live: a broadcast text smuggled into the trace (here through an
+    /// operator command's argument, which the trace records) is reported as R-NOLEAK.
+    func testASecretInTheTraceIsCaught() throws {
+        let text = "Top secret: the lab results are ready for review."
+        let scenario = try scenario("""
+            {\(cast),"steps":[{"do":"connect","patient":"alice"},
+              {"do":"broadcast","label":"B1","text":"\(text)"},
+              {"do":"unblock","target":"\(text)","expect":{"noLeak":true}}]}
+            """)
+        let report = ScenarioRunner.run(scenario, file: "x.json")
+        XCTAssertFalse(report.passed)
+        XCTAssertTrue(report.failedExpectations.first?.contains("broadcast B1") ?? false, failureText(report))
+        XCTAssertTrue(report.violations.contains { $0.contains("R-NOLEAK: broadcast B1") }, failureText(report))
+        XCTAssertFalse(report.rulesExercised.contains(.noLeak))
+    }
 }

@@ -9,7 +9,7 @@ import XCTest
 final class PropertyTests: XCTestCase {
     private var seeds: [UInt64] {
         if let text = ProcessInfo.processInfo.environment["SIM_PROPERTY_SEED"], let seed = UInt64(text) { return [seed] }
-        return Array(1...8)
+        return Array(1...6)
     }
 
     func testHonestRandomScenariosKeepEveryInvariant() throws {

@@ -69,20 +69,19 @@ struct SecretBook {
 
     var count: Int { hexSecrets.count + texts.count }
 
-    /// The secrets found in `text` (hex matched on a lowercased copy), as descriptions.
+    /// The secrets found in `text` (hex matched case-insensitively), as descriptions.
     func leaks(in text: String) -> [String] {
-        var found: [String] = []
+        var found: Set<String> = []
         for (plain, what) in texts where plain.utf8.count >= 8 && text.contains(plain) {
-            found.append(what)
+            found.insert(what)
         }
-        let lowered = text.lowercased()
-        for run in SecretBook.hexRuns(lowered, minimum: 32) {
-            for (hex, what) in hexSecrets where run.count >= 32 {
+        for run in SecretBook.hexRuns(text, minimum: 32) {
+            for (hex, what) in hexSecrets {
                 let probe = hex.count > 64 ? String(hex.prefix(64)) : hex
-                if run.contains(probe) { found.append(what) }
+                if run.contains(probe) { found.insert(what) }
             }
         }
-        return Array(Set(found)).sorted()
+        return found.sorted()
     }
 
     /// Maximal runs of hex digits at least `minimum` long.
@@ -90,9 +89,9 @@ struct SecretBook {
         var runs: [String] = []
         var current: [UInt8] = []
         for byte in text.utf8 {
-            let isHex = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66)
+            let isHex = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) || (byte >= 0x41 && byte <= 0x46)
             if isHex {
-                current.append(byte)
+                current.append(byte >= 0x41 && byte <= 0x46 ? byte + 0x20 : byte)
             } else {
                 if current.count >= minimum { runs.append(String(decoding: current, as: UTF8.self)) }
                 current.removeAll(keepingCapacity: true)

@@ -72,7 +72,11 @@ extension Simulation {
             throw SimulationFailure(message: "unknown attacker \(spec.attacker)")
         }
         floodCiphertext = nil
-        defer { floodCiphertext = nil }
+        flooding = true
+        defer {
+            floodCiphertext = nil
+            flooding = false
+        }
         for _ in 0..<spec.count {
             let flow = try openAttackerFlow(attacker, label: nil, from: spec.from)
             if let request = spec.request {

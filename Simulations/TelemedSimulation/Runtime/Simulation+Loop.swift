@@ -53,7 +53,8 @@ extension Simulation {
     private func notice(_ delivery: InMemoryDelivery) throws(SimulationFailure) {
         var reordered = false
         if case let .frame(body) = delivery.payload, let (flow, towardsDoctor) = flow(for: delivery.connection) {
-            let message = try? codec.decode(body)
+            // Flood requests are only counted, not decoded: their opcode is read from the prefix.
+            let message = flooding && towardsDoctor ? nil : try? codec.decode(body)
             let frame = WireFrame(delivery: delivery.id, time: time.now, flow: flow, towardsDoctor: towardsDoctor,
                                   opcode: message?.opcode ?? Wiretap.opcode(of: body), body: body)
             let wasInjected = injected.contains(delivery.id)

@@ -93,6 +93,7 @@ final class Simulation {
     var injected: Set<DeliveryID> = []
     var intercepts: [(intercept: Intercept, seen: Int, done: Bool)] = []
     var floodCiphertext: (ElementBytes, ElementBytes)?
+    var flooding = false
     /// K recovered per request ciphertext (a replayed or flooded ciphertext is decrypted once). Bounded.
     var decryptedRequests: [[UInt8]: [UInt8]] = [:]
 

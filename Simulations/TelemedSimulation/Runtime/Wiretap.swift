@@ -110,6 +110,19 @@ struct Wiretap {
     /// Reads the opcode of a body without trusting it (nil for anything but a JSON object
     /// with a small integer `opcode`).
     static func opcode(of body: [UInt8]) -> Opcode? {
+        // Fast path: the codec writes `{"opcode":NN,` first.
+        let prefix = Array("{\"opcode\":".utf8)
+        if body.count > prefix.count + 2, body.starts(with: prefix) {
+            var value = 0
+            var index = prefix.count
+            while index < body.count, index < prefix.count + 3, body[index] >= 0x30, body[index] <= 0x39 {
+                value = value * 10 + Int(body[index] - 0x30)
+                index += 1
+            }
+            if index > prefix.count, index < body.count, body[index] == UInt8(ascii: ",") || body[index] == UInt8(ascii: "}") {
+                return value <= 255 ? Opcode(rawValue: UInt8(value)) : nil
+            }
+        }
         guard let value = try? JSONParser.parse(body), let number = value["opcode"]?.uintValue, number <= 255 else {
             return nil
         }
