@@ -37,7 +37,7 @@ final class FixtureTests: XCTestCase {
     /// Scenarios that hold for any seed pass with another one too (and the seed matters). A
     /// representative few keep the debug test run short; `simulate Fixtures/ --seed N` runs all.
     func testScenariosPassWithAnotherSeed() throws {
-        for name in ["replay-attack", "happy-conference", "epochs-join-leave", "wrong-skv-device-block"] {
+        for name in ["replay-attack", "happy-conference", "epochs-join-leave", "wrong-skv-device-block", "lossy-network"] {
             let file = FixturePaths.fixtures + "/\(name).json"
             let scenario = try ScenarioRunner.load(file: file)
             XCTAssertTrue(scenario.anySeed, name)
