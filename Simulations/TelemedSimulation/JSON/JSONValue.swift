@@ -22,6 +22,7 @@ public indirect enum JSONValue: Sendable, Equatable {
     /// An unsigned integer number.
     public static func uint(_ value: UInt64) -> JSONValue { .number(String(value)) }
 
+    /// Structural equality (object keys compared in order).
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true

@@ -189,12 +189,19 @@ public struct CraftSpec: Sendable {
 
 /// A value with a name in scenario files.
 public enum SpecialValue: String, Sendable, CaseIterable {
+    /// Zero.
     case zero = "0"
+    /// One (the identity element).
     case one = "1"
+    /// p − 1 (the element of order 2).
     case pMinusOne = "p-1"
+    /// The modulus itself (out of range).
     case p = "p"
+    /// The subgroup order.
     case q = "q"
+    /// Random bytes of the right width.
     case random = "random"
+    /// The smallest integer ≥ 2 outside the order-q subgroup.
     case nonSubgroup = "non-subgroup"
 }
 
