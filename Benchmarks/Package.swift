@@ -4,6 +4,12 @@
 // or run it. It depends on the root package by path. Run it with `Benchmarks/run.sh`.
 
 import PackageDescription
+import struct Foundation.URL
+
+// SwiftPM names a path dependency after its directory, which differs between clones (main,
+// a worktree, CI's checkout), so the root package's identity is computed here.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+let rootPackage = root.lastPathComponent
 
 let package = Package(
     name: "TelemedBenchmarks",
@@ -20,9 +26,9 @@ let package = Package(
             name: "TelemedBenchKit",
             dependencies: [
                 "CBaseline",
-                .product(name: "TelemedProtocol", package: "TelemedProtocol"),
-                .product(name: "TelemedCrypto", package: "TelemedProtocol"),
-                .product(name: "TelemedBigInt", package: "TelemedProtocol"),
+                .product(name: "TelemedProtocol", package: rootPackage),
+                .product(name: "TelemedCrypto", package: rootPackage),
+                .product(name: "TelemedBigInt", package: rootPackage),
             ]
         ),
         // The suite: table with median and p99, target ratios, system figures, result files.

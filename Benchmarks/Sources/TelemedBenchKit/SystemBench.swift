@@ -5,9 +5,7 @@
 // Every join starts a new epoch over all members, so filling to N costs Σ rekeys (quadratic);
 // that is the protocol's design, and the fill time is reported as well.
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import CBaseline
 import TelemedCrypto
 import TelemedProtocol
 
@@ -35,7 +33,7 @@ public enum SystemBench {
         let doctorKey = PrivateKey(generatingIn: group, using: &keyRng)
         let doctorPublic = doctorKey.publicKey.precomputingEncryptionTable()
         let credentials = (0..<32).map { _ in PrivateKey(generatingIn: group, using: &keyRng) }
-        let ids = try (0..<target).map { try PeerID(String(format: "patient-%06d", $0)) }
+        let ids = try (0..<target).map { try PeerID("patient-" + String(1_000_000 + $0).dropFirst()) }
         var registry: [PeerID: PublicKey] = [:]
         for (i, id) in ids.enumerated() { registry[id] = credentials[i % credentials.count].publicKey }
         var configuration = DoctorConfiguration()
@@ -97,23 +95,8 @@ public enum SystemBench {
 /// Resident set size and malloc'd bytes of this process.
 enum MemoryProbe {
     static func read() -> (rss: Int, heap: Int) {
-        #if canImport(Glibc)
-        malloc_trim(0)
-        let heap = Int(mallinfo2().uordblks)
-        var rss = 0
-        if let file = fopen("/proc/self/statm", "r") {
-            var size = 0, resident = 0
-            withUnsafeMutablePointer(to: &size) { s in
-                withUnsafeMutablePointer(to: &resident) { r in
-                    _ = withVaList([s, r]) { vfscanf(file, "%ld %ld", $0) }
-                }
-            }
-            fclose(file)
-            rss = resident * Int(sysconf(Int32(_SC_PAGESIZE)))
-        }
-        return (rss, heap)
-        #else
-        return (0, 0)
-        #endif
+        var resident = -1, heap = -1
+        telemed_memory_probe(&resident, &heap)
+        return (resident, heap)
     }
 }

@@ -29,4 +29,8 @@ const char *telemed_baseline_gmp_version(void);
 
 void telemed_baseline_free(telemed_baseline *b);
 
+/// Hands free heap back to the system (glibc malloc_trim), then reports this process's
+/// resident bytes (/proc/self/statm) and malloc'd bytes (glibc mallinfo2); -1 where unknown.
+void telemed_memory_probe(long *resident_bytes, long *heap_bytes);
+
 #endif
