@@ -9,7 +9,7 @@
 # writes Benchmarks/results/latest.md and latest.json, and regenerates the table between the
 # perf-results markers of docs-draft/PERFORMANCE.md and README.md (where present).
 # --ordo also runs the same micro benchmarks under ordo-one/benchmark (malloc counts) and
-# writes its Markdown report to Benchmarks/results/ordo/.
+# writes its Markdown report to Benchmarks/results/ordo/latest.md.
 # Exit status: non-zero if the build failed or any target ratio FAILed.
 set -euo pipefail
 
@@ -33,7 +33,7 @@ status=0
 
 if [ "$ordo" = 1 ]; then
     mkdir -p "$here/results/ordo"
-    swift package --scratch-path "$scratch" --allow-writing-to-directory "$here/results/ordo" \
-        benchmark --format markdown --path "$here/results/ordo" --no-progress || status=$?
+    swift package --scratch-path "$scratch" benchmark --format markdown --path stdout --no-progress \
+        | sed 's/\x1b\[[0-9;]*m//g' > "$here/results/ordo/latest.md" || status=$?
 fi
 exit "$status"
