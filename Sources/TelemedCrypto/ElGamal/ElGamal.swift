@@ -14,10 +14,19 @@ public enum ElGamal {
     /// - Precondition: `element` is a valid element and `1 ≤ k ≤ q − 1`.
     public static func encrypt(_ element: BigInt, to key: PublicKey, ephemeral k: BigInt) -> ElGamalCiphertext {
         let group = key.group
-        precondition(group.isValidElement(element), "ElGamal encrypts valid subgroup elements only")
+        switch group.exponentiation {
+        case .reference:
+            precondition(group.isValidElement(element), "ElGamal encrypts valid subgroup elements only")
+        case .accelerated:
+            // The full check costs a 256-bit exponentiation on every handshake for a value the
+            // caller built as g^t. Release builds check the range only; a non-element would
+            // make c2 a non-element, which every receiver rejects (R-ELEM).
+            precondition(group.isInElementRange(element), "ElGamal encrypts valid subgroup elements only")
+            assert(group.isValidElement(element), "ElGamal encrypts valid subgroup elements only")
+        }
         precondition(k.signum > 0 && k < group.q, "the ephemeral must be in [1, q − 1]")
-        let c1 = group.g.powModSecure(k, group.p)
-        let c2 = element.multipliedMod(key.y.powModSecure(k, group.p), group.p)
+        let c1 = group.generatorPowerSecure(k)
+        let c2 = element.multipliedMod(key.powerSecure(k), group.p)
         return ElGamalCiphertext(c1: c1, c2: c2)
     }
 }

@@ -30,7 +30,7 @@ public struct PrivateKey: Sendable {
     private init(trusted group: TelemedGroup, x: BigInt) {
         self.group = group
         self.x = x
-        self.publicKey = PublicKey(trusted: group, y: group.g.powModSecure(x, group.p))
+        self.publicKey = PublicKey(trusted: group, y: group.generatorPowerSecure(x))
     }
 
     /// int2octets(x): 32 bytes (key files, the k_gk derivation). Handle as a secret.
@@ -63,7 +63,14 @@ public struct PrivateKey: Sendable {
         // variable-time inversion of the secret shared value.
         let inverseShared = ciphertext.c1.powModSecure(group.q - x, group.p)
         let element = ciphertext.c2.multipliedMod(inverseShared, group.p)
-        guard group.isValidElement(element) else { throw .invalidElement }
+        switch group.exponentiation {
+        case .reference:
+            guard group.isValidElement(element) else { throw .invalidElement }
+        case .accelerated:
+            // c1 and c2 lie in the order-q subgroup, so M = c2·c1^(q−x) does too: M^q ≡ 1 holds
+            // without computing it. The range half of the check remains (it excludes M = 1).
+            guard group.isInElementRange(element) else { throw .invalidElement }
+        }
         return element
     }
 }

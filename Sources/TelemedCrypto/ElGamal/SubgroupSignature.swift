@@ -5,8 +5,10 @@
 //   s = k^-1 · (e − x·r') mod q; if r' = 0 or s = 0, the next RFC 6979 candidate
 //   verify: r valid element, r' ≠ 0, 0 < s < q, g^e ≡ y^r' · r^s (mod p)
 //
-// Every secret exponentiation (g^k, and k^-1 computed as k^(q−2) mod q) is constant-time;
-// verification handles public values only and uses the fast powMod.
+// Every secret exponentiation (g^k, and k^-1 computed as k^(q−2) mod q) is constant-time:
+// g^k by the group's comb with masked table scans (or mpz_powm_sec under the reference
+// strategy), k^(q−2) by mpz_powm_sec. Verification handles public values only: g^e comes
+// from the fixed-base table and y^r'·r^s from one simultaneous multi-exponentiation.
 
 /// The §4 signature arithmetic shared by ``PrivateKey``, ``PublicKey`` and the known-answer layer.
 enum SubgroupSignature {
@@ -26,11 +28,11 @@ enum SubgroupSignature {
 
     /// One signing attempt with an explicit k; nil when r' = 0 or s = 0.
     static func sign(h1: [UInt8], x: BigInt, k: BigInt, group: TelemedGroup) -> Signature? {
-        let (p, q) = (group.p, group.q)
-        let r = group.g.powModSecure(k, p)
+        let q = group.q
+        let r = group.generatorPowerSecure(k)
         let rPrime = r.modulo(q)
         guard !rPrime.isZero else { return nil }
-        let kInverse = k.powModSecure(q - BigInt(2), q)
+        let kInverse = k.powModSecure(group.engine.qMinusTwo, q)
         let e = challenge(h1, group: group)
         let s = kInverse.multipliedMod((e - x.multipliedMod(rPrime, q)).modulo(q), q)
         guard !s.isZero else { return nil }
@@ -45,8 +47,15 @@ enum SubgroupSignature {
         guard !rPrime.isZero else { return false }
         guard signature.s.signum > 0, signature.s < q else { return false }
         let e = challenge(h1, group: group)
-        let left = group.g.powMod(e, p)
-        let right = y.powMod(rPrime, p).multipliedMod(signature.r.powMod(signature.s, p), p)
-        return left == right
+        switch group.exponentiation {
+        case .reference:
+            let left = group.g.powMod(e, p)
+            let right = y.powMod(rPrime, p).multipliedMod(signature.r.powMod(signature.s, p), p)
+            return left == right
+        case .accelerated:
+            let left = group.generatorPower(e)
+            let right = group.engine.domain.multiPower([y, signature.r], [rPrime, signature.s])
+            return left == right
+        }
     }
 }

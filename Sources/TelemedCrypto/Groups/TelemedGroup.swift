@@ -3,6 +3,10 @@
 /// Values of this type are valid by construction: the two named groups are checked by the
 /// test suite (re-derived from their seeds), and every other group goes through
 /// ``init(validating:p:q:g:)``. A peer never supplies a group (R-GROUP).
+///
+/// Every group value carries its precomputation (a fixed-base table for g, about 256 KiB for
+/// a 2048-bit p): copies share it. Equality and hashing look at the parameters only, not at
+/// the ``exponentiation`` strategy.
 public struct TelemedGroup: Sendable, Hashable {
     // MARK: - Parameters
 
@@ -14,6 +18,12 @@ public struct TelemedGroup: Sendable, Hashable {
     public let q: BigInt
     /// A generator of the order-q subgroup.
     public let g: BigInt
+
+    /// How this value computes exponentiations (``ExponentiationStrategy/accelerated`` unless
+    /// chosen otherwise with ``using(_:)``).
+    public let exponentiation: ExponentiationStrategy
+    /// The shared precomputation.
+    let engine: GroupEngine
 
     /// L: the byte length of p (256 for 2048-bit p, 384 for 3072-bit p).
     public var elementLength: Int { p.byteWidth }
@@ -28,6 +38,38 @@ public struct TelemedGroup: Sendable, Hashable {
         self.p = p
         self.q = q
         self.g = g
+        self.exponentiation = .accelerated
+        self.engine = GroupEngine(p: p, q: q, g: g)
+    }
+
+    private init(_ other: TelemedGroup, exponentiation: ExponentiationStrategy) {
+        self.name = other.name
+        self.p = other.p
+        self.q = other.q
+        self.g = other.g
+        self.exponentiation = exponentiation
+        self.engine = other.engine
+    }
+
+    /// The same group computing with `strategy` (sharing the precomputation). Keys must be
+    /// built in the returned value for their operations to use it.
+    public func using(_ strategy: ExponentiationStrategy) -> TelemedGroup {
+        TelemedGroup(self, exponentiation: strategy)
+    }
+
+    // MARK: - Equality (parameters only)
+
+    /// Equal when name, p, q and g are equal; the strategy does not matter.
+    public static func == (lhs: TelemedGroup, rhs: TelemedGroup) -> Bool {
+        lhs.name == rhs.name && lhs.p == rhs.p && lhs.q == rhs.q && lhs.g == rhs.g
+    }
+
+    /// Hashes name, p, q and g.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(p)
+        hasher.combine(q)
+        hasher.combine(g)
     }
 
     // MARK: - Validating loader
@@ -61,7 +103,38 @@ public struct TelemedGroup: Sendable, Hashable {
 
     /// True when `1 < z < p − 1` and `z^q ≡ 1 (mod p)` (PROTOCOL.md §4, R-ELEM).
     public func isValidElement(_ z: BigInt) -> Bool {
-        ElementCheck.isValid(z, p: p, q: q)
+        switch exponentiation {
+        case .reference: return ElementCheck.isValid(z, p: p, q: q)
+        case .accelerated: return isInElementRange(z) && z.powMod(q, p) == .one
+        }
+    }
+
+    /// True when `1 < z < p − 1`: the range half of the element check, without exponentiation.
+    func isInElementRange(_ z: BigInt) -> Bool {
+        z > .one && z < engine.pMinusOne
+    }
+
+    // MARK: - Powers of g
+
+    /// g^e mod p for a SECRET e in [0, q): the constant-time comb (accelerated) or
+    /// `mpz_powm_sec` (reference).
+    func generatorPowerSecure(_ e: BigInt) -> BigInt {
+        switch exponentiation {
+        case .reference: return g.powModSecure(e, p)
+        case .accelerated:
+            guard e.bitWidth <= engine.generatorTable.exponentBits else { return g.powModSecure(e, p) }
+            return engine.generatorTable.powerSecure(e)
+        }
+    }
+
+    /// g^e mod p for a PUBLIC e in [0, q).
+    func generatorPower(_ e: BigInt) -> BigInt {
+        switch exponentiation {
+        case .reference: return g.powMod(e, p)
+        case .accelerated:
+            guard e.bitWidth <= engine.generatorTable.exponentBits else { return g.powMod(e, p) }
+            return engine.generatorTable.power(e)
+        }
     }
 
     /// Decodes exactly L big-endian bytes and validates the element.
@@ -106,7 +179,7 @@ public struct TelemedGroup: Sendable, Hashable {
     /// A fresh secret element g^t with t uniform in [1, q − 1] (constant-time exponentiation).
     public func randomElement(using rng: inout some RandomNumberGenerator) -> BigInt {
         let t = randomScalar(using: &rng)
-        return g.powModSecure(t, p)
+        return generatorPowerSecure(t)
     }
 }
 

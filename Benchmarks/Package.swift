@@ -1,0 +1,47 @@
+// swift-tools-version: 6.1
+//
+// The performance suite, kept out of the root package so that `swift test` and CI never build
+// or run it. It depends on the root package by path. Run it with `Benchmarks/run.sh`.
+
+import PackageDescription
+import struct Foundation.URL
+
+// SwiftPM names a path dependency after its directory, which differs between clones (main,
+// a worktree, CI's checkout), so the root package's identity is computed here.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+let rootPackage = root.lastPathComponent
+
+let package = Package(
+    name: "TelemedBenchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // The limit baseline: plain GMP calls, no protocol.
+        .target(name: "CBaseline", linkerSettings: [.linkedLibrary("gmp")]),
+        // Workloads shared by the suite runner and the ordo-one micro benchmarks.
+        .target(
+            name: "TelemedBenchKit",
+            dependencies: [
+                "CBaseline",
+                .product(name: "TelemedProtocol", package: rootPackage),
+                .product(name: "TelemedCrypto", package: rootPackage),
+                .product(name: "TelemedBigInt", package: rootPackage),
+            ]
+        ),
+        // The suite: table with median and p99, target ratios, system figures, result files.
+        .executableTarget(name: "telemed-perf", dependencies: ["TelemedBenchKit"]),
+        // The same micro benchmarks under ordo-one/benchmark (`swift package benchmark`).
+        .executableTarget(
+            name: "TelemedMicro",
+            dependencies: [
+                "TelemedBenchKit",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/TelemedMicro",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

@@ -1,0 +1,100 @@
+// The doctor-side handshake as DoctorMachine runs it: connectionOpened + frameReceived
+// (KEY_VERIFICATION) producing SESSION_TOKEN, and separately frameReceived(KEY_CONFIRMATION)
+// producing the join and its GROUP_KEY. Every step takes a fresh patient request (the replay
+// cache would refuse a repeated one); the patient's own work happens outside the timed parts.
+
+import TelemedCrypto
+import TelemedProtocol
+
+/// Drives one doctor through complete handshakes, one per `step()`.
+public struct HandshakeBench {
+    /// The strategy the doctor's group and keys use.
+    public let strategy: ExponentiationStrategy
+    let group: TelemedGroup
+    var doctor: DoctorMachine
+    let doctorID: PeerID
+    let doctorPublic: PublicKey
+    let patients: [(id: PeerID, key: PrivateKey)]
+    let source: SourceAddress
+    let now: Instant
+    var rng: SeededRandom
+    var nextConnection: UInt64 = 1
+    var index = 0
+
+    /// A doctor over `base` computing with `strategy`, with `patientCount` enrolled patients.
+    public init(group base: TelemedGroup, strategy: ExponentiationStrategy, patientCount: Int = 8) throws {
+        self.strategy = strategy
+        group = base.using(strategy)
+        var keyRng = SeededRandom(seed: Array("handshake-keys:\(base.name)".utf8))
+        let doctorKey = try PrivateKey(group: group, scalarBytes: PrivateKey(generatingIn: group, using: &keyRng).scalarBytes)
+        var enrolled: [(id: PeerID, key: PrivateKey)] = []
+        for i in 0..<patientCount {
+            enrolled.append((try PeerID("patient-\(i)"), PrivateKey(generatingIn: group, using: &keyRng)))
+        }
+        patients = enrolled
+        doctorID = try PeerID("doctor")
+        // A patient pins the doctor's key once: prepare it for encryption (accelerated only).
+        doctorPublic = strategy == .accelerated ? doctorKey.publicKey.precomputingEncryptionTable() : doctorKey.publicKey
+        let registry = Dictionary(uniqueKeysWithValues: enrolled.map { ($0.id, $0.key.publicKey) })
+        doctor = try DoctorMachine(configuration: DoctorConfiguration(), group: group, identity: doctorID,
+                                   privateKey: doctorKey, registry: registry)
+        guard let address = SourceAddress("192.0.2.10") else { throw BenchError.setup("source address") }
+        source = address
+        now = Instant(wall: 1_764_000_000_000, monotonic: 0)
+        rng = SeededRandom(seed: Array("handshake:\(base.name):\(strategy)".utf8))
+        _ = doctor.start(now: now)
+    }
+
+    /// One complete handshake; returns the nanoseconds of (open + KEY_VERIFICATION → SESSION_TOKEN)
+    /// and of (KEY_CONFIRMATION → join and GROUP_KEY).
+    public mutating func step() throws -> (request: UInt64, confirmation: UInt64) {
+        let (id, key) = patients[index % patients.count]
+        index += 1
+        var patient = try PatientMachine(configuration: PatientConfiguration(), identity: id, privateKey: key,
+                                         doctorID: doctorID, doctorKey: doctorPublic)
+        let request = try Self.sentBody(patient.connected(now: now, using: &rng))
+        let connection = ConnectionID(nextConnection)
+        nextConnection += 1
+
+        let t0 = monotonicNanoseconds()
+        let opened = doctor.connectionOpened(connection, from: source, now: now)
+        let answered = doctor.frameReceived(request, on: connection, now: now, using: &rng)
+        let t1 = monotonicNanoseconds()
+        consume(opened)
+        guard let token = Self.sentBody(answered, to: connection) else { throw BenchError.protocolFailure("no SESSION_TOKEN") }
+
+        let confirmation = try Self.sentBody(patient.frameReceived(token, now: now, using: &rng))
+        let t2 = monotonicNanoseconds()
+        let joined = doctor.frameReceived(confirmation, on: connection, now: now, using: &rng)
+        let t3 = monotonicNanoseconds()
+        guard Self.sentBody(joined, to: connection) != nil else { throw BenchError.protocolFailure("no GROUP_KEY") }
+        consume(doctor.connectionClosed(connection, .closedByPeer, now: now, using: &rng))
+        return (t1 - t0, t3 - t2)
+    }
+
+    static func sentBody(_ actions: [PatientAction]) throws -> [UInt8] {
+        for case let .send(body) in actions { return body }
+        throw BenchError.protocolFailure("the patient sent nothing")
+    }
+
+    static func sentBody(_ actions: [DoctorAction], to connection: ConnectionID) -> [UInt8]? {
+        for case let .send(target, body) in actions where target == connection { return body }
+        return nil
+    }
+}
+
+/// Why the suite could not run.
+public enum BenchError: Error, CustomStringConvertible {
+    /// A fixture could not be built.
+    case setup(String)
+    /// The protocol did not take the success path it was driven along.
+    case protocolFailure(String)
+
+    /// The reason.
+    public var description: String {
+        switch self {
+        case let .setup(what): return "setup failed: \(what)"
+        case let .protocolFailure(what): return "protocol run failed: \(what)"
+        }
+    }
+}
