@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The performance suite in one command (see docs-draft/PERFORMANCE.md):
+# The performance suite in one command (see the Performance section of README.md):
 #
 #   Benchmarks/run.sh [--quick] [--patients N] [--ordo]
 #
@@ -7,7 +7,7 @@
 # git), runs telemed-perf, which prints the table (median and p99 per row), the handshake
 # ratios against the plain-GMP baseline with PASS/FAIL per target and the system figures,
 # writes Benchmarks/results/latest.md and latest.json, and regenerates the table between the
-# perf-results markers of docs-draft/PERFORMANCE.md and README.md (where present).
+# perf-results markers of README.md.
 # --ordo also runs the same micro benchmarks under ordo-one/benchmark (malloc counts) and
 # writes its Markdown report to Benchmarks/results/ordo/latest.md.
 # Exit status: non-zero if the build failed or any target ratio FAILed.
@@ -29,7 +29,7 @@ cd "$here"
 swift build -c release --scratch-path "$scratch" --product telemed-perf
 status=0
 "$scratch/release/telemed-perf" --out "$here/results" \
-    --splice "$root/docs-draft/PERFORMANCE.md" --splice "$root/README.md" "${args[@]+"${args[@]}"}" || status=$?
+    --splice "$root/README.md" "${args[@]+"${args[@]}"}" || status=$?
 
 if [ "$ordo" = 1 ]; then
     mkdir -p "$here/results/ordo"
