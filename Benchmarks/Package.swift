@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // The limit baseline: plain GMP calls, no protocol.
@@ -29,6 +30,12 @@ let package = Package(
                 .product(name: "TelemedProtocol", package: rootPackage),
                 .product(name: "TelemedCrypto", package: rootPackage),
                 .product(name: "TelemedBigInt", package: rootPackage),
+                // The system figures over TCP and the simulator's wall time.
+                .product(name: "TelemedNode", package: rootPackage),
+                .product(name: "TelemedTCP", package: rootPackage),
+                .product(name: "TelemedTransport", package: rootPackage),
+                .product(name: "TelemedSimulation", package: rootPackage),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The suite: table with median and p99, target ratios, system figures, result files.

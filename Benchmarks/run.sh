@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The performance suite in one command (see the Performance section of README.md):
 #
-#   Benchmarks/run.sh [--quick] [--patients N] [--ordo]
+#   Benchmarks/run.sh [--quick] [--patients N] [--tcp-patients N] [--ordo]
 #
 # Builds the Benchmarks package in release (scratch dir Benchmarks/.build-bench, ignored by
 # git), runs telemed-perf, which prints the table (median and p99 per row), the handshake
@@ -29,7 +29,7 @@ cd "$here"
 swift build -c release --scratch-path "$scratch" --product telemed-perf
 status=0
 "$scratch/release/telemed-perf" --out "$here/results" \
-    --splice "$root/README.md" "${args[@]+"${args[@]}"}" || status=$?
+    --fixtures "$root/Fixtures" --splice "$root/README.md" "${args[@]+"${args[@]}"}" || status=$?
 
 if [ "$ordo" = 1 ]; then
     mkdir -p "$here/results/ordo"

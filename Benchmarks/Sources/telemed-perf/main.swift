@@ -1,22 +1,27 @@
 // telemed-perf: the performance suite (run it through Benchmarks/run.sh).
 //
-//   telemed-perf [--quick] [--patients N] [--out DIR] [--splice FILE]…
+//   telemed-perf [--quick] [--patients N] [--tcp-patients N] [--fixtures DIR] [--out DIR] [--splice FILE]…
 //
 // Prints, and writes to DIR/latest.md and DIR/latest.json: the machine, the table of
 // operations (median and p99 per row), the doctor-side handshake against the plain-GMP limit
 // baseline measured in the same run (interleaved, so both see the same machine noise) with
-// PASS/FAIL per target ratio, and the system figures at N active patients (0 skips them).
+// PASS/FAIL per target ratio, the system figures at N active patients (0 skips them), the
+// TCP load figures with --tcp-patients N concurrent patients on loopback (0 skips them), and
+// the wall time of every scenario under --fixtures DIR through the simulator (in-process).
 // Each --splice FILE that holds the markers `<!-- perf-results:begin -->` and
 // `<!-- perf-results:end -->` gets the same Markdown between them (the README's table).
 
 import Foundation
 import TelemedBenchKit
 import TelemedCrypto
+import TelemedSimulation
 
 // MARK: - Arguments
 
 var quick = false
 var patients = 10_000
+var tcpPatients = 1_000
+var fixtures: String?
 var outDirectory = "results"
 var spliceTargets: [String] = []
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
@@ -29,6 +34,18 @@ while let argument = arguments.next() {
             exit(2)
         }
         patients = value
+    case "--tcp-patients":
+        guard let text = arguments.next(), let value = Int(text), value >= 0 else {
+            FileHandle.standardError.write(Data("--tcp-patients needs a non-negative count\n".utf8))
+            exit(2)
+        }
+        tcpPatients = value
+    case "--fixtures":
+        guard let text = arguments.next() else {
+            FileHandle.standardError.write(Data("--fixtures needs a directory\n".utf8))
+            exit(2)
+        }
+        fixtures = text
     case "--out":
         guard let text = arguments.next() else {
             FileHandle.standardError.write(Data("--out needs a directory\n".utf8))
@@ -42,7 +59,7 @@ while let argument = arguments.next() {
         }
         spliceTargets.append(text)
     default:
-        FileHandle.standardError.write(Data("unknown argument \(argument)\nusage: telemed-perf [--quick] [--patients N] [--out DIR]\n".utf8))
+        FileHandle.standardError.write(Data("unknown argument \(argument)\nusage: telemed-perf [--quick] [--patients N] [--tcp-patients N] [--fixtures DIR] [--out DIR]\n".utf8))
         exit(2)
     }
 }
@@ -81,6 +98,9 @@ struct Report: Codable {
     var ratios: [RatioRow]
     var baselineCalls: String
     var system: SystemFigures?
+    var tcp: TCPLoadFigures?
+    var simulateSeconds: Double?
+    var scenarios: Int?
 }
 
 var markdown: [String] = []
@@ -213,10 +233,61 @@ if patients > 0 {
     emit()
 }
 
+// MARK: - TCP load
+
+var tcp: TCPLoadFigures?
+var tcpPass = true
+if tcpPatients > 0 {
+    emit("### System figures over TCP (loopback, \(tcpPatients) patients, telemed-2048-256)")
+    emit()
+    let figures = try await TCPLoadBench.run(patients: tcpPatients) { line in
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+    tcp = figures
+    tcpPass = figures.errors == 0 && figures.authenticated == figures.patients && figures.broadcastsDelivered > 0
+    emit("All patients run in this process (one TCPClientTransport and PatientService each) and "
+         + "share the 2 cores with the doctor's DoctorService; every join starts a new epoch, so "
+         + "the doctor seals one GROUP_KEY per member per join. Settings: \(figures.settings).")
+    emit()
+    emit("| Figure | Value |")
+    emit("|---|---|")
+    emit("| Patients authenticated / started, errors | \(figures.authenticated) / \(figures.patients), \(figures.errors) errors — \(tcpPass ? "PASS" : "FAIL") |")
+    emit("| First connect → last authentication | \(String(format: "%.2f s", figures.handshakeSeconds)) (\(String(format: "%.0f", figures.handshakesPerSecond)) handshakes/s) |")
+    emit("| Handshake latency (connect → first GROUP_KEY opened), p50 / p99 | \(format(figures.handshakeLatency.median)) / \(format(figures.handshakeLatency.p99)) |")
+    emit("| Broadcast to \(figures.authenticated) patients (command → last decrypt), p50 / p99 of \(figures.broadcastFanout.count) | \(format(figures.broadcastFanout.median)) / \(format(figures.broadcastFanout.p99)) |")
+    emit()
+}
+
+// MARK: - The simulator's wall time
+
+var simulateSeconds: Double?
+var scenarioCount: Int?
+var simulatePass = true
+if let fixtures {
+    let files = try ScenarioRunner.scenarioFiles(for: [fixtures])
+    let begin = monotonicNanoseconds()
+    var passed = 0
+    for file in files {
+        let scenario = try ScenarioRunner.load(file: file)
+        if ScenarioRunner.run(scenario, file: file).passed { passed += 1 }
+    }
+    let seconds = Double(monotonicNanoseconds() - begin) / 1e9
+    simulateSeconds = seconds
+    scenarioCount = files.count
+    simulatePass = passed == files.count
+    emit("### Simulator")
+    emit()
+    emit("| Figure | Value |")
+    emit("|---|---|")
+    emit("| `simulate Fixtures/` in release, in-process (\(files.count) scenarios, \(passed) passed) | \(String(format: "%.2f s", seconds)) |")
+    emit()
+}
+
 // MARK: - Files
 
 let report = Report(machine: machine, quick: quick, rows: rows, handshake: handshakeRows, ratios: ratios,
-                    baselineCalls: baselineCalls, system: system)
+                    baselineCalls: baselineCalls, system: system, tcp: tcp, simulateSeconds: simulateSeconds,
+                    scenarios: scenarioCount)
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
 try FileManager.default.createDirectory(atPath: outDirectory, withIntermediateDirectories: true)
@@ -235,4 +306,4 @@ for path in spliceTargets {
         .write(toFile: path, atomically: true, encoding: .utf8)
     print("updated the table in \(path)")
 }
-exit(ratios.allSatisfy(\.pass) ? 0 : 1)
+exit(ratios.allSatisfy(\.pass) && tcpPass && simulatePass ? 0 : 1)
