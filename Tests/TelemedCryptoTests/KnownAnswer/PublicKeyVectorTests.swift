@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import TelemedCrypto
 
-/// ElGamal, RFC 6979 and element validation against peer vectors (../shared/vectors).
+/// ElGamal, RFC 6979 and element validation against peer vectors (../shared/vectors; each test throws XCTSkip through VectorSources where that folder is absent).
 final class PublicKeyVectorTests: XCTestCase {
     // MARK: - PyCryptodome (libgcrypt) textbook ElGamal
 

@@ -3,7 +3,7 @@ import Foundation
 import XCTest
 import TelemedCrypto
 
-/// SHA-256, HMAC-SHA-256, HKDF-SHA-256 and AES-GCM against peer vectors (../shared/vectors).
+/// SHA-256, HMAC-SHA-256, HKDF-SHA-256 and AES-GCM against peer vectors (../shared/vectors; each test throws XCTSkip through VectorSources where that folder is absent).
 final class SymmetricVectorTests: XCTestCase {
     // MARK: - SHA-256 (NIST CAVS)
 
