@@ -27,10 +27,11 @@ public struct TCPLoadFigures: Sendable, Codable {
     public var handshakeSeconds: Double
     /// authenticated / handshakeSeconds.
     public var handshakesPerSecond: Double
-    /// Per patient: connect started → its first GROUP_KEY opened, in ns.
-    public var handshakeLatency: Summary
-    /// Per broadcast: the doctor's broadcast command → the last patient's decrypt, in ns.
-    public var broadcastFanout: Summary
+    /// Per patient: connect started → its first GROUP_KEY opened, in ns (nil if none).
+    public var handshakeLatency: Summary?
+    /// Per broadcast: the doctor's broadcast command → the last patient's decrypt, in ns
+    /// (nil when no broadcast reached everyone).
+    public var broadcastFanout: Summary?
     /// Broadcasts whose every copy was decrypted.
     public var broadcastsDelivered: Int
     /// The doctor settings the run changed from the defaults (all patients share 127.0.0.1).
@@ -89,8 +90,12 @@ public enum TCPLoadBench {
         configuration.pendingPerPrefix = max(32, count)
         configuration.pendingTotal = max(1_024, count)
         configuration.handshakeTimeoutMillis = 60_000
+        // Late joiners wait behind every earlier join's rekey: give the patients the longest
+        // handshake timeout the bounds allow too (a timed-out patient counts as an error).
+        var patientConfiguration = PatientConfiguration()
+        patientConfiguration.handshakeTimeoutMillis = 60_000
         let settings = "pendingPerSource, pendingPerPrefix = \(max(32, count)), pendingTotal = \(max(1_024, count)), "
-            + "handshake timeout 60 s, TCP server cap \(count + 64), backlog 4096 (defaults would refuse "
+            + "handshake timeout 60 s (doctor and patients), TCP server cap \(count + 64), backlog 4096 (defaults would refuse "
             + "more than 4 pending handshakes from 127.0.0.1)"
 
         var logger = Logger(label: "bench.tcp-load")
@@ -116,7 +121,7 @@ public enum TCPLoadBench {
                                                doctorID: doctorID, doctorKey: doctorKey.publicKey,
                                                host: "127.0.0.1", port: port)
             let service = PatientService(
-                credential: credential, transport: client,
+                configuration: patientConfiguration, credential: credential, transport: client,
                 connect: { try await client.connect(host: "127.0.0.1", port: port) },
                 reconnect: .never, logger: logger,
                 observer: { event in
@@ -147,7 +152,7 @@ public enum TCPLoadBench {
         let authenticated = times.count
         let lastAuth = times.values.max() ?? start
         let handshakeSeconds = Double(lastAuth - start) / 1e9
-        let latency = Summary(times.values.map { $0 - start })
+        let latency = times.isEmpty ? nil : Summary(times.values.map { $0 - start })
 
         // Let the last epochs settle (every member on the doctor's epoch) before broadcasting.
         while monotonicNanoseconds() < deadline {
@@ -188,7 +193,8 @@ public enum TCPLoadBench {
             patients: count, authenticated: authenticated, errors: errors,
             handshakeSeconds: handshakeSeconds,
             handshakesPerSecond: handshakeSeconds > 0 ? Double(authenticated) / handshakeSeconds : 0,
-            handshakeLatency: latency, broadcastFanout: Summary(fanout), broadcastsDelivered: fanout.count,
+            handshakeLatency: latency, broadcastFanout: fanout.isEmpty ? nil : Summary(fanout),
+            broadcastsDelivered: fanout.count,
             settings: settings)
     }
 }

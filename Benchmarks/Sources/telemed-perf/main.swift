@@ -253,8 +253,14 @@ if tcpPatients > 0 {
     emit("|---|---|")
     emit("| Patients authenticated / started, errors | \(figures.authenticated) / \(figures.patients), \(figures.errors) errors — \(tcpPass ? "PASS" : "FAIL") |")
     emit("| First connect → last authentication | \(String(format: "%.2f s", figures.handshakeSeconds)) (\(String(format: "%.0f", figures.handshakesPerSecond)) handshakes/s) |")
-    emit("| Handshake latency (connect → first GROUP_KEY opened), p50 / p99 | \(format(figures.handshakeLatency.median)) / \(format(figures.handshakeLatency.p99)) |")
-    emit("| Broadcast to \(figures.authenticated) patients (command → last decrypt), p50 / p99 of \(figures.broadcastFanout.count) | \(format(figures.broadcastFanout.median)) / \(format(figures.broadcastFanout.p99)) |")
+    if let latency = figures.handshakeLatency {
+        emit("| Handshake latency (connect → first GROUP_KEY opened), p50 / p99 | \(format(latency.median)) / \(format(latency.p99)) |")
+    }
+    if let fanout = figures.broadcastFanout {
+        emit("| Broadcast to \(figures.authenticated) patients (command → last decrypt), p50 / p99 of \(fanout.count) | \(format(fanout.median)) / \(format(fanout.p99)) |")
+    } else {
+        emit("| Broadcast to every patient | no broadcast reached every patient within the time bound — FAIL |")
+    }
     emit()
 }
 
