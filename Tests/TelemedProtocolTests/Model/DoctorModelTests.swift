@@ -1,0 +1,121 @@
+import Foundation
+import XCTest
+@testable import TelemedProtocol
+
+/// Model-based testing of the doctor: seeded random sequences of honest and hostile events
+/// run against the real DoctorMachine and the reference DoctorModel, compared after every step
+/// (rejections with rule ids, command results, active set, epoch, pending handshakes, source
+/// and device blocks with expiry, live failure counts). A divergence is shrunk to a 1-minimal
+/// sequence and printed with its seed.
+///
+/// Replay one seed:   TELEMED_MODEL_SEED=<seed> swift test --filter TelemedProtocolTests.DoctorModelTests
+/// Run more seeds:    TELEMED_MODEL_RUNS=<n> swift test --filter TelemedProtocolTests.DoctorModelTests
+/// Longer sequences:  TELEMED_MODEL_EVENTS=<n> (default 60)
+final class DoctorModelTests: XCTestCase {
+    static let defaultRuns: UInt64 = 10
+    static let filter = "TelemedProtocolTests.DoctorModelTests/testMachineAgreesWithTheReferenceModel"
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    var seeds: [UInt64] {
+        if let text = environment["TELEMED_MODEL_SEED"], let seed = UInt64(text) { return [seed] }
+        if let text = environment["TELEMED_MODEL_RUNS"], let runs = UInt64(text), runs > 0 { return Array(1...runs) }
+        return Array(1...Self.defaultRuns)
+    }
+
+    var length: Int {
+        environment["TELEMED_MODEL_EVENTS"].flatMap(Int.init).map { max(1, $0) } ?? 60
+    }
+
+    static func events(seed: UInt64, count: Int) -> [ModelEvent] {
+        var generator = ModelEventGenerator(seed: seed)
+        return generator.events(count: count)
+    }
+
+    static func report(seed: UInt64, events: [ModelEvent], divergence: ModelDivergence, replays: Int) -> String {
+        let steps = events.enumerated().map { "  \($0.offset + 1). \($0.element)" }.joined(separator: "\n")
+        return """
+        DoctorMachine diverges from the reference model (seed \(seed)).
+        Shortest failing sequence (\(events.count) events, found in \(replays) replays):
+        \(steps)
+        Divergence \(divergence)
+        Replay: TELEMED_MODEL_SEED=\(seed) swift test --filter \(filter)
+        """
+    }
+
+    // MARK: - The machine against the model
+
+    func testMachineAgreesWithTheReferenceModel() throws {
+        var rules: Set<RuleID> = []
+        var joins = 0
+        for seed in seeds {
+            let events = Self.events(seed: seed, count: length)
+            var runner = try ModelRunner()
+            let found = try runner.run(events)
+            rules.formUnion(runner.rulesSeen)
+            joins += runner.joinsCompleted
+            guard found != nil else { continue }
+            var shrinker = ModelShrinker()
+            if let (shortest, divergence) = try shrinker.shrink(events) {
+                XCTFail(Self.report(seed: seed, events: shortest, divergence: divergence, replays: shrinker.replays))
+            } else {
+                XCTFail("seed \(seed): the divergence did not reproduce from a fresh start (nondeterminism)")
+            }
+        }
+        // The default run must reach the interesting paths, or it proves little.
+        if seeds.count >= Int(Self.defaultRuns) {
+            let required: Set<RuleID> = [.block, .limit, .replay, .time, .start, .identity, .signature,
+                                         .element, .group, .frame, .state, .skv]
+            XCTAssertEqual(required.subtracting(rules), [], "rules the default run never exercised")
+            XCTAssertGreaterThan(joins, 20, "too few completed joins")
+        }
+    }
+
+    func testTheGeneratorAndTheRunAreDeterministic() throws {
+        let events = Self.events(seed: 4_242, count: 30)
+        XCTAssertEqual(events, Self.events(seed: 4_242, count: 30))
+        var first = try ModelRunner()
+        var second = try ModelRunner()
+        XCTAssertNil(try first.run(events))
+        XCTAssertNil(try second.run(events))
+        XCTAssertEqual(first.h.doctorLog, second.h.doctorLog)
+    }
+
+    // MARK: - The checker can fail
+
+    /// Finds a divergence for `mutant` within a few seeds and shrinks it.
+    func shrunkDivergence(_ mutant: ModelMutant) throws -> (seed: UInt64, events: [ModelEvent], divergence: ModelDivergence)? {
+        for seed in UInt64(1)...10 {
+            let events = Self.events(seed: seed, count: length)
+            var shrinker = ModelShrinker(mutant: mutant)
+            if let (shortest, divergence) = try shrinker.shrink(events) {
+                return (seed, shortest, divergence)
+            }
+        }
+        return nil
+    }
+
+    func testAModelThatForgetsTheEpochOnLeaveIsCaughtAndShrunk() throws {
+        let found = try XCTUnwrap(try shrunkDivergence(.noEpochOnLeave), "no seed exposed the mutant")
+        let message = Self.report(seed: found.seed, events: found.events, divergence: found.divergence, replays: 0)
+        // Two joins and one departure are enough.
+        XCTAssertLessThanOrEqual(found.events.count, 3, message)
+        XCTAssertTrue(found.divergence.differences.contains { $0.hasPrefix("epoch") }, message)
+        let joins = found.events.filter { if case .join = $0 { return true }; return false }.count
+        XCTAssertEqual(joins, 2, message)
+    }
+
+    func testAModelWhoseBlocksNeverExpireIsCaughtAndShrunk() throws {
+        let found = try XCTUnwrap(try shrunkDivergence(.blocksNeverExpire), "no seed exposed the mutant")
+        let message = Self.report(seed: found.seed, events: found.events, divergence: found.divergence, replays: 0)
+        // A device block (begin join, wrong SKV) or a source block (three failures), then time.
+        XCTAssertLessThanOrEqual(found.events.count, 4, message)
+        XCTAssertTrue(found.divergence.differences.contains { $0.contains("block") }, message)
+        guard case .advance? = found.events.last else { return XCTFail("the last event should move the clock: \(message)") }
+    }
+
+    func testTheCorrectModelHasNoDivergenceToShrink() throws {
+        var shrinker = ModelShrinker()
+        XCTAssertNil(try shrinker.shrink(Self.events(seed: 3, count: 20)))
+    }
+}
