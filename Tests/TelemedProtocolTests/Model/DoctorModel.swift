@@ -19,8 +19,15 @@
 // Every input appends the rejections it causes (connection, rule) to `rejections`, which the
 // checker compares with the machine's audit events after each step.
 //
-// Expired entries are never stored as "removed": every query filters on the clock, which is
-// exactly the spec's wording ("expire only on the doctor's clock").
+// Expiry: a query counts an entry only while it is in force on the doctor's clock *now*. When
+// the doctor forgets an expired entry is a reading the spec leaves open, and it shows only when
+// the wall clock steps back (a forgotten entry stays forgotten; a remembered one applies
+// again). The model follows the machine's documented choice ("expired entries are removed
+// lazily"): everything expired is forgotten when a connection is accepted (the doctor's
+// look at its clock before reading, PROTOCOL.md §5 "On accept") or sends its first frame,
+// and when a full table needs room; a source's own failure list drops expired times whenever
+// a failure is counted. A saturated block table refuses only while it has no room (§5:
+// "until the table has room again (expiry or an operator unblock)").
 
 @testable import TelemedProtocol
 
@@ -122,6 +129,10 @@ struct DoctorModel {
     var replay: [(capture: Int, expiry: UInt64)] = []
     /// Rejections caused by the current step.
     var rejections: [Rejection] = []
+    /// How often each interesting path was taken (the tests check the generator reaches them).
+    var coverage: [String: Int] = [:]
+
+    mutating func reached(_ path: String) { coverage[path, default: 0] += 1 }
 
     init(config: DoctorConfiguration, enrolled: Set<PeerID>, start: Instant, mutant: ModelMutant = .none) {
         self.config = config
@@ -178,6 +189,7 @@ struct DoctorModel {
         let due = pending.filter { $0.value.deadline <= mono }
             .sorted { ($0.value.deadline, $0.key.rawValue) < ($1.value.deadline, $1.key.rawValue) }
         for (connection, state) in due {
+            reached("handshake timeout")
             end(connection, rule: .state, counts: state.isOpened)
         }
     }
@@ -191,13 +203,14 @@ struct DoctorModel {
 
     /// Returns true when the connection becomes a pending handshake.
     mutating func open(_ connection: ConnectionID, from source: SourceAddress) -> Bool {
+        forgetExpired()
         let refusal: RuleID?
-        if wall + config.timeWindowMillis < startTime { refusal = .start }
-        else if sourceBlock(source) != nil { refusal = .block }
-        else if refusesUnauthenticated() { refusal = .limit }
-        else if pendingCount({ $0 == source }) >= config.pendingPerSource { refusal = .limit }
-        else if pendingCount({ $0.prefix == source.prefix }) >= config.pendingPerPrefix { refusal = .limit }
-        else if pending.count >= config.pendingTotal { refusal = .limit }
+        if wall + config.timeWindowMillis < startTime { refusal = .start; reached("clock behind start") }
+        else if sourceBlock(source) != nil { refusal = .block; reached("blocked source refused") }
+        else if refusesUnauthenticated() { refusal = .limit; reached("saturated refusal") }
+        else if pendingCount({ $0 == source }) >= config.pendingPerSource { refusal = .limit; reached("pending per source") }
+        else if pendingCount({ $0.prefix == source.prefix }) >= config.pendingPerPrefix { refusal = .limit; reached("pending per prefix") }
+        else if pending.count >= config.pendingTotal { refusal = .limit; reached("pending total") }
         else { refusal = nil }
         if let refusal {
             rejections.append(Rejection(connection: connection, rule: refusal))
@@ -211,6 +224,7 @@ struct DoctorModel {
 
     mutating func firstFrame(_ connection: ConnectionID, _ frame: FirstFrame) {
         guard case let .opened(source, _)? = pending[connection] else { return }
+        forgetExpired()
         // Checks that never count: a block set while pending, a saturated block table.
         if sourceBlock(source) != nil { return end(connection, rule: .block, counts: false) }
         if refusesUnauthenticated() { return end(connection, rule: .limit, counts: false) }
@@ -226,14 +240,22 @@ struct DoctorModel {
         guard skew <= config.timeWindowMillis else { return end(connection, rule: .time, counts: true) }
         guard request.ts >= startTime else { return end(connection, rule: .start, counts: true) }
         if deviceBlock(DeviceKey(patient: request.patient, source: source)) != nil {
+            reached("device-blocked request")
             return end(connection, rule: .block, counts: false)
         }
-        if replayContains(request.capture) { return end(connection, rule: .replay, counts: true) }
+        if replayContains(request.capture) {
+            reached("replay seen")
+            return end(connection, rule: .replay, counts: true)
+        }
         guard enrolled.contains(request.patient) else { return end(connection, rule: .identity, counts: true) }
         guard request.validSignature else { return end(connection, rule: .signature, counts: true) }
         // Verified: nothing after this point counts against the source.
         guard request.validElements else { return end(connection, rule: .element, counts: false) }
-        guard replayInsert(request.capture) else { return end(connection, rule: .replay, counts: false) }
+        guard replayInsert(request.capture) else {
+            reached("replay cache full")
+            return end(connection, rule: .replay, counts: false)
+        }
+        if request.ts != wall { reached("verified request with another ts") }
         pending[connection] = .verified(source, request.patient, deadline: pending[connection]?.deadline ?? mono)
     }
 
@@ -261,10 +283,12 @@ struct DoctorModel {
         guard skew <= config.timeWindowMillis else { return end(connection, rule: .time, counts: false) }
         guard confirmation.ts >= startTime else { return end(connection, rule: .start, counts: false) }
         guard confirmation.correctSKV else {
+            reached("wrong SKV")
             blockDevice(DeviceKey(patient: patient, source: source))
             return end(connection, rule: .skv, counts: false)
         }
         if active[patient] == nil && active.count >= config.maxActivePatients {
+            reached("active table full")
             return end(connection, rule: .limit, counts: false)
         }
         pending[connection] = nil
@@ -273,7 +297,8 @@ struct DoctorModel {
             if case let .verified(_, other, _) = $0.value { return other == patient }
             return false
         }.keys.sorted()
-        for rival in rivals { end(rival, rule: .state, counts: false) }
+        for rival in rivals { end(rival, rule: .state, counts: false); reached("rival handshake ended") }
+        if active[patient] != nil { reached("session replaced") }
         // A replaced session leaves without an epoch of its own: the join makes the one new epoch.
         active[patient] = connection
         epoch += 1
@@ -317,9 +342,12 @@ struct DoctorModel {
 
     mutating func countFailure(_ source: SourceAddress) {
         var live = (failures[source] ?? []).filter(isLive)
-        if live.isEmpty {
-            let others = failures.filter { $0.key != source && $0.value.contains(where: isLive) }.count
-            guard others < config.failureTableCapacity else { return }   // table full: not counted
+        if failures[source] == nil && failures.count >= config.failureTableCapacity {
+            forgetExpired()
+            guard failures.count < config.failureTableCapacity else {
+                reached("failure table full")
+                return   // not counted
+            }
         }
         live.append(wall)
         guard live.count >= config.failureThreshold else {
@@ -327,6 +355,7 @@ struct DoctorModel {
             return
         }
         failures[source] = nil
+        reached("source reached the threshold")
         blockSource(source)
     }
 
@@ -338,8 +367,10 @@ struct DoctorModel {
             sourceBlocks[source] = max(existing, until)
             return
         }
-        if sourceTableLive < config.sourceBlockCapacity {
-            dropExpiredSourceEntries()
+        if sourceBlocks[source] == nil && sourceBlocks.count + prefixBlocks.count >= config.sourceBlockCapacity {
+            forgetExpired()
+        }
+        if sourceBlocks[source] != nil || sourceBlocks.count + prefixBlocks.count < config.sourceBlockCapacity {
             sourceBlocks[source] = until
             return
         }
@@ -347,27 +378,38 @@ struct DoctorModel {
         let covered = sourceBlocks.filter { $0.key.prefix == prefix && inForce($0.value) != nil }
         let existingPrefix = inForce(prefixBlocks[prefix])
         guard existingPrefix != nil || !covered.isEmpty else {
+            reached("block table saturated")
             saturated = true
             return
         }
+        reached("prefix block")
         prefixBlocks[prefix] = ([until, existingPrefix ?? 0] + covered.values).max()
         for finer in covered.keys { sourceBlocks[finer] = nil }
     }
 
-    private mutating func dropExpiredSourceEntries() {
-        guard mutant != .blocksNeverExpire else { return }
-        sourceBlocks = sourceBlocks.filter { $0.value > wall }
-        prefixBlocks = prefixBlocks.filter { $0.value > wall }
+    /// Forgets expired blocks and failure times; the block table may have room again.
+    mutating func forgetExpired() {
+        if mutant != .blocksNeverExpire {
+            sourceBlocks = sourceBlocks.filter { $0.value > wall }
+            prefixBlocks = prefixBlocks.filter { $0.value > wall }
+            deviceBlocks = deviceBlocks.filter { $0.value > wall }
+        }
+        failures = failures.compactMapValues { times in
+            let live = times.filter(isLive)
+            return live.isEmpty ? nil : live
+        }
+        if saturated && sourceBlocks.count + prefixBlocks.count < config.sourceBlockCapacity { saturated = false }
     }
 
     // MARK: - R-SKV: device blocks
 
     mutating func blockDevice(_ device: DeviceKey) {
         let until = max(wall + config.blockDurationMillis, inForce(deviceBlocks[device]) ?? 0)
-        if mutant != .blocksNeverExpire { deviceBlocks = deviceBlocks.filter { $0.value > wall } }
+        if deviceBlocks[device] == nil && deviceBlocks.count >= deviceCapacity { forgetExpired() }
         if deviceBlocks[device] == nil && deviceBlocks.count >= deviceCapacity,
            let victim = deviceBlocks.min(by: { ($0.value, $0.key) < ($1.value, $1.key) })?.key {
             deviceBlocks[victim] = nil   // closest to expiry goes (ties: lowest (id, source))
+            reached("device block evicted")
         }
         deviceBlocks[device] = until
     }

@@ -34,6 +34,7 @@ struct ModelRunner {
     /// Every rule the model predicted during the run (for the coverage check).
     var rulesSeen: Set<RuleID> = []
     var joinsCompleted = 0
+    var coverage: [String: Int] { model.coverage }
     let crafter = Crafter()
 
     init(mutant: ModelMutant = .none) throws {
