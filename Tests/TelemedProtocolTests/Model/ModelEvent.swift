@@ -165,25 +165,27 @@ struct ModelEventGenerator {
         let seed = rng.next()
         let roll = int(100)
         switch roll {
-        case 0..<16: return .join(patient: patient(), source: source(), seed: seed)
-        case 16..<21: return .beginJoin(patient: patient(), source: source(), seed: seed)
+        case 0..<14: return .join(patient: patient(), source: source(), seed: seed)
+        case 14..<21: return .beginJoin(patient: patient(), source: source(), seed: seed)
         case 21..<24: return .openOnly(source: source())
         case 24..<28: return .slotProceed(slot: int(4), patient: patient(), seed: seed)
-        case 28..<31: return .slotWrongSKV(slot: int(4), patient: patient(), seed: seed)
-        case 31..<33:
+        case 28..<33: return .slotWrongSKV(slot: int(4), patient: patient(), seed: seed)
+        case 33..<35:
             let ends: [ConnectionEnd] = [.closedByPeer, .cutFrame, .transportFailure, .oversizeFrame]
             return .slotDrop(slot: int(4), how: ends[int(ends.count)])
-        case 33..<37: return .leave(patient: patient())
-        case 37..<39: return .memberDrop(patient: patient())
-        case 39..<41: return .memberGarbage(patient: patient(), kind: int(2) == 0 ? .malformed : .wrongOpcode)
-        case 41..<44: return .kick(patient: patient())
-        case 44..<46: return .rekey(seed: seed)
-        case 46..<48: return .broadcast(seed: seed)
-        case 48..<62:
+        case 35..<39: return .leave(patient: patient())
+        case 39..<41: return .memberDrop(patient: patient())
+        case 41..<43: return .memberGarbage(patient: patient(), kind: int(2) == 0 ? .malformed : .wrongOpcode)
+        case 43..<46: return .kick(patient: patient())
+        case 46..<48: return .rekey(seed: seed)
+        case 48..<50: return .broadcast(seed: seed)
+        case 50..<64:
             let steps: [UInt64] = [300, 1_000, 1_500, 2_500, 6_500, 61_000, 121_000]
             return .advance(millis: steps[int(steps.count)])
-        case 62..<63: return .stepWall(millis: int(2) == 0 ? -3_600_000 : 3_600_000)
-        case 63..<92: return .hostile(attack(), source: hostileSource(), seed: seed)
+        case 64..<65:
+            let steps: [Int64] = [-3_600_000, -5_000, 3_600_000]
+            return .stepWall(millis: steps[int(steps.count)])
+        case 65..<92: return .hostile(attack(), source: hostileSource(), seed: seed)
         default: return .replay(capture: int(8), source: hostileSource())
         }
     }

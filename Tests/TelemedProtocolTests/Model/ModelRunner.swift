@@ -349,6 +349,16 @@ struct ModelRunner {
             }
         }
         check("pending", model: describe(model.pending.mapValues(\.description)), machine: describe(machinePending))
+        // Every member's own machine holds the current epoch's GROUP_KEY.
+        for (patient, connection) in model.active {
+            guard let machine = h.patients[connection] else {
+                differences.append("member \(patient) on \(connection) has no patient machine")
+                continue
+            }
+            if !machine.isActive || machine.epoch != model.epoch || machine.groupKeyFingerprint != doctor.groupKeyFingerprint {
+                differences.append("member \(patient): patient machine on epoch \(machine.epoch) (active \(machine.isActive)), model epoch \(model.epoch)")
+            }
+        }
         let wall = h.now.wall
         for source in ModelWorld.sourceAddresses {
             check("source block on \(source)", model: model.sourceBlock(source), machine: doctor.sourceBlock(source, at: wall))
