@@ -132,6 +132,20 @@ final class DoctorModelTests: XCTestCase {
         try assertAgrees(events, expecting: ["wrong SKV", "device block evicted", "device-blocked request"])
     }
 
+    /// A member repeating its last receipt (seq not above the last) is an R-AEAD leave; so is
+    /// a receipt that does not open. Either way the rest get a new epoch.
+    func testAStaleReceiptFromAMemberIsALeaveWithANewEpoch() throws {
+        let events: [ModelEvent] = [.join(patient: 0, source: 0, seed: 1), .join(patient: 1, source: 3, seed: 2),
+                                    .broadcast(seed: 3), .memberGarbage(patient: 0, kind: .staleReceipt),
+                                    .memberGarbage(patient: 1, kind: .staleReceipt), .join(patient: 2, source: 2, seed: 4),
+                                    .memberGarbage(patient: 2, kind: .staleReceipt)]
+        try assertAgrees(events, expecting: [])
+        var runner = try ModelRunner()
+        XCTAssertNil(try runner.run(events))
+        XCTAssertEqual(runner.rulesSeen, [.aead])
+        XCTAssertEqual(runner.model.epoch, 4)
+    }
+
     // MARK: - The checker can fail
 
     /// Finds a divergence for `mutant` within a few seeds and shrinks it.

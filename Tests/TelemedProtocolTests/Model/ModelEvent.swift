@@ -82,9 +82,21 @@ enum Attack: Equatable, CustomStringConvertible {
 }
 
 /// What an active member sends that the doctor must reject.
-enum MemberGarbage: Equatable {
+enum MemberGarbage: Equatable, CustomStringConvertible {
+    /// Not parseable: R-FRAME.
     case malformed
+    /// A KEY_CONFIRMATION while active: R-STATE.
     case wrongOpcode
+    /// Its last DEC_MSG again (or a forged one when it sent none): R-AEAD.
+    case staleReceipt
+
+    var description: String {
+        switch self {
+        case .malformed: return "a malformed frame"
+        case .wrongOpcode: return "a KEY_CONFIRMATION while active"
+        case .staleReceipt: return "its last DEC_MSG again (or a forged one)"
+        }
+    }
 }
 
 /// One step of a model run. Every field the step needs is in the event itself (indices are
@@ -133,7 +145,7 @@ enum ModelEvent: Equatable, CustomStringConvertible {
         case let .slotDrop(slot, how): return "pending slot \(slot): transport \(how)"
         case let .leave(i): return "\(p(i)) sends DISCONNECT"
         case let .memberDrop(i): return "\(p(i))'s connection closes"
-        case let .memberGarbage(i, kind): return "\(p(i)) sends \(kind == .malformed ? "a malformed frame" : "a KEY_CONFIRMATION while active")"
+        case let .memberGarbage(i, kind): return "\(p(i)) sends \(kind)"
         case let .kick(i): return "operator kicks \(p(i))"
         case .rekey: return "operator rekeys"
         case .broadcast: return "operator broadcasts"
@@ -175,7 +187,7 @@ struct ModelEventGenerator {
             return .slotDrop(slot: int(4), how: ends[int(ends.count)])
         case 35..<39: return .leave(patient: patient())
         case 39..<41: return .memberDrop(patient: patient())
-        case 41..<43: return .memberGarbage(patient: patient(), kind: int(2) == 0 ? .malformed : .wrongOpcode)
+        case 41..<43: return .memberGarbage(patient: patient(), kind: [.malformed, .wrongOpcode, .staleReceipt][int(3)])
         case 43..<46: return .kick(patient: patient())
         case 46..<48: return .rekey(seed: seed)
         case 48..<50: return .broadcast(seed: seed)

@@ -150,10 +150,26 @@ struct ModelRunner {
         case let .memberGarbage(p, kind):
             let id = ModelWorld.patientIDs[p]
             guard let connection = model.active[id] else { return nil }
-            let body = kind == .malformed ? Array(#"{"opcode":60,"#.utf8)
-                : crafter.codec.encode(.keyConfirmation(KeyConfirmation(idI: id, ts: h.now.wall, skv: Bytes32(random: &h.rng))))
+            let body: [UInt8]
+            let rule: RuleID
+            switch kind {
+            case .malformed:
+                body = Array(#"{"opcode":60,"#.utf8)
+                rule = .frame
+            case .wrongOpcode:
+                body = crafter.codec.encode(.keyConfirmation(KeyConfirmation(idI: id, ts: h.now.wall, skv: Bytes32(random: &h.rng))))
+                rule = .state
+            case .staleReceipt:
+                let receipts = h.framesFromPatient(connection).filter {
+                    if case .decMsg? = crafter.decode($0) { return true }
+                    return false
+                }
+                body = receipts.last ?? crafter.codec.encode(.decMsg(ReceiptMessage(
+                    idI: id, seq: 0, ct: (0..<32).map { _ in UInt8.random(in: 0...255, using: &h.rng) })))
+                rule = .aead
+            }
             h.inject(body, on: connection)
-            model.leave(id, rejectedBy: kind == .malformed ? .frame : .state)
+            model.leave(id, rejectedBy: rule)
         case let .kick(p):
             let id = ModelWorld.patientIDs[p]
             let machine = command { (h: inout Harness) throws(DoctorCommandError) in
