@@ -34,7 +34,7 @@
 /// A deliberate error in the model, to prove the checker can find and shrink a divergence.
 enum ModelMutant: String, Sendable, CaseIterable {
     /// The model follows the spec.
-    case none
+    case faithful
     /// A leave (DISCONNECT, TCP close, kick, rejection) does not start a new epoch.
     case noEpochOnLeave
     /// Blocks never expire.
@@ -134,7 +134,7 @@ struct DoctorModel {
 
     mutating func reached(_ path: String) { coverage[path, default: 0] += 1 }
 
-    init(config: DoctorConfiguration, enrolled: Set<PeerID>, start: Instant, mutant: ModelMutant = .none) {
+    init(config: DoctorConfiguration, enrolled: Set<PeerID>, start: Instant, mutant: ModelMutant = .faithful) {
         self.config = config
         self.enrolled = enrolled
         self.startTime = start.wall

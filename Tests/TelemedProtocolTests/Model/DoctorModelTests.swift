@@ -11,6 +11,8 @@ import XCTest
 /// Replay one seed:   TELEMED_MODEL_SEED=<seed> swift test --filter TelemedProtocolTests.DoctorModelTests
 /// Run more seeds:    TELEMED_MODEL_RUNS=<n> swift test --filter TelemedProtocolTests.DoctorModelTests
 /// Longer sequences:  TELEMED_MODEL_EVENTS=<n> (default 60)
+/// See a failure:     TELEMED_MODEL_MUTANT=noEpochOnLeave (or blocksNeverExpire) runs the main
+///                    test against a deliberately wrong model, so it fails and prints its report
 final class DoctorModelTests: XCTestCase {
     static let defaultRuns: UInt64 = 10
     static let filter = "TelemedProtocolTests.DoctorModelTests/testMachineAgreesWithTheReferenceModel"
@@ -23,6 +25,10 @@ final class DoctorModelTests: XCTestCase {
         return Array(1...Self.defaultRuns)
     }
 
+    var mutant: ModelMutant {
+        environment["TELEMED_MODEL_MUTANT"].flatMap(ModelMutant.init(rawValue:)) ?? .faithful
+    }
+
     var length: Int {
         environment["TELEMED_MODEL_EVENTS"].flatMap(Int.init).map { max(1, $0) } ?? 60
     }
@@ -32,14 +38,16 @@ final class DoctorModelTests: XCTestCase {
         return generator.events(count: count)
     }
 
-    static func report(seed: UInt64, events: [ModelEvent], divergence: ModelDivergence, replays: Int) -> String {
+    static func report(seed: UInt64, events: [ModelEvent], divergence: ModelDivergence, replays: Int,
+                       mutant: ModelMutant = .faithful) -> String {
+        let prefix = mutant == .faithful ? "" : "TELEMED_MODEL_MUTANT=\(mutant.rawValue) "
         let steps = events.enumerated().map { "  \($0.offset + 1). \($0.element)" }.joined(separator: "\n")
         return """
         DoctorMachine diverges from the reference model (seed \(seed)).
         Shortest failing sequence (\(events.count) events, found in \(replays) replays):
         \(steps)
         Divergence \(divergence)
-        Replay: TELEMED_MODEL_SEED=\(seed) swift test --filter \(filter)
+        Replay: \(prefix)TELEMED_MODEL_SEED=\(seed) swift test --filter \(filter)
         """
     }
 
@@ -51,15 +59,16 @@ final class DoctorModelTests: XCTestCase {
         var paths: [String: Int] = [:]
         for seed in seeds {
             let events = Self.events(seed: seed, count: length)
-            var runner = try ModelRunner()
+            var runner = try ModelRunner(mutant: mutant)
             let found = try runner.run(events)
             rules.formUnion(runner.rulesSeen)
             joins += runner.joinsCompleted
             paths.merge(runner.coverage, uniquingKeysWith: +)
             guard found != nil else { continue }
-            var shrinker = ModelShrinker()
+            var shrinker = ModelShrinker(mutant: mutant)
             if let (shortest, divergence) = try shrinker.shrink(events) {
-                XCTFail(Self.report(seed: seed, events: shortest, divergence: divergence, replays: shrinker.replays))
+                XCTFail(Self.report(seed: seed, events: shortest, divergence: divergence, replays: shrinker.replays,
+                                    mutant: mutant))
             } else {
                 XCTFail("seed \(seed): the divergence did not reproduce from a fresh start (nondeterminism)")
             }

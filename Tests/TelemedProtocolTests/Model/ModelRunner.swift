@@ -37,14 +37,14 @@ struct ModelRunner {
     var coverage: [String: Int] { model.coverage }
     let crafter = Crafter()
 
-    init(mutant: ModelMutant = .none) throws {
+    init(mutant: ModelMutant = .faithful) throws {
         h = try Harness(patients: ModelWorld.patients, seed: 1, configuration: ModelWorld.configuration)
         model = DoctorModel(config: ModelWorld.configuration, enrolled: Set(ModelWorld.patientIDs),
                             start: h.now, mutant: mutant)
     }
 
     /// Runs `events` from a fresh start; returns the first divergence, if any.
-    static func firstDivergence(_ events: [ModelEvent], mutant: ModelMutant = .none) throws -> ModelDivergence? {
+    static func firstDivergence(_ events: [ModelEvent], mutant: ModelMutant = .faithful) throws -> ModelDivergence? {
         var runner = try ModelRunner(mutant: mutant)
         return try runner.run(events)
     }

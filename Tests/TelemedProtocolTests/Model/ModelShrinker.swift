@@ -6,7 +6,7 @@ struct ModelShrinker {
     /// Candidate sequences replayed (for reporting).
     private(set) var replays = 0
 
-    init(mutant: ModelMutant = .none) { self.mutant = mutant }
+    init(mutant: ModelMutant = .faithful) { self.mutant = mutant }
 
     mutating func divergence(_ events: [ModelEvent]) throws -> ModelDivergence? {
         replays += 1
