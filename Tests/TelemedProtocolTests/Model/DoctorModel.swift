@@ -111,7 +111,8 @@ struct DoctorModel {
 
     let config: DoctorConfiguration
     let enrolled: Set<PeerID>
-    let startTime: UInt64
+    /// T0: the largest start time recorded (R-START); persisted across restarts.
+    var startTime: UInt64
     let mutant: ModelMutant
 
     var wall: UInt64
@@ -197,6 +198,23 @@ struct DoctorModel {
     /// The wall clock alone steps (NTP correction); timers do not move.
     mutating func stepWall(by delta: Int64) {
         wall = delta >= 0 ? wall + UInt64(delta) : wall - UInt64(-delta)
+    }
+
+    // MARK: - Restart
+
+    /// The doctor restarts: blocks, failure lists and T0 survive (R-BLOCK, R-START); sessions,
+    /// handshakes, the replay cache and the epoch counter do not ("epochs start at 1 in each
+    /// run"). T0 becomes max(T0, wall clock). Saturation is not persisted state: the restarted
+    /// doctor finds out again when a block does not fit (the machine's reading).
+    mutating func restart() {
+        reached("restart")
+        active = [:]
+        pending = [:]
+        replay = []
+        epoch = 0
+        saturated = false
+        startTime = max(startTime, wall)
+        forgetExpired()
     }
 
     // MARK: - Accept (PROTOCOL.md §5, "On accept, before reading")

@@ -155,6 +155,22 @@ final class DoctorModelTests: XCTestCase {
         XCTAssertEqual(runner.model.epoch, 4)
     }
 
+    /// Attacks 1, 11 and 18 across a restart: the device block survives, the captured request
+    /// is older than the new T0, and a clock stepped back an hour refuses everyone.
+    func testBlocksAndTheStartTimeSurviveARestart() throws {
+        let events: [ModelEvent] = [
+            .beginJoin(patient: 0, source: 0, seed: 1), .slotWrongSKV(slot: 0, patient: 0, seed: 2),
+            .advance(millis: 1_000), .restart, .join(patient: 0, source: 0, seed: 3), .join(patient: 0, source: 3, seed: 4),
+            .replay(capture: 0, source: 2), .stepWall(millis: -3_600_000), .join(patient: 1, source: 2, seed: 5),
+            .stepWall(millis: 3_600_000), .join(patient: 1, source: 2, seed: 6)]
+        try assertAgrees(events, expecting: ["restart", "device-blocked request", "clock behind start"])
+        var runner = try ModelRunner()
+        XCTAssertNil(try runner.run(events))
+        XCTAssertEqual(runner.rulesSeen, [.skv, .block, .start])
+        XCTAssertEqual(runner.model.active.keys.sorted(), ModelWorld.patientIDs[0...1].sorted())
+        XCTAssertEqual(runner.model.epoch, 2)
+    }
+
     // MARK: - The checker can fail
 
     /// Finds a divergence for `mutant` within a few seeds and shrinks it.

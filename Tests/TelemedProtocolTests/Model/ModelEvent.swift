@@ -132,6 +132,8 @@ enum ModelEvent: Equatable, CustomStringConvertible {
     case hostile(Attack, source: Int, seed: UInt64)
     /// A captured KEY_VERIFICATION sent again from a source.
     case replay(capture: Int, source: Int)
+    /// The doctor process restarts with its persisted security state.
+    case restart
 
     var description: String {
         func p(_ i: Int) -> String { ModelWorld.patients[i] }
@@ -153,6 +155,7 @@ enum ModelEvent: Equatable, CustomStringConvertible {
         case let .stepWall(ms): return "wall clock steps \(ms >= 0 ? "+" : "")\(ms) ms"
         case let .hostile(attack, src, _): return "hostile from \(s(src)): \(attack)"
         case let .replay(capture, src): return "replay captured request #\(capture) from \(s(src))"
+        case .restart: return "doctor restarts (security state restored)"
         }
     }
 }
@@ -197,7 +200,8 @@ struct ModelEventGenerator {
         case 64..<65:
             let steps: [Int64] = [-3_600_000, -5_000, 3_600_000]
             return .stepWall(millis: steps[int(steps.count)])
-        case 65..<92: return .hostile(attack(), source: hostileSource(), seed: seed)
+        case 65..<66: return .restart
+        case 66..<92: return .hostile(attack(), source: hostileSource(), seed: seed)
         default: return .replay(capture: int(8), source: hostileSource())
         }
     }

@@ -208,6 +208,23 @@ struct ModelRunner {
                 h.inject(body, on: connection)
                 model.firstFrame(connection, frame)
             }
+        case .restart:
+            let state = h.doctor.securityState
+            for connection in Set(h.sources.keys).union(h.patients.keys).sorted() where !h.closed.contains(connection) {
+                h.closed.insert(connection)
+                if var patient = h.patients[connection] {
+                    _ = patient.connectionLost()
+                    h.patients[connection] = patient
+                }
+            }
+            h.queue = []
+            h.timers = [:]
+            held = [:]
+            h.doctor = try DoctorMachine(configuration: ModelWorld.configuration, group: Harness.group,
+                                         identity: Harness.doctorID, privateKey: h.doctorKey,
+                                         registry: h.keys.mapValues(\.publicKey), restoring: state)
+            h.applyDoctor(h.doctor.start(now: h.now))
+            model.restart()
         case let .replay(index, s):
             guard !captures.isEmpty else { return nil }
             let captured = captures[index % captures.count]
