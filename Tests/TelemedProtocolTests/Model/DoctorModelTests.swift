@@ -174,12 +174,12 @@ final class DoctorModelTests: XCTestCase {
     // MARK: - The checker can fail
 
     /// Finds a divergence for `mutant` within a few seeds and shrinks it.
-    func shrunkDivergence(_ mutant: ModelMutant) throws -> (seed: UInt64, events: [ModelEvent], divergence: ModelDivergence)? {
+    func shrunkDivergence(_ mutant: ModelMutant) throws -> (seed: UInt64, events: [ModelEvent], divergence: ModelDivergence, replays: Int)? {
         for seed in UInt64(1)...10 {
             let events = Self.events(seed: seed, count: 30)
             var shrinker = ModelShrinker(mutant: mutant)
             if let (shortest, divergence) = try shrinker.shrink(events) {
-                return (seed, shortest, divergence)
+                return (seed, shortest, divergence, shrinker.replays)
             }
         }
         return nil
@@ -187,7 +187,9 @@ final class DoctorModelTests: XCTestCase {
 
     func testAModelThatForgetsTheEpochOnLeaveIsCaughtAndShrunk() throws {
         let found = try XCTUnwrap(try shrunkDivergence(.noEpochOnLeave), "no seed exposed the mutant")
-        let message = Self.report(seed: found.seed, events: found.events, divergence: found.divergence, replays: 0)
+        let message = Self.report(seed: found.seed, events: found.events, divergence: found.divergence,
+                                  replays: found.replays, mutant: .noEpochOnLeave)
+        print("expected divergence of the mutant (not a failure):\n\(message)")
         // Two joins and one departure are enough.
         XCTAssertLessThanOrEqual(found.events.count, 3, message)
         XCTAssertTrue(found.divergence.differences.contains { $0.hasPrefix("epoch") }, message)
@@ -197,7 +199,9 @@ final class DoctorModelTests: XCTestCase {
 
     func testAModelWhoseBlocksNeverExpireIsCaughtAndShrunk() throws {
         let found = try XCTUnwrap(try shrunkDivergence(.blocksNeverExpire), "no seed exposed the mutant")
-        let message = Self.report(seed: found.seed, events: found.events, divergence: found.divergence, replays: 0)
+        let message = Self.report(seed: found.seed, events: found.events, divergence: found.divergence,
+                                  replays: found.replays, mutant: .blocksNeverExpire)
+        print("expected divergence of the mutant (not a failure):\n\(message)")
         // A device block (begin join, wrong SKV) or a source block (three failures), then time.
         XCTAssertLessThanOrEqual(found.events.count, 4, message)
         XCTAssertTrue(found.divergence.differences.contains { $0.contains("block") }, message)

@@ -1,17 +1,6 @@
 import TelemedCrypto
 @testable import TelemedProtocol
 
-/// The first step at which the real DoctorMachine and the reference model disagree.
-struct ModelDivergence: CustomStringConvertible {
-    var step: Int
-    var event: ModelEvent
-    var differences: [String]
-
-    var description: String {
-        "after step \(step + 1) (\(event)):\n" + differences.map { "    \($0)" }.joined(separator: "\n")
-    }
-}
-
 /// Feeds one event sequence to a fresh DoctorMachine (through the Harness, with real
 /// PatientMachines for honest patients and the Crafter for hostile frames) and to a fresh
 /// DoctorModel, and compares them after every step.
