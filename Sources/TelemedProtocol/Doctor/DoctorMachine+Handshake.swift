@@ -6,6 +6,9 @@ extension DoctorMachine {
     mutating func requestReceived(_ body: [UInt8], on connection: ConnectionID, _ accepted: Accepted,
                                   now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
         let state = Connection.awaitingRequest(accepted)
+        // Forget what expired while the connection was pending, as on accept: a block table
+        // that was saturated refuses only until it has room again (R-LIMIT).
+        let purged = policy.purgeExpired(now: now.wall).map(DoctorAction.persist)
         do throws(Refusal) {
             let (request, patientKey, patientElement) = try checkRequest(body, from: accepted.source, now: now)
             switch replay.insert(request.idI, request.rnI, now: now.monotonic) {
@@ -15,11 +18,11 @@ extension DoctorMachine {
             case .full:
                 throw Refusal(.replay, "replay cache full: failing closed", request.idI, counts: false)
             }
-            return answer(request, patientKey: patientKey, patientElement: patientElement,
-                          on: connection, source: accepted.source, now: now, using: &rng)
+            return purged + answer(request, patientKey: patientKey, patientElement: patientElement,
+                                   on: connection, source: accepted.source, now: now, using: &rng)
         } catch {
-            return reject(connection, state, error.rule, error.reason, patient: error.patient,
-                          counts: error.counts, now: now, using: &rng)
+            return purged + reject(connection, state, error.rule, error.reason, patient: error.patient,
+                                   counts: error.counts, now: now, using: &rng)
         }
     }
 

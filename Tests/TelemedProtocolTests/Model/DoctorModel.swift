@@ -1,0 +1,449 @@
+// Theory of operation
+// ===================
+// `DoctorModel` is a reference model of what the doctor accepts, written from PROTOCOL.md §5,
+// SECURITY-RULES.md and the "Implementation choices" of WireProtocol.md — not from the
+// machine's code. It deals in abstractions, not bytes: a first frame is "a request for id X
+// with timestamp T whose signature is valid", a confirmation is "the right SKV at ts T". It
+// holds no keys and does no crypto, so it is small enough to check by reading.
+//
+// State (all times in ms; blocks and failures on the wall clock, timers and the replay cache
+// on the monotonic clock):
+//   active      id → connection of each member
+//   epoch       bumped by every membership change that leaves somebody in the group, and by rekey
+//   pending     connection → opened (nothing verified) | verified(id) (SESSION_TOKEN sent)
+//   blocks      source → expiry, prefix → expiry, device (id, source) → expiry; a block is in
+//               force while expiry > now; nothing a peer sends shortens it
+//   failures    source → failure times; a time t is live while now − t ≤ window
+//   replay      (id, rn) of verified requests, identified by the capture that carried them,
+//               each live for 2·ΔTS
+// Every input appends the rejections it causes (connection, rule) to `rejections`, which the
+// checker compares with the machine's audit events after each step.
+//
+// Expiry: a query counts an entry only while it is in force on the doctor's clock *now*. When
+// the doctor forgets an expired entry is a reading the spec leaves open, and it shows only when
+// the wall clock steps back (a forgotten entry stays forgotten; a remembered one applies
+// again). The model follows the machine's documented choice ("expired entries are removed
+// lazily"): everything expired is forgotten when a connection is accepted (the doctor's
+// look at its clock before reading, PROTOCOL.md §5 "On accept") or sends its first frame,
+// and when a full table needs room; a source's own failure list drops expired times whenever
+// a failure is counted. A saturated block table refuses only while it has no room (§5:
+// "until the table has room again (expiry or an operator unblock)").
+
+@testable import TelemedProtocol
+
+/// A deliberate error in the model, to prove the checker can find and shrink a divergence.
+enum ModelMutant: String, Sendable, CaseIterable {
+    /// The model follows the spec.
+    case faithful
+    /// A leave (DISCONNECT, TCP close, kick, rejection) does not start a new epoch.
+    case noEpochOnLeave
+    /// Blocks never expire.
+    case blocksNeverExpire
+}
+
+struct DoctorModel {
+    // MARK: - Inputs the model understands
+
+    /// What a connection's first frame is, as far as the doctor can tell before answering.
+    enum FirstFrame: Equatable {
+        /// Not parseable JSON (or any schema failure other than the group).
+        case malformed
+        /// A KEY_VERIFICATION for another group.
+        case wrongGroup
+        /// A well-formed frame with another opcode (a reflected KEY_CONFIRMATION, say).
+        case wrongOpcode
+        /// A KEY_VERIFICATION.
+        case request(Request)
+    }
+
+    struct Request: Equatable {
+        var patient: PeerID
+        var ts: UInt64
+        /// Addressed to this doctor's id.
+        var toThisGateway = true
+        /// Signed by the key enrolled for `patient` over exactly these bytes.
+        var validSignature = true
+        /// c1, c2 and the decrypted K are valid group elements.
+        var validElements = true
+        /// Which captured request this is (the (id, rn) pair in the replay cache).
+        var capture: Int
+    }
+
+    /// A KEY_CONFIRMATION on a verified connection.
+    struct Confirmation: Equatable {
+        var ts: UInt64
+        var correctSKV: Bool
+    }
+
+    enum Pending: Equatable, CustomStringConvertible {
+        case opened(SourceAddress, deadline: UInt64)
+        case verified(SourceAddress, PeerID, deadline: UInt64)
+
+        var source: SourceAddress {
+            switch self {
+            case let .opened(source, _), let .verified(source, _, _): return source
+            }
+        }
+        var deadline: UInt64 {
+            switch self {
+            case let .opened(_, deadline), let .verified(_, _, deadline): return deadline
+            }
+        }
+        var isOpened: Bool { if case .opened = self { return true }; return false }
+        var description: String {
+            switch self {
+            case .opened: return "opened"
+            case let .verified(_, id, _): return "verified(\(id))"
+            }
+        }
+    }
+
+    struct Rejection: Equatable, Comparable, CustomStringConvertible {
+        var connection: ConnectionID
+        var rule: RuleID
+        static func < (a: Rejection, b: Rejection) -> Bool {
+            (a.connection.rawValue, a.rule.rawValue) < (b.connection.rawValue, b.rule.rawValue)
+        }
+        var description: String { "\(connection) \(rule)" }
+    }
+
+    // MARK: - Configuration and state
+
+    let config: DoctorConfiguration
+    let enrolled: Set<PeerID>
+    /// T0: the largest start time recorded (R-START); persisted across restarts.
+    var startTime: UInt64
+    let mutant: ModelMutant
+
+    var wall: UInt64
+    var mono: UInt64
+    var active: [PeerID: ConnectionID] = [:]
+    var epoch: UInt64 = 0
+    var pending: [ConnectionID: Pending] = [:]
+    var sourceBlocks: [SourceAddress: UInt64] = [:]
+    var prefixBlocks: [SourcePrefix: UInt64] = [:]
+    var deviceBlocks: [DeviceKey: UInt64] = [:]
+    var failures: [SourceAddress: [UInt64]] = [:]
+    /// Set when a source block could not be recorded at all; lifted once the table has room.
+    var saturated = false
+    /// Verified captures in insertion order, with their monotonic expiry.
+    var replay: [(capture: Int, expiry: UInt64)] = []
+    /// Rejections caused by the current step.
+    var rejections: [Rejection] = []
+    /// How often each interesting path was taken (the tests check the generator reaches them).
+    var coverage: [String: Int] = [:]
+
+    mutating func reached(_ path: String) { coverage[path, default: 0] += 1 }
+
+    init(config: DoctorConfiguration, enrolled: Set<PeerID>, start: Instant, mutant: ModelMutant = .faithful) {
+        self.config = config
+        self.enrolled = enrolled
+        self.startTime = start.wall
+        self.wall = start.wall
+        self.mono = start.monotonic
+        self.mutant = mutant
+    }
+
+    // MARK: - Queries (what the checker compares)
+
+    func inForce(_ expiry: UInt64?) -> UInt64? {
+        guard let expiry else { return nil }
+        return (expiry > wall || mutant == .blocksNeverExpire) ? expiry : nil
+    }
+
+    /// The latest expiry of an exact or prefix block covering `source`, if one is in force.
+    func sourceBlock(_ source: SourceAddress) -> UInt64? {
+        [inForce(sourceBlocks[source]), inForce(prefixBlocks[source.prefix])].compactMap { $0 }.max()
+    }
+
+    func deviceBlock(_ device: DeviceKey) -> UInt64? { inForce(deviceBlocks[device]) }
+
+    func isLive(failureAt time: UInt64) -> Bool {
+        !(wall > time && wall - time > config.failureWindowMillis)
+    }
+
+    func liveFailures(_ source: SourceAddress) -> Int {
+        (failures[source] ?? []).filter(isLive).count
+    }
+
+    var sourceTableLive: Int {
+        sourceBlocks.values.filter { inForce($0) != nil }.count + prefixBlocks.values.filter { inForce($0) != nil }.count
+    }
+
+    var deviceCapacity: Int { max(1, enrolled.count) * config.deviceBlocksPerPatient }
+
+    mutating func refusesUnauthenticated() -> Bool {
+        if saturated && sourceTableLive < config.sourceBlockCapacity { saturated = false }
+        return saturated
+    }
+
+    func pendingCount(_ matches: (SourceAddress) -> Bool) -> Int {
+        pending.values.filter { matches($0.source) }.count
+    }
+
+    // MARK: - Clock
+
+    mutating func advance(by millis: UInt64) {
+        wall += millis
+        mono += millis
+        // Handshake timeouts, earliest deadline first (ties by connection).
+        let due = pending.filter { $0.value.deadline <= mono }
+            .sorted { ($0.value.deadline, $0.key.rawValue) < ($1.value.deadline, $1.key.rawValue) }
+        for (connection, state) in due {
+            reached("handshake timeout")
+            end(connection, rule: .state, counts: state.isOpened)
+        }
+    }
+
+    /// The wall clock alone steps (NTP correction); timers do not move.
+    mutating func stepWall(by delta: Int64) {
+        wall = delta >= 0 ? wall + UInt64(delta) : wall - UInt64(-delta)
+    }
+
+    // MARK: - Restart
+
+    /// The doctor restarts: blocks, failure lists and T0 survive (R-BLOCK, R-START); sessions,
+    /// handshakes, the replay cache and the epoch counter do not ("epochs start at 1 in each
+    /// run"). T0 becomes max(T0, wall clock). Saturation is not persisted state: the restarted
+    /// doctor finds out again when a block does not fit (the machine's reading).
+    mutating func restart() {
+        reached("restart")
+        active = [:]
+        pending = [:]
+        replay = []
+        epoch = 0
+        saturated = false
+        startTime = max(startTime, wall)
+        forgetExpired()
+    }
+
+    // MARK: - Accept (PROTOCOL.md §5, "On accept, before reading")
+
+    /// Returns true when the connection becomes a pending handshake.
+    mutating func open(_ connection: ConnectionID, from source: SourceAddress) -> Bool {
+        forgetExpired()
+        let refusal: RuleID?
+        if wall + config.timeWindowMillis < startTime { refusal = .start; reached("clock behind start") }
+        else if sourceBlock(source) != nil { refusal = .block; reached("blocked source refused") }
+        else if refusesUnauthenticated() { refusal = .limit; reached("saturated refusal") }
+        else if pendingCount({ $0 == source }) >= config.pendingPerSource { refusal = .limit; reached("pending per source") }
+        else if pendingCount({ $0.prefix == source.prefix }) >= config.pendingPerPrefix { refusal = .limit; reached("pending per prefix") }
+        else if pending.count >= config.pendingTotal { refusal = .limit; reached("pending total") }
+        else { refusal = nil }
+        if let refusal {
+            rejections.append(Rejection(connection: connection, rule: refusal))
+            return false
+        }
+        pending[connection] = .opened(source, deadline: mono + config.handshakeTimeoutMillis)
+        return true
+    }
+
+    // MARK: - First frame (cheapest check first)
+
+    mutating func firstFrame(_ connection: ConnectionID, _ frame: FirstFrame) {
+        guard case let .opened(source, _)? = pending[connection] else { return }
+        forgetExpired()
+        // Checks that never count: a block set while pending, a saturated block table.
+        if sourceBlock(source) != nil { return end(connection, rule: .block, counts: false) }
+        if refusesUnauthenticated() { return end(connection, rule: .limit, counts: false) }
+        let request: Request
+        switch frame {
+        case .malformed: return end(connection, rule: .frame, counts: true)
+        case .wrongGroup: return end(connection, rule: .group, counts: true)
+        case .wrongOpcode: return end(connection, rule: .state, counts: true)
+        case let .request(r): request = r
+        }
+        guard request.toThisGateway else { return end(connection, rule: .identity, counts: true) }
+        let skew = wall >= request.ts ? wall - request.ts : request.ts - wall
+        guard skew <= config.timeWindowMillis else { return end(connection, rule: .time, counts: true) }
+        guard request.ts >= startTime else { return end(connection, rule: .start, counts: true) }
+        if deviceBlock(DeviceKey(patient: request.patient, source: source)) != nil {
+            reached("device-blocked request")
+            return end(connection, rule: .block, counts: false)
+        }
+        if replayContains(request.capture) {
+            reached("replay seen")
+            return end(connection, rule: .replay, counts: true)
+        }
+        guard enrolled.contains(request.patient) else { return end(connection, rule: .identity, counts: true) }
+        guard request.validSignature else { return end(connection, rule: .signature, counts: true) }
+        // Verified: nothing after this point counts against the source.
+        guard request.validElements else { return end(connection, rule: .element, counts: false) }
+        guard replayInsert(request.capture) else {
+            reached("replay cache full")
+            return end(connection, rule: .replay, counts: false)
+        }
+        if request.ts != wall { reached("verified request with another ts") }
+        pending[connection] = .verified(source, request.patient, deadline: pending[connection]?.deadline ?? mono)
+    }
+
+    /// The transport refused a frame's length prefix (oversize): R-FRAME, counted when unverified.
+    mutating func frameRefused(_ connection: ConnectionID) {
+        guard let state = pending[connection] else { return }
+        end(connection, rule: .frame, counts: state.isOpened)
+    }
+
+    /// The transport closed a pending connection.
+    mutating func closed(_ connection: ConnectionID, _ how: ConnectionEnd) {
+        guard let state = pending[connection] else { return }
+        switch how {
+        case .closedByPeer: pending[connection] = nil
+        case .cutFrame, .oversizeFrame: end(connection, rule: .frame, counts: state.isOpened)
+        case .transportFailure: end(connection, rule: .state, counts: state.isOpened)
+        }
+    }
+
+    // MARK: - KEY_CONFIRMATION
+
+    mutating func confirm(_ connection: ConnectionID, _ confirmation: Confirmation) {
+        guard case let .verified(source, patient, _)? = pending[connection] else { return }
+        let skew = wall >= confirmation.ts ? wall - confirmation.ts : confirmation.ts - wall
+        guard skew <= config.timeWindowMillis else { return end(connection, rule: .time, counts: false) }
+        guard confirmation.ts >= startTime else { return end(connection, rule: .start, counts: false) }
+        guard confirmation.correctSKV else {
+            reached("wrong SKV")
+            blockDevice(DeviceKey(patient: patient, source: source))
+            return end(connection, rule: .skv, counts: false)
+        }
+        if active[patient] == nil && active.count >= config.maxActivePatients {
+            reached("active table full")
+            return end(connection, rule: .limit, counts: false)
+        }
+        pending[connection] = nil
+        // Every other handshake of this id that reached the id ends (R-STATE, not counted).
+        let rivals = pending.filter {
+            if case let .verified(_, other, _) = $0.value { return other == patient }
+            return false
+        }.keys.sorted()
+        for rival in rivals { end(rival, rule: .state, counts: false); reached("rival handshake ended") }
+        if active[patient] != nil { reached("session replaced") }
+        // A replaced session leaves without an epoch of its own: the join makes the one new epoch.
+        active[patient] = connection
+        epoch += 1
+    }
+
+    // MARK: - Members
+
+    /// A member left (DISCONNECT, TCP close, kick, or a rejected frame).
+    mutating func leave(_ patient: PeerID, rejectedBy rule: RuleID? = nil) {
+        guard let connection = active.removeValue(forKey: patient) else { return }
+        if let rule { rejections.append(Rejection(connection: connection, rule: rule)) }
+        if !active.isEmpty && mutant != .noEpochOnLeave { epoch += 1 }
+    }
+
+    /// Operator kick: fails when the id is not a member.
+    mutating func kick(_ patient: PeerID) -> Bool {
+        guard active[patient] != nil else { return false }
+        leave(patient)
+        return true
+    }
+
+    /// Operator rekey: fails with nobody connected.
+    mutating func rekey() -> Bool {
+        guard !active.isEmpty else { return false }
+        epoch += 1
+        return true
+    }
+
+    /// Operator broadcast: fails with nobody connected; changes nothing.
+    func broadcast() -> Bool { !active.isEmpty }
+
+    // MARK: - Ending a pending handshake
+
+    mutating func end(_ connection: ConnectionID, rule: RuleID, counts: Bool) {
+        guard let state = pending.removeValue(forKey: connection) else { return }
+        rejections.append(Rejection(connection: connection, rule: rule))
+        if counts { countFailure(state.source) }
+    }
+
+    // MARK: - R-SRC: sliding window of failures per source
+
+    mutating func countFailure(_ source: SourceAddress) {
+        var live = (failures[source] ?? []).filter(isLive)
+        if failures[source] == nil && failures.count >= config.failureTableCapacity {
+            forgetExpired()
+            guard failures.count < config.failureTableCapacity else {
+                reached("failure table full")
+                return   // not counted
+            }
+        }
+        live.append(wall)
+        guard live.count >= config.failureThreshold else {
+            failures[source] = live
+            return
+        }
+        failures[source] = nil
+        reached("source reached the threshold")
+        blockSource(source)
+    }
+
+    /// A 24 h (configured) block on the source; the /24 or /48 when the table is full and the
+    /// prefix covers a finer block; otherwise the table is saturated.
+    mutating func blockSource(_ source: SourceAddress) {
+        let until = wall + config.blockDurationMillis
+        if let existing = inForce(sourceBlocks[source]) {
+            sourceBlocks[source] = max(existing, until)
+            return
+        }
+        if sourceBlocks[source] == nil && sourceBlocks.count + prefixBlocks.count >= config.sourceBlockCapacity {
+            forgetExpired()
+        }
+        if sourceBlocks[source] != nil || sourceBlocks.count + prefixBlocks.count < config.sourceBlockCapacity {
+            sourceBlocks[source] = until
+            return
+        }
+        let prefix = source.prefix
+        let covered = sourceBlocks.filter { $0.key.prefix == prefix && inForce($0.value) != nil }
+        let existingPrefix = inForce(prefixBlocks[prefix])
+        guard existingPrefix != nil || !covered.isEmpty else {
+            reached("block table saturated")
+            saturated = true
+            return
+        }
+        reached("prefix block")
+        prefixBlocks[prefix] = ([until, existingPrefix ?? 0] + covered.values).max()
+        for finer in covered.keys { sourceBlocks[finer] = nil }
+    }
+
+    /// Forgets expired blocks and failure times; the block table may have room again.
+    mutating func forgetExpired() {
+        if mutant != .blocksNeverExpire {
+            sourceBlocks = sourceBlocks.filter { $0.value > wall }
+            prefixBlocks = prefixBlocks.filter { $0.value > wall }
+            deviceBlocks = deviceBlocks.filter { $0.value > wall }
+        }
+        failures = failures.compactMapValues { times in
+            let live = times.filter(isLive)
+            return live.isEmpty ? nil : live
+        }
+        if saturated && sourceBlocks.count + prefixBlocks.count < config.sourceBlockCapacity { saturated = false }
+    }
+
+    // MARK: - R-SKV: device blocks
+
+    mutating func blockDevice(_ device: DeviceKey) {
+        let until = max(wall + config.blockDurationMillis, inForce(deviceBlocks[device]) ?? 0)
+        if deviceBlocks[device] == nil && deviceBlocks.count >= deviceCapacity { forgetExpired() }
+        if deviceBlocks[device] == nil && deviceBlocks.count >= deviceCapacity,
+           let victim = deviceBlocks.min(by: { ($0.value, $0.key) < ($1.value, $1.key) })?.key {
+            deviceBlocks[victim] = nil   // closest to expiry goes (ties: lowest (id, source))
+            reached("device block evicted")
+        }
+        deviceBlocks[device] = until
+    }
+
+    // MARK: - R-REPLAY
+
+    func replayContains(_ capture: Int) -> Bool {
+        replay.contains { $0.capture == capture && $0.expiry > mono }
+    }
+
+    /// Check-and-insert; false when the cache is full of live entries (fail closed).
+    mutating func replayInsert(_ capture: Int) -> Bool {
+        replay.removeAll { $0.expiry <= mono }
+        guard !replayContains(capture) else { return false }
+        guard replay.count < config.replayCacheCapacity else { return false }
+        replay.append((capture, mono + 2 * config.timeWindowMillis))
+        return true
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import XCTest
+@testable import TelemedProtocol
+
+/// Model-based testing of the doctor: seeded random sequences of honest and hostile events
+/// run against the real DoctorMachine and the reference DoctorModel, compared after every step
+/// (rejections with rule ids, command results, active set, epoch, pending handshakes, source
+/// and device blocks with expiry, live failure counts). A divergence is shrunk to a 1-minimal
+/// sequence and printed with its seed.
+///
+/// Replay one seed:   TELEMED_MODEL_SEED=<seed> swift test --filter TelemedProtocolTests.DoctorModelTests
+/// Run more seeds:    TELEMED_MODEL_RUNS=<n> swift test --filter TelemedProtocolTests.DoctorModelTests
+/// Longer sequences:  TELEMED_MODEL_EVENTS=<n> (default 60)
+/// See a failure:     TELEMED_MODEL_MUTANT=noEpochOnLeave (or blocksNeverExpire) runs the main
+///                    test against a deliberately wrong model, so it fails and prints its report
+final class DoctorModelTests: XCTestCase {
+    static let defaultRuns: UInt64 = 10
+    static let filter = "TelemedProtocolTests.DoctorModelTests/testMachineAgreesWithTheReferenceModel"
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    var seeds: [UInt64] {
+        if let text = environment["TELEMED_MODEL_SEED"], let seed = UInt64(text) { return [seed] }
+        if let text = environment["TELEMED_MODEL_RUNS"], let runs = UInt64(text), runs > 0 { return Array(1...runs) }
+        return Array(1...Self.defaultRuns)
+    }
+
+    var mutant: ModelMutant {
+        environment["TELEMED_MODEL_MUTANT"].flatMap(ModelMutant.init(rawValue:)) ?? .faithful
+    }
+
+    var length: Int {
+        environment["TELEMED_MODEL_EVENTS"].flatMap(Int.init).map { max(1, $0) } ?? 60
+    }
+
+    static func events(seed: UInt64, count: Int) -> [ModelEvent] {
+        var generator = ModelEventGenerator(seed: seed)
+        return generator.events(count: count)
+    }
+
+    static func report(seed: UInt64, events: [ModelEvent], divergence: ModelDivergence, replays: Int,
+                       mutant: ModelMutant = .faithful) -> String {
+        let prefix = mutant == .faithful ? "" : "TELEMED_MODEL_MUTANT=\(mutant.rawValue) "
+        let steps = events.enumerated().map { "  \($0.offset + 1). \($0.element)" }.joined(separator: "\n")
+        return """
+        DoctorMachine diverges from the reference model (seed \(seed)).
+        Shortest failing sequence (\(events.count) events, found in \(replays) replays):
+        \(steps)
+        Divergence \(divergence)
+        Replay: \(prefix)TELEMED_MODEL_SEED=\(seed) swift test --filter \(filter)
+        """
+    }
+
+    // MARK: - The machine against the model
+
+    func testMachineAgreesWithTheReferenceModel() throws {
+        var rules: Set<RuleID> = []
+        var joins = 0
+        var paths: [String: Int] = [:]
+        for seed in seeds {
+            let events = Self.events(seed: seed, count: length)
+            var runner = try ModelRunner(mutant: mutant)
+            let found = try runner.run(events)
+            rules.formUnion(runner.rulesSeen)
+            joins += runner.joinsCompleted
+            paths.merge(runner.coverage, uniquingKeysWith: +)
+            guard found != nil else { continue }
+            var shrinker = ModelShrinker(mutant: mutant)
+            if let (shortest, divergence) = try shrinker.shrink(events) {
+                XCTFail(Self.report(seed: seed, events: shortest, divergence: divergence, replays: shrinker.replays,
+                                    mutant: mutant))
+            } else {
+                XCTFail("seed \(seed): the divergence did not reproduce from a fresh start (nondeterminism)")
+            }
+        }
+        // The default run must reach the interesting paths, or it proves little.
+        if seeds.count >= Int(Self.defaultRuns) {
+            let required: Set<RuleID> = [.block, .limit, .replay, .time, .start, .identity, .signature,
+                                         .element, .group, .frame, .state, .skv]
+            XCTAssertEqual(required.subtracting(rules), [], "rules the default run never exercised")
+            XCTAssertGreaterThan(joins, 20, "too few completed joins")
+            print("model paths reached: \(paths.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))")
+        }
+    }
+
+    func testTheGeneratorAndTheRunAreDeterministic() throws {
+        let events = Self.events(seed: 4_242, count: 30)
+        XCTAssertEqual(events, Self.events(seed: 4_242, count: 30))
+        var first = try ModelRunner()
+        var second = try ModelRunner()
+        XCTAssertNil(try first.run(events))
+        XCTAssertNil(try second.run(events))
+        XCTAssertEqual(first.h.doctorLog, second.h.doctorLog)
+    }
+
+    // MARK: - Directed sequences for paths random runs rarely reach
+
+    func assertAgrees(_ events: [ModelEvent], expecting paths: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        var runner = try ModelRunner()
+        if let divergence = try runner.run(events) {
+            var shrinker = ModelShrinker()
+            let shortest = try shrinker.shrink(events)
+            XCTFail(Self.report(seed: 0, events: shortest?.events ?? events, divergence: shortest?.divergence ?? divergence,
+                                replays: shrinker.replays), file: file, line: line)
+            return
+        }
+        for path in paths {
+            XCTAssertNotNil(runner.coverage[path], "the sequence never reached \(path)", file: file, line: line)
+        }
+    }
+
+    static func burst(_ source: Int, _ count: Int = 3) -> [ModelEvent] {
+        (0..<count).map { .hostile(.malformedJSON, source: source, seed: UInt64(source * 10 + $0)) }
+    }
+
+    /// Four sources blocked with room for three: the fourth has no finer block in its /24, so
+    /// the table saturates; once the wall clock has passed every expiry the table has room again
+    /// and a connection that was pending all along may log in.
+    func testASaturatedBlockTableRecoversWhenItsBlocksExpire() throws {
+        let events: [ModelEvent] = [.openOnly(source: 1)] + Self.burst(2) + Self.burst(3) + Self.burst(4) + Self.burst(0)
+            + [.openOnly(source: 1), .stepWall(millis: 3_600_000), .slotProceed(slot: 0, patient: 0, seed: 1),
+               .slotProceed(slot: 0, patient: 0, seed: 2), .openOnly(source: 2)]
+        try assertAgrees(events, expecting: ["block table saturated", "saturated refusal"])
+    }
+
+    /// The table is full when a second source of a blocked /24 is blocked: the /24 replaces it.
+    func testAFullBlockTableFallsBackToThePrefix() throws {
+        let events: [ModelEvent] = Self.burst(2) + Self.burst(3) + Self.burst(0) + Self.burst(1)
+            + [.join(patient: 0, source: 1, seed: 3), .advance(millis: 121_000), .join(patient: 0, source: 1, seed: 4)]
+        try assertAgrees(events, expecting: ["prefix block", "blocked source refused"])
+    }
+
+    /// Five wrong SKVs from five places fill the device table (4 × 1): the one closest to expiry goes.
+    func testTheDeviceTableEvictsTheBlockClosestToExpiry() throws {
+        var events: [ModelEvent] = []
+        for (index, (patient, source)) in [(0, 0), (1, 2), (2, 3), (3, 4), (0, 4)].enumerated() {
+            events += [.beginJoin(patient: patient, source: source, seed: UInt64(100 + index)),
+                       .slotWrongSKV(slot: 0, patient: patient, seed: UInt64(200 + index)), .advance(millis: 1_000)]
+        }
+        events += [.join(patient: 0, source: 0, seed: 7), .join(patient: 1, source: 2, seed: 8)]
+        try assertAgrees(events, expecting: ["wrong SKV", "device block evicted", "device-blocked request"])
+    }
+
+    /// A member repeating its last receipt (seq not above the last) is an R-AEAD leave; so is
+    /// a receipt that does not open. Either way the rest get a new epoch.
+    func testAStaleReceiptFromAMemberIsALeaveWithANewEpoch() throws {
+        let events: [ModelEvent] = [.join(patient: 0, source: 0, seed: 1), .join(patient: 1, source: 3, seed: 2),
+                                    .broadcast(seed: 3), .memberGarbage(patient: 0, kind: .staleReceipt),
+                                    .memberGarbage(patient: 1, kind: .staleReceipt), .join(patient: 2, source: 2, seed: 4),
+                                    .memberGarbage(patient: 2, kind: .staleReceipt)]
+        try assertAgrees(events, expecting: [])
+        var runner = try ModelRunner()
+        XCTAssertNil(try runner.run(events))
+        XCTAssertEqual(runner.rulesSeen, [.aead])
+        XCTAssertEqual(runner.model.epoch, 4)
+    }
+
+    /// Attacks 1, 11 and 18 across a restart: the device block survives, the captured request
+    /// is older than the new T0, and a clock stepped back an hour refuses everyone.
+    func testBlocksAndTheStartTimeSurviveARestart() throws {
+        let events: [ModelEvent] = [
+            .beginJoin(patient: 0, source: 0, seed: 1), .slotWrongSKV(slot: 0, patient: 0, seed: 2),
+            .advance(millis: 1_000), .restart, .join(patient: 0, source: 0, seed: 3), .join(patient: 0, source: 3, seed: 4),
+            .replay(capture: 0, source: 2), .stepWall(millis: -3_600_000), .join(patient: 1, source: 2, seed: 5),
+            .stepWall(millis: 3_600_000), .join(patient: 1, source: 2, seed: 6)]
+        try assertAgrees(events, expecting: ["restart", "device-blocked request", "clock behind start"])
+        var runner = try ModelRunner()
+        XCTAssertNil(try runner.run(events))
+        XCTAssertEqual(runner.rulesSeen, [.skv, .block, .start])
+        XCTAssertEqual(runner.model.active.keys.sorted(), ModelWorld.patientIDs[0...1].sorted())
+        XCTAssertEqual(runner.model.epoch, 2)
+    }
+
+    // MARK: - The checker can fail
+
+    /// Finds a divergence for `mutant` within a few seeds and shrinks it.
+    func shrunkDivergence(_ mutant: ModelMutant) throws -> (seed: UInt64, events: [ModelEvent], divergence: ModelDivergence, replays: Int)? {
+        for seed in UInt64(1)...10 {
+            let events = Self.events(seed: seed, count: 30)
+            var shrinker = ModelShrinker(mutant: mutant)
+            if let (shortest, divergence) = try shrinker.shrink(events) {
+                return (seed, shortest, divergence, shrinker.replays)
+            }
+        }
+        return nil
+    }
+
+    func testAModelThatForgetsTheEpochOnLeaveIsCaughtAndShrunk() throws {
+        let found = try XCTUnwrap(try shrunkDivergence(.noEpochOnLeave), "no seed exposed the mutant")
+        let message = Self.report(seed: found.seed, events: found.events, divergence: found.divergence,
+                                  replays: found.replays, mutant: .noEpochOnLeave)
+        print("expected divergence of the mutant (not a failure):\n\(message)")
+        // Two joins and one departure are enough.
+        XCTAssertLessThanOrEqual(found.events.count, 3, message)
+        XCTAssertTrue(found.divergence.differences.contains { $0.hasPrefix("epoch") }, message)
+        let joins = found.events.filter { if case .join = $0 { return true }; return false }.count
+        XCTAssertEqual(joins, 2, message)
+    }
+
+    func testAModelWhoseBlocksNeverExpireIsCaughtAndShrunk() throws {
+        let found = try XCTUnwrap(try shrunkDivergence(.blocksNeverExpire), "no seed exposed the mutant")
+        let message = Self.report(seed: found.seed, events: found.events, divergence: found.divergence,
+                                  replays: found.replays, mutant: .blocksNeverExpire)
+        print("expected divergence of the mutant (not a failure):\n\(message)")
+        // A device block (begin join, wrong SKV) or a source block (three failures), then time.
+        XCTAssertLessThanOrEqual(found.events.count, 4, message)
+        XCTAssertTrue(found.divergence.differences.contains { $0.contains("block") }, message)
+        switch found.events.last {
+        case .advance?, .stepWall?: break
+        default: XCTFail("the last event should move the clock: \(message)")
+        }
+    }
+
+    func testTheCorrectModelHasNoDivergenceToShrink() throws {
+        var shrinker = ModelShrinker()
+        XCTAssertNil(try shrinker.shrink(Self.events(seed: 3, count: 20)))
+    }
+}

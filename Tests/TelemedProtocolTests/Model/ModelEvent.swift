@@ -1,0 +1,119 @@
+@testable import TelemedProtocol
+
+/// A hostile first frame on a fresh connection.
+enum Attack: Equatable, CustomStringConvertible {
+    case unknownID
+    case forgedSignature(patient: Int)
+    case staleTimestamp(patient: Int, extra: UInt64)
+    /// Future-dated and validly signed; captured, so it can be replayed once it is in the window.
+    case futureTimestamp(patient: Int, extra: UInt64)
+    /// Half a window old and validly signed (R-START right after the start); captured.
+    case oldInWindow(patient: Int)
+    case badElement(patient: Int)
+    case wrongGroup(patient: Int)
+    case wrongGateway(patient: Int)
+    case malformedJSON
+    /// A KEY_CONFIRMATION as the first frame (reflection).
+    case wrongOpcode(patient: Int)
+    /// A length prefix of 2^31: the body is never read.
+    case oversize
+    /// The connection dies inside the first frame.
+    case cutFrame
+
+    var description: String {
+        func p(_ i: Int) -> String { ModelWorld.patients[i] }
+        switch self {
+        case .unknownID: return "unknown id \(ModelWorld.unknown)"
+        case let .forgedSignature(i): return "forged signature claiming \(p(i))"
+        case let .staleTimestamp(i, extra): return "stale ts (ΔTS+\(extra + 1) ms old) claiming \(p(i))"
+        case let .futureTimestamp(i, extra): return "future ts (ΔTS+\(extra + 1) ms ahead) signed by \(p(i))"
+        case let .oldInWindow(i): return "ts ΔTS/2 old signed by \(p(i))"
+        case let .badElement(i): return "c1 = 1 signed by \(p(i))"
+        case let .wrongGroup(i): return "other group claiming \(p(i))"
+        case let .wrongGateway(i): return "other id_gwn signed by \(p(i))"
+        case .malformedJSON: return "malformed JSON"
+        case let .wrongOpcode(i): return "KEY_CONFIRMATION first claiming \(p(i))"
+        case .oversize: return "oversize length prefix"
+        case .cutFrame: return "frame cut mid-way"
+        }
+    }
+}
+
+/// What an active member sends that the doctor must reject.
+enum MemberGarbage: Equatable, CustomStringConvertible {
+    /// Not parseable: R-FRAME.
+    case malformed
+    /// A KEY_CONFIRMATION while active: R-STATE.
+    case wrongOpcode
+    /// Its last DEC_MSG again (or a forged one when it sent none): R-AEAD.
+    case staleReceipt
+
+    var description: String {
+        switch self {
+        case .malformed: return "a malformed frame"
+        case .wrongOpcode: return "a KEY_CONFIRMATION while active"
+        case .staleReceipt: return "its last DEC_MSG again (or a forged one)"
+        }
+    }
+}
+
+/// One step of a model run. Every field the step needs is in the event itself (indices are
+/// resolved against the state at the time), so removing events while shrinking still replays.
+enum ModelEvent: Equatable, CustomStringConvertible {
+    /// An honest patient's full handshake through the real PatientMachine.
+    case join(patient: Int, source: Int, seed: UInt64)
+    /// An honest handshake whose KEY_CONFIRMATION is held back (a slow patient).
+    case beginJoin(patient: Int, source: Int, seed: UInt64)
+    /// A connection that is accepted and then sends nothing yet.
+    case openOnly(source: Int)
+    /// The next honest move on a pending connection: a KEY_VERIFICATION on an opened one, the
+    /// held KEY_CONFIRMATION on a verified one.
+    case slotProceed(slot: Int, patient: Int, seed: UInt64)
+    /// A KEY_CONFIRMATION with a wrong SKV on a pending connection (first frame on an opened one).
+    case slotWrongSKV(slot: Int, patient: Int, seed: UInt64)
+    /// A pending connection ends at the transport.
+    case slotDrop(slot: Int, how: ConnectionEnd)
+    /// A member sends DISCONNECT.
+    case leave(patient: Int)
+    /// A member's TCP connection closes.
+    case memberDrop(patient: Int)
+    /// A member sends something the doctor rejects.
+    case memberGarbage(patient: Int, kind: MemberGarbage)
+    case kick(patient: Int)
+    case rekey(seed: UInt64)
+    case broadcast(seed: UInt64)
+    /// Both clocks move forward; due handshake timers fire.
+    case advance(millis: UInt64)
+    /// Only the wall clock steps (forward or back).
+    case stepWall(millis: Int64)
+    /// A hostile first frame from a source.
+    case hostile(Attack, source: Int, seed: UInt64)
+    /// A captured KEY_VERIFICATION sent again from a source.
+    case replay(capture: Int, source: Int)
+    /// The doctor process restarts with its persisted security state.
+    case restart
+
+    var description: String {
+        func p(_ i: Int) -> String { ModelWorld.patients[i] }
+        func s(_ i: Int) -> String { ModelWorld.sources[i] }
+        switch self {
+        case let .join(i, src, _): return "join \(p(i)) from \(s(src))"
+        case let .beginJoin(i, src, _): return "begin join \(p(i)) from \(s(src)) (confirmation held)"
+        case let .openOnly(src): return "open connection from \(s(src))"
+        case let .slotProceed(slot, i, _): return "pending slot \(slot): proceed honestly (as \(p(i)) if it needs a request)"
+        case let .slotWrongSKV(slot, i, _): return "pending slot \(slot): KEY_CONFIRMATION with wrong SKV (as \(p(i)) if opened)"
+        case let .slotDrop(slot, how): return "pending slot \(slot): transport \(how)"
+        case let .leave(i): return "\(p(i)) sends DISCONNECT"
+        case let .memberDrop(i): return "\(p(i))'s connection closes"
+        case let .memberGarbage(i, kind): return "\(p(i)) sends \(kind)"
+        case let .kick(i): return "operator kicks \(p(i))"
+        case .rekey: return "operator rekeys"
+        case .broadcast: return "operator broadcasts"
+        case let .advance(ms): return "advance \(ms) ms"
+        case let .stepWall(ms): return "wall clock steps \(ms >= 0 ? "+" : "")\(ms) ms"
+        case let .hostile(attack, src, _): return "hostile from \(s(src)): \(attack)"
+        case let .replay(capture, src): return "replay captured request #\(capture) from \(s(src))"
+        case .restart: return "doctor restarts (security state restored)"
+        }
+    }
+}
