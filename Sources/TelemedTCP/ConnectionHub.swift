@@ -65,6 +65,9 @@ final class ConnectionHub: Sendable {
             return nil
         }
         channel.closeFuture.whenComplete { _ in self.detach(id) }
+        if let bytes = settings.sendBufferBytes {
+            try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(clamping: bytes))
+        }
         try channel.pipeline.syncOperations.addHandlers(ByteToMessageHandler(FrameDecoder()), entry.handler.value)
         return id
     }
