@@ -98,6 +98,28 @@ final class TCPTransportTests: XCTestCase {
         await server.shutdown()
     }
 
+    func testResetBetweenFramesIsACloseByPeer() async throws {
+        let (server, log) = try await startServer()
+        let socket = try RawSocket(port: server.boundPort)
+        let id = try await openedID(log)
+        try socket.write(FrameFormat.encode([42]))
+        _ = try await log.first { $0 == .frame(id, [42]) }
+        socket.reset()
+        _ = try await log.first { $0 == .closed(id, .byPeer) }
+        await server.shutdown()
+    }
+
+    func testResetInsideAFrameIsACutFrame() async throws {
+        let (server, log) = try await startServer()
+        let socket = try RawSocket(port: server.boundPort)
+        let id = try await openedID(log)
+        try socket.write([0, 0, 0, 10, 1, 2, 3])
+        try await Task.sleep(for: .milliseconds(100))  // let the server read the partial frame first
+        socket.reset()
+        _ = try await log.first { $0 == .closed(id, .cutFrame) }
+        await server.shutdown()
+    }
+
     // MARK: - Limits and timers
 
     func testConnectionCapTurnsExtraConnectionsAway() async throws {
