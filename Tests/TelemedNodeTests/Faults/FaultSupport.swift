@@ -154,3 +154,43 @@ final class RawMember {
         }
     }
 }
+
+// MARK: - Forged requests
+
+/// KEY_VERIFICATION bodies an attacker can make without a patient's private key.
+enum Forge {
+    /// A well-formed request from `identity` with one bit of s flipped (R-SIG), stamped now.
+    static func badSignature(identity: PeerID, privateKey: PrivateKey, doctorID: PeerID, doctorKey: PublicKey,
+                             seed: UInt64) throws -> [UInt8] {
+        let codec = MessageCodec(groupName: privateKey.group.name, elementLength: privateKey.group.elementLength)
+        let body = try request(identity: identity, privateKey: privateKey, doctorID: doctorID, doctorKey: doctorKey,
+                               seed: seed)
+        guard case let .keyVerification(request) = try codec.decode(body) else {
+            throw RawSocket.Failure(description: "the patient machine did not send a KEY_VERIFICATION")
+        }
+        var s = request.sigS.bytes
+        s[s.count - 1] ^= 0x01
+        let forged = KeyVerification(group: request.group, idI: request.idI, idGWN: request.idGWN, tsI: request.tsI,
+                                     rnI: request.rnI, c1: request.c1, c2: request.c2, sigR: request.sigR,
+                                     sigS: try Bytes32(s))
+        return codec.encode(.keyVerification(forged))
+    }
+
+    /// A correctly signed request from an id the doctor never enrolled (its own fresh key).
+    static func unknownID(_ name: String, doctorID: PeerID, doctorKey: PublicKey, seed: UInt64) throws -> [UInt8] {
+        var rng = SeededRandom(seed: seed)
+        let key = PrivateKey(generatingIn: doctorKey.group, using: &rng)
+        return try request(identity: TestKeys.id(name), privateKey: key, doctorID: doctorID, doctorKey: doctorKey,
+                           seed: seed)
+    }
+
+    /// A genuine request (what an eavesdropper captures), stamped now.
+    static func request(identity: PeerID, privateKey: PrivateKey, doctorID: PeerID, doctorKey: PublicKey,
+                        seed: UInt64) throws -> [UInt8] {
+        var rng = SeededRandom(seed: seed)
+        var machine = try PatientMachine(configuration: PatientConfiguration(), identity: identity,
+                                         privateKey: privateKey, doctorID: doctorID, doctorKey: doctorKey)
+        for case let .send(body) in machine.connected(now: SystemClock().now(), using: &rng) { return body }
+        throw RawSocket.Failure(description: "the patient machine sent nothing")
+    }
+}
