@@ -193,6 +193,10 @@ final class CrashRestartTests: XCTestCase {
         var replayTarget = newDave.machine
         var replayRng = SeededRandom(seed: 56)
         let replayed = replayTarget.frameReceived(oldBroadcast, now: SystemClock().now(), using: &replayRng)
+        // It passes the epoch, seq, time and signature checks (same numbers, same doctor key)
+        // and fails to open: the session closes, as on any forged doctor frame (PROTOCOL.md §5).
+        XCTAssertTrue(replayed.contains(.event(.ended(.protocolViolation(.aead, "broadcast does not open under GK")))),
+                      "\(replayed)")
         XCTAssertFalse(replayed.contains { if case .event(.broadcastReceived) = $0 { return true }; return false },
                        "a broadcast of the previous run was delivered: \(replayed)")
         XCTAssertFalse(replayed.contains { if case .send = $0 { return true }; return false }, "a receipt went out")

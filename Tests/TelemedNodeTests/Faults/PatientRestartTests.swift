@@ -74,6 +74,7 @@ final class PatientRestartTests: XCTestCase {
         XCTAssertTrue(bobGotBoth)
         let leaves = try await cluster.doctor.auditRows(kind: .leave)
         XCTAssertEqual(leaves.map { "\($0.patient ?? "-") \($0.detail)" }, ["alice connectionClosed"])
+        again.socket.shutdownWrite()  // so the doctor's shutdown need not wait out its linger
         await cluster.shutdown()
     }
 
