@@ -122,6 +122,26 @@ final class TCPTransportTests: XCTestCase {
 
     // MARK: - Limits and timers
 
+    func testNothingIsAdmittedBeforeStartAccepting() async throws {
+        let server = try await TCPServerTransport.start(configuration: .init(port: 0, acceptsImmediately: false))
+        let log = await EventLog.consuming(server.events)
+        let early = try RawSocket(port: server.boundPort)
+        try early.write(FrameFormat.encode([1]))
+        XCTAssertEqual(try early.readUntilEndOfStream(), [], "a connection before startAccepting was not closed")
+        try await Task.sleep(for: .milliseconds(50))
+        let earlyEvents = await log.events
+        XCTAssertEqual(earlyEvents, [], "a connection before startAccepting was reported")
+        server.startAccepting()
+        let later = try RawSocket(port: server.boundPort)
+        let id = try await openedID(log)
+        try later.write(FrameFormat.encode([2]))
+        _ = try await log.first { $0 == .frame(id, [2]) }
+        later.shutdownWrite()
+        await server.shutdown()
+        server.startAccepting()  // after shutdown: nothing reopens
+        XCTAssertThrowsError(try RawSocket(port: server.boundPort).readUntilEndOfStream())
+    }
+
     func testConnectionCapTurnsExtraConnectionsAway() async throws {
         let (server, log) = try await startServer(maxConnections: 1)
         let first = try RawSocket(port: server.boundPort)

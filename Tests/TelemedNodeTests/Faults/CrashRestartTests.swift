@@ -125,6 +125,7 @@ final class CrashRestartTests: XCTestCase {
         stop.set()
         XCTAssertEqual(status, SIGKILL)
         XCTAssertEqual(first.process.terminationReason, .uncaughtSignal)
+        try await Task.sleep(for: .milliseconds(200))  // let the pipe hand over the last lines
         let beforeKill = Self.reported(first.output)
         XCTAssertTrue(beforeKill.blocks.contains("source 127.0.0.2"), "\(beforeKill.blocks)")
         XCTAssertTrue(beforeKill.blocks.contains("device dave@127.0.0.3"), "\(beforeKill.blocks)")
@@ -159,8 +160,10 @@ final class CrashRestartTests: XCTestCase {
         let relistening = await second.waitFor("type \"help\" for commands")
         XCTAssertTrue(relistening, second.output + second.errors)
         second.type("blocks")
-        let listed = await second.waitFor("device dave@127.0.0.3 until")
-        XCTAssertTrue(listed && second.output.contains("  source 127.0.0.2 until"), second.output)
+        let listed = await eventually {
+            second.output.contains("  device dave@127.0.0.3 until") && second.output.contains("  source 127.0.0.2 until")
+        }
+        XCTAssertTrue(listed, second.output)
 
         // Every block is still in force: the source is refused on accept even with a genuine
         // request, the device is refused, and the same id from another source is not.
@@ -174,8 +177,9 @@ final class CrashRestartTests: XCTestCase {
                                               from: "127.0.0.3", seed: 91)
         try fromBlockedDevice.start()
         XCTAssertEqual(try fromBlockedDevice.socket.readUntilEndOfStream(), rejected)
-        let afterRestart = Self.reported(second.output).rejections
-        XCTAssertEqual(afterRestart, ["127.0.0.2 R-BLOCK", "127.0.0.3 R-BLOCK"])
+        let bothRefused = await eventually { Self.reported(second.output).rejections.count == 2 }
+        XCTAssertTrue(bothRefused, second.output)
+        XCTAssertEqual(Self.reported(second.output).rejections, ["127.0.0.2 R-BLOCK", "127.0.0.3 R-BLOCK"])
 
         // Honest patients: alice reconnects by herself into the new run (PROTOCOL.md §4: epochs
         // start at 1 in each doctor run, with a new session and new keys); dave rejoins from
