@@ -19,7 +19,8 @@ import TelemedTransport
 // - Exactly one `.opened` and one `.closed` per connection; frames only while `open`.
 // - The close reason is the first of: a local decision (byLocal, a timeout, a framing
 //   violation, a full outbound queue), a cut frame seen at end of stream, a socket error
-//   other than a reset, and otherwise `.byPeer` (a FIN or a reset between frames). A timeout or violation replaces a pending `.byLocal`.
+//   other than a reset, and otherwise `.byPeer` (a FIN or a reset between frames). A
+//   timeout or violation replaces a pending `.byLocal`.
 // - Every timer is armed only while its condition can still happen, and every timeout
 //   closes at once without flushing.
 // - Outbound: each frame remembers its write deadline; the write timer follows the oldest

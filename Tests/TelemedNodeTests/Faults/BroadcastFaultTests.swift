@@ -57,7 +57,9 @@ final class BroadcastFaultTests: XCTestCase {
         XCTAssertEqual(cluster.startedEpochs.last?.members, honest)
         let movedOn = await eventually { self.honest.allSatisfy { cluster.latestEpoch($0) == 6 } }
         XCTAssertTrue(movedOn)
-        XCTAssertTrue(cluster.doctorEvents.all.contains(.patientLeft(try PeerID("dave"), TelemedProtocol.ConnectionID(5),
+        let daveConnection = try XCTUnwrap(cluster.connection(of: "dave"))
+        XCTAssertTrue(cluster.doctorEvents.all.contains(.patientLeft(try PeerID("dave"),
+                                                                     TelemedProtocol.ConnectionID(daveConnection.rawValue),
                                                                      reason: .connectionClosed)),
                       "\(cluster.doctorEvents.all.filter { if case .patientLeft = $0 { return true }; return false })")
         // Every broadcast went out; the first eleven reached five members, the later ones four
