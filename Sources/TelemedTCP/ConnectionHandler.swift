@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 import TelemedTransport
 
@@ -13,8 +18,9 @@ import TelemedTransport
 // Rules:
 // - Exactly one `.opened` and one `.closed` per connection; frames only while `open`.
 // - The close reason is the first of: a local decision (byLocal, a timeout, a framing
-//   violation, a full outbound queue), a cut frame seen at end of stream, a socket error,
-//   and otherwise `.byPeer`. A timeout or violation replaces a pending `.byLocal`.
+//   violation, a full outbound queue), a cut frame seen at end of stream, a socket error
+//   other than a reset, and otherwise `.byPeer` (a FIN or a reset between frames). A
+//   timeout or violation replaces a pending `.byLocal`.
 // - Every timer is armed only while its condition can still happen, and every timeout
 //   closes at once without flushing.
 // - Outbound: each frame remembers its write deadline; the write timer follows the oldest
@@ -131,6 +137,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
             fail(framing.reason)
         case ByteToMessageDecoderError.dataReceivedInErrorState:
             return  // the violation was already handled
+        case let error as IOError where error.errnoCode == ECONNRESET:
+            // A reset is the peer's end of stream, like a FIN: between frames it is `.byPeer`;
+            // bytes of an unfinished frame still make it a `.cutFrame` (PROTOCOL.md §5: a
+            // connection closed by the peer before the first byte of a frame is no rejection).
+            return
         case let error as IOError:
             socketError = socketError ?? error.description
         default:

@@ -21,6 +21,8 @@ final class ConnectionHub: Sendable {
         var nextID: UInt64 = 1
         var admitted = 0
         var acceptingNew = true
+        /// False while the host is not ready yet (see ``ConnectionHub/startAccepting()``).
+        var ready = true
     }
 
     private let state = NIOLockedValueBox(State())
@@ -29,9 +31,10 @@ final class ConnectionHub: Sendable {
     private let stream: AsyncStream<TransportEvent>
     private let continuation: AsyncStream<TransportEvent>.Continuation
 
-    init(settings: TCPConnectionSettings, maxConnections: Int) {
+    init(settings: TCPConnectionSettings, maxConnections: Int, ready: Bool = true) {
         self.settings = settings
         self.maxConnections = maxConnections
+        state.withLockedValue { $0.ready = ready }
         (stream, continuation) = AsyncStream.makeStream(of: TransportEvent.self, bufferingPolicy: .unbounded)
     }
 
@@ -48,7 +51,7 @@ final class ConnectionHub: Sendable {
         let continuation = self.continuation
         let settings = self.settings
         let entry: (ConnectionID, Entry)? = state.withLockedValue { state in
-            guard state.acceptingNew, state.admitted < maxConnections else { return nil }
+            guard state.acceptingNew, state.ready, state.admitted < maxConnections else { return nil }
             let id = ConnectionID(rawValue: state.nextID)
             state.nextID += 1
             state.admitted += 1
@@ -58,13 +61,16 @@ final class ConnectionHub: Sendable {
             return (id, entry)
         }
         guard let (id, entry) = entry else {
-            if state.withLockedValue({ $0.acceptingNew }), let peer = PeerAddress(channel.remoteAddress) {
+            if state.withLockedValue({ $0.acceptingNew && $0.ready }), let peer = PeerAddress(channel.remoteAddress) {
                 continuation.yield(.refused(peer, .connectionLimit))
             }
             try channel.pipeline.syncOperations.addHandler(CloseOnActiveHandler())
             return nil
         }
         channel.closeFuture.whenComplete { _ in self.detach(id) }
+        if let bytes = settings.sendBufferBytes {
+            try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(clamping: bytes))
+        }
         try channel.pipeline.syncOperations.addHandlers(ByteToMessageHandler(FrameDecoder()), entry.handler.value)
         return id
     }
@@ -125,6 +131,12 @@ final class ConnectionHub: Sendable {
             try? await entry.channel.closeFuture.get()
         }
         continuation.finish()
+    }
+
+    /// Admits connections from now on (after a start with `ready` false, which closes every
+    /// connection at once, unread and unreported).
+    func startAccepting() {
+        state.withLockedValue { $0.ready = true }
     }
 
     /// Whether shutdown has begun.

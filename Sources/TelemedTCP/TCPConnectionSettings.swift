@@ -23,6 +23,10 @@ public struct TCPConnectionSettings: Sendable, Equatable {
     /// After a local close has flushed, how long to wait for the peer's end of stream before
     /// closing outright (so the peer can read the last frames instead of getting a reset).
     public var lingerTimeout: Duration
+    /// The kernel send buffer of each connection in bytes (`SO_SNDBUF`); `nil` keeps the
+    /// system's automatic sizing. With ``maxQueuedOutboundBytes`` it bounds what one peer that
+    /// never reads can hold on this side.
+    public var sendBufferBytes: Int?
 
     /// Sets every field; see the properties for their meaning.
     public init(
@@ -32,11 +36,13 @@ public struct TCPConnectionSettings: Sendable, Equatable {
         writeTimeout: Duration = .seconds(10),
         maxQueuedOutboundBytes: Int = 1 << 20,
         maxUnconsumedFrames: Int = 4,
-        lingerTimeout: Duration = .seconds(2)
+        lingerTimeout: Duration = .seconds(2),
+        sendBufferBytes: Int? = nil
     ) {
         precondition(maxQueuedOutboundBytes >= FrameFormat.prefixLength + FrameFormat.maximumBodyLength,
                      "The outbound bound must hold at least one largest frame (65540 bytes).")
         precondition(maxUnconsumedFrames >= 1, "At least one frame must be allowed to wait for the consumer.")
+        precondition(sendBufferBytes.map { $0 > 0 } ?? true, "A send buffer size must be positive.")
         self.handshakeTimeout = handshakeTimeout
         self.frameTimeout = frameTimeout
         self.idleTimeout = idleTimeout
@@ -44,6 +50,7 @@ public struct TCPConnectionSettings: Sendable, Equatable {
         self.maxQueuedOutboundBytes = maxQueuedOutboundBytes
         self.maxUnconsumedFrames = maxUnconsumedFrames
         self.lingerTimeout = lingerTimeout
+        self.sendBufferBytes = sendBufferBytes
     }
 
     /// The server's defaults: 10 s handshake, frame and write timeouts, no idle timeout.

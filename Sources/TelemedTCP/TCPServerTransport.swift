@@ -23,6 +23,11 @@ public final class TCPServerTransport: AsyncTransport {
         public var connection: TCPConnectionSettings
         /// The listen backlog.
         public var backlog: Int32
+        /// Whether connections are admitted as soon as the listener is bound. When false, each
+        /// one is closed at once, unread and unreported, until ``TCPServerTransport/startAccepting()``:
+        /// a host can bind (and learn its port) before it is ready to serve, e.g. before the
+        /// doctor has recorded its start time (PROTOCOL.md §5, "Clocks").
+        public var acceptsImmediately: Bool
 
         /// Sets every field; the defaults suit a local doctor.
         public init(
@@ -30,7 +35,8 @@ public final class TCPServerTransport: AsyncTransport {
             port: Int = 0,
             maxConnections: Int = 1_024,
             connection: TCPConnectionSettings = .serverDefault,
-            backlog: Int32 = 256
+            backlog: Int32 = 256,
+            acceptsImmediately: Bool = true
         ) {
             precondition(maxConnections >= 0, "A connection cap cannot be negative.")
             self.host = host
@@ -38,6 +44,7 @@ public final class TCPServerTransport: AsyncTransport {
             self.maxConnections = maxConnections
             self.connection = connection
             self.backlog = backlog
+            self.acceptsImmediately = acceptsImmediately
         }
     }
 
@@ -60,7 +67,8 @@ public final class TCPServerTransport: AsyncTransport {
         configuration: Configuration = Configuration(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(TCPTransportError) -> TCPServerTransport {
-        let hub = ConnectionHub(settings: configuration.connection, maxConnections: configuration.maxConnections)
+        let hub = ConnectionHub(settings: configuration.connection, maxConnections: configuration.maxConnections,
+                                ready: configuration.acceptsImmediately)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -80,6 +88,12 @@ public final class TCPServerTransport: AsyncTransport {
             throw .bindFailed(host: configuration.host, port: configuration.port, reason: "not an IP address")
         }
         return TCPServerTransport(hub: hub, listener: listener, localAddress: local)
+    }
+
+    /// Starts admitting connections (only needed when the configuration's
+    /// ``Configuration/acceptsImmediately`` is false). Does nothing after ``shutdown()``.
+    public func startAccepting() {
+        hub.startAccepting()
     }
 
     // MARK: - AsyncTransport

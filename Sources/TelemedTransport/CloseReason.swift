@@ -5,7 +5,7 @@
 /// Framing violations and timeouts name what the peer did; the runtime decides what each one
 /// means (for instance, whether it counts against the peer's source address).
 public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
-    /// The peer ended the byte stream cleanly between two frames.
+    /// The peer ended the byte stream between two frames (an orderly close or a reset).
     case byPeer
     /// This side asked for the close (after flushing what it had queued), or shut the transport down.
     case byLocal

@@ -53,7 +53,10 @@ struct Serve: AsyncParsableCommand {
         let store = KeyStore(directory: common.stateDir)
         var doctor = try loadOrCreateDoctor(store, identity: identity, create: true)
 
-        let server = try await TCPServerTransport.start(configuration: .init(host: host, port: port))
+        // Bound now (the port goes into new credentials), but admitting nobody until T0 is
+        // recorded: a request stamped before T0 would be refused (R-START) with REJECTED.
+        let server = try await TCPServerTransport.start(configuration: .init(host: host, port: port,
+                                                                             acceptsImmediately: false))
         let advertised = (host == "0.0.0.0" || host == "::") ? "127.0.0.1" : host
         if let enroll {
             let ids = try parseIDs([enroll])
@@ -72,6 +75,7 @@ struct Serve: AsyncParsableCommand {
             await server.shutdown()
             throw error
         }
+        server.startAccepting()
         let enrolled = doctor.registry.keys.sorted().map(\.value)
         say("doctor \"\(doctor.identity)\" (group \(doctor.group.name)) listening on \(server.localAddress)")
         say("state directory \(common.stateDir); enrolled: \(enrolled.isEmpty ? "nobody yet" : enrolled.joined(separator: ", "))")

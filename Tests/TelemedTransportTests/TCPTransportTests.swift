@@ -98,7 +98,49 @@ final class TCPTransportTests: XCTestCase {
         await server.shutdown()
     }
 
+    func testResetBetweenFramesIsACloseByPeer() async throws {
+        let (server, log) = try await startServer()
+        let socket = try RawSocket(port: server.boundPort)
+        let id = try await openedID(log)
+        try socket.write(FrameFormat.encode([42]))
+        _ = try await log.first { $0 == .frame(id, [42]) }
+        socket.reset()
+        _ = try await log.first { $0 == .closed(id, .byPeer) }
+        await server.shutdown()
+    }
+
+    func testResetInsideAFrameIsACutFrame() async throws {
+        let (server, log) = try await startServer()
+        let socket = try RawSocket(port: server.boundPort)
+        let id = try await openedID(log)
+        try socket.write([0, 0, 0, 10, 1, 2, 3])
+        try await Task.sleep(for: .milliseconds(100))  // let the server read the partial frame first
+        socket.reset()
+        _ = try await log.first { $0 == .closed(id, .cutFrame) }
+        await server.shutdown()
+    }
+
     // MARK: - Limits and timers
+
+    func testNothingIsAdmittedBeforeStartAccepting() async throws {
+        let server = try await TCPServerTransport.start(configuration: .init(port: 0, acceptsImmediately: false))
+        let log = await EventLog.consuming(server.events)
+        let early = try RawSocket(port: server.boundPort)
+        try early.write(FrameFormat.encode([1]))
+        XCTAssertEqual(try early.readUntilEndOfStream(), [], "a connection before startAccepting was not closed")
+        try await Task.sleep(for: .milliseconds(50))
+        let earlyEvents = await log.events
+        XCTAssertEqual(earlyEvents, [], "a connection before startAccepting was reported")
+        server.startAccepting()
+        let later = try RawSocket(port: server.boundPort)
+        let id = try await openedID(log)
+        try later.write(FrameFormat.encode([2]))
+        _ = try await log.first { $0 == .frame(id, [2]) }
+        later.shutdownWrite()
+        await server.shutdown()
+        server.startAccepting()  // after shutdown: nothing reopens
+        XCTAssertThrowsError(try RawSocket(port: server.boundPort).readUntilEndOfStream())
+    }
 
     func testConnectionCapTurnsExtraConnectionsAway() async throws {
         let (server, log) = try await startServer(maxConnections: 1)

@@ -169,6 +169,16 @@ public final class SecurityStore {
         }
     }
 
+    /// SQLite's `PRAGMA integrity_check` on the whole file: `["ok"]` for a sound database,
+    /// otherwise one message per problem found (for an operator after a crash, and for tests).
+    public func integrityCheck() throws(StoreError) -> [String] {
+        do {
+            return try writer.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+        } catch {
+            throw .readFailed("\(error)")
+        }
+    }
+
     /// The operator unblocks recorded so far: (wall ms, target description), oldest first.
     public func manualUnblocks() throws(StoreError) -> [(wall: UInt64, target: String)] {
         do {

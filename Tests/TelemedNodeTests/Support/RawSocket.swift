@@ -13,8 +13,11 @@ final class RawSocket {
     }
 
     private let fd: Int32
+    private var isClosed = false
 
-    init(port: Int, from source: String) throws {
+    /// Connects from `source`; `receiveBuffer` (bytes) shrinks the socket's receive buffer
+    /// before connecting, so a peer that never reads fills up quickly.
+    init(port: Int, from source: String, receiveBuffer: Int32? = nil) throws {
         #if canImport(Glibc)
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
@@ -24,6 +27,9 @@ final class RawSocket {
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var local = sockaddr_in()
         local.sin_family = sa_family_t(AF_INET)
         local.sin_addr.s_addr = inet_addr(source)
@@ -49,7 +55,18 @@ final class RawSocket {
         }
     }
 
-    deinit { close(fd) }
+    deinit {
+        if !isClosed { close(fd) }
+    }
+
+    /// Aborts the connection: SO_LINGER 0, then close, so the peer gets a reset (RST), not a FIN.
+    func reset() {
+        guard !isClosed else { return }
+        isClosed = true
+        var option = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+        close(fd)
+    }
 
     func write(_ bytes: [UInt8]) throws {
         var offset = 0

@@ -15,12 +15,18 @@ final class TCPCluster: @unchecked Sendable {
     private(set) var clients: [TCPClientTransport] = []
     private(set) var runs: [String: Task<PatientOutcome, Never>] = [:]
     let patientEvents = Recorder<(String, PatientServiceEvent)>()
+    /// The server's opened, closed and refused events as the doctor took them (only when
+    /// built with `recordTransport`).
+    let transportEvents = Recorder<TransportEvent>()
 
-    init(enrolling names: [String], configuration: DoctorConfiguration = DoctorConfiguration()) async throws {
-        server = try await TCPServerTransport.start(configuration: .init(host: "127.0.0.1", port: 0))
+    init(enrolling names: [String], configuration: DoctorConfiguration = DoctorConfiguration(),
+         server serverConfiguration: TCPServerTransport.Configuration = .init(host: "127.0.0.1", port: 0),
+         recordTransport: Bool = false) async throws {
+        server = try await TCPServerTransport.start(configuration: serverConfiguration)
         let recorder = doctorEvents
+        let transport: any AsyncTransport = recordTransport ? TappedTransport(server, into: transportEvents) : server
         doctor = DoctorService(configuration: configuration, keys: TestKeys.doctor(enrolling: names), databasePath: nil,
-                               transport: server, logger: Logger(label: "test.doctor"),
+                               transport: transport, logger: Logger(label: "test.doctor"),
                                observer: { recorder.append($0) })
         try await doctor.start()
     }

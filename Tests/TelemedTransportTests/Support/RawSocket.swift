@@ -12,6 +12,7 @@ final class RawSocket {
     }
 
     private let fd: Int32
+    private var isClosed = false
 
     /// Connects to 127.0.0.1:`port`; a small `receiveBuffer` makes the peer's writes back up.
     init(port: Int, receiveBuffer: Int32? = nil) throws {
@@ -41,7 +42,18 @@ final class RawSocket {
         }
     }
 
-    deinit { close(fd) }
+    deinit {
+        if !isClosed { close(fd) }
+    }
+
+    /// Aborts the connection: SO_LINGER 0, then close, so the peer gets a reset (RST), not a FIN.
+    func reset() {
+        guard !isClosed else { return }
+        isClosed = true
+        var option = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+        close(fd)
+    }
 
     private func setOption(_ level: Int32, _ name: Int32, _ value: Int32) {
         var value = value
