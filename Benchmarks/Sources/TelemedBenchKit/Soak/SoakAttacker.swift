@@ -287,7 +287,7 @@ final class SoakAttacker: @unchecked Sendable {
         }
         if case .rejected? = try? codec.decode(token) {
             // A blocked source or device: the doctor refused before answering.
-            expectRefusal(.wrongSKV, connection)
+            board.record(.wrongSKV, "REJECTED before any token")
             return
         }
         guard let confirmation = firstSend(machine.frameReceived(token, now: SystemClock().now(), using: &cryptoRandom)),

@@ -81,8 +81,17 @@ final class SoakRecorder: @unchecked Sendable {
             case .receipt:
                 break
             case let .alert(alert):
-                alerts[alert.summary.split(separator: ":").first.map(String.init) ?? "alert", default: 0] += 1
+                alerts[alertKind(alert), default: 0] += 1
             }
+        }
+    }
+
+    private func alertKind(_ alert: SecurityAlert) -> String {
+        switch alert {
+        case .failureTableFull: return "failure-counter table full"
+        case .sourceBlockTableSaturated: return "source-block table saturated"
+        case let .repeatedDeviceBlocks(id, _): return "\(id) device-blocked from several sources"
+        case .clockBehindStart: return "clock behind the start time"
         }
     }
 

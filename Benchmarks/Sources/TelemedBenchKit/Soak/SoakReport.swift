@@ -150,7 +150,7 @@ public struct SoakReport: Sendable, Codable {
         let fdsOK = afterShutdown.fds <= baselineFDs + 8
         checks.append(SoakCheck(
             name: "nothing left after the shutdown (no member, pending handshake or timer; descriptors back to the "
-                + "start's \(baselineFDs) + 8)",
+                + "idle doctor's \(baselineFDs) + 8)",
             figure: "members \(shutdownCounters.members), pending \(shutdownCounters.pendingHandshakes), timers "
                 + "\(shutdownCounters.timers), connections \(shutdownCounters.connections), descriptors \(afterShutdown.fds)",
             passed: shutdownCounters.members == 0 && shutdownCounters.pendingHandshakes == 0
@@ -184,7 +184,7 @@ public struct SoakReport: Sendable, Codable {
         }
         for row in auditBlocks {
             let text = row.source ?? ""
-            if text.hasSuffix(" \(SoakOptions.honestSource)") || text.contains("@\(SoakOptions.honestSource)")
+            if text.hasSuffix(" \(SoakOptions.honestSource)") || text.hasSuffix("@\(SoakOptions.honestSource)")
                 || (row.patient.map { !owned.contains($0) } ?? false) {
                 violations.append("audit row \(row.id): block on \(text)")
             }

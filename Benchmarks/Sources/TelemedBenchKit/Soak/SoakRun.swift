@@ -57,7 +57,6 @@ public enum SoakRun {
 
         var logger = Logger(label: "soak.doctor")
         logger.logLevel = .critical
-        let baselineFDs = openDescriptors()
         let server = try await TCPServerTransport.start(configuration: .init(
             host: "127.0.0.1", port: 0, maxConnections: options.patients + 256, connection: .serverDefault, backlog: 4_096))
         let doctor = DoctorService(
@@ -67,6 +66,8 @@ public enum SoakRun {
             databasePath: databasePath, transport: server, logger: logger,
             observer: { recorder.observe($0) })
         try await doctor.start()
+        // Descriptors with the doctor up and nobody connected (listener, event loops, SQLite files).
+        let baselineFDs = openDescriptors()
         let port = server.boundPort
         progress("doctor listening on 127.0.0.1:\(port), state in \(stateDirectory)")
 
