@@ -16,14 +16,22 @@ import TelemedTransport
 /// What one honest session saw (filled from the service's observer, any thread).
 final class SessionProbe: @unchecked Sendable {
     private let lock = NSLock()
-    private(set) var authEpoch: UInt64?
-    private(set) var maxEpoch: UInt64 = 0
-    private(set) var received: [[UInt64]] = []
-    private(set) var errors: [String] = []
-    private(set) var authenticatedAt: UInt64?
-    private(set) var firstFrame: [UInt8]?
-    private(set) var connection: TelemedTransport.ConnectionID?
-    private(set) var ended = false
+    private var _authEpoch: UInt64?
+    private var _maxEpoch: UInt64 = 0
+    private var _received: [[UInt64]] = []
+    private var _errors: [String] = []
+    private var _authenticatedAt: UInt64?
+    private var _firstFrame: [UInt8]?
+    private var _connection: TelemedTransport.ConnectionID?
+    private var ended = false
+
+    var authEpoch: UInt64? { locked { _authEpoch } }
+    var maxEpoch: UInt64 { locked { _maxEpoch } }
+    var received: [[UInt64]] { locked { _received } }
+    var errors: [String] { locked { _errors } }
+    var authenticatedAt: UInt64? { locked { _authenticatedAt } }
+    var firstFrame: [UInt8]? { locked { _firstFrame } }
+    var connection: TelemedTransport.ConnectionID? { locked { _connection } }
 
     private func locked<T>(_ body: () -> T) -> T {
         lock.lock()
@@ -36,15 +44,15 @@ final class SessionProbe: @unchecked Sendable {
         locked {
             switch event {
             case let .session(.authenticated(epoch, _)):
-                authEpoch = authEpoch ?? epoch
-                authenticatedAt = authenticatedAt ?? now
-                maxEpoch = max(maxEpoch, epoch)
+                _authEpoch = _authEpoch ?? epoch
+                _authenticatedAt = _authenticatedAt ?? now
+                _maxEpoch = max(_maxEpoch, epoch)
             case let .session(.groupKeyChanged(epoch, _)):
-                maxEpoch = max(maxEpoch, epoch)
+                _maxEpoch = max(_maxEpoch, epoch)
             case let .session(.broadcastReceived(epoch, seq, _, _)):
-                received.append([epoch, seq])
+                _received.append([epoch, seq])
             case let .session(.dropped(rule, reason)):
-                errors.append("frame dropped by the patient: \(rule) \(reason)")
+                _errors.append("frame dropped by the patient: \(rule) \(reason)")
             case .session(.ended):
                 ended = true
             case .connecting, .retrying:
@@ -53,11 +61,11 @@ final class SessionProbe: @unchecked Sendable {
         }
     }
 
-    func sent(_ body: [UInt8]) { locked { if firstFrame == nil { firstFrame = body } } }
-    func opened(_ id: TelemedTransport.ConnectionID) { locked { connection = id } }
+    func sent(_ body: [UInt8]) { locked { if _firstFrame == nil { _firstFrame = body } } }
+    func opened(_ id: TelemedTransport.ConnectionID) { locked { _connection = id } }
     func markEnded() { locked { ended = true } }
-    func addError(_ text: String) { locked { errors.append(text) } }
-    var settled: Bool { locked { authenticatedAt != nil || ended } }
+    func addError(_ text: String) { locked { _errors.append(text) } }
+    var settled: Bool { locked { _authenticatedAt != nil || ended } }
     var isEnded: Bool { locked { ended } }
 }
 

@@ -18,43 +18,79 @@ public struct SoakCheck: Sendable, Codable {
 
 /// Everything a soak run reports.
 public struct SoakReport: Sendable, Codable {
+    /// The settings of the run.
     public var options: SoakOptions
+    /// The machine it ran on.
     public var machine: MachineInfo
+    /// The doctor settings changed from the defaults, in words.
     public var settings: String
+    /// How long the load phase lasted, in seconds.
     public var loadSeconds: Double
+    /// Samples taken during the load phase.
     public var samples: [SoakSample]
+    /// The sample after the stop, once the load had quiesced (before the shutdown).
     public var endSample: SoakSample
+    /// The sample a second after the doctor and its transport shut down.
     public var afterShutdown: SoakSample
+    /// Descriptors of the idle doctor (listening, nobody connected).
     public var baselineFDs: Int
+    /// The verdict's checks.
     public var checks: [SoakCheck]
-    /// Mean RSS of the second and last quarters (bytes) and the growth between them.
+    /// Mean RSS of the second quarter of the load phase, bytes.
     public var rssSecondQuarter: Double
+    /// Mean RSS of the last quarter, bytes.
     public var rssLastQuarter: Double
+    /// Mean malloc'd bytes of the second quarter.
     public var heapSecondQuarter: Double
+    /// Mean malloc'd bytes of the last quarter.
     public var heapLastQuarter: Double
+    /// Patients authenticated (doctor events).
     public var joins: Int
+    /// Members that left, per reason.
     public var leaves: [String: Int]
+    /// Epochs started.
     public var epochs: Int
+    /// Broadcasts sent.
     public var broadcasts: Int
+    /// Broadcast ticks skipped because nobody was connected.
     public var broadcastFailures: Int
+    /// Honest sessions (patient side).
     public var sessions: Int
+    /// Sessions that ended with DISCONNECT.
     public var sessionsLeft: Int
+    /// Sessions that ended by dropping the connection.
     public var sessionsDropped: Int
+    /// Connect → first GROUP_KEY, median ms.
     public var handshakeMillisMedian: Double?
+    /// Connect → first GROUP_KEY, p99 ms.
     public var handshakeMillisP99: Double?
+    /// Connect → first GROUP_KEY, max ms.
     public var handshakeMillisMax: Double?
+    /// Broadcast copies members had to decrypt.
     public var broadcastCopiesOwed: Int
+    /// Of those, decrypted.
     public var broadcastCopiesReceived: Int
+    /// The first honest-peer errors, in words.
     public var honestErrors: [String]
+    /// Honest-peer errors in all.
     public var honestErrorCount: Int
+    /// Blocks issued, per kind and rule.
     public var blocks: [String: Int]
+    /// Blocks that hit something other than an attacker.
     public var blockViolations: [String]
+    /// Source addresses the attackers used.
     public var attackerAddresses: Int
+    /// Attack attempts per kind.
     public var attempts: [String: Int]
+    /// What the attackers saw, per "kind: outcome".
     public var outcomes: [String: Int]
+    /// The doctor's refusals of attacker sources, per rule id.
     public var refusalsByRule: [String: Int]
+    /// auth_failure rows in the audit log.
     public var auditFailureRows: Int
+    /// Operator alerts, per kind.
     public var alerts: [String: Int]
+    /// Things that must not happen (an attacker answered, an attacker id a member, …).
     public var anomalies: [String]
 
     /// True when every check passed.
