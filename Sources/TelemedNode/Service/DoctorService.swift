@@ -162,7 +162,7 @@ public actor DoctorService {
         public var members: Int
         /// Connections still in their handshake.
         public var pendingHandshakes: Int
-        /// Live (id, rn) entries in the replay cache.
+        /// (id, rn) entries in the replay cache (expired ones leave at the next insert).
         public var replayCacheEntries: Int
         /// Source blocks held (expired ones are purged lazily).
         public var sourceBlocks: Int
