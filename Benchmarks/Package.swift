@@ -40,6 +40,8 @@ let package = Package(
         ),
         // The suite: table with median and p99, target ratios, system figures, result files.
         .executableTarget(name: "telemed-perf", dependencies: ["TelemedBenchKit"]),
+        // The soak run: a doctor under churn and attack for minutes, memory over time, verdict.
+        .executableTarget(name: "telemed-soak", dependencies: ["TelemedBenchKit"]),
         // The same micro benchmarks under ordo-one/benchmark (`swift package benchmark`).
         .executableTarget(
             name: "TelemedMicro",

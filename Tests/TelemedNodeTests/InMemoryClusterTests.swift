@@ -67,11 +67,13 @@ final class InMemoryClusterTests: XCTestCase {
         _ = attacker.connect(to: cluster.listenAddress)
         cluster.run()
         XCTAssertEqual(cluster.doctor.machine.pendingHandshakes, 1)
+        XCTAssertEqual(cluster.doctor.machine.connectionCount, 1)
         XCTAssertEqual(cluster.doctorTimers.due.count, 1)
         cluster.clock.advance(millis: 10_000)
         for key in cluster.doctorTimers.takeDue(atOrBefore: 10_000 + 1_000) { cluster.doctor.timerFired(key) }
         cluster.run()
         XCTAssertEqual(cluster.doctor.machine.pendingHandshakes, 0)
+        XCTAssertEqual(cluster.doctor.machine.connectionCount, 0)
         let failures = try cluster.audit.rows(kind: .authFailure)
         XCTAssertEqual(failures.map(\.rule), ["R-STATE"])
         XCTAssertEqual(failures.first?.source, "10.0.9.9")

@@ -42,6 +42,16 @@ final class TCPClusterTests: XCTestCase {
         XCTAssertEqual(cluster.broadcasts("bob"), ["over tcp"])
         XCTAssertEqual(cluster.broadcasts("carol"), ["over tcp"])
 
+        // The table sizes: one member left, nothing pending, three (id, rn) pairs remembered.
+        let counters = await cluster.doctor.counters()
+        XCTAssertEqual(counters.members, 1)
+        XCTAssertEqual(counters.connections, 1)
+        XCTAssertEqual(counters.pendingHandshakes, 0)
+        XCTAssertEqual(counters.timers, 0)
+        XCTAssertEqual(counters.replayCacheEntries, 3)
+        XCTAssertEqual(counters.epoch, 5)
+        XCTAssertEqual(counters.sourceBlocks + counters.deviceBlocks + counters.failureSources, 0)
+
         await cluster.shutdown()
         let aliceOutcome = await cluster.runs["alice"]?.value
         XCTAssertEqual(aliceOutcome, .disconnectedByDoctor("shutdown"))

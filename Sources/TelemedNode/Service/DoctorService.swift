@@ -153,6 +153,48 @@ public actor DoctorService {
                       pendingHandshakes: machine.pendingHandshakes)
     }
 
+    /// The sizes of every table the doctor keeps in memory (for monitoring and soak runs:
+    /// each must stay bounded however long the doctor runs).
+    public struct Counters: Sendable, Codable, Equatable {
+        /// Connections the machine tracks (pending and active).
+        public var connections: Int
+        /// Active patients.
+        public var members: Int
+        /// Connections still in their handshake.
+        public var pendingHandshakes: Int
+        /// (id, rn) entries in the replay cache (expired ones leave at the next insert).
+        public var replayCacheEntries: Int
+        /// Source blocks held (expired ones are purged lazily).
+        public var sourceBlocks: Int
+        /// Prefix blocks held.
+        public var prefixBlocks: Int
+        /// Device blocks held.
+        public var deviceBlocks: Int
+        /// Sources with failures inside the R-SRC window.
+        public var failureSources: Int
+        /// Ids with device-block history (kept 24 h for the repeated-block alert).
+        public var deviceBlockHistoryIDs: Int
+        /// Last receipts kept (one per member).
+        public var lastReceipts: Int
+        /// Timers scheduled and not yet fired or cancelled.
+        public var timers: Int
+        /// The current epoch.
+        public var epoch: UInt64
+    }
+
+    /// The current table sizes.
+    public func counters() -> Counters {
+        let node = running()
+        let machine = node.machine
+        let state = machine.securityState
+        return Counters(connections: machine.connectionCount, members: machine.activePatients.count,
+                        pendingHandshakes: machine.pendingHandshakes, replayCacheEntries: machine.replayCacheCount,
+                        sourceBlocks: state.sourceBlocks.count, prefixBlocks: state.prefixBlocks.count,
+                        deviceBlocks: state.deviceBlocks.count, failureSources: state.failures.count,
+                        deviceBlockHistoryIDs: state.deviceBlockHistory.count, lastReceipts: node.lastReceipts.count,
+                        timers: timers?.scheduledCount ?? 0, epoch: machine.epoch)
+    }
+
     /// Active blocks, as `(target description, expiry wall ms)`.
     public func blocks() -> [(target: String, until: UInt64)] {
         running().activeBlocks().map { ($0.target.description, $0.until) }

@@ -43,6 +43,9 @@ final class TaskTimerScheduler: TimerScheduler {
         return true
     }
 
+    /// Timers scheduled and not yet fired, claimed or cancelled.
+    var scheduledCount: Int { tasks.count }
+
     /// Cancels everything.
     func cancelAll() {
         for task in tasks.values { task.cancel() }

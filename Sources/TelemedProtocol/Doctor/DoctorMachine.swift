@@ -117,6 +117,8 @@ public struct DoctorMachine: Sendable {
     public var pendingHandshakes: Int { pendingCount }
     /// Entries in the replay cache.
     public var replayCacheCount: Int { replay.count }
+    /// Connections the machine tracks (pending handshakes and active patients).
+    public var connectionCount: Int { connections.count }
     /// True while unauthenticated requests are refused because the block table is saturated.
     public var refusesUnauthenticated: Bool { policy.refusesUnauthenticated }
     /// The number of enrolled patients.
