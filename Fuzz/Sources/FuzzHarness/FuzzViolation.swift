@@ -14,6 +14,7 @@ public struct FuzzViolation: Error, CustomStringConvertible, Sendable {
     /// A violation described by `message`.
     public init(_ message: String) { self.message = message }
 
+    /// "invariant violated: " and the message (what libFuzzer and XCTest print).
     public var description: String { "invariant violated: \(message)" }
 }
 

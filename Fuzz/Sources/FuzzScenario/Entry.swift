@@ -12,6 +12,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
+/// A comparable summary of one decoding: the scenario's title and step count, or the error.
 func outcome(_ bytes: [UInt8]) -> String {
     do {
         let scenario = try ScenarioDecoder.decode(bytes, name: "fuzz")
