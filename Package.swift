@@ -121,7 +121,12 @@ let package = Package(
             dependencies: ["TelemedCrypto", "TelemedBigInt"],
             resources: [.copy("Vectors")]
         ),
-        .testTarget(name: "TelemedProtocolTests", dependencies: ["TelemedProtocol"]),
+        .testTarget(
+            name: "TelemedProtocolTests",
+            dependencies: ["TelemedProtocol"],
+            // Fuzz regression inputs, read through #filePath (not resources).
+            exclude: ["Regression/Inputs"]
+        ),
         .testTarget(name: "TelemedTransportTests", dependencies: ["TelemedTransport", "TelemedTCP"]),
         .testTarget(
             name: "TelemedNodeTests",

@@ -82,8 +82,9 @@ public struct FrameDecoder: Sendable {
         } else if UInt64(declared) > UInt64(maxBodyLength) {
             fail(.oversize(declared: declared))
         } else {
+            // No reservation for the declared length: the peer chose it, so memory grows only
+            // with the body bytes that actually arrive.
             declaredLength = Int(declared)
-            body.reserveCapacity(Int(declared))
         }
     }
 
@@ -128,5 +129,11 @@ public struct FrameDecoder: Sendable {
     /// Bytes held for the incomplete frame (header and body); at most `maxBodyLength + 4`.
     var partialByteCount: Int {
         headerCount + body.count
+    }
+
+    /// Capacity allocated for the incomplete body (for tests: it follows the bytes received,
+    /// never the length the peer declared).
+    var partialBodyCapacity: Int {
+        body.capacity
     }
 }

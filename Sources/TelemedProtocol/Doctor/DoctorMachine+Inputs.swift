@@ -92,7 +92,7 @@ extension DoctorMachine {
         guard let state = connections.removeValue(forKey: connection) else { return [] }
         switch state {
         case let .active(patient):
-            return leave(patient, reason: .connectionClosed, notify: nil, now: now, using: &rng)
+            return leave(patient, reason: .connectionClosed, notify: nil, connectionGone: true, now: now, using: &rng)
         case .awaitingRequest, .awaitingConfirmation:
             removePending(state)
             var actions: [DoctorAction] = [.cancelTimer(.handshake(connection))]

@@ -13,8 +13,8 @@ extension DoctorMachine {
                 let known = (broadcastCounts[epochAcked] ?? 0) > seqAcked
                 return [.event(.receipt(patient, epoch: epochAcked, seq: seqAcked, known: known))]
             case .disconnect:
-                connections[connection] = nil
-                return [.close(connection)] + leave(patient, reason: .disconnected, notify: nil, now: now, using: &rng)
+                // `leave` closes the connection (once) and starts the new epoch.
+                return leave(patient, reason: .disconnected, notify: nil, now: now, using: &rng)
             }
         } catch {
             return reject(connection, .active(patient), error.rule, error.reason, patient: patient,
@@ -69,14 +69,16 @@ extension DoctorMachine {
     // MARK: - Leaving and epochs
 
     /// Removes a member, optionally telling it why (sealed DISCONNECT), closes its connection
-    /// and starts a new epoch for the rest.
-    mutating func leave(_ patient: PeerID, reason: LeaveReason, notify: String?, now: Instant,
-                        using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+    /// (unless the transport already reported it closed: `connectionGone`) and starts a new
+    /// epoch for the rest.
+    mutating func leave(_ patient: PeerID, reason: LeaveReason, notify: String?, connectionGone: Bool = false,
+                        now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
         guard var member = members.removeValue(forKey: patient) else { return [] }
         connections[member.connection] = nil
         var actions: [DoctorAction] = []
         if let notify { actions += sealedDisconnect(to: &member, reason: notify) }
-        actions += [.close(member.connection), .event(.patientLeft(patient, member.connection, reason: reason))]
+        if !connectionGone { actions.append(.close(member.connection)) }
+        actions.append(.event(.patientLeft(patient, member.connection, reason: reason)))
         return actions + startEpoch(first: nil, using: &rng)
     }
 

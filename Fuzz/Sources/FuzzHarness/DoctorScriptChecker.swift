@@ -1,0 +1,173 @@
+import TelemedCrypto
+import TelemedProtocol
+
+// MARK: - DoctorScriptChecker
+//
+// The invariants a doctor script checks, against a host-side record of every connection:
+//
+//   * no action on a connection after it was closed (by a `.close` action or by the peer),
+//     except harmless bookkeeping (cancelling its timer, events, persisting);
+//   * GROUP_KEY, ENC_MSG and DISCONNECT go only to connections whose handshake completed
+//     (a `patientAuthenticated` event came first); SESSION_TOKEN at most once per connection
+//     and never after it; every REJECTED is followed by the close of that connection;
+//   * every frame the doctor sends is 1…65,536 bytes and decodes under the strict codec; on
+//     one connection, k_d2p seqs strictly increase, GROUP_KEY epochs strictly increase, and
+//     a broadcast carries the current epoch;
+//   * the epoch never decreases and each `epochStarted` is above the last, its members are
+//     sorted, distinct and at most `maxActivePatients`;
+//   * after every step: active patients ≤ maxActivePatients, pending ≤ pendingTotal, pending
+//     equals the host's open, not yet authenticated connections, each active patient's
+//     connection is open and authenticated as that patient, a group key exists exactly while
+//     someone is active, and a new epoch means a new group key.
+
+/// Host-side record and invariant checks for one doctor script.
+struct DoctorScriptChecker {
+    let configuration: DoctorConfiguration
+    let codec: MessageCodec
+    var open: Set<ConnectionID> = []
+    var closed: Set<ConnectionID> = []
+    var authenticated: [ConnectionID: PeerID] = [:]
+    var tokens: Set<ConnectionID> = []
+    var lastSendSeq: [ConnectionID: UInt64] = [:]
+    var lastGroupKeyEpoch: [ConnectionID: UInt64] = [:]
+    var lastEpoch: UInt64 = 0
+    var lastEpochEvent: UInt64 = 0
+    var lastFingerprint: Bytes32?
+
+    init(configuration: DoctorConfiguration, group: TelemedGroup) {
+        self.configuration = configuration
+        codec = MessageCodec(groupName: group.name, elementLength: group.elementLength)
+    }
+
+    func isOpen(_ connection: ConnectionID) -> Bool { open.contains(connection) }
+
+    mutating func opened(_ connection: ConnectionID) {
+        open.insert(connection)
+    }
+
+    mutating func peerClosed(_ connection: ConnectionID) {
+        open.remove(connection)
+        closed.insert(connection)
+    }
+
+    // MARK: - One answer
+
+    mutating func check(_ actions: [DoctorAction], doctor: DoctorMachine, now: Instant) throws(FuzzViolation) {
+        var rejectedHere: Set<ConnectionID> = []
+        for (position, action) in actions.enumerated() {
+            func where_() -> String { "action \(position) of \(actions.count)" }
+            switch action {
+            case let .send(connection, body):
+                try fuzzCheck(open.contains(connection), "\(where_()): send on \(closed.contains(connection) ? "closed" : "unknown") \(connection)")
+                try checkFrame(body, to: connection, doctor: doctor, rejected: &rejectedHere)
+            case let .close(connection):
+                try fuzzCheck(open.contains(connection), "\(where_()): close of \(closed.contains(connection) ? "closed" : "unknown") \(connection)")
+                open.remove(connection)
+                closed.insert(connection)
+            case let .scheduleTimer(.handshake(connection), after):
+                try fuzzCheck(open.contains(connection), "\(where_()): timer scheduled for closed \(connection)")
+                try fuzzCheck(authenticated[connection] == nil, "handshake timer for authenticated \(connection)")
+                try fuzzCheck(after == configuration.handshakeTimeoutMillis, "handshake timer of \(after) ms")
+            case .cancelTimer, .persist:
+                continue
+            case let .event(event):
+                try checkEvent(event, doctor: doctor)
+            }
+        }
+        for connection in rejectedHere {
+            try fuzzCheck(!open.contains(connection), "REJECTED sent on \(connection) without closing it")
+        }
+    }
+
+    mutating func checkFrame(_ body: [UInt8], to connection: ConnectionID, doctor: DoctorMachine,
+                             rejected: inout Set<ConnectionID>) throws(FuzzViolation) {
+        try fuzzCheck((1...Framing.maxBodyLength).contains(body.count), "a \(body.count)-byte frame to \(connection)")
+        let message: Message
+        do {
+            message = try codec.decode(body)
+        } catch {
+            throw FuzzViolation("the doctor sent a frame its own codec refuses: \(error)")
+        }
+        switch message {
+        case .rejected:
+            rejected.insert(connection)
+        case .sessionToken:
+            try fuzzCheck(authenticated[connection] == nil, "SESSION_TOKEN to authenticated \(connection)")
+            try fuzzCheck(tokens.insert(connection).inserted, "a second SESSION_TOKEN to \(connection)")
+        case let .groupKey(groupKey):
+            try fuzzCheck(authenticated[connection] != nil, "GROUP_KEY to \(connection), which never completed a handshake")
+            try nextSeq(groupKey.seq, on: connection)
+            if let last = lastGroupKeyEpoch[connection] {
+                try fuzzCheck(groupKey.epoch > last, "GROUP_KEY epoch \(groupKey.epoch) after \(last) on \(connection)")
+            }
+            lastGroupKeyEpoch[connection] = groupKey.epoch
+            try fuzzCheck(groupKey.epoch == doctor.epoch, "GROUP_KEY of epoch \(groupKey.epoch) while the doctor is in \(doctor.epoch)")
+            try fuzzCheck(groupKey.members >= 1 && groupKey.members <= UInt64(configuration.maxActivePatients),
+                          "GROUP_KEY for \(groupKey.members) members")
+        case let .encMsg(broadcast):
+            try fuzzCheck(authenticated[connection] != nil, "ENC_MSG to \(connection), which never completed a handshake")
+            try fuzzCheck(broadcast.epoch == doctor.epoch, "ENC_MSG of epoch \(broadcast.epoch) while the doctor is in \(doctor.epoch)")
+        case let .disconnect(disconnect):
+            try fuzzCheck(authenticated[connection] != nil, "DISCONNECT to \(connection), which never completed a handshake")
+            try nextSeq(disconnect.seq, on: connection)
+        case .keyVerification, .keyConfirmation, .decMsg:
+            throw FuzzViolation("the doctor sent a patient's opcode \(message.opcode.rawValue)")
+        }
+    }
+
+    mutating func nextSeq(_ seq: UInt64, on connection: ConnectionID) throws(FuzzViolation) {
+        if let last = lastSendSeq[connection] {
+            try fuzzCheck(seq > last, "k_d2p seq \(seq) after \(last) on \(connection)")
+        }
+        lastSendSeq[connection] = seq
+    }
+
+    mutating func checkEvent(_ event: DoctorEvent, doctor: DoctorMachine) throws(FuzzViolation) {
+        switch event {
+        case let .patientAuthenticated(id, connection, _, _):
+            try fuzzCheck(open.contains(connection), "\(id) authenticated on closed \(connection)")
+            try fuzzCheck(authenticated[connection] == nil, "\(connection) authenticated twice")
+            try fuzzCheck(tokens.contains(connection), "\(id) authenticated on \(connection) without a SESSION_TOKEN")
+            authenticated[connection] = id
+        case let .epochStarted(epoch, members):
+            try fuzzCheck(epoch > lastEpochEvent, "epoch \(epoch) started after \(lastEpochEvent)")
+            lastEpochEvent = epoch
+            try fuzzCheck(!members.isEmpty && members.count <= configuration.maxActivePatients,
+                          "epoch \(epoch) with \(members.count) members")
+            try fuzzCheck(zip(members, members.dropFirst()).allSatisfy { $0 < $1 }, "epoch members not sorted and distinct")
+        case let .patientLeft(_, connection, _):
+            try fuzzCheck(authenticated[connection] != nil, "a leave of \(connection), which never was a member")
+        case .rejected, .blocked, .unblocked, .broadcastSent, .receipt, .alert:
+            return
+        }
+    }
+
+    // MARK: - After each step
+
+    mutating func checkState(_ doctor: DoctorMachine) throws(FuzzViolation) {
+        try fuzzCheck(doctor.epoch >= lastEpoch, "epoch went from \(lastEpoch) back to \(doctor.epoch)")
+        try fuzzCheck(doctor.epoch == lastEpochEvent, "epoch \(doctor.epoch) but the last epochStarted was \(lastEpochEvent)")
+        let active = doctor.activePatients
+        try fuzzCheck(active.count <= configuration.maxActivePatients, "\(active.count) active patients")
+        try fuzzCheck(doctor.pendingHandshakes >= 0 && doctor.pendingHandshakes <= configuration.pendingTotal,
+                      "\(doctor.pendingHandshakes) pending handshakes")
+        let pendingHere = open.filter { authenticated[$0] == nil }.count
+        try fuzzCheck(doctor.pendingHandshakes == pendingHere,
+                      "the doctor counts \(doctor.pendingHandshakes) pending handshakes, the host has \(pendingHere) open unauthenticated connections")
+        let activeHere = open.filter { authenticated[$0] != nil }.count
+        try fuzzCheck(active.count == activeHere,
+                      "\(active.count) active patients but \(activeHere) open authenticated connections")
+        for id in active {
+            guard let connection = doctor.connection(of: id) else { throw FuzzViolation("active \(id) without a connection") }
+            try fuzzCheck(open.contains(connection), "active \(id) on closed \(connection)")
+            try fuzzCheck(authenticated[connection] == id, "active \(id) on \(connection), authenticated as \(String(describing: authenticated[connection]))")
+        }
+        let fingerprint = doctor.groupKeyFingerprint
+        try fuzzCheck((fingerprint == nil) == active.isEmpty, "group key \(fingerprint == nil ? "missing" : "kept") with \(active.count) active")
+        if doctor.epoch != lastEpoch, let fingerprint, let lastFingerprint {
+            try fuzzCheck(fingerprint != lastFingerprint, "epoch \(doctor.epoch) kept the group key of \(lastEpoch)")
+        }
+        if fingerprint != nil { lastFingerprint = fingerprint }
+        lastEpoch = doctor.epoch
+    }
+}

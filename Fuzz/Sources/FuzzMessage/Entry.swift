@@ -1,0 +1,14 @@
+import FuzzHarness
+
+/// libFuzzer's entry point: one input through `MessageCodecCheck`; a violated property crashes, so
+/// libFuzzer reports it and saves the input.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+    do {
+        try MessageCodecCheck.run(bytes)
+    } catch {
+        fatalError("\(error)")
+    }
+    return 0
+}
