@@ -66,30 +66,39 @@ struct SecurityPolicy: Sendable {
 
     /// Drops expired blocks and failure times; clears saturation when room appears.
     mutating func purgeExpired(now: UInt64) -> [SecurityChange] {
+        // This runs on every accept and every first frame, so it only scans: the tables can
+        // hold tens of thousands of entries, and only the (few) expired keys are sorted, to
+        // keep the order of the emitted changes deterministic.
         var changes: [SecurityChange] = []
-        for (source, until) in state.sourceBlocks.sorted(by: { $0.key < $1.key }) where until <= now {
+        for source in state.sourceBlocks.compactMap({ $0.value <= now ? $0.key : nil }).sorted() {
             state.sourceBlocks[source] = nil
             changes.append(.unblocked(.source(source), reason: .expired))
         }
-        for (prefix, until) in state.prefixBlocks.sorted(by: { $0.key < $1.key }) where until <= now {
+        for prefix in state.prefixBlocks.compactMap({ $0.value <= now ? $0.key : nil }).sorted() {
             state.prefixBlocks[prefix] = nil
             changes.append(.unblocked(.prefix(prefix), reason: .expired))
         }
-        for (device, until) in state.deviceBlocks.sorted(by: { $0.key < $1.key }) where until <= now {
+        for device in state.deviceBlocks.compactMap({ $0.value <= now ? $0.key : nil }).sorted() {
             state.deviceBlocks[device] = nil
             changes.append(.unblocked(.device(device), reason: .expired))
         }
-        for (source, times) in state.failures.sorted(by: { $0.key < $1.key }) {
-            let live = times.filter { !isOutsideWindow($0, now: now) }
+        let stale = state.failures.compactMap { entry in
+            entry.value.contains { isOutsideWindow($0, now: now) } ? entry.key : nil
+        }
+        for source in stale.sorted() {
+            let live = (state.failures[source] ?? []).filter { !isOutsideWindow($0, now: now) }
             if live.isEmpty {
                 state.failures[source] = nil
                 changes.append(.failuresCleared(source))
-            } else if live.count != times.count {
+            } else {
                 state.failures[source] = live
             }
         }
-        for (id, records) in state.deviceBlockHistory {
-            let live = records.filter { now < $0.at &+ 24 * 3_600_000 }
+        let outdated = state.deviceBlockHistory.compactMap { entry in
+            entry.value.contains { now >= $0.at &+ 24 * 3_600_000 } ? entry.key : nil
+        }
+        for id in outdated {
+            let live = (state.deviceBlockHistory[id] ?? []).filter { now < $0.at &+ 24 * 3_600_000 }
             state.deviceBlockHistory[id] = live.isEmpty ? nil : live
         }
         if saturated && state.sourceTableCount < configuration.sourceBlockCapacity { saturated = false }
