@@ -26,7 +26,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         // The TCP transport.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         // Command lines of doctor, patient and simulate.
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         // Logging in the runtime (never in the pure core).
@@ -64,7 +63,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOExtras", package: "swift-nio-extras"),
             ]
         ),
         .target(
@@ -123,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TelemedProtocolTests",
-            dependencies: ["TelemedProtocol"],
+            dependencies: ["TelemedProtocol", "TelemedTransport"],
             // Fuzz regression inputs, read through #filePath (not resources).
             exclude: ["Regression/Inputs"]
         ),

@@ -31,6 +31,7 @@ let package = Package(
             dependencies: [
                 .product(name: "TelemedProtocol", package: rootPackage),
                 .product(name: "TelemedCrypto", package: rootPackage),
+                .product(name: "TelemedTransport", package: rootPackage),
             ]
         ),
         .executableTarget(name: "fuzz-frame", dependencies: ["FuzzHarness", "CFuzzDriver"],

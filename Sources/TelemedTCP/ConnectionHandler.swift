@@ -8,33 +8,37 @@ import TelemedTransport
 
 // MARK: - ConnectionHandler
 //
-// Theory of operation. One handler per TCP connection, last in the pipeline after the
-// `FrameDecoder`, living on the connection's event loop. It turns channel life into
-// `TransportEvent`s and carries out the runtime's sends and closes.
+// Theory of operation. One handler per TCP connection, the only handler in its pipeline, living
+// on the connection's event loop. It turns channel life into `TransportEvent`s and carries out
+// the runtime's sends and closes. Inbound bytes go through the package's one `FrameReader`
+// (the same the in-memory network uses); outbound bodies through `Framing.frame`.
 //
 // States: `waiting` (not yet active) → `open` (opened reported) → `closing` (the runtime
 // asked to close: queued frames are flushed, then the write side is shut and the handler
 // lingers for the peer's end of stream) → `closed` (closed reported; nothing follows).
 // Rules:
-// - Exactly one `.opened` and one `.closed` per connection; frames only while `open`.
-// - The close reason is the first of: a local decision (byLocal, a timeout, a framing
-//   violation, a full outbound queue), a cut frame seen at end of stream, a socket error
-//   other than a reset, and otherwise `.byPeer` (a FIN or a reset between frames). A
-//   timeout or violation replaces a pending `.byLocal`.
-// - Every timer is armed only while its condition can still happen, and every timeout
-//   closes at once without flushing.
+// - Exactly one `.opened` and one `.closed` per connection; frame reports only while `open`.
+// - The transport reports and the runtime decides: a refused length prefix is reported
+//   (`.frameRefused`) and later input is read and discarded, but the connection stays open and
+//   writable so the runtime can answer (REJECTED) before it closes; a frame that begins and
+//   does not complete is reported (`.frameStarted`) and its deadline is the runtime's. The
+//   handler runs no handshake, frame or idle timer.
+// - It closes by itself only when it cannot go on: a write deadline passed (`.writeTimeout`),
+//   a send would exceed the outbound bound (`.outboundQueueFull`). The close reason is the
+//   first of: such a local failure or the runtime's close (`.byLocal`), a cut frame seen at end
+//   of stream, a socket error other than a reset, and otherwise `.byPeer` (a FIN or a reset
+//   between frames).
 // - Outbound: each frame remembers its write deadline; the write timer follows the oldest
 //   unwritten frame. Inbound: once `maxUnconsumedFrames` frames wait untaken in the event
 //   stream, `read` calls are held until the consumer catches up.
 
-/// Runs one connection (see the theory of operation above).
 final class ConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = InboundFrameEvent
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private enum State { case waiting, open, closing, closed }
-    private enum Timer: Hashable { case handshake, frame, idle, write, linger }
+    private enum Timer: Hashable { case write, linger }
     private struct PendingWrite {
         let deadline: NIODeadline
         let size: Int
@@ -47,10 +51,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var state = State.waiting
     private var localReason: CloseReason?
+    private var reader = FrameReader()
     private var sawCutFrame = false
     private var socketError: String?
-    private var sawCompleteFrame = false
-    private var lastInbound = NIODeadline.now()
     private var pendingWrites = CircularBuffer<PendingWrite>()
     private var queuedBytes = 0
     private var unconsumedFrames = 0
@@ -90,14 +93,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
         state = .open
         emit(.opened(id, peer))
-        lastInbound = .now()
-        if let timeout = settings.handshakeTimeout { arm(.handshake, in: timeout) }
-        if let timeout = settings.idleTimeout { arm(.idle, in: timeout) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         cancelAllTimers()
         if state == .open || state == .closing {
+            sawCutFrame = sawCutFrame || reader.isInsideFrame
             let reason = localReason ?? (sawCutFrame ? .cutFrame : socketError.map(CloseReason.error) ?? .byPeer)
             emit(.closed(id, reason))
         }
@@ -108,45 +109,36 @@ final class ConnectionHandler: ChannelDuplexHandler {
     // MARK: - Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .frameStarted:
-            if state == .open, let timeout = settings.frameTimeout { arm(.frame, in: timeout) }
-        case .frame(let body):
-            cancel(.frame)
-            if !sawCompleteFrame {
-                sawCompleteFrame = true
-                cancel(.handshake)
+        let buffer = unwrapInboundIn(data)
+        let reports = buffer.withUnsafeReadableBytes { reader.receive($0) }
+        // While closing, the runtime is done with this peer: its bytes are read and dropped.
+        guard state == .open else { return }
+        for report in reports {
+            switch report {
+            case .frameStarted:
+                emit(.frameStarted(id))
+            case let .frame(body):
+                unconsumedFrames += 1
+                emit(.frame(id, body))
+            case let .refused(error):
+                emit(.frameRefused(id, error))
             }
-            guard state == .open else { return }  // closing: the runtime is done with this peer
-            unconsumedFrames += 1
-            emit(.frame(id, Array(body.readableBytesView)))
         }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        lastInbound = .now()
-        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         switch error {
-        case let framing as FrameDecodingError where framing.reason == .cutFrame:
-            sawCutFrame = true
-            context.close(promise: nil)
-        case let framing as FrameDecodingError:
-            fail(framing.reason)
-        case ByteToMessageDecoderError.dataReceivedInErrorState:
-            return  // the violation was already handled
         case let error as IOError where error.errnoCode == ECONNRESET:
             // A reset is the peer's end of stream, like a FIN: between frames it is `.byPeer`;
             // bytes of an unfinished frame still make it a `.cutFrame` (PROTOCOL.md §5: a
             // connection closed by the peer before the first byte of a frame is no rejection).
-            return
+            sawCutFrame = sawCutFrame || reader.isInsideFrame
         case let error as IOError:
             socketError = socketError ?? error.description
         default:
             socketError = socketError ?? String(describing: error)
         }
+        context.close(promise: nil)
     }
 
     /// The consumer took one of this connection's frames from the event stream.
@@ -174,15 +166,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Queues one frame body.
     func send(_ body: [UInt8]) {
         guard state == .open, let context else { return }
-        let size = FrameFormat.prefixLength + body.count
+        let frame = Framing.frame(body)
+        let size = frame.count
         guard queuedBytes + size <= settings.maxQueuedOutboundBytes else {
             fail(.outboundQueueFull)
             return
         }
-        var buffer = context.channel.allocator.buffer(capacity: size)
-        buffer.writeInteger(UInt32(body.count))
-        buffer.writeBytes(body)
-        pendingWrites.append(PendingWrite(deadline: .now() + settings.writeTimeout.timeAmount, size: size))
+        let buffer = context.channel.allocator.buffer(bytes: frame)
+        pendingWrites.append(PendingWrite(deadline: .now() + TimeAmount(settings.writeTimeout), size: size))
         queuedBytes += size
         if pendingWrites.count == 1 { armWriteTimer() }
         let promise = context.eventLoop.makePromise(of: Void.self)
@@ -214,7 +205,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard state == .open else { return state != .waiting }
         state = .closing
         localReason = localReason ?? .byLocal
-        for timer in [Timer.handshake, .frame, .idle] { cancel(timer) }
         releaseHeldReadIfAllowed()
         if pendingWrites.isEmpty { startLinger() }
         return true
@@ -233,14 +223,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func fail(_ reason: CloseReason) {
         guard state == .open || state == .closing, let context else { return }
         if localReason == nil || localReason == .byLocal { localReason = reason }
-        for timer in [Timer.handshake, .frame, .idle] { cancel(timer) }
         context.close(promise: nil)
     }
 
     // MARK: - Timers
 
     private func arm(_ timer: Timer, in amount: Duration) {
-        arm(timer, at: .now() + amount.timeAmount)
+        arm(timer, at: .now() + TimeAmount(amount))
     }
 
     private func arm(_ timer: Timer, at deadline: NIODeadline) {
@@ -263,14 +252,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private func fire(_ timer: Timer) {
         switch timer {
-        case .handshake:
-            if state == .open, !sawCompleteFrame { fail(.handshakeTimeout) }
-        case .frame:
-            if state == .open { fail(.frameTimeout) }
-        case .idle:
-            guard state == .open, let timeout = settings.idleTimeout else { return }
-            let due = lastInbound + timeout.timeAmount
-            if due <= .now() { fail(.idleTimeout) } else { arm(.idle, at: due) }
         case .write:
             guard let oldest = pendingWrites.first else { return }
             if oldest.deadline <= .now() { fail(.writeTimeout) } else { arm(.write, at: oldest.deadline) }

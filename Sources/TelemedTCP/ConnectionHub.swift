@@ -71,7 +71,7 @@ final class ConnectionHub: Sendable {
         if let bytes = settings.sendBufferBytes {
             try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(clamping: bytes))
         }
-        try channel.pipeline.syncOperations.addHandlers(ByteToMessageHandler(FrameDecoder()), entry.handler.value)
+        try channel.pipeline.syncOperations.addHandler(entry.handler.value)
         return id
     }
 
@@ -85,7 +85,7 @@ final class ConnectionHub: Sendable {
 
     func send(_ body: [UInt8], on connection: ConnectionID) {
         precondition(
-            (1...FrameFormat.maximumBodyLength).contains(body.count),
+            (1...Framing.maxBodyLength).contains(body.count),
             "A frame body must be 1...65536 bytes; the caller built one of \(body.count) bytes."
         )
         guard let entry = entry(connection) else { return }

@@ -4,7 +4,7 @@ import TelemedTransport
 
 // MARK: - TCPClientTransport
 
-/// The connecting side over TCP (the patient's), with the same framing, timers and events
+/// The connecting side over TCP (the patient's), with the same framing, bounds and events
 /// as the server. Thread-safe: call it from anywhere; consume ``events`` from one task.
 public final class TCPClientTransport: AsyncTransport {
     private let hub: ConnectionHub
@@ -28,7 +28,7 @@ public final class TCPClientTransport: AsyncTransport {
         guard !hub.isShutDown else { throw .shutDown }
         let hub = self.hub
         let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(connectTimeout.timeAmount)
+            .connectTimeout(TimeAmount(connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: false)
             .channelInitializer { channel in

@@ -3,16 +3,16 @@ import TelemedTransport
 
 // MARK: - TCPConnectionSettings
 
-/// Per-connection limits and timers of the TCP transports. Every timeout closes the
-/// connection at once with the matching ``CloseReason``; `nil` switches a timer off.
+/// Per-connection bounds of the TCP transports.
+///
+/// The transport runs no protocol timer: how long a handshake or a frame may take is the
+/// runtime's decision (the doctor's `DoctorConfiguration.handshakeTimeoutMillis`). What only the
+/// transport can see is here: how long queued frames may wait to be written, and how many bytes
+/// may wait. A host builds these from its own configuration (the doctor: from
+/// `DoctorConfiguration.writeTimeoutMillis` and `outboundQueueBytes`).
 public struct TCPConnectionSettings: Sendable, Equatable {
-    /// How long after opening the first complete frame must have arrived (`.handshakeTimeout`).
-    public var handshakeTimeout: Duration?
-    /// How long a frame may take from its first byte to its last (`.frameTimeout`).
-    public var frameTimeout: Duration?
-    /// How long the peer may send nothing at all (`.idleTimeout`).
-    public var idleTimeout: Duration?
-    /// How long a queued outbound frame may wait to be written to the socket (`.writeTimeout`).
+    /// How long a queued outbound frame may wait to be written to the socket; then the
+    /// connection closes with `.writeTimeout`.
     public var writeTimeout: Duration
     /// The most outbound bytes (prefixes included) a connection may hold unwritten; a send
     /// beyond it closes the connection (`.outboundQueueFull`).
@@ -29,23 +29,20 @@ public struct TCPConnectionSettings: Sendable, Equatable {
     public var sendBufferBytes: Int?
 
     /// Sets every field; see the properties for their meaning.
+    ///
+    /// - Precondition: the outbound bound holds at least one largest frame (65,540 bytes),
+    ///   at least one frame may wait for the consumer, and a send buffer size is positive.
     public init(
-        handshakeTimeout: Duration? = .seconds(10),
-        frameTimeout: Duration? = .seconds(10),
-        idleTimeout: Duration? = nil,
         writeTimeout: Duration = .seconds(10),
         maxQueuedOutboundBytes: Int = 1 << 20,
         maxUnconsumedFrames: Int = 4,
         lingerTimeout: Duration = .seconds(2),
         sendBufferBytes: Int? = nil
     ) {
-        precondition(maxQueuedOutboundBytes >= FrameFormat.prefixLength + FrameFormat.maximumBodyLength,
+        precondition(maxQueuedOutboundBytes >= Framing.headerLength + Framing.maxBodyLength,
                      "The outbound bound must hold at least one largest frame (65540 bytes).")
         precondition(maxUnconsumedFrames >= 1, "At least one frame must be allowed to wait for the consumer.")
         precondition(sendBufferBytes.map { $0 > 0 } ?? true, "A send buffer size must be positive.")
-        self.handshakeTimeout = handshakeTimeout
-        self.frameTimeout = frameTimeout
-        self.idleTimeout = idleTimeout
         self.writeTimeout = writeTimeout
         self.maxQueuedOutboundBytes = maxQueuedOutboundBytes
         self.maxUnconsumedFrames = maxUnconsumedFrames
@@ -53,19 +50,15 @@ public struct TCPConnectionSettings: Sendable, Equatable {
         self.sendBufferBytes = sendBufferBytes
     }
 
-    /// The server's defaults: 10 s handshake, frame and write timeouts, no idle timeout.
+    /// The runtime's bounds (write timeout and outbound bound); the other fields keep their
+    /// defaults.
+    public init(bounds: TransportBounds) {
+        self.init(writeTimeout: bounds.writeTimeout, maxQueuedOutboundBytes: bounds.outboundQueueBytes)
+    }
+
+    /// The server's defaults: 10 s write timeout, 1 MiB outbound bound.
     public static let serverDefault = TCPConnectionSettings()
 
-    /// The client's defaults: as the server's, but no handshake timeout (the client speaks first).
-    public static let clientDefault = TCPConnectionSettings(handshakeTimeout: nil)
-}
-
-extension Duration {
-    /// The duration as an NIO time amount (saturating).
-    var timeAmount: TimeAmount {
-        let (seconds, attoseconds) = components
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        guard !overflow else { return .nanoseconds(seconds < 0 ? Int64.min : Int64.max) }
-        return .nanoseconds(scaled &+ attoseconds / 1_000_000_000)
-    }
+    /// The client's defaults (the same bounds).
+    public static let clientDefault = TCPConnectionSettings()
 }

@@ -46,6 +46,13 @@ public final class TCPServerTransport: AsyncTransport {
             self.backlog = backlog
             self.acceptsImmediately = acceptsImmediately
         }
+
+        /// A listener whose connection cap, write timeout and outbound bound are the runtime's
+        /// (for the doctor: `DoctorConfiguration.transportBounds`).
+        public init(host: String, port: Int, bounds: TransportBounds, acceptsImmediately: Bool = true) {
+            self.init(host: host, port: port, maxConnections: bounds.maxConnections,
+                      connection: TCPConnectionSettings(bounds: bounds), acceptsImmediately: acceptsImmediately)
+        }
     }
 
     private let hub: ConnectionHub

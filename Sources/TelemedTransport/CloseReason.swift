@@ -2,25 +2,17 @@
 
 /// Why a connection ended, as the transport saw it.
 ///
-/// Framing violations and timeouts name what the peer did; the runtime decides what each one
-/// means (for instance, whether it counts against the peer's source address).
+/// The transport closes a connection by itself only when it cannot go on: the stream ended
+/// (cleanly or inside a frame), a write deadline passed, the outbound bound was hit, or the
+/// system reported an error. Everything else (bad length prefixes, slow frames, handshakes
+/// that take too long) is reported as an event and answered by the runtime.
 public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
     /// The peer ended the byte stream between two frames (an orderly close or a reset).
     case byPeer
     /// This side asked for the close (after flushing what it had queued), or shut the transport down.
     case byLocal
-    /// The peer announced a frame longer than ``FrameFormat/maximumBodyLength``; no body byte was awaited.
-    case oversizeFrame(UInt32)
-    /// The peer announced a frame of length zero.
-    case emptyFrame
     /// The byte stream ended (or was reset) in the middle of a frame.
     case cutFrame
-    /// No complete frame arrived within the handshake timeout after the connection opened.
-    case handshakeTimeout
-    /// A frame began to arrive but did not complete within the frame timeout.
-    case frameTimeout
-    /// Nothing arrived from the peer within the idle timeout.
-    case idleTimeout
     /// Queued outbound frames could not be written within the write timeout.
     case writeTimeout
     /// A send would have queued more outbound bytes than the per-connection bound allows.
@@ -35,12 +27,7 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .byPeer: "closed by peer"
         case .byLocal: "closed locally"
-        case .oversizeFrame(let length): "oversize frame (announced \(length) bytes)"
-        case .emptyFrame: "empty frame announced"
         case .cutFrame: "stream ended inside a frame"
-        case .handshakeTimeout: "no complete frame within the handshake timeout"
-        case .frameTimeout: "frame not completed within the frame timeout"
-        case .idleTimeout: "idle timeout"
         case .writeTimeout: "outbound frames not written within the write timeout"
         case .outboundQueueFull: "outbound queue full"
         case .connectionLimit: "connection limit reached"

@@ -4,7 +4,7 @@
 ///
 /// Transports move bytes between peers and know nothing of the protocol. Frames are bodies:
 /// the transport adds and removes the 4-byte big-endian length prefix and enforces
-/// 1 ≤ length ≤ ``FrameFormat/maximumBodyLength`` in both directions.
+/// 1 ≤ length ≤ ``Framing/maxBodyLength`` in both directions.
 ///
 /// How events arrive depends on the driver: a transport that runs by itself (TCP) also
 /// conforms to ``AsyncTransport``; the in-memory network queues events until its
@@ -13,7 +13,7 @@ public protocol Transport: AnyObject {
     /// Queues one frame body on a connection. Sends on a closed or unknown connection are
     /// ignored (a close may race with the runtime's decision to send).
     ///
-    /// - Precondition: `body.count` is in `1...FrameFormat.maximumBodyLength`.
+    /// - Precondition: `body.count` is in `1...Framing.maxBodyLength`.
     func send(_ body: [UInt8], on connection: ConnectionID)
 
     /// Closes a connection after the frames already queued on it are written. The runtime

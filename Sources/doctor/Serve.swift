@@ -55,8 +55,12 @@ struct Serve: AsyncParsableCommand {
 
         // Bound now (the port goes into new credentials), but admitting nobody until T0 is
         // recorded: a request stamped before T0 would be refused (R-START) with REJECTED.
-        let server = try await TCPServerTransport.start(configuration: .init(host: host, port: port,
-                                                                             acceptsImmediately: false))
+        let configuration = DoctorConfiguration()
+        // The write timeout, outbound bound and connection cap come from the doctor's
+        // configuration; the handshake and frame deadlines are the machine's own timers.
+        let server = try await TCPServerTransport.start(
+            configuration: .init(host: host, port: port, bounds: configuration.transportBounds,
+                                 acceptsImmediately: false))
         let advertised = (host == "0.0.0.0" || host == "::") ? "127.0.0.1" : host
         if let enroll {
             let ids = try parseIDs([enroll])
@@ -66,7 +70,7 @@ struct Serve: AsyncParsableCommand {
             }
         }
         let console = Console()
-        let service = DoctorService(configuration: DoctorConfiguration(), keys: doctor,
+        let service = DoctorService(configuration: configuration, keys: doctor,
                                     databasePath: store.databasePath, transport: server, logger: logger,
                                     observer: { event in console.show(event) })
         do {

@@ -10,7 +10,7 @@ import XCTest
 final class RawAttackerTests: XCTestCase {
     private let codec = MessageCodec(groupName: TestKeys.group.name, elementLength: TestKeys.group.elementLength)
 
-    private var rejectedFrame: [UInt8] { FrameFormat.encode(codec.encode(.rejected)) }
+    private var rejectedFrame: [UInt8] { Framing.frame(codec.encode(.rejected)) }
 
     /// A fresh, correctly signed KEY_VERIFICATION body for `name`, stamped with the wall clock.
     private func keyVerification(_ name: String, seed: UInt64) throws -> [UInt8] {
@@ -54,13 +54,13 @@ final class RawAttackerTests: XCTestCase {
         XCTAssertTrue(aliceIn)
 
         // 1. Garbage in a well-formed frame: REJECTED, then the stream ends.
-        XCTAssertEqual(try attack(port, FrameFormat.encode(Array("GET / HTTP/1.1\r\n\r\n".utf8))), rejectedFrame)
-        // 2. A 2^31 length prefix: closed before any body byte is read.
-        XCTAssertEqual(try attack(port, [0x80, 0x00, 0x00, 0x00]), [])
+        XCTAssertEqual(try attack(port, Framing.frame(Array("GET / HTTP/1.1\r\n\r\n".utf8))), rejectedFrame)
+        // 2. A 2^31 length prefix: refused before any body byte is read, REJECTED, closed.
+        XCTAssertEqual(try attack(port, [0x80, 0x00, 0x00, 0x00]), rejectedFrame)
         // 3. A truncated frame (100 announced, 10 sent, then FIN).
         XCTAssertEqual(try attack(port, [0, 0, 0, 100] + [UInt8](repeating: 0x7b, count: 10), halfClose: true), [])
         // 4. A replayed KEY_VERIFICATION: the first copy is answered (not a failure), the copy is not.
-        let captured = FrameFormat.encode(try keyVerification("dave", seed: 41))
+        let captured = Framing.frame(try keyVerification("dave", seed: 41))
         do {
             let first = try RawSocket(port: port, from: "127.0.0.2")
             try first.write(captured)
@@ -69,14 +69,14 @@ final class RawAttackerTests: XCTestCase {
         }
         XCTAssertEqual(try attack(port, captured), rejectedFrame)
         // 5, 6. Repeated bad signatures; the sixth failure blocks the source.
-        XCTAssertEqual(try attack(port, FrameFormat.encode(try badSignature("dave", seed: 42))), rejectedFrame)
-        XCTAssertEqual(try attack(port, FrameFormat.encode(try badSignature("dave", seed: 43))), rejectedFrame)
+        XCTAssertEqual(try attack(port, Framing.frame(try badSignature("dave", seed: 42))), rejectedFrame)
+        XCTAssertEqual(try attack(port, Framing.frame(try badSignature("dave", seed: 43))), rejectedFrame)
         let blocked = await eventually { await cluster.doctor.blocks().contains { $0.target == "source 127.0.0.2" } }
         let blockList = await cluster.doctor.blocks()
         XCTAssertTrue(blocked, "blocks: \(blockList)")
 
         // 7. Blocked now: even a valid request is refused on accept.
-        XCTAssertEqual(try attack(port, FrameFormat.encode(try keyVerification("dave", seed: 44))), rejectedFrame)
+        XCTAssertEqual(try attack(port, Framing.frame(try keyVerification("dave", seed: 44))), rejectedFrame)
 
         // The honest side never noticed: alice gets a broadcast, bob joins from 127.0.0.1.
         try await cluster.doctor.broadcast("still here")

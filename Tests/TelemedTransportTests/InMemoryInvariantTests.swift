@@ -67,8 +67,9 @@ final class InMemoryInvariantTests: XCTestCase {
                 guard let id = event.connection else { continue }
                 switch (event, state[id]) {
                 case (.opened, nil): state[id] = "open"
-                case (.frame, "open"): continue
-                case (.closed, "open"), (.closed, nil): state[id] = "closed"
+                case (.frame, "open"), (.frameStarted, "open"): continue
+                case (.frameRefused, "open"): state[id] = "refused"  // nothing but a close may follow
+                case (.closed, "open"), (.closed, "refused"), (.closed, nil): state[id] = "closed"
                 default: return "\(endpoint): \(event) after \(state[id] ?? "nothing")"
                 }
             }

@@ -88,15 +88,15 @@ final class InMemoryNetworkTests: XCTestCase {
         alice.sendRaw([0, 0, 0, 10, 1, 2], on: client)
         alice.close(client)
         network.runUntilIdle()
-        XCTAssertEqual(doctor.takeEvents(), [.closed(server, .cutFrame)])
+        XCTAssertEqual(doctor.takeEvents(), [.frameStarted(server), .closed(server, .cutFrame)])
     }
 
     func testFailReportsTheChosenReason() throws {
         let (client, server) = try connectAlice()
-        XCTAssertTrue(network.fail(server, reason: .handshakeTimeout))
-        XCTAssertFalse(network.fail(server, reason: .handshakeTimeout))
+        XCTAssertTrue(network.fail(server, reason: .writeTimeout))
+        XCTAssertFalse(network.fail(server, reason: .writeTimeout))
         network.runUntilIdle()
-        XCTAssertEqual(doctor.takeEvents(), [.closed(server, .handshakeTimeout)])
+        XCTAssertEqual(doctor.takeEvents(), [.closed(server, .writeTimeout)])
         XCTAssertEqual(alice.takeEvents(), [.closed(client, .byPeer)])
     }
 
@@ -140,7 +140,7 @@ final class InMemoryNetworkTests: XCTestCase {
         alice.send([1, 2, 3, 4], on: client)
         let (head, tail) = try XCTUnwrap(network.split(network.pendingDeliveries[0].id, at: 5))
         network.deliver(head)
-        XCTAssertTrue(doctor.takeEvents().isEmpty)
+        XCTAssertEqual(doctor.takeEvents(), [.frameStarted(server)], "the runtime learns a frame has begun")
         network.deliver(tail)
         XCTAssertEqual(doctor.takeEvents(), [.frame(server, [1, 2, 3, 4])])
         alice.send([1], on: client)
@@ -157,7 +157,7 @@ final class InMemoryNetworkTests: XCTestCase {
 
     // MARK: - Attackers
 
-    func testAttackerWithAHugeLengthPrefixIsClosedAsOversize() throws {
+    func testAttackerWithAHugeLengthPrefixIsReportedAndLeftToTheRuntime() throws {
         let mallory = network.addEndpoint(named: "mallory", host: "203.0.113.7")
         let attack = mallory.connect(to: doctorAddress)
         network.deliverNext()
@@ -165,10 +165,14 @@ final class InMemoryNetworkTests: XCTestCase {
         XCTAssertEqual(opened.count, 1)
         let server = try XCTUnwrap(opened.first?.connection)
         XCTAssertEqual(opened.first, .opened(server, PeerAddress(host: "203.0.113.7", port: 49_152)!))
-        mallory.sendRaw([0x80, 0x00, 0x00, 0x00], on: attack)
+        mallory.sendRaw([0x80, 0x00, 0x00, 0x00, 0x41], on: attack)
         network.runUntilIdle()
-        XCTAssertEqual(doctor.takeEvents(), [.closed(server, .oversizeFrame(0x8000_0000))])
-        XCTAssertEqual(mallory.takeEvents(), [.opened(attack, doctorAddress), .closed(attack, .byPeer)])
+        XCTAssertEqual(doctor.takeEvents(), [.frameRefused(server, .oversize(declared: 0x8000_0000))])
+        XCTAssertTrue(network.isOpen(server), "the network closes nothing by itself")
+        doctor.send([0x2a], on: server)
+        doctor.close(server)
+        network.runUntilIdle()
+        XCTAssertEqual(mallory.takeEvents(), [.opened(attack, doctorAddress), .frame(attack, [0x2a]), .closed(attack, .byPeer)])
     }
 
     func testInjectedBytesIntoAnExistingConnection() throws {
@@ -176,8 +180,10 @@ final class InMemoryNetworkTests: XCTestCase {
         XCTAssertNotNil(network.inject(.frame([7]), into: server))
         XCTAssertNotNil(network.inject(.bytes([0, 0, 0, 0]), into: server))
         network.runUntilIdle()
-        XCTAssertEqual(doctor.takeEvents(), [.frame(server, [7]), .closed(server, .emptyFrame)])
-        XCTAssertNil(network.inject(.frame([7]), into: server), "the end is gone")
+        XCTAssertEqual(doctor.takeEvents(), [.frame(server, [7]), .frameRefused(server, .emptyFrame)])
+        XCTAssertNotNil(network.inject(.frame([8]), into: server), "the end is still open")
+        network.runUntilIdle()
+        XCTAssertEqual(doctor.takeEvents(), [], "nothing is read after a refused prefix")
     }
 
     // MARK: - Connection cap

@@ -1,3 +1,4 @@
+import struct TelemedTransport.FrameReader
 import TelemedCrypto
 import TelemedProtocol
 
@@ -29,7 +30,10 @@ public struct DoctorScript {
         var connection: ConnectionID
         var patient: PatientMachine?
         var patientTimerDue: UInt64?
-        var decoder = FrameDecoder()
+        /// The production frame reader (the one both transports run), so raw stream bytes reach
+        /// the machine as `frameStarted`, `frame` and `frameRefused` exactly as `DoctorNode.handle`
+        /// feeds them.
+        var reader = FrameReader()
     }
 
     let world: DoctorScriptWorld
@@ -42,7 +46,7 @@ public struct DoctorScript {
     var honestHandshakes = 0
     /// Frames honest patients sent, for replays (bounded).
     var patientFrames: [[UInt8]] = []
-    var timers: [ConnectionID: UInt64] = [:]
+    var timers: [DoctorTimer: UInt64] = [:]
     var queue: [(to: ConnectionID, toDoctor: Bool, body: [UInt8])] = []
 
     /// A script over the shared world.
@@ -109,7 +113,7 @@ public struct DoctorScript {
             try rawStream(bytes, slot: index)
         case 4: // the peer closes a slot
             let index = Int(input.byte()) % Self.slotCount
-            let ends: [ConnectionEnd] = [.closedByPeer, .cutFrame, .oversizeFrame, .transportFailure]
+            let ends: [ConnectionEnd] = [.closedByPeer, .cutFrame, .writeTimeout, .outboundQueueFull, .transportFailure]
             let end = ends[Int(input.byte()) % ends.count]
             guard let slot = slots[index] else { return }
             slots[index] = nil
@@ -141,11 +145,13 @@ public struct DoctorScript {
         case 10: // a patient timer fires early (its handshake timeout)
             let index = Int(input.byte()) % Self.slotCount
             try patientDo(index) { machine, now, _ in machine.timerFired(.handshake, now: now) }
-        default: // 11: the doctor's handshake timer of a slot fires now
+        default: // 11: a scheduled doctor timer of a slot (handshake or frame completion) fires now
             let index = Int(input.byte()) % Self.slotCount
-            guard let slot = slots[index], timers[slot.connection] != nil else { return }
-            timers[slot.connection] = nil
-            try applyDoctor(doctor.timerFired(.handshake(slot.connection), now: now, using: &rng))
+            guard let slot = slots[index] else { return }
+            let timer: DoctorTimer = input.byte() % 2 == 0 ? .handshake(slot.connection) : .frameCompletion(slot.connection)
+            guard timers[timer] != nil else { return }
+            timers[timer] = nil
+            try applyDoctor(doctor.timerFired(timer, now: now, using: &rng))
         }
     }
 
@@ -188,24 +194,20 @@ public struct DoctorScript {
 
     mutating func rawStream(_ bytes: [UInt8], slot index: Int) throws(FuzzViolation) {
         guard var slot = slots[index] else { return }
-        slot.decoder.append(bytes)
+        let reports = slot.reader.receive(bytes)
         slots[index] = slot
-        while checker.isOpen(slot.connection) {
-            let frame: [UInt8]?
-            do {
-                frame = try slots[index]?.decoder.nextFrame()
-            } catch {
-                let declared: UInt32
-                switch error {
-                case .emptyFrame: declared = 0
-                case let .oversize(length): declared = length
-                }
-                try applyDoctor(doctor.frameRefused(on: slot.connection, declaredLength: declared, now: now, using: &rng))
+        for report in reports where checker.isOpen(slot.connection) {
+            switch report {
+            case .frameStarted:
+                try applyDoctor(doctor.frameStarted(on: slot.connection, now: now))
+            case let .frame(body):
+                try rawFrame(body, slot: index)
+            case let .refused(error):
+                try applyDoctor(doctor.frameRefused(on: slot.connection, declaredLength: error.declaredLength,
+                                                    now: now, using: &rng))
                 try fuzzCheck(!checker.isOpen(slot.connection), "a refused frame length left \(slot.connection) open")
                 return
             }
-            guard let frame else { return }
-            try rawFrame(frame, slot: index)
         }
     }
 
@@ -215,7 +217,8 @@ public struct DoctorScript {
         let target = now.monotonic + millis
         let wallTarget = now.wall &+ millis
         while true {
-            let doctorDue = timers.filter { $0.value <= target }.min { ($0.value, $0.key) < ($1.value, $1.key) }
+            let doctorDue = timers.filter { $0.value <= target }
+                .min { ($0.value, Self.order($0.key).0, Self.order($0.key).1) < ($1.value, Self.order($1.key).0, Self.order($1.key).1) }
             let patientDue = slots.indices.compactMap { index -> (Int, UInt64)? in
                 guard let due = slots[index]?.patientTimerDue, due <= target else { return nil }
                 return (index, due)
@@ -224,9 +227,9 @@ public struct DoctorScript {
             guard let next else { break }
             now.wall &+= next - now.monotonic
             now.monotonic = next
-            if let (connection, due) = doctorDue, due == next {
-                timers[connection] = nil
-                try applyDoctor(doctor.timerFired(.handshake(connection), now: now, using: &rng))
+            if let (timer, due) = doctorDue, due == next {
+                timers[timer] = nil
+                try applyDoctor(doctor.timerFired(timer, now: now, using: &rng))
             } else if let (index, _) = patientDue {
                 slots[index]?.patientTimerDue = nil
                 try patientDo(index) { machine, now, _ in machine.timerFired(.handshake, now: now) }
@@ -235,6 +238,14 @@ public struct DoctorScript {
         }
         now.monotonic = target
         now.wall = wallTarget
+    }
+
+    /// Due timers with equal deadlines fire in (connection, kind) order: deterministic.
+    static func order(_ timer: DoctorTimer) -> (UInt64, Int) {
+        switch timer {
+        case let .handshake(connection): (connection.rawValue, 0)
+        case let .frameCompletion(connection): (connection.rawValue, 1)
+        }
     }
 
     // MARK: - Actions
@@ -255,16 +266,17 @@ public struct DoctorScript {
                     queue.append((connection, false, body))
                 }
             case let .close(connection):
-                timers[connection] = nil
+                timers[.handshake(connection)] = nil
+                timers[.frameCompletion(connection)] = nil
                 guard let index = slotIndex(of: connection) else { continue }
                 // The host writes what is queued, then the patient sees EOF.
                 try deliverQueued(to: connection)
                 if var patient = slots[index]?.patient { _ = patient.connectionLost() }
                 slots[index] = nil
-            case let .scheduleTimer(.handshake(connection), after):
-                timers[connection] = now.monotonic + after
-            case let .cancelTimer(.handshake(connection)):
-                timers[connection] = nil
+            case let .scheduleTimer(timer, after):
+                timers[timer] = now.monotonic + after
+            case let .cancelTimer(timer):
+                timers[timer] = nil
             case .persist, .event:
                 continue
             }

@@ -1,3 +1,4 @@
+import enum TelemedTransport.Framing
 import TelemedCrypto
 import TelemedProtocol
 
@@ -68,6 +69,10 @@ struct DoctorScriptChecker {
                 try fuzzCheck(open.contains(connection), "\(where_()): timer scheduled for closed \(connection)")
                 try fuzzCheck(authenticated[connection] == nil, "handshake timer for authenticated \(connection)")
                 try fuzzCheck(after == configuration.handshakeTimeoutMillis, "handshake timer of \(after) ms")
+            case let .scheduleTimer(.frameCompletion(connection), after):
+                try fuzzCheck(open.contains(connection), "\(where_()): frame timer scheduled for closed \(connection)")
+                try fuzzCheck(authenticated[connection] != nil, "frame-completion timer for unauthenticated \(connection)")
+                try fuzzCheck(after == configuration.handshakeTimeoutMillis, "frame-completion timer of \(after) ms")
             case .cancelTimer, .persist:
                 continue
             case let .event(event):

@@ -1,3 +1,6 @@
+import enum TelemedTransport.Framing
+import struct TelemedTransport.FrameDecoder
+import enum TelemedTransport.FrameError
 import TelemedProtocol
 
 // MARK: - FrameDecoderCheck

@@ -1,3 +1,4 @@
+import enum TelemedTransport.Framing
 import TelemedProtocol
 
 // MARK: - MessageCodecCheck

@@ -40,6 +40,11 @@ extension Simulation {
         case let .refused(peer, reason):
             emit("refused", [("endpoint", .string(event.endpoint)), ("peer", .string(peer.description)),
                              ("reason", .string(reason.description))])
+        case let .frameStarted(connection):
+            emit("frame-started", [("endpoint", .string(event.endpoint)), ("conn", .uint(connection.rawValue))])
+        case let .frameRefused(connection, error):
+            emit("frame-refused", [("endpoint", .string(event.endpoint)), ("conn", .uint(connection.rawValue)),
+                                   ("declared", .uint(UInt64(error.declaredLength)))])
         case .frame:
             break  // the frame was traced when it was put in flight
         }

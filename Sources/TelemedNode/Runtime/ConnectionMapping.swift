@@ -31,17 +31,19 @@ extension SourceAddress {
 
 extension ConnectionEnd {
     /// How the machine should read a transport's close reason (PROTOCOL.md §5: a close by the
-    /// peer between frames is no rejection; a cut or oversize frame and every timeout or
-    /// error are).
+    /// peer between frames is no rejection; §7.6: a cut frame is R-FRAME; a write timeout and a
+    /// full outbound queue are leaves with their own reason).
     init(_ reason: CloseReason) {
         switch reason {
         case .byPeer, .byLocal, .connectionLimit:
             self = .closedByPeer
-        case .oversizeFrame, .emptyFrame:
-            self = .oversizeFrame
         case .cutFrame:
             self = .cutFrame
-        case .handshakeTimeout, .frameTimeout, .idleTimeout, .writeTimeout, .outboundQueueFull, .error:
+        case .writeTimeout:
+            self = .writeTimeout
+        case .outboundQueueFull:
+            self = .outboundQueueFull
+        case .error:
             self = .transportFailure
         }
     }

@@ -107,7 +107,10 @@ public final class DoctorNode {
 
     // MARK: - Transport events
 
-    /// Feeds one transport event to the machine.
+    /// Feeds one transport event to the machine: every event of a connection becomes the
+    /// machine input of the same name, so what the machine answers (REJECTED, close, audit,
+    /// counting) is the only verdict. A transport-level refusal (`.refused`, the transport's
+    /// connection cap) never reached the machine and is audited here.
     public func handle(_ event: TransportEvent) {
         let now = clock.now()
         switch event {
@@ -118,8 +121,13 @@ public final class DoctorNode {
                 return
             }
             apply(machine.connectionOpened(MachineConnection(connection), from: source, now: now), now: now)
+        case let .frameStarted(connection):
+            apply(machine.frameStarted(on: MachineConnection(connection), now: now), now: now)
         case let .frame(connection, body):
             apply(machine.frameReceived(body, on: MachineConnection(connection), now: now, using: &rng), now: now)
+        case let .frameRefused(connection, error):
+            apply(machine.frameRefused(on: MachineConnection(connection), declaredLength: error.declaredLength,
+                                       now: now, using: &rng), now: now)
         case let .closed(connection, reason):
             let end = ConnectionEnd(reason)
             apply(machine.connectionClosed(MachineConnection(connection), end, now: now, using: &rng), now: now)

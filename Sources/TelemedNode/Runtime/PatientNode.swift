@@ -64,7 +64,14 @@ public final class PatientNode {
             guard id == connection else { return }
             if machine.end == nil { logger.info("connection closed", metadata: ["reason": "\(reason)"]) }
             apply(machine.connectionLost())
-        case .refused:
+        case let .frameRefused(id, error):
+            // A doctor that sends a bad length prefix is broken or not the doctor: close
+            // silently like any doctor frame that fails parsing (PROTOCOL.md §5).
+            guard id == connection, machine.end == nil else { return }
+            logger.notice("closing: the doctor sent a bad length prefix", metadata: ["detail": "\(error)"])
+            transport.close(id)
+            apply(machine.connectionLost())
+        case .frameStarted, .refused:
             return
         }
     }

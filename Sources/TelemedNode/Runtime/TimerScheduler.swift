@@ -4,7 +4,7 @@ import TelemedProtocol
 
 /// A timer a node asked its host to run: one of the doctor's or the patient's.
 public enum NodeTimerKey: Hashable, Sendable, CustomStringConvertible {
-    /// A doctor timer (a connection's handshake deadline).
+    /// A doctor timer (a connection's handshake deadline, or a member's frame deadline).
     case doctor(DoctorTimer)
     /// The patient's handshake deadline.
     case patient(PatientTimer)
@@ -13,6 +13,7 @@ public enum NodeTimerKey: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .doctor(.handshake(connection)): return "doctor handshake \(connection)"
+        case let .doctor(.frameCompletion(connection)): return "doctor frame completion \(connection)"
         case .patient(.handshake): return "patient handshake"
         }
     }

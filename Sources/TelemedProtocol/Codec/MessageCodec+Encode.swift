@@ -59,11 +59,4 @@ extension MessageCodec {
         }
         return writer.finish()
     }
-
-    /// `Framing.frame(encode(message))`: the bytes to put on the wire. Every message within the
-    /// field limits fits a frame (the largest ENC_MSG for L = 384 is under 34 000 bytes);
-    /// precondition: the encoded body is at most 65536 bytes.
-    public func encodeFrame(_ message: Message) -> [UInt8] {
-        Framing.frame(encode(message))
-    }
 }

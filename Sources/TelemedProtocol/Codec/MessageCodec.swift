@@ -26,6 +26,12 @@ public struct MessageCodec: Sendable {
     /// L, the byte length of p and of every group element on the wire.
     public let elementLength: Int
 
+    /// The largest message body (PROTOCOL.md §4 "Framing": 1 ≤ n ≤ 65536). The wire's length
+    /// prefix is read and written by `TelemedTransport.Framing`, which enforces the same bound
+    /// before a body byte is read; the machines check it again for hosts that feed them bodies
+    /// without a transport.
+    public static let maxBodyLength = 65_536
+
     /// A codec for the group `groupName` whose elements are `elementLength` (= L) bytes.
     public init(groupName: String, elementLength: Int) {
         precondition(elementLength > 0, "elementLength (L) must be positive")

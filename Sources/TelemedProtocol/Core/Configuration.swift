@@ -45,9 +45,16 @@ public struct DoctorConfiguration: Sendable, Equatable {
     public var maxActivePatients: Int = 10_000
     /// Distinct sources whose device blocks of one id within 24 h raise an alert. Default 2.
     public var repeatedDeviceBlockAlertSources: Int = 2
-    /// A member whose frames cannot be written for this long times out (enforced by the host's
-    /// transport, which then reports the connection dead). Default 10 s.
+    /// A connection whose queued frames cannot be written for this long is closed (the host
+    /// passes it to its transport, which alone sees writes complete, and reports the close as
+    /// `ConnectionEnd.writeTimeout`; a member leaves with `LeaveReason.writeTimeout`).
+    /// Default 10 s; 1–600 s.
     public var writeTimeoutMillis: UInt64 = 10_000
+    /// The most bytes (length prefixes included) that may wait unwritten for one connection; a
+    /// send beyond it closes the connection (`ConnectionEnd.outboundQueueFull`; a member leaves
+    /// with `LeaveReason.outboundQueueFull`). Enforced by the host's transport. Default 1 MiB;
+    /// 65,540 bytes (one largest frame) to 64 MiB.
+    public var outboundQueueBytes: Int = 1 << 20
 
     /// The defaults.
     public init() {}
@@ -70,6 +77,7 @@ public struct DoctorConfiguration: Sendable, Equatable {
         try Self.check("maxActivePatients", maxActivePatients, table)
         try Self.check("repeatedDeviceBlockAlertSources", repeatedDeviceBlockAlertSources, 2...100)
         try Self.check("writeTimeoutMillis", Int(clamping: writeTimeoutMillis), 1_000...600_000)
+        try Self.check("outboundQueueBytes", outboundQueueBytes, 65_540...(64 << 20))
         return self
     }
 

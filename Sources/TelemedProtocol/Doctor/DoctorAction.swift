@@ -2,6 +2,9 @@
 public enum DoctorTimer: Sendable, Hashable {
     /// The handshake of this connection must be complete (patient active) when it fires.
     case handshake(ConnectionID)
+    /// A frame an active member began must be complete when it fires (the handshake timeout
+    /// after its first bytes; PROTOCOL.md §5 "REJECTED and closing").
+    case frameCompletion(ConnectionID)
 }
 
 /// Why an active patient stopped being a member.
@@ -14,8 +17,13 @@ public enum LeaveReason: String, Sendable, Equatable {
     case kicked
     /// A newer session of the same id replaced it.
     case replaced
-    /// It sent something the doctor rejected (R-STATE, R-AEAD, …).
+    /// It sent something the doctor rejected (R-STATE, R-AEAD, R-FRAME, …), or its connection
+    /// ended inside a frame.
     case rejected
+    /// Frames for it could not be written within the write timeout.
+    case writeTimeout
+    /// Its outbound queue would have exceeded the configured bound (it does not read).
+    case outboundQueueFull
     /// The doctor disconnected everyone (shutdown or the `disconnect` command).
     case shutdown
 }

@@ -36,7 +36,7 @@ extension DoctorMachine {
         if policy.refusesUnauthenticated {
             throw Refusal(.limit, "source-block table saturated", nil, counts: false)
         }
-        guard body.count <= Framing.maxBodyLength else { throw Refusal(.frame, "frame over the limit") }
+        guard body.count <= MessageCodec.maxBodyLength else { throw Refusal(.frame, "frame over the limit") }
         let message: Message
         do {
             message = try codec.decode(body)
@@ -174,6 +174,7 @@ extension DoctorMachine {
                               patient: patient, counts: false, now: now, using: &rng)
         }
         if var old = members.removeValue(forKey: patient) {
+            actions += forgetFrame(on: old.connection)
             actions += sealedDisconnect(to: &old, reason: "replaced")
             connections[old.connection] = nil
             actions += [.close(old.connection), .event(.patientLeft(patient, old.connection, reason: .replaced))]

@@ -1,14 +1,21 @@
 import TelemedCrypto
 
-/// How a connection ended, as the host's transport saw it.
+/// How a connection ended, as the host's transport saw it. The transport closes a connection
+/// by itself only for these; everything else (a refused length prefix, a frame or handshake
+/// that takes too long) reaches the machine as an input and the machine closes.
 public enum ConnectionEnd: Sendable, Equatable {
-    /// The peer closed between frames (EOF or reset before any byte of a frame).
+    /// The peer closed between frames (EOF or reset before any byte of a frame), or the host
+    /// closed it on the machine's request.
     case closedByPeer
-    /// The peer closed in the middle of a frame.
+    /// The peer closed in the middle of a frame (R-FRAME: a cut frame).
     case cutFrame
-    /// A length prefix over the limit (or zero) arrived; the body was not read.
-    case oversizeFrame
-    /// The connection could not be written within the write timeout, or died.
+    /// Frames queued for the peer were not written within the write timeout
+    /// (``DoctorConfiguration/writeTimeoutMillis``).
+    case writeTimeout
+    /// A send would have exceeded the connection's outbound bound
+    /// (``DoctorConfiguration/outboundQueueBytes``).
+    case outboundQueueFull
+    /// The system reported the connection dead.
     case transportFailure
 }
 
@@ -67,39 +74,75 @@ extension DoctorMachine {
         guard let state = connections[connection] else { return [] }
         switch state {
         case let .awaitingRequest(accepted):
+            framesInProgress.remove(connection)
             return requestReceived(body, on: connection, accepted, now: now, using: &rng)
         case let .awaitingConfirmation(verified):
+            framesInProgress.remove(connection)
             return confirmationReceived(body, on: connection, verified, now: now, using: &rng)
         case let .active(patient):
-            return memberFrameReceived(body, on: connection, from: patient, now: now, using: &rng)
+            let cancel: [DoctorAction] = framesInProgress.remove(connection) != nil
+                ? [.cancelTimer(.frameCompletion(connection))] : []
+            return cancel + memberFrameReceived(body, on: connection, from: patient, now: now, using: &rng)
         }
     }
 
-    /// The transport refused a frame before reading its body (length 0 or over 64 KiB).
+    /// The first bytes of a frame arrived and the frame is not complete yet (PROTOCOL.md §7.6).
+    ///
+    /// For an active member the frame must complete within the handshake timeout (a timer);
+    /// for a pending handshake the handshake timer already runs, and when it fires the begun
+    /// frame makes it an R-FRAME refusal instead of R-STATE.
+    public mutating func frameStarted(on connection: ConnectionID, now: Instant) -> [DoctorAction] {
+        precondition(started, "call start(now:) before feeding the doctor")
+        guard let state = connections[connection], framesInProgress.insert(connection).inserted else { return [] }
+        guard case .active = state else { return [] }
+        return [.scheduleTimer(.frameCompletion(connection), afterMillis: configuration.handshakeTimeoutMillis)]
+    }
+
+    /// The transport refused a length prefix (0 or over 65536) before reading any body byte;
+    /// the connection is still writable (PROTOCOL.md §7.6: REJECTED, close, R-FRAME, counted
+    /// for a first frame, a leave for a member).
     public mutating func frameRefused(on connection: ConnectionID, declaredLength: UInt32, now: Instant,
                                       using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+        precondition(started, "call start(now:) before feeding the doctor")
         guard let state = connections[connection] else { return [] }
-        let reason = "frame length \(declaredLength) outside 1...\(65_536)"
-        return reject(connection, state, .frame, reason, patient: nil,
+        let reason = "frame length \(declaredLength) outside 1...\(MessageCodec.maxBodyLength)"
+        return reject(connection, state, .frame, reason, patient: pendingPatient(state),
                       counts: isUnverified(state), now: now, using: &rng)
     }
 
     // MARK: - Close and timers
 
-    /// The transport reports the connection gone.
+    /// The transport reports the connection gone (PROTOCOL.md §5 "Leaving", §7.6).
     public mutating func connectionClosed(_ connection: ConnectionID, _ end: ConnectionEnd, now: Instant,
                                           using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
         guard let state = connections.removeValue(forKey: connection) else { return [] }
+        let hadFrameTimer = framesInProgress.remove(connection) != nil
         switch state {
         case let .active(patient):
-            return leave(patient, reason: .connectionClosed, notify: nil, connectionGone: true, now: now, using: &rng)
+            var actions: [DoctorAction] = hadFrameTimer ? [.cancelTimer(.frameCompletion(connection))] : []
+            let reason: LeaveReason
+            switch end {
+            case .closedByPeer, .transportFailure: reason = .connectionClosed
+            case .writeTimeout: reason = .writeTimeout
+            case .outboundQueueFull: reason = .outboundQueueFull
+            case .cutFrame:
+                reason = .rejected
+                if let source = members[patient]?.source {
+                    actions.append(.event(.rejected(connection, source: source, rule: .frame,
+                                                    reason: "connection closed inside a frame", patient: patient)))
+                }
+            }
+            return actions + leave(patient, reason: reason, notify: nil, connectionGone: true, now: now, using: &rng)
         case .awaitingRequest, .awaitingConfirmation:
             removePending(state)
             var actions: [DoctorAction] = [.cancelTimer(.handshake(connection))]
             guard end != .closedByPeer, let source = state.source else { return actions }
-            let rule: RuleID = end == .transportFailure ? .state : .frame
-            let reason = end == .cutFrame ? "connection closed inside a frame"
-                : end == .oversizeFrame ? "frame length over the limit" : "connection failed during the handshake"
+            let (rule, reason): (RuleID, String) = switch end {
+            case .cutFrame: (.frame, "connection closed inside a frame")
+            case .writeTimeout: (.state, "SESSION_TOKEN not written within the write timeout")
+            case .outboundQueueFull: (.state, "outbound queue full during the handshake")
+            case .closedByPeer, .transportFailure: (.state, "connection failed during the handshake")
+            }
             actions.append(.event(.rejected(connection, source: source, rule: rule, reason: reason,
                                             patient: pendingPatient(state))))
             if isUnverified(state) { actions += countFailure(source, now: now) }
@@ -114,8 +157,19 @@ extension DoctorMachine {
         case let .handshake(connection):
             guard let state = connections[connection] else { return [] }
             if case .active = state { return [] }
-            return reject(connection, state, .state, "handshake not complete within the timeout",
-                          patient: pendingPatient(state), counts: isUnverified(state), now: now, using: &rng)
+            // §7.6: a begun frame that never completed is R-FRAME; no frame begun (or no
+            // KEY_CONFIRMATION) within the handshake timeout is R-STATE.
+            let (rule, reason): (RuleID, String) = framesInProgress.contains(connection)
+                ? (.frame, "frame not completed within the handshake timeout")
+                : (.state, isUnverified(state) ? "no KEY_VERIFICATION within the handshake timeout"
+                                               : "no KEY_CONFIRMATION within the handshake timeout")
+            return reject(connection, state, rule, reason, patient: pendingPatient(state),
+                          counts: isUnverified(state), now: now, using: &rng)
+        case let .frameCompletion(connection):
+            guard let state = connections[connection], case .active = state,
+                  framesInProgress.contains(connection) else { return [] }
+            return reject(connection, state, .frame, "frame not completed within the handshake timeout",
+                          patient: nil, counts: false, now: now, using: &rng)
         }
     }
 
@@ -176,6 +230,7 @@ extension DoctorMachine {
             return actions + leave(member, reason: .rejected, notify: nil, now: now, using: &rng)
         case .awaitingRequest, .awaitingConfirmation:
             removePending(state)
+            framesInProgress.remove(connection)
             source = state.source ?? preconditionFailureSource()
         }
         var actions = extra

@@ -75,11 +75,16 @@ extension DoctorMachine {
                         now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
         guard var member = members.removeValue(forKey: patient) else { return [] }
         connections[member.connection] = nil
-        var actions: [DoctorAction] = []
+        var actions = forgetFrame(on: member.connection)
         if let notify { actions += sealedDisconnect(to: &member, reason: notify) }
         if !connectionGone { actions.append(.close(member.connection)) }
         actions.append(.event(.patientLeft(patient, member.connection, reason: reason)))
         return actions + startEpoch(first: nil, using: &rng)
+    }
+
+    /// Forgets a member's begun frame, cancelling its completion timer if one runs.
+    mutating func forgetFrame(on connection: ConnectionID) -> [DoctorAction] {
+        framesInProgress.remove(connection) != nil ? [.cancelTimer(.frameCompletion(connection))] : []
     }
 
     /// A DISCONNECT sealed under the member's k_d2p with its next seq.
@@ -189,6 +194,7 @@ extension DoctorMachine {
         var actions: [DoctorAction] = []
         for id in activePatients {
             guard var member = members.removeValue(forKey: id) else { continue }
+            actions += forgetFrame(on: member.connection)
             actions += sealedDisconnect(to: &member, reason: "shutdown")
             actions += [.close(member.connection), .event(.patientLeft(id, member.connection, reason: .shutdown))]
             connections[member.connection] = nil
@@ -198,6 +204,7 @@ extension DoctorMachine {
             actions += [.cancelTimer(.handshake(connection)), .send(connection, codec.encode(.rejected)), .close(connection)]
         }
         connections = [:]
+        framesInProgress = []
         groupKey = nil
         nextBroadcastSeq = 0
         return actions

@@ -47,6 +47,9 @@ public struct DoctorMachine: Sendable {
     var pendingBySource: [SourceAddress: Int] = [:]
     var pendingByPrefix: [SourcePrefix: Int] = [:]
     var pendingCount = 0
+    /// Connections with a begun, incomplete frame (reported by the transport); for an active
+    /// member a `frameCompletion` timer runs while it is here.
+    var framesInProgress: Set<ConnectionID> = []
     /// The current epoch (0 before the first join).
     public internal(set) var epoch: UInt64 = 0
     var groupKey: SymmetricKey32?

@@ -45,7 +45,7 @@ public struct InMemoryDelivery: Sendable, Equatable, CustomStringConvertible {
     /// The bytes the receiver's stream gets (empty for connect and end of stream).
     var streamBytes: [UInt8] {
         switch payload {
-        case .frame(let body): FrameFormat.encode(body)
+        case .frame(let body): Framing.frame(body)
         case .bytes(let bytes): bytes
         case .connect, .endOfStream: []
         }

@@ -60,7 +60,7 @@ extension InMemoryNetwork {
     public func inject(_ payload: InMemoryDelivery.Payload, into connection: ConnectionID) -> DeliveryID? {
         if case .frame(let body) = payload {
             precondition(
-                (1...FrameFormat.maximumBodyLength).contains(body.count),
+                (1...Framing.maxBodyLength).contains(body.count),
                 "An injected frame body must be 1...65536 bytes (use .bytes for malformed framing)."
             )
         }

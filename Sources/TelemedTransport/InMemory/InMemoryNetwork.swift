@@ -9,9 +9,12 @@
 //
 // Each connection has two ends with their own `ConnectionID`. An end is `connecting` until its
 // connect request is delivered, then `open`; it is removed when it closes. Traffic for an end
-// that is not open is discarded on arrival. A receiving end reassembles its byte stream exactly
-// as the TCP transport does (`FrameReassembler`): a bad length prefix closes it with
-// `.oversizeFrame`/`.emptyFrame`, an end of stream inside a frame with `.cutFrame`. Events that
+// that is not open is discarded on arrival. A receiving end reads its byte stream with the
+// same `FrameReader` as the TCP transport, so it reports the same events for the same bytes:
+// `.frameStarted` when a delivery ends inside a frame, `.frame` per body, `.frameRefused` for a
+// bad length prefix (the end stays open and writable; later bytes are ignored), and an end of
+// stream inside a frame closes it with `.cutFrame`. Deciding what any of these means is the
+// runtime's job: the network closes nothing by itself. Events that
 // follow from the endpoint's own action (its `.closed(_, .byLocal)`) are queued at once; events
 // caused by the peer wait for a delivery. Queues grow only through the driver's own actions.
 
@@ -36,7 +39,7 @@ public final class InMemoryNetwork {
         /// The listener that accepted this end, for the server side.
         let listener: PeerAddress?
         var state: EndState = .connecting
-        var reassembler = FrameReassembler()
+        var reader = FrameReader()
     }
 
     struct Listener {
@@ -155,7 +158,7 @@ public final class InMemoryNetwork {
     func send(_ payload: InMemoryDelivery.Payload, on connection: ConnectionID, from endpoint: InMemoryEndpoint) {
         if case .frame(let body) = payload {
             precondition(
-                (1...FrameFormat.maximumBodyLength).contains(body.count),
+                (1...Framing.maxBodyLength).contains(body.count),
                 "A frame body must be 1...65536 bytes; the caller built one of \(body.count) bytes."
             )
         }
@@ -211,7 +214,7 @@ public final class InMemoryNetwork {
             ends[delivery.connection] = nil  // the connection never happened
         case (.endOfStream, .open):
             ends[delivery.connection] = nil
-            emit(.closed(delivery.connection, end.reassembler.isInsideFrame ? .cutFrame : .byPeer), to: end.endpoint)
+            emit(.closed(delivery.connection, end.reader.isInsideFrame ? .cutFrame : .byPeer), to: end.endpoint)
             if let listener = end.listener { listeners[listener]?.openConnections -= 1 }
         case (.frame, .open), (.bytes, .open):
             receive(delivery.streamBytes, on: delivery.connection)
@@ -252,13 +255,14 @@ public final class InMemoryNetwork {
 
     private func receive(_ bytes: [UInt8], on connection: ConnectionID) {
         guard var end = ends[connection] else { return }
-        let output = end.reassembler.consume(bytes)
+        let reports = end.reader.receive(bytes)
         ends[connection] = end
-        for body in output.frames {
-            emit(.frame(connection, body), to: end.endpoint)
-        }
-        if let violation = output.violation {
-            closeEnd(connection, reason: violation)
+        for report in reports {
+            switch report {
+            case .frameStarted: emit(.frameStarted(connection), to: end.endpoint)
+            case let .frame(body): emit(.frame(connection, body), to: end.endpoint)
+            case let .refused(error): emit(.frameRefused(connection, error), to: end.endpoint)
+            }
         }
     }
 }

@@ -57,7 +57,7 @@ final class CrashRestartTests: XCTestCase {
         let keys = KeyStore(directory: state)
         let dave = try keys.loadCredential(try PeerID("dave"))
         let codec = MessageCodec(groupName: dave.privateKey.group.name, elementLength: dave.privateKey.group.elementLength)
-        let rejected = FrameFormat.encode(codec.encode(.rejected))
+        let rejected = Framing.frame(codec.encode(.rejected))
 
         let alice = try Spawned(patientBinary, ["alice", "--state-dir", "state"], directory: directory, name: "alice")
         defer { alice.stop() }
@@ -87,7 +87,7 @@ final class CrashRestartTests: XCTestCase {
         guard case .sessionToken = try skv.decode(try skv.socket.readFrame()) else { return XCTFail("no SESSION_TOKEN") }
         var rng = SeededRandom(seed: 33)
         let wrong = KeyConfirmation(idI: dave.identity, ts: SystemClock().now().wall, skv: Bytes32(random: &rng))
-        try skv.socket.write(FrameFormat.encode(codec.encode(.keyConfirmation(wrong))))
+        try skv.socket.write(Framing.frame(codec.encode(.keyConfirmation(wrong))))
         XCTAssertEqual(try skv.socket.readUntilEndOfStream(), rejected)
         let deviceBlocked = await first.waitFor("! blocked device dave@127.0.0.3")
         XCTAssertTrue(deviceBlocked, first.output)
@@ -107,7 +107,7 @@ final class CrashRestartTests: XCTestCase {
                         : try Forge.unknownID("mallory\(seed)", doctorID: dave.doctorID, doctorKey: dave.doctorKey,
                                               seed: seed)
                     let socket = try RawSocket(port: port, from: "127.0.0.2")
-                    try socket.write(FrameFormat.encode(body))
+                    try socket.write(Framing.frame(body))
                     _ = try socket.readUntilEndOfStream()
                     attempts.append("answered")
                 } catch {
@@ -170,7 +170,7 @@ final class CrashRestartTests: XCTestCase {
         let genuine = try Forge.request(identity: dave.identity, privateKey: dave.privateKey, doctorID: dave.doctorID,
                                         doctorKey: dave.doctorKey, seed: 90)
         let fromBlockedSource = try RawSocket(port: port, from: "127.0.0.2")
-        try fromBlockedSource.write(FrameFormat.encode(genuine))
+        try fromBlockedSource.write(Framing.frame(genuine))
         XCTAssertEqual(try fromBlockedSource.readUntilEndOfStream(), rejected)
         let fromBlockedDevice = try RawMember(identity: dave.identity, privateKey: dave.privateKey,
                                               doctorID: dave.doctorID, doctorKey: dave.doctorKey, port: port,

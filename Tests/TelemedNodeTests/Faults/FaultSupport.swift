@@ -145,7 +145,7 @@ final class RawMember {
             switch action {
             case let .send(body):
                 sent.append(body)
-                try socket.write(FrameFormat.encode(body))
+                try socket.write(Framing.frame(body))
             case let .event(event):
                 events.append(event)
             case .close, .scheduleTimer, .cancelTimer:

@@ -51,10 +51,10 @@ final class PatientRestartTests: XCTestCase {
         XCTAssertNotEqual(again.sent.first, old.sent.first)
 
         // Every frame of the old session, replayed on a new connection from 127.0.0.6.
-        let rejected = FrameFormat.encode(codec.encode(.rejected))
+        let rejected = Framing.frame(codec.encode(.rejected))
         for (index, frame) in old.sent.enumerated() {
             let replay = try RawSocket(port: port, from: "127.0.0.6")
-            try replay.write(FrameFormat.encode(frame))
+            try replay.write(Framing.frame(frame))
             XCTAssertEqual(try replay.readUntilEndOfStream(), rejected, "old frame \(index) was not refused")
         }
         let failures = try await cluster.doctor.auditRows(kind: .authFailure).filter { $0.source == "127.0.0.6" }

@@ -57,9 +57,9 @@ final class ResetMidHandshakeTests: XCTestCase {
 
         // 4. The captured request, replayed on a new connection, is refused.
         let replay = try RawSocket(port: port, from: "127.0.0.2")
-        try replay.write(FrameFormat.encode(captured))
+        try replay.write(Framing.frame(captured))
         let codec = MessageCodec(groupName: TestKeys.group.name, elementLength: TestKeys.group.elementLength)
-        XCTAssertEqual(try replay.readUntilEndOfStream(), FrameFormat.encode(codec.encode(.rejected)))
+        XCTAssertEqual(try replay.readUntilEndOfStream(), Framing.frame(codec.encode(.rejected)))
 
         // 5. Honest patients never noticed: bob joins, both get a broadcast.
         cluster.startPatient("bob")

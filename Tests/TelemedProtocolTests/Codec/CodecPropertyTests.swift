@@ -1,3 +1,5 @@
+import enum TelemedTransport.Framing
+import struct TelemedTransport.FrameDecoder
 import Foundation
 import TelemedCrypto
 import XCTest

@@ -1,3 +1,5 @@
+import enum TelemedTransport.Framing
+import struct TelemedTransport.FrameDecoder
 import TelemedCrypto
 import XCTest
 @testable import TelemedProtocol
@@ -15,7 +17,7 @@ final class MessageRoundTripTests: XCTestCase {
 
     func testEveryMessageRoundTripsThroughFraming() throws {
         var decoder = FrameDecoder()
-        for message in CodecFixtures.all { decoder.append(codec.encodeFrame(message)) }
+        for message in CodecFixtures.all { decoder.append(Framing.frame(codec.encode(message))) }
         var decoded: [Message] = []
         while let body = try decoder.nextFrame() { decoded.append(try codec.decode(body)) }
         XCTAssertEqual(decoded, CodecFixtures.all)

@@ -288,8 +288,8 @@ struct DoctorModel {
         guard let state = pending[connection] else { return }
         switch how {
         case .closedByPeer: pending[connection] = nil
-        case .cutFrame, .oversizeFrame: end(connection, rule: .frame, counts: state.isOpened)
-        case .transportFailure: end(connection, rule: .state, counts: state.isOpened)
+        case .cutFrame: end(connection, rule: .frame, counts: state.isOpened)
+        case .transportFailure, .writeTimeout, .outboundQueueFull: end(connection, rule: .state, counts: state.isOpened)
         }
     }
 

@@ -24,7 +24,7 @@ struct ModelEventGenerator {
         case 24..<28: return .slotProceed(slot: int(4), patient: patient(), seed: seed)
         case 28..<33: return .slotWrongSKV(slot: int(4), patient: patient(), seed: seed)
         case 33..<35:
-            let ends: [ConnectionEnd] = [.closedByPeer, .cutFrame, .transportFailure, .oversizeFrame]
+            let ends: [ConnectionEnd] = [.closedByPeer, .cutFrame, .transportFailure, .writeTimeout]
             return .slotDrop(slot: int(4), how: ends[int(ends.count)])
         case 35..<39: return .leave(patient: patient())
         case 39..<41: return .memberDrop(patient: patient())

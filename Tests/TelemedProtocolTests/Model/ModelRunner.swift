@@ -119,13 +119,8 @@ struct ModelRunner {
         case let .slotDrop(slot, how):
             guard let (connection, _) = pendingSlot(slot) else { return nil }
             held[connection] = nil
-            if how == .oversizeFrame {
-                h.applyDoctor(h.doctor.frameRefused(on: connection, declaredLength: 1 << 31, now: h.now, using: &h.rng))
-                model.frameRefused(connection)
-            } else {
-                transportClose(connection, how)
-                model.closed(connection, how)
-            }
+            transportClose(connection, how)
+            model.closed(connection, how)
         case let .leave(p):
             let id = ModelWorld.patientIDs[p]
             guard let connection = model.active[id] else { return nil }
@@ -277,7 +272,9 @@ struct ModelRunner {
     /// Fires due handshake timers in (due, connection) order — deterministic on ties.
     mutating func fireDueTimers() {
         func order(_ timer: DoctorTimer) -> UInt64 {
-            switch timer { case let .handshake(connection): return connection.rawValue }
+            switch timer {
+            case let .handshake(connection), let .frameCompletion(connection): return connection.rawValue
+            }
         }
         let due = h.timers.filter { $0.value <= h.now.monotonic }
             .sorted { ($0.value, order($0.key)) < ($1.value, order($1.key)) }

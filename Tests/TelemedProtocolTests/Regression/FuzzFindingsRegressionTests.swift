@@ -1,3 +1,4 @@
+import struct TelemedTransport.FrameDecoder
 import XCTest
 import TelemedCrypto
 @testable import TelemedProtocol

@@ -1,3 +1,4 @@
+import enum TelemedTransport.Framing
 import Foundation
 import XCTest
 import TelemedCrypto

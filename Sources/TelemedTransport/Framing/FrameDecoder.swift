@@ -17,6 +17,9 @@
 //     then throws the same error on every call.
 //
 // Chunking does not matter: one byte at a time and one large chunk give the same frames.
+// This is the only length-prefix decoder of the package: `FrameReader` wraps it for both
+// transports (the TCP handler and the in-memory network), and the `frame` fuzz target and the
+// transport tests drive it.
 
 /// Incremental frame decoder: accepts bytes in any chunking and yields complete bodies.
 public struct FrameDecoder: Sendable {
@@ -45,6 +48,12 @@ public struct FrameDecoder: Sendable {
 
     /// Consumes `bytes`. Complete bodies become available through `nextFrame()`; a bad length
     /// prefix fails the decoder at once and the rest of the input is dropped unread.
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard failure == nil else { return }
+        bytes.withMemoryRebound(to: UInt8.self) { consume($0) }
+    }
+
+    /// Consumes `bytes`, as the raw-buffer overload does.
     public mutating func append(_ bytes: some Sequence<UInt8>) {
         guard failure == nil else { return }
         let consumedContiguously: Void? = bytes.withContiguousStorageIfAvailable { buffer in
@@ -127,13 +136,13 @@ public struct FrameDecoder: Sendable {
     }
 
     /// Bytes held for the incomplete frame (header and body); at most `maxBodyLength + 4`.
-    var partialByteCount: Int {
+    public var partialByteCount: Int {
         headerCount + body.count
     }
 
-    /// Capacity allocated for the incomplete body (for tests: it follows the bytes received,
-    /// never the length the peer declared).
-    var partialBodyCapacity: Int {
+    /// Capacity allocated for the incomplete body (for tests and the fuzzer: it follows the
+    /// bytes received, never the length the peer declared).
+    public var partialBodyCapacity: Int {
         body.capacity
     }
 }

@@ -1,12 +1,14 @@
-import TelemedCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
 import XCTest
-@testable import TelemedProtocol
+@testable import TelemedTransport
 
 /// The frame layer: any chunking gives the same frames; bad lengths are refused from the
 /// 4 length bytes alone; the partial-frame buffer stays within one frame + 4 bytes.
 final class FrameDecoderTests: XCTestCase {
-    private let bodies: [[UInt8]] = [[0x7b], Array(repeating: 0x41, count: 300), CodecFixtures.codec.encode(.rejected),
-                                     CodecFixtures.codec.encode(.keyVerification(CodecFixtures.keyVerification)),
+    private let bodies: [[UInt8]] = [[0x7b], Array(repeating: 0x41, count: 300), Array(#"{"opcode":70}"#.utf8),
+                                     Array(repeating: 0x33, count: 1_500),
                                      Array(repeating: 0x5a, count: Framing.maxBodyLength)]
 
     private var stream: [UInt8] { bodies.flatMap { Framing.frame($0) } }
@@ -153,12 +155,89 @@ final class FrameDecoderTests: XCTestCase {
     }
 
     func testCutAtEveryOffsetLeavesAPartialFrame() throws {
-        let frame = CodecFixtures.codec.encodeFrame(.keyConfirmation(CodecFixtures.keyConfirmation))
+        let frame = Framing.frame(Array(#"{"opcode":11,"id_i":"alice","ts":1,"skv":"00"}"#.utf8))
         for cut in 1..<frame.count {
             var decoder = FrameDecoder()
             decoder.append(frame.prefix(cut))
             XCTAssertNil(try decoder.nextFrame(), "cut \(cut)")
             XCTAssertTrue(decoder.hasPartialFrame, "cut \(cut)")
         }
+    }
+
+    // MARK: - FrameReader: the reports both transports emit
+
+    /// The reports of one stream read in the given chunk sizes.
+    private func reports(_ stream: [UInt8], chunks: [Int]) -> [FrameReader.Report] {
+        var reader = FrameReader()
+        var out: [FrameReader.Report] = []
+        var offset = 0
+        for size in chunks where offset < stream.count {
+            let end = min(stream.count, offset + size)
+            out += reader.receive(Array(stream[offset..<end]))
+            offset = end
+        }
+        return out
+    }
+
+    func testReaderReportsAStartOnlyWhenAReadEndsInsideAFrame() {
+        let stream = Framing.frame([1, 2, 3]) + Framing.frame([4])
+        XCTAssertEqual(reports(stream, chunks: [stream.count]), [.frame([1, 2, 3]), .frame([4])])
+        XCTAssertEqual(reports(stream, chunks: [2, 7, 100]),
+                       [.frameStarted, .frame([1, 2, 3]), .frameStarted, .frame([4])])
+        XCTAssertEqual(reports(stream, chunks: [1, 1, 1, 1, 1, 1, 1, 100]),
+                       [.frameStarted, .frame([1, 2, 3]), .frame([4])], "one start per frame")
+    }
+
+    func testReaderRefusesBadPrefixesAndIgnoresTheRest() {
+        for (prefix, declared): ([UInt8], UInt32) in [([0, 0, 0, 0], 0), ([0, 1, 0, 1], 65_537),
+                                                      ([0x80, 0, 0, 0], 1 << 31)] {
+            var reader = FrameReader()
+            let first = reader.receive(Framing.frame([9]) + prefix + [1, 2, 3])
+            XCTAssertEqual(first.count, 2)
+            XCTAssertEqual(first.first, .frame([9]))
+            guard case let .refused(error)? = first.last else { return XCTFail("no refusal for \(prefix)") }
+            XCTAssertEqual(error.declaredLength, declared)
+            XCTAssertEqual(error.description, "frame length \(declared) outside 1...65536")
+            XCTAssertEqual(reader.receive(Framing.frame([5])), [], "nothing is read after a refusal")
+            XCTAssertFalse(reader.isInsideFrame, "a refused stream holds no partial frame")
+        }
+    }
+
+    /// Random streams (good frames, then maybe a bad prefix or a cut) read in random chunks give
+    /// the same frames and refusal as one chunk, and every frame that spans a read is announced
+    /// exactly once. Replay one seed with `TRANSPORT_SEED=<n> swift test --filter FrameDecoderTests`.
+    func testReaderIsIndependentOfChunking() {
+        let seeds: [UInt64] = Self.replaySeed.map { [$0] } ?? Array(1...60)
+        for seed in seeds {
+            var rng = SplitMix64(seed: seed)
+            let bodies = (0..<Int.random(in: 1...6, using: &rng)).map { _ in
+                (0..<Int.random(in: 1...2_000, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            }
+            var stream = bodies.flatMap(Framing.frame)
+            switch rng.next() % 3 {
+            case 0: stream += [0, 0, 0, 0, 7]
+            case 1: stream += [0, 0, 1]
+            default: break
+            }
+            let whole = reports(stream, chunks: [stream.count])
+            let chunks = (0..<stream.count).map { _ in Int.random(in: 1...700, using: &rng) }
+            let split = reports(stream, chunks: chunks)
+            let withoutStarts = split.filter { $0 != .frameStarted }
+            XCTAssertEqual(withoutStarts, whole.filter { $0 != .frameStarted }, "seed \(seed) (TRANSPORT_SEED=\(seed))")
+            var open = false
+            for report in split {
+                switch report {
+                case .frameStarted:
+                    XCTAssertFalse(open, "two starts for one frame, seed \(seed)")
+                    open = true
+                case .frame, .refused:
+                    open = false
+                }
+            }
+        }
+    }
+
+    private static var replaySeed: UInt64? {
+        getenv("TRANSPORT_SEED").flatMap { UInt64(String(cString: $0)) }
     }
 }
