@@ -26,6 +26,7 @@ enum ConfigurationDecoder {
         try count("failureTableCapacity", &configuration.failureTableCapacity)
         try count("deviceBlocksPerPatient", &configuration.deviceBlocksPerPatient)
         try count("replayCacheCapacity", &configuration.replayCacheCapacity)
+        try count("replayQuotaPerID", &configuration.replayQuotaPerID)
         try count("maxActivePatients", &configuration.maxActivePatients)
         try count("repeatedDeviceBlockAlertSources", &configuration.repeatedDeviceBlockAlertSources)
         try millis("writeTimeoutMillis", &configuration.writeTimeoutMillis)

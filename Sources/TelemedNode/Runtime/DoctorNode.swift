@@ -86,11 +86,19 @@ public final class DoctorNode {
     }
 
     /// Records T0 = max(saved T0, wall clock) durably and purges expired blocks. Only after it
-    /// returns may the host accept connections.
+    /// returns may the host accept connections. The machine's start events (the alert of a
+    /// source-block table that is still saturated after the restart, PROTOCOL.md §7.5) are
+    /// reported like any other event — audit row, log line, observer — in order, after the
+    /// changes are durable and the start row is written.
     public func start() throws(DoctorNodeError) {
         let now = clock.now()
-        let changes = machine.start(now: now).compactMap { action -> SecurityChange? in
+        let actions = machine.start(now: now)
+        let changes = actions.compactMap { action -> SecurityChange? in
             if case let .persist(change) = action { return change }
+            return nil
+        }
+        let events = actions.compactMap { action -> DoctorEvent? in
+            if case let .event(event) = action { return event }
             return nil
         }
         do {
@@ -103,6 +111,7 @@ public final class DoctorNode {
             "T0 \(state.startTime); restored \(state.sourceBlocks.count) source, \(state.prefixBlocks.count) prefix, "
             + "\(state.deviceBlocks.count) device blocks")])
         logger.info("doctor started", metadata: ["T0": "\(state.startTime)", "enrolled": "\(machine.enrolledCount)"])
+        for event in events { report(event, now: now) }
     }
 
     // MARK: - Transport events

@@ -41,6 +41,9 @@ public struct DoctorConfiguration: Sendable, Equatable {
     public var deviceBlocksPerPatient: Int = 16
     /// Verified (id, rn) pairs remembered for 2·ΔTS. Default 65,536.
     public var replayCacheCapacity: Int = 65_536
+    /// Live replay-cache entries one patient id may hold (PROTOCOL.md §7.3): a verified
+    /// request beyond it is refused (R-LIMIT). Default 64; 1–10^6.
+    public var replayQuotaPerID: Int = 64
     /// Active patients at once. Default 10,000.
     public var maxActivePatients: Int = 10_000
     /// Distinct sources whose device blocks of one id within 24 h raise an alert. Default 2.
@@ -74,6 +77,7 @@ public struct DoctorConfiguration: Sendable, Equatable {
         try Self.check("failureTableCapacity", failureTableCapacity, table)
         try Self.check("deviceBlocksPerPatient", deviceBlocksPerPatient, 1...1_000)
         try Self.check("replayCacheCapacity", replayCacheCapacity, table)
+        try Self.check("replayQuotaPerID", replayQuotaPerID, table)
         try Self.check("maxActivePatients", maxActivePatients, table)
         try Self.check("repeatedDeviceBlockAlertSources", repeatedDeviceBlockAlertSources, 2...100)
         try Self.check("writeTimeoutMillis", Int(clamping: writeTimeoutMillis), 1_000...600_000)

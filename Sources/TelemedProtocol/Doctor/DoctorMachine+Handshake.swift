@@ -1,7 +1,7 @@
 import TelemedCrypto
 
 extension DoctorMachine {
-    // MARK: - KEY_VERIFICATION (first frame), cheapest check first (PROTOCOL.md §5)
+    // MARK: - KEY_VERIFICATION (first frame), cheapest check first (PROTOCOL.md §5, §7)
 
     mutating func requestReceived(_ body: [UInt8], on connection: ConnectionID, _ accepted: Accepted,
                                   now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
@@ -10,14 +10,21 @@ extension DoctorMachine {
         // that was saturated refuses only until it has room again (R-LIMIT).
         let purged = policy.purgeExpired(now: now.wall).map(DoctorAction.persist)
         do throws(Refusal) {
-            let (request, patientKey, patientElement) = try checkRequest(body, from: accepted.source, now: now)
+            let (request, patientKey) = try checkSignedRequest(body, from: accepted.source, now: now)
+            // §7.7 and §7.3: a verified request enters the replay cache at once, before its
+            // elements are looked at, so a signed request with bad elements cannot be replayed
+            // to make the doctor verify it again. None of these refusals counts.
             switch replay.insert(request.idI, request.rnI, now: now.monotonic) {
             case .inserted: break
             case .duplicate:
                 throw Refusal(.replay, "concurrent duplicate of (id, rn)", request.idI, counts: false)
+            case .quotaExceeded:
+                throw Refusal(.limit, "replay-cache quota of this id full (\(configuration.replayQuotaPerID) live entries)",
+                              request.idI, counts: false)
             case .full:
-                throw Refusal(.replay, "replay cache full: failing closed", request.idI, counts: false)
+                throw Refusal(.limit, "replay cache full", request.idI, counts: false)
             }
+            let patientElement = try decryptElements(of: request)
             return purged + answer(request, patientKey: patientKey, patientElement: patientElement,
                                    on: connection, source: accepted.source, now: now, using: &rng)
         } catch {
@@ -26,10 +33,10 @@ extension DoctorMachine {
         }
     }
 
-    /// Every check of a first frame that changes nothing, in the order of PROTOCOL.md §5.
-    /// Returns the request, the enrolled key and the decrypted K.
-    private func checkRequest(_ body: [UInt8], from source: SourceAddress,
-                              now: Instant) throws(Refusal) -> (KeyVerification, PublicKey, BigInt) {
+    /// The checks of a first frame up to and including its signature, in the order of
+    /// PROTOCOL.md §5; they change nothing. Returns the request and the enrolled key.
+    private func checkSignedRequest(_ body: [UInt8], from source: SourceAddress,
+                                    now: Instant) throws(Refusal) -> (KeyVerification, PublicKey) {
         if let until = policy.sourceBlockExpiry(source, now: now.wall) {
             throw Refusal(.block, "source blocked until \(until)", nil, counts: false)
         }
@@ -51,11 +58,13 @@ extension DoctorMachine {
         }
         let id = request.idI
         guard request.idGWN == identity else { throw Refusal(.identity, "request addressed to another gateway", id) }
+        // §7.2: the time window and the start rule cost no public-key work and do not count
+        // (an honest patient whose clock lags a restart must not block its own address).
         guard now.wall.distance(to: request.tsI) <= configuration.timeWindowMillis else {
-            throw Refusal(.time, "ts_i \(request.tsI) outside ΔTS of \(now.wall)", id)
+            throw Refusal(.time, "ts_i \(request.tsI) outside ΔTS of \(now.wall)", id, counts: false)
         }
         guard request.tsI >= policy.state.startTime else {
-            throw Refusal(.start, "ts_i \(request.tsI) before start time \(policy.state.startTime)", id)
+            throw Refusal(.start, "ts_i \(request.tsI) before start time \(policy.state.startTime)", id, counts: false)
         }
         let enrolledKey = registry[id]
         let device = DeviceKey(patient: id, source: source)
@@ -75,12 +84,17 @@ extension DoctorMachine {
         let verified = (enrolledKey ?? dummyKey).isValidSignature(signature, for: SignedBytes.keyVerification(request))
         guard let patientKey = enrolledKey else { throw Refusal(.identity, "unknown patient id", id) }
         guard verified else { throw Refusal(.signature, "signature does not verify under the enrolled key", id) }
-        // The signature verified: from here on, failures no longer count against the source.
+        return (request, patientKey)
+    }
+
+    /// The element checks of a verified request (c1, c2, then the decrypted K); a failure no
+    /// longer counts against the source. Returns K.
+    private func decryptElements(of request: KeyVerification) throws(Refusal) -> BigInt {
         do {
             let ciphertext = try ElGamalCiphertext(group: group, c1Bytes: request.c1.bytes, c2Bytes: request.c2.bytes)
-            return (request, patientKey, try privateKey.decrypt(ciphertext))
+            return try privateKey.decrypt(ciphertext)
         } catch {
-            throw Refusal(.element, "c1, c2 or K is not a valid group element", id, counts: false)
+            throw Refusal(.element, "c1, c2 or K is not a valid group element", request.idI, counts: false)
         }
     }
 
@@ -119,6 +133,19 @@ extension DoctorMachine {
         let state = Connection.awaitingConfirmation(verified)
         let patient = verified.patient
         func refuse(_ rule: RuleID, _ reason: String) -> Refusal { Refusal(rule, reason, patient, counts: false) }
+        // §7.4: before anything else (before parsing), a block set on the source, its prefix
+        // or the device while the handshake was pending ends it: no new block, not counted. A
+        // saturated block table does not refuse a pending confirmation.
+        if let until = policy.sourceBlockExpiry(verified.source, now: now.wall) {
+            return reject(connection, state, .block, "source blocked until \(until) while the handshake was pending",
+                          patient: patient, counts: false, now: now, using: &rng)
+        }
+        let pendingDevice = DeviceKey(patient: patient, source: verified.source)
+        if let until = policy.deviceBlockExpiry(pendingDevice, now: now.wall) {
+            return reject(connection, state, .block,
+                          "device \(pendingDevice) blocked until \(until) while the handshake was pending",
+                          patient: patient, counts: false, now: now, using: &rng)
+        }
         let refusal: Refusal
         do {
             let message = try codec.decode(body)

@@ -172,10 +172,16 @@ extension DoctorMachine {
         return startEpoch(first: nil, using: &rng)
     }
 
-    /// Lifts a block by hand (audited through the returned event).
+    /// Lifts a block by hand (audited through the returned event). The event names the block
+    /// actually lifted: a source covered only by a prefix block lifts that prefix as a whole,
+    /// and the event says so (`prefix a.b.c.0/24`, not the address the operator typed).
     public mutating func unblock(_ target: BlockTarget) throws(DoctorCommandError) -> [DoctorAction] {
         guard let changes = policy.unblock(target) else { throw .noSuchBlock(target.description) }
-        return changes.map(DoctorAction.persist) + [.event(.unblocked(target))]
+        let lifted = changes.compactMap { change -> BlockTarget? in
+            if case let .unblocked(liftedTarget, .operatorUnblock) = change { return liftedTarget }
+            return nil
+        }
+        return changes.map(DoctorAction.persist) + lifted.map { .event(.unblocked($0)) }
     }
 
     /// Lifts every device block of one patient id.

@@ -8,7 +8,8 @@
 // connections to close, timers to (un)schedule, security changes to persist, events to audit.
 //
 // Every connection is in exactly one stage:
-//   awaitingRequest       accepted; nothing verified yet (its failures count against the source)
+//   awaitingRequest       accepted; nothing verified yet (its failures before the signature count
+//                         against the source, except blocks, full tables, R-TIME and R-START)
 //   awaitingConfirmation  a KEY_VERIFICATION verified and a SESSION_TOKEN went out
 //   active                KEY_CONFIRMATION matched; the patient's SK is part of GK_e
 // and leaves it only forward or to closed. The handshake timer runs from accept until active.
@@ -84,6 +85,7 @@ public struct DoctorMachine: Sendable {
         self.codec = MessageCodec(groupName: group.name, elementLength: group.elementLength)
         self.policy = SecurityPolicy(state: state, configuration: configuration, enrolledPatients: registry.count)
         self.replay = ReplayCache(capacity: configuration.replayCacheCapacity,
+                                  quotaPerID: configuration.replayQuotaPerID,
                                   lifetime: 2 * configuration.timeWindowMillis)
     }
 
@@ -100,10 +102,16 @@ public struct DoctorMachine: Sendable {
 
     // MARK: - Start
 
-    /// Records T0 = max(persisted T0, wall clock). Persist the returned change before accepting.
+    /// Records T0 = max(persisted T0, wall clock) and drops expired blocks; persist the
+    /// returned changes before accepting. The "refuse every unauthenticated request" state is
+    /// then recomputed from the restored tables (PROTOCOL.md §7.5): a source-block table still
+    /// at or over its capacity means the doctor starts in it, and the returned actions end with
+    /// the `sourceBlockTableSaturated` alert. Every `.persist` comes before any `.event`.
     public mutating func start(now: Instant) -> [DoctorAction] {
         started = true
-        return (policy.recordStart(wallClock: now.wall) + policy.purgeExpired(now: now.wall)).map { .persist($0) }
+        let changes = policy.recordStart(wallClock: now.wall) + policy.purgeExpired(now: now.wall)
+        let alerts = policy.recomputeSaturation()
+        return changes.map { .persist($0) } + alerts.map { .event(.alert($0)) }
     }
 
     // MARK: - Introspection

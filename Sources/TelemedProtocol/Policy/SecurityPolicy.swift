@@ -105,6 +105,14 @@ struct SecurityPolicy: Sendable {
         return changes
     }
 
+    /// Saturation as a function of the tables alone (PROTOCOL.md §7.5), for a restart: a
+    /// source-block table at or over its capacity (expired blocks already dropped) refuses
+    /// unauthenticated requests at once. Returns the alert to raise again, if saturated.
+    mutating func recomputeSaturation() -> [SecurityAlert] {
+        saturated = state.sourceTableCount >= configuration.sourceBlockCapacity
+        return saturated ? [.sourceBlockTableSaturated] : []
+    }
+
     private func isOutsideWindow(_ time: UInt64, now: UInt64) -> Bool {
         now > time && now - time > configuration.failureWindowMillis
     }

@@ -15,7 +15,7 @@
 //               force while expiry > now; nothing a peer sends shortens it
 //   failures    source → failure times; a time t is live while now − t ≤ window
 //   replay      (id, rn) of verified requests, identified by the capture that carried them,
-//               each live for 2·ΔTS
+//               each live for 2·ΔTS; at most Q live entries per id (§7.3)
 // Every input appends the rejections it causes (connection, rule) to `rejections`, which the
 // checker compares with the machine's audit events after each step.
 //
@@ -27,7 +27,13 @@
 // look at its clock before reading, PROTOCOL.md §5 "On accept") or sends its first frame,
 // and when a full table needs room; a source's own failure list drops expired times whenever
 // a failure is counted. A saturated block table refuses only while it has no room (§5:
-// "until the table has room again (expiry or an operator unblock)").
+// "until the table has room again (expiry or an operator unblock)"); a restart with a table
+// still full after dropping expired blocks is saturated at once (§7.5).
+//
+// Revision 1.1 (§7) as modelled: R-TIME and R-START do not count (§7.2); a verified request is
+// checked-and-inserted into the replay cache right after its signature, before its elements
+// (§7.7): duplicate → R-REPLAY, the id's quota full → R-LIMIT, the cache full → R-LIMIT, none
+// counted (§7.3); a KEY_CONFIRMATION first checks blocks set while it was pending (§7.4).
 
 @testable import TelemedProtocol
 
@@ -126,8 +132,8 @@ struct DoctorModel {
     var failures: [SourceAddress: [UInt64]] = [:]
     /// Set when a source block could not be recorded at all; lifted once the table has room.
     var saturated = false
-    /// Verified captures in insertion order, with their monotonic expiry.
-    var replay: [(capture: Int, expiry: UInt64)] = []
+    /// Verified captures in insertion order, with their id and monotonic expiry.
+    var replay: [(capture: Int, patient: PeerID, expiry: UInt64)] = []
     /// Rejections caused by the current step.
     var rejections: [Rejection] = []
     /// How often each interesting path was taken (the tests check the generator reaches them).
@@ -204,17 +210,18 @@ struct DoctorModel {
 
     /// The doctor restarts: blocks, failure lists and T0 survive (R-BLOCK, R-START); sessions,
     /// handshakes, the replay cache and the epoch counter do not ("epochs start at 1 in each
-    /// run"). T0 becomes max(T0, wall clock). Saturation is not persisted state: the restarted
-    /// doctor finds out again when a block does not fit (the machine's reading).
+    /// run"). T0 becomes max(T0, wall clock). Saturation is a function of the persisted tables
+    /// (§7.5): a block table still full once expired blocks are dropped is saturated at once.
     mutating func restart() {
         reached("restart")
         active = [:]
         pending = [:]
         replay = []
         epoch = 0
-        saturated = false
         startTime = max(startTime, wall)
         forgetExpired()
+        saturated = sourceBlocks.count + prefixBlocks.count >= config.sourceBlockCapacity
+        if saturated { reached("saturated after restart") }
     }
 
     // MARK: - Accept (PROTOCOL.md §5, "On accept, before reading")
@@ -254,9 +261,10 @@ struct DoctorModel {
         case let .request(r): request = r
         }
         guard request.toThisGateway else { return end(connection, rule: .identity, counts: true) }
+        // §7.2: the time window and the start rule do not count against the source.
         let skew = wall >= request.ts ? wall - request.ts : request.ts - wall
-        guard skew <= config.timeWindowMillis else { return end(connection, rule: .time, counts: true) }
-        guard request.ts >= startTime else { return end(connection, rule: .start, counts: true) }
+        guard skew <= config.timeWindowMillis else { return end(connection, rule: .time, counts: false) }
+        guard request.ts >= startTime else { return end(connection, rule: .start, counts: false) }
         if deviceBlock(DeviceKey(patient: request.patient, source: source)) != nil {
             reached("device-blocked request")
             return end(connection, rule: .block, counts: false)
@@ -267,11 +275,21 @@ struct DoctorModel {
         }
         guard enrolled.contains(request.patient) else { return end(connection, rule: .identity, counts: true) }
         guard request.validSignature else { return end(connection, rule: .signature, counts: true) }
-        // Verified: nothing after this point counts against the source.
-        guard request.validElements else { return end(connection, rule: .element, counts: false) }
-        guard replayInsert(request.capture) else {
+        // Verified: nothing after this point counts against the source. The request enters the
+        // replay cache before its elements are checked (§7.7).
+        switch replayInsert(request) {
+        case .inserted: break
+        case .duplicate: return end(connection, rule: .replay, counts: false)
+        case .quotaExceeded:
+            reached("replay quota of an id full")
+            return end(connection, rule: .limit, counts: false)
+        case .full:
             reached("replay cache full")
-            return end(connection, rule: .replay, counts: false)
+            return end(connection, rule: .limit, counts: false)
+        }
+        guard request.validElements else {
+            reached("signed request with bad elements")
+            return end(connection, rule: .element, counts: false)
         }
         if request.ts != wall { reached("verified request with another ts") }
         pending[connection] = .verified(source, request.patient, deadline: pending[connection]?.deadline ?? mono)
@@ -297,6 +315,11 @@ struct DoctorModel {
 
     mutating func confirm(_ connection: ConnectionID, _ confirmation: Confirmation) {
         guard case let .verified(source, patient, _)? = pending[connection] else { return }
+        // §7.4: blocks set while pending come first; saturation does not refuse here.
+        if sourceBlock(source) != nil || deviceBlock(DeviceKey(patient: patient, source: source)) != nil {
+            reached("blocked while pending")
+            return end(connection, rule: .block, counts: false)
+        }
         let skew = wall >= confirmation.ts ? wall - confirmation.ts : confirmation.ts - wall
         guard skew <= config.timeWindowMillis else { return end(connection, rule: .time, counts: false) }
         guard confirmation.ts >= startTime else { return end(connection, rule: .start, counts: false) }
@@ -438,12 +461,15 @@ struct DoctorModel {
         replay.contains { $0.capture == capture && $0.expiry > mono }
     }
 
-    /// Check-and-insert; false when the cache is full of live entries (fail closed).
-    mutating func replayInsert(_ capture: Int) -> Bool {
+    enum ReplayInsert { case inserted, duplicate, quotaExceeded, full }
+
+    /// Check-and-insert (§7.3): a live duplicate, then the id's quota, then the whole cache.
+    mutating func replayInsert(_ request: Request) -> ReplayInsert {
         replay.removeAll { $0.expiry <= mono }
-        guard !replayContains(capture) else { return false }
-        guard replay.count < config.replayCacheCapacity else { return false }
-        replay.append((capture, mono + 2 * config.timeWindowMillis))
-        return true
+        if replayContains(request.capture) { return .duplicate }
+        if replay.filter({ $0.patient == request.patient }).count >= config.replayQuotaPerID { return .quotaExceeded }
+        if replay.count >= config.replayCacheCapacity { return .full }
+        replay.append((request.capture, request.patient, mono + 2 * config.timeWindowMillis))
+        return .inserted
     }
 }

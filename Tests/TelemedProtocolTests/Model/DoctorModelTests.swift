@@ -171,11 +171,69 @@ final class DoctorModelTests: XCTestCase {
         XCTAssertEqual(runner.model.epoch, 2)
     }
 
+    // MARK: - Revision 1.1 (PROTOCOL.md §7)
+
+    /// §7.2: stale and too-early requests never count, so four of them (threshold 3) leave the
+    /// source free and its patient logs in.
+    func testTimeRefusalsDoNotCountAgainstTheSource() throws {
+        let events: [ModelEvent] = (0..<4).map { .hostile(.staleTimestamp(patient: 0, extra: 0), source: 3, seed: UInt64($0)) }
+            + [.join(patient: 1, source: 3, seed: 9)]
+        try assertAgrees(events, expecting: [])
+        var runner = try ModelRunner()
+        XCTAssertNil(try runner.run(events))
+        XCTAssertEqual(runner.rulesSeen, [.time])
+        XCTAssertEqual(runner.model.active.keys.sorted(), [ModelWorld.patientIDs[1]])
+    }
+
+    /// §7.3: a third verified request of one id within 2·ΔTS is over its quota (2): R-LIMIT.
+    func testAnIDOverItsReplayQuotaIsRefused() throws {
+        let events: [ModelEvent] = [.join(patient: 0, source: 0, seed: 1), .join(patient: 0, source: 3, seed: 2),
+                                    .join(patient: 0, source: 2, seed: 3), .join(patient: 1, source: 2, seed: 4),
+                                    .advance(millis: 4_000), .join(patient: 0, source: 2, seed: 5)]
+        try assertAgrees(events, expecting: ["replay quota of an id full"])
+    }
+
+    /// §7.7: a signed request with a bad element is cached, so its replay is R-REPLAY.
+    func testASignedRequestWithBadElementsCannotBeReplayed() throws {
+        let events: [ModelEvent] = [.hostile(.badElement(patient: 0), source: 3, seed: 1), .replay(capture: 0, source: 4)]
+        try assertAgrees(events, expecting: ["signed request with bad elements", "replay seen"])
+        var runner = try ModelRunner()
+        XCTAssertNil(try runner.run(events))
+        XCTAssertEqual(runner.rulesSeen, [.element, .replay])
+    }
+
+    /// §7.4: a source blocked, or a device blocked, while a handshake was pending ends it at
+    /// KEY_CONFIRMATION.
+    func testBlocksSetWhileAHandshakeIsPendingRefuseItsConfirmation() throws {
+        let sourceBlocked: [ModelEvent] = [.beginJoin(patient: 0, source: 3, seed: 1)] + Self.burst(3)
+            + [.slotProceed(slot: 0, patient: 0, seed: 2)]
+        try assertAgrees(sourceBlocked, expecting: ["blocked while pending"])
+        let deviceBlocked: [ModelEvent] = [.beginJoin(patient: 0, source: 3, seed: 1), .beginJoin(patient: 0, source: 3, seed: 2),
+                                           .slotWrongSKV(slot: 1, patient: 0, seed: 3), .slotProceed(slot: 0, patient: 0, seed: 4)]
+        try assertAgrees(deviceBlocked, expecting: ["wrong SKV", "blocked while pending"])
+        var runner = try ModelRunner()
+        XCTAssertNil(try runner.run(deviceBlocked))
+        XCTAssertEqual(runner.rulesSeen, [.skv, .block])
+        XCTAssertEqual(runner.model.active, [:])
+    }
+
+    /// §7.5: three blocks fill the table (capacity 3) without saturating it; after a restart
+    /// the full table is saturated at once, until a block expires.
+    func testARestartWithAFullBlockTableIsSaturatedAtOnce() throws {
+        let events: [ModelEvent] = Self.burst(2) + Self.burst(3) + Self.burst(4)
+            + [.join(patient: 0, source: 0, seed: 1), .restart, .join(patient: 0, source: 0, seed: 2),
+               .advance(millis: 121_000), .join(patient: 0, source: 0, seed: 3)]
+        try assertAgrees(events, expecting: ["saturated after restart", "saturated refusal"])
+        var runner = try ModelRunner()
+        XCTAssertNil(try runner.run(events))
+        XCTAssertEqual(runner.model.active.keys.sorted(), [ModelWorld.patientIDs[0]])
+    }
+
     // MARK: - The checker can fail
 
     /// Finds a divergence for `mutant` within a few seeds and shrinks it.
     func shrunkDivergence(_ mutant: ModelMutant) throws -> (seed: UInt64, events: [ModelEvent], divergence: ModelDivergence, replays: Int)? {
-        for seed in UInt64(1)...10 {
+        for seed in UInt64(1)...40 {
             let events = Self.events(seed: seed, count: 30)
             var shrinker = ModelShrinker(mutant: mutant)
             if let (shortest, divergence) = try shrinker.shrink(events) {

@@ -324,7 +324,9 @@ struct ModelRunner {
         case let .badElement(i):
             let m = try crafter.request(claiming: ModelWorld.patients[i], signer: key(i), ts: now,
                                         c1: crafter.element(BigInt(1)), rng: &h.rng)
-            return (crafter.encode(m), .request(capture(nil, patient: id(i), ts: now, elements: false)))
+            // Validly signed, so it enters the replay cache (§7.7) and a replay of it is R-REPLAY.
+            let body = crafter.encode(m)
+            return (body, .request(capture(body, patient: id(i), ts: now, elements: false)))
         case let .wrongGroup(i):
             let m = try crafter.request(claiming: ModelWorld.patients[i], signer: key(i), ts: now,
                                         groupName: TelemedGroup.telemed3072.name, rng: &h.rng)

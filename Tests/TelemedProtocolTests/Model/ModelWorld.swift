@@ -37,6 +37,7 @@ enum ModelWorld {
         c.failureTableCapacity = 4
         c.deviceBlocksPerPatient = 1
         c.replayCacheCapacity = 6
+        c.replayQuotaPerID = 2
         c.maxActivePatients = 3
         return c
     }
