@@ -60,8 +60,8 @@ struct PatientCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...100).contains(refusalRetries) else { throw ValidationError("--refusal-retries must be 0…100") }
-        guard refusalDelay.isFinite, (0.001...3_600).contains(refusalDelay) else {
-            throw ValidationError("--refusal-delay must be 0.001…3600 seconds")
+        guard refusalDelay.isFinite, (0.001...300).contains(refusalDelay) else {
+            throw ValidationError("--refusal-delay must be 0.001…300 seconds")
         }
     }
 
