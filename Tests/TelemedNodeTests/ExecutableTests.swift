@@ -80,7 +80,8 @@ final class ExecutableTests: XCTestCase {
         let left = await doctor.waitFor("- alice left (disconnected)")
         XCTAssertTrue(left, doctor.output)
 
-        // A credential whose key the doctor does not know: REJECTED, no retry, exit status 2.
+        // A credential whose key the doctor does not know: REJECTED on every attempt. The patient
+        // retries twice (short delays from the command line), says so, gives up, exits 2.
         let keys = directory + "/state/patients/alice.json"
         let original = try String(contentsOfFile: keys, encoding: .utf8)
         // Enrolled by another doctor, pointed at this doctor's port. (Editing the port into the
@@ -95,11 +96,16 @@ final class ExecutableTests: XCTestCase {
         XCTAssertNotEqual(original, forged)
         try FileManager.default.createDirectory(atPath: directory + "/forged/patients", withIntermediateDirectories: true)
         try forged.write(toFile: directory + "/forged/patients/mallory.json", atomically: true, encoding: .utf8)
-        let mallory = try Spawned(patientBinary, ["mallory", "--state-dir", "forged"], directory: directory, name: "mallory")
+        let mallory = try Spawned(patientBinary, ["mallory", "--state-dir", "forged", "--refusal-retries", "2",
+                                                  "--refusal-delay", "0.05"], directory: directory, name: "mallory")
         defer { mallory.stop() }
         let malloryStatus = await mallory.waitForExit()
         XCTAssertEqual(malloryStatus, 2, mallory.output + mallory.errors)
-        XCTAssertTrue(mallory.output.contains("rejected by the doctor"), mallory.output)
+        for line in ["refused by the doctor; retrying in", "(attempt 1 of 2)", "(attempt 2 of 2)",
+                     "mallory: refused by the doctor 3 times in 15 min; giving up",
+                     "mallory: refused by the doctor (REJECTED)"] {
+            XCTAssertTrue(mallory.output.contains(line), "\(line) missing from: \(mallory.output)")
+        }
         doctor.type("quit")
         let doctorStatus = await doctor.waitForExit()
         XCTAssertEqual(doctorStatus, 0)

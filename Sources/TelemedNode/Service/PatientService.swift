@@ -4,17 +4,18 @@ import TelemedTransport
 
 // MARK: - Outcome and events
 
-/// How a patient's run ended.
+/// How a patient's run ended: what ended its last session, or the leave that ended the run.
 public enum PatientOutcome: Sendable, Equatable {
-    /// The user left (DISCONNECT sent when a session existed).
+    /// The user left: the leave ended the session, or came while a reconnect or a retry was
+    /// pending (DISCONNECT sent when a session existed).
     case left
     /// The doctor ended the session with this reason ("shutdown", "kicked", "replaced").
     case disconnectedByDoctor(String)
-    /// The doctor answered REJECTED (not retried: the same request would be refused again).
+    /// The doctor answered REJECTED, and retrying is off or its budget is spent.
     case rejected
     /// A doctor frame failed a check that closes the session (not retried).
     case protocolViolation(RuleID, String)
-    /// The connection dropped (or could not be made) and reconnecting is off or gave up.
+    /// The connection dropped (or could not be made) and reconnecting is off.
     case connectionLost(String)
 }
 
@@ -26,34 +27,25 @@ public enum PatientServiceEvent: Sendable, Equatable {
     case session(PatientEvent)
     /// The connection dropped; the next attempt starts after this many milliseconds.
     case retrying(afterMillis: UInt64, reason: String)
-}
-
-/// When to reconnect after a dropped connection.
-public struct ReconnectPolicy: Sendable, Equatable {
-    /// Whether to reconnect at all.
-    public var enabled: Bool
-    /// The first delay; it doubles after each failed attempt.
-    public var initialDelayMillis: UInt64
-    /// The largest delay.
-    public var maximumDelayMillis: UInt64
-
-    /// A policy (defaults: on, 500 ms doubling up to 30 s).
-    public init(enabled: Bool = true, initialDelayMillis: UInt64 = 500, maximumDelayMillis: UInt64 = 30_000) {
-        self.enabled = enabled
-        self.initialDelayMillis = initialDelayMillis
-        self.maximumDelayMillis = maximumDelayMillis
-    }
-
-    /// Never reconnect.
-    public static let never = ReconnectPolicy(enabled: false)
+    /// The doctor refused the login (REJECTED); retry `attempt` of `of` starts after this many
+    /// milliseconds.
+    case refused(retryAfterMillis: UInt64, attempt: Int, of: Int)
+    /// The doctor refused `times` logins within `windowMillis`: the service gives up and
+    /// ``PatientService/run()`` returns ``PatientOutcome/rejected``.
+    case refusedGivingUp(times: Int, windowMillis: UInt64)
 }
 
 // MARK: - PatientService
 
 /// One patient over a live transport: connects, runs a ``PatientNode`` per connection,
-/// reconnects with exponential backoff after a dropped connection (never after REJECTED, a
-/// protocol violation, or a DISCONNECT from the doctor), and leaves on request. Every input is
-/// serialised by the actor.
+/// reconnects with exponential backoff after a dropped connection, retries a refused login a
+/// bounded number of times (``RefusalRetryPolicy``), never reconnects after a protocol
+/// violation or a DISCONNECT from the doctor, and leaves on request. Every input is serialised
+/// by the actor.
+///
+/// The outcome is what ended the last session, as its machine reports it
+/// (``PatientMachine/end``); a leave requested after that end does not change it. Only when a
+/// reconnect or a retry was due does a leave end the run as ``PatientOutcome/left``.
 public actor PatientService {
     private let configuration: PatientConfiguration
     private let credential: PatientCredential
@@ -61,22 +53,25 @@ public actor PatientService {
     private let connect: @Sendable () async throws -> TelemedTransport.ConnectionID
     private let policy: ReconnectPolicy
     private let clock: any NodeClock
+    private var jitter: NodeRandom
     private let logger: Logger
     private let observer: @Sendable (PatientServiceEvent) -> Void
 
     private var node: PatientNode?
     private var timers: TaskTimerScheduler?
     private var pump: Task<Void, Never>?
-    private var sawRejected = false
     private var ended: CheckedContinuation<Void, Never>?
     private var leaving = false
     private var backoff: Task<Void, Never>?
+    private var everActive = false
 
     /// A service; `connect` opens one connection on `transport` (e.g. `TCPClientTransport.connect`).
+    /// `jitter` draws the random part of refusal delays (tests pass a seeded generator).
     public init(configuration: PatientConfiguration = PatientConfiguration(), credential: PatientCredential,
                 transport: any AsyncTransport,
                 connect: @escaping @Sendable () async throws -> TelemedTransport.ConnectionID,
                 reconnect: ReconnectPolicy = ReconnectPolicy(), clock: any NodeClock = SystemClock(),
+                jitter: NodeRandom = .system,
                 logger: Logger, observer: @escaping @Sendable (PatientServiceEvent) -> Void) {
         self.configuration = configuration
         self.credential = credential
@@ -84,6 +79,7 @@ public actor PatientService {
         self.connect = connect
         self.policy = reconnect
         self.clock = clock
+        self.jitter = jitter
         self.logger = logger
         self.observer = observer
     }
@@ -95,29 +91,43 @@ public actor PatientService {
         startPump()
         var attempt = 0
         var delay = policy.initialDelayMillis
+        var refusals = RefusalBudget(policy: policy.refusals)
         while true {
             if leaving { return .left }
             attempt += 1
-            let outcome = await session(attempt: attempt)
-            if leaving { return .left }
-            switch outcome {
-            case let .finished(result):
-                return result
+            let pause: UInt64
+            switch await session(attempt: attempt) {
+            case let .finished(outcome):
+                return outcome
             case let .dropped(reason, wasActive):
+                if leaving { return .left }
                 guard policy.enabled else { return .connectionLost(reason) }
                 if wasActive { delay = policy.initialDelayMillis }
                 observer(.retrying(afterMillis: delay, reason: reason))
-                let millis = Int64(clamping: delay)
-                let pause = Task { @Sendable in _ = try? await Task.sleep(for: .milliseconds(millis)) }
-                backoff = pause
-                await pause.value
-                backoff = nil
-                delay = min(policy.maximumDelayMillis, delay * 2)
+                pause = delay
+                let (doubled, overflow) = delay.multipliedReportingOverflow(by: 2)
+                delay = overflow ? policy.maximumDelayMillis : min(policy.maximumDelayMillis, doubled)
+            case .refused:
+                guard policy.enabled, policy.refusals.retries > 0 else { return .rejected }
+                switch refusals.refused(atMonotonic: clock.now().monotonic, using: &jitter) {
+                case let .giveUp(times, window):
+                    logger.notice("refused by the doctor; giving up", metadata: ["refusals": "\(times)"])
+                    observer(.refusedGivingUp(times: times, windowMillis: window))
+                    return .rejected
+                case let .retry(after, retry, retries):
+                    if leaving { return .left }
+                    logger.notice("refused by the doctor; retrying",
+                                  metadata: ["afterMillis": "\(after)", "attempt": "\(retry)"])
+                    observer(.refused(retryAfterMillis: after, attempt: retry, of: retries))
+                    pause = after
+                }
             }
+            await sleep(millis: pause)
         }
     }
 
-    /// Leaves: a sealed DISCONNECT if a session exists, then close; ``run()`` returns `.left`.
+    /// Leaves: a sealed DISCONNECT if a session exists, then close. ``run()`` returns `.left`
+    /// unless the session had already ended for another reason.
     public func leave() {
         leaving = true
         backoff?.cancel()
@@ -133,6 +143,15 @@ public actor PatientService {
     private enum SessionResult {
         case finished(PatientOutcome)
         case dropped(String, wasActive: Bool)
+        case refused
+    }
+
+    private func sleep(millis: UInt64) async {
+        let duration = Int64(clamping: millis)
+        let pause = Task { @Sendable in _ = try? await Task.sleep(for: .milliseconds(duration)) }
+        backoff = pause
+        await pause.value
+        backoff = nil
     }
 
     private func session(attempt: Int) async -> SessionResult {
@@ -147,15 +166,18 @@ public actor PatientService {
         }
         self.node = node
         self.timers = timers
-        sawRejected = false
         observer(.connecting(host: credential.host, port: credential.port, attempt: attempt))
+        let connection: TelemedTransport.ConnectionID
         do {
-            _ = try await connect()
+            connection = try await connect()
         } catch {
             self.node = nil
             return .dropped("\(error)", wasActive: false)
         }
         if leaving, node.end == nil { node.leave() }
+        // Ended before the connection was adopted (a leave during the connect): the node will
+        // never speak on it, so close it here.
+        if node.end != nil, node.connection == nil { transport.close(connection) }
         if node.end == nil {
             await withCheckedContinuation { continuation in ended = continuation }
         }
@@ -164,21 +186,24 @@ public actor PatientService {
         let wasActive = everActive
         everActive = false
         switch node.end {
-        case .left?, nil:
+        case .left?:
+            return .finished(.left)
+        case nil:
+            // Only a leave wakes the wait without an end; it has ended the node already, so
+            // this is not reached. Treat it as the leave it was.
             return .finished(.left)
         case let .disconnectedByDoctor(reason)?:
             return .finished(.disconnectedByDoctor(reason))
         case let .protocolViolation(rule, reason)?:
             return .finished(.protocolViolation(rule, reason))
-        case .connectionLost?:
-            if sawRejected { return .finished(.rejected) }
+        case .connectionLost(.refusedByDoctor)?:
+            return .refused
+        case .connectionLost(.dropped)?:
             return .dropped("connection lost", wasActive: wasActive)
         case .handshakeTimedOut?:
             return .dropped("no group key within the handshake timeout", wasActive: false)
         }
     }
-
-    private var everActive = false
 
     // MARK: - Inputs
 
@@ -195,10 +220,6 @@ public actor PatientService {
 
     private func handle(_ event: TransportEvent) {
         guard let node else { return }
-        if case let .frame(id, body) = event, id == node.connection, body.count < 64,
-           RejectedFrame.matches(body, group: credential.group) {
-            sawRejected = true
-        }
         node.handle(event)
         if node.machine.isActive { everActive = true }
         checkEnded()

@@ -10,12 +10,24 @@ public enum PatientEnd: Sendable, Equatable {
     case left
     /// The doctor sent a valid DISCONNECT with this reason ("kicked", "replaced", "shutdown", …).
     case disconnectedByDoctor(String)
-    /// REJECTED, EOF or reset: the connection is gone (REJECTED is unauthenticated).
-    case connectionLost
+    /// The connection is gone. For the protocol a REJECTED frame is no different from EOF or a
+    /// reset (REJECTED is unauthenticated, PROTOCOL.md §5); the machine still says which one it
+    /// saw, so a host can retry a refused login with its own budget.
+    case connectionLost(ConnectionLoss)
     /// No first GROUP_KEY within the handshake timeout.
     case handshakeTimedOut
     /// A doctor frame failed a check that closes the session (rule and reason).
     case protocolViolation(RuleID, String)
+}
+
+/// How a patient's connection was lost.
+public enum ConnectionLoss: Sendable, Equatable {
+    /// EOF, a reset or a transport close, with no REJECTED before it.
+    case dropped
+    /// The doctor sent REJECTED: it refused the login (or a later frame) and closes. Nothing
+    /// authenticates a REJECTED frame, so it only tells the host that retrying is worth a
+    /// budget of its own; the session ends exactly as on EOF.
+    case refusedByDoctor
 }
 
 /// What the patient tells its host. Broadcast text is delivered to the host (it is the

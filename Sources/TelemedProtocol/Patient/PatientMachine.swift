@@ -17,6 +17,12 @@
 // state closes the session silently; a stale timestamp, a repeated or older seq, an old epoch
 // are dropped and the session stays (PROTOCOL.md §5, "REJECTED and closing"). A dropped frame
 // changes nothing.
+//
+// REJECTED, at any stage, ends the session like EOF (it is unauthenticated, so it cannot be
+// a reason to trust anything), but the end says so: `.connectionLost(.refusedByDoctor)`
+// against `.connectionLost(.dropped)` for EOF or a reset. The host decides what a refusal is
+// worth (the patient runtime retries a bounded number of times); the machine decodes the
+// frame once and nobody decodes it again.
 
 import TelemedCrypto
 
@@ -138,7 +144,7 @@ public struct PatientMachine: Sendable {
             if case .unexpectedGroup = error { return close(.protocolViolation(.group, "frame for another group")) }
             return close(.protocolViolation(.frame, "malformed frame: \(error)"))
         }
-        if case .rejected = message { return end(.connectionLost) }
+        if case .rejected = message { return close(.connectionLost(.refusedByDoctor)) }
         switch stage {
         case .idle, .ended:
             return []
@@ -170,11 +176,12 @@ public struct PatientMachine: Sendable {
         }
     }
 
-    /// The connection is gone (EOF, reset, REJECTED seen by the transport).
+    /// The connection is gone (EOF, reset, a transport close). A REJECTED frame that came
+    /// before has already ended the session as `.connectionLost(.refusedByDoctor)`.
     public mutating func connectionLost() -> [PatientAction] {
         if case .ended = stage { return [] }
-        stage = .ended(.connectionLost)
-        return [.cancelTimer(.handshake), .event(.ended(.connectionLost))]
+        stage = .ended(.connectionLost(.dropped))
+        return [.cancelTimer(.handshake), .event(.ended(.connectionLost(.dropped)))]
     }
 
     /// The user leaves: a sealed DISCONNECT when a session key exists, then close.
@@ -200,9 +207,5 @@ public struct PatientMachine: Sendable {
         if case .ended = stage { return [] }
         stage = .ended(end)
         return [.cancelTimer(.handshake), .close, .event(.ended(end))]
-    }
-
-    mutating func end(_ end: PatientEnd) -> [PatientAction] {
-        close(end)
     }
 }

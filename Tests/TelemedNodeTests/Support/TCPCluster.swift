@@ -33,18 +33,28 @@ final class TCPCluster: @unchecked Sendable {
 
     var port: Int { server.boundPort }
 
-    /// Starts a patient service (it connects at once, reconnecting off).
-    func startPatient(_ name: String) {
+    /// Starts a patient service (it connects at once; reconnecting off unless `reconnect` says
+    /// otherwise). `observe` sees each service event right after the recorder, on the service.
+    func startPatient(_ name: String, clock: any NodeClock = SystemClock(), reconnect: ReconnectPolicy = .never,
+                      observe: (@Sendable (PatientServiceEvent) -> Void)? = nil) {
         let client = TCPClientTransport()
         clients.append(client)
         let port = self.port
         let recorder = patientEvents
         let service = PatientService(credential: TestKeys.credential(name, port: port), transport: client,
                                      connect: { try await client.connect(host: "127.0.0.1", port: port) },
-                                     reconnect: .never, logger: Logger(label: "test.\(name)"),
-                                     observer: { recorder.append((name, $0)) })
+                                     reconnect: reconnect, clock: clock, logger: Logger(label: "test.\(name)"),
+                                     observer: { event in
+                                         recorder.append((name, event))
+                                         observe?(event)
+                                     })
         patients[name] = service
         runs[name] = Task { await service.run() }
+    }
+
+    /// The service events of one patient, in order.
+    func serviceEvents(_ name: String) -> [PatientServiceEvent] {
+        patientEvents.all.compactMap { $0.0 == name ? $0.1 : nil }
     }
 
     func sessionEvents(_ name: String) -> [PatientEvent] {

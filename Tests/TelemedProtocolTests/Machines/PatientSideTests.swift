@@ -114,4 +114,43 @@ extension PatientSideTests {
         XCTAssertNotNil(String(validatingUTF8Bytes: prefix))
         XCTAssertEqual("aü".utf8Prefix(maxBytes: 2), Array("a".utf8))
     }
+
+    // MARK: - REJECTED against EOF (PatientMachine.frameReceived, PatientMachine.connectionLost)
+
+    /// The doctor refuses an unknown id: the REJECTED frame itself ends the patient's session as
+    /// a refusal (and the patient closes); the doctor's close that follows changes nothing.
+    func testARejectedFrameEndsTheSessionAsARefusalAndTheCloseAfterItChangesNothing() throws {
+        var h = try Harness(patients: ["alice"])
+        let z = try h.connect("zoe")
+        h.pump()
+        XCTAssertEqual(h.rejections.map(\.rule), [.identity])
+        XCTAssertEqual(h.patients[z]?.end, .connectionLost(.refusedByDoctor))
+        let events = h.patientEvents(z)
+        XCTAssertEqual(events, [.ended(.connectionLost(.refusedByDoctor))], "one end, from the REJECTED frame")
+        var patient = try XCTUnwrap(h.patients[z])
+        XCTAssertEqual(patient.connectionLost(), [], "the EOF after REJECTED is not a second end")
+    }
+
+    /// A REJECTED frame at any stage (here an active session) ends it as a refusal, with a close.
+    func testARejectedFrameToAnActivePatientEndsItAsARefusal() throws {
+        var h = try Harness(patients: ["alice"])
+        let a = try h.connect("alice")
+        h.pump()
+        var patient = try XCTUnwrap(h.patients[a])
+        XCTAssertTrue(patient.isActive)
+        var rng = SeededRandom(seed: 9)
+        let actions = patient.frameReceived(Crafter().codec.encode(.rejected), now: h.now, using: &rng)
+        XCTAssertEqual(actions, [.cancelTimer(.handshake), .close, .event(.ended(.connectionLost(.refusedByDoctor)))])
+        XCTAssertEqual(patient.end, .connectionLost(.refusedByDoctor))
+    }
+
+    /// EOF or a reset with no REJECTED before it is a dropped connection.
+    func testEOFWithoutRejectedEndsTheSessionAsDropped() throws {
+        var h = try Harness(patients: ["alice"])
+        let a = try h.connect("alice")
+        h.pump()
+        var patient = try XCTUnwrap(h.patients[a])
+        XCTAssertEqual(patient.connectionLost(), [.cancelTimer(.handshake), .event(.ended(.connectionLost(.dropped)))])
+        XCTAssertEqual(patient.end, .connectionLost(.dropped))
+    }
 }

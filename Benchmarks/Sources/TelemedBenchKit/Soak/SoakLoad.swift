@@ -55,7 +55,7 @@ final class SessionProbe: @unchecked Sendable {
                 _errors.append("frame dropped by the patient: \(rule) \(reason)")
             case .session(.ended):
                 ended = true
-            case .connecting, .retrying:
+            case .connecting, .retrying, .refused, .refusedGivingUp:
                 break
             }
         }
