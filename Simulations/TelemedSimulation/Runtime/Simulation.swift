@@ -42,6 +42,8 @@ final class Simulation {
     static let maxEventsPerLoop = 2_000_000
     static let maxPumpRounds = 1_000_000
     static let settleHorizonMillis: UInt64 = 6 * 3_600_000
+    /// The in-memory network gives each address the ephemeral ports 49152...65535 once each.
+    static let ephemeralPortsPerAddress = 65_535 - 49_152 + 1
 
     // MARK: World
 
@@ -80,6 +82,8 @@ final class Simulation {
     var flowsByClient: [WireConnection: Flow] = [:]
     var flowsByServer: [WireConnection: Flow] = [:]
     var attackerLabels: [String: WireConnection] = [:]
+    /// Connections opened from each address (bounded by ``ephemeralPortsPerAddress``).
+    var connectionsFrom: [IPAddress: Int] = [:]
     var counters: [String: Int] = [:]
 
     // MARK: Randomness and traffic
@@ -186,16 +190,28 @@ final class Simulation {
     }
 
     /// The endpoint `owner` uses at `host` (created on first use; several may share an address).
-    func endpoint(owner: String, host: String) -> InMemoryEndpoint {
-        let name = "\(owner)@\(host)"
+    /// The endpoint is named by the normalised address, so every spelling of one address (the
+    /// loader already normalises them, a flow's `clientAddress.host` is normalised too) finds
+    /// the endpoint that owns its connections.
+    func endpoint(owner: String, host: String) throws(SimulationFailure) -> InMemoryEndpoint {
+        guard let address = IPAddress(host) else {
+            throw SimulationFailure(message: "\(owner): \"\(host)\" is not an IP address")
+        }
+        let name = "\(owner)@\(address)"
         if let existing = endpoints[name] { return existing }
-        let endpoint = network.addEndpoint(named: name, host: host)
+        let endpoint = network.addEndpoint(named: name, host: address.description)
         endpoints[name] = endpoint
         return endpoint
     }
 
     /// Opens a connection to the doctor and returns its flow (the connect is put in flight).
+    /// Fails, rather than letting the network trap, when the address has no ephemeral port left.
     func openFlow(from endpoint: InMemoryEndpoint, owner: Flow.Owner) throws(SimulationFailure) -> Flow {
+        let opened = connectionsFrom[endpoint.ip, default: 0]
+        guard opened < Simulation.ephemeralPortsPerAddress else {
+            throw SimulationFailure(message: "bound hit: \(endpoint.ip) opened \(opened) connections, every ephemeral port it has")
+        }
+        connectionsFrom[endpoint.ip] = opened + 1
         let client = endpoint.connect(to: doctorAddress)
         let request = network.pendingDeliveries.last { delivery in
             if case .connect = delivery.payload { return delivery.id.rawValue > lastSeenDelivery }
