@@ -117,7 +117,8 @@ extension Simulation {
         } catch {
             throw SimulationFailure(message: "\(patient)'s node could not be built: \(error)")
         }
-        relay.handler = { [unowned self] event in self.patientEvent(patient, event) }
+        let run = flow.run
+        relay.handler = { [unowned self] event in self.patientEvent(patient, event, run: run) }
         sessions[flow.client] = PatientSession(patient: patient, node: node, flow: flow, timers: timers)
         latestSession[patient] = flow.client
     }

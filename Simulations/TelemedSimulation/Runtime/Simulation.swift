@@ -106,7 +106,7 @@ final class Simulation {
     var window = StepWindow()
     var broadcastLabels: [String: BroadcastKey] = [:]
     var sentBroadcasts: [BroadcastKey: SentBroadcast] = [:]
-    var heldGroupKeys: [String: [(epoch: UInt64, key: SymmetricKey32)]] = [:]
+    var heldGroupKeys: [String: [(run: Int, epoch: UInt64, key: SymmetricKey32)]] = [:]
     var readBy: [String: Set<BroadcastKey>] = [:]
     var rulesExercised: Set<RuleID> = []
     var violations: [String] = []
@@ -218,7 +218,8 @@ final class Simulation {
             return false
         }
         guard let request else { throw SimulationFailure(message: "the network did not put the connect in flight") }
-        let flow = Flow(client: client, server: request.connection, clientAddress: request.from, owner: owner)
+        let flow = Flow(client: client, server: request.connection, clientAddress: request.from, owner: owner,
+                        run: doctorRun)
         flowsByClient[client] = flow
         flowsByServer[request.connection] = flow
         window.connections.insert(request.connection)
@@ -242,11 +243,20 @@ final class Relay<Value> {
 
 // MARK: - Broadcast bookkeeping
 
-/// Names one broadcast.
-struct BroadcastKey: Hashable, Comparable {
+/// Names one broadcast: the doctor run that sealed it (1 for the first process, one more per
+/// `restart`), its epoch and its seq. Epochs start again at 1 when the doctor restarts, so
+/// (epoch, seq) alone names two different broadcasts once a scenario has restarted.
+struct BroadcastKey: Hashable, Comparable, CustomStringConvertible {
+    let run: Int
     let epoch: UInt64
     let seq: UInt64
-    static func < (lhs: BroadcastKey, rhs: BroadcastKey) -> Bool { (lhs.epoch, lhs.seq) < (rhs.epoch, rhs.seq) }
+
+    static func < (lhs: BroadcastKey, rhs: BroadcastKey) -> Bool {
+        (lhs.run, lhs.epoch, lhs.seq) < (rhs.run, rhs.epoch, rhs.seq)
+    }
+
+    /// `1/0`, or `1/0 of doctor run 2` after a restart.
+    var description: String { "\(epoch)/\(seq)" + (run == 1 ? "" : " of doctor run \(run)") }
 }
 
 /// A broadcast as the wire carried it, with the members at the time it was sent.
