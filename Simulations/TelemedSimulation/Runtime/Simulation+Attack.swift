@@ -20,7 +20,7 @@ extension Simulation {
             }
         }
         for flow in targets {
-            let endpoint = endpoint(owner: attacker.name, host: flow.clientAddress.host)
+            let endpoint = try endpoint(owner: flow.attackerName ?? attacker.name, host: flow.clientAddress.host)
             switch bytes {
             case let .frame(body): endpoint.send(body, on: flow.client)
             case let .raw(raw): endpoint.sendRaw(raw, on: flow.client)
@@ -31,7 +31,7 @@ extension Simulation {
 
     func openAttackerFlow(_ attacker: AttackerSpec, label: String?, from: String?) throws(SimulationFailure) -> Flow {
         let name = label ?? "\(attacker.name)#\(nextCount("attacker/\(attacker.name)"))"
-        let endpoint = endpoint(owner: attacker.name, host: from ?? attacker.host)
+        let endpoint = try endpoint(owner: attacker.name, host: from ?? attacker.host)
         let flow = try openFlow(from: endpoint, owner: .attacker(name: attacker.name, label: name))
         attackerLabels[name] = flow.client
         return flow
@@ -81,7 +81,7 @@ extension Simulation {
             let flow = try openAttackerFlow(attacker, label: nil, from: spec.from)
             if let request = spec.request {
                 let body = try craft(request, attacker: attacker.name, reuseCiphertext: true)
-                endpoint(owner: attacker.name, host: flow.clientAddress.host).send(body, on: flow.client)
+                try endpoint(owner: attacker.name, host: flow.clientAddress.host).send(body, on: flow.client)
             }
             if !spec.concurrent {
                 try pump()

@@ -72,7 +72,7 @@ extension Simulation {
             rulesExercised.insert(rule)
         case let .broadcastSent(epoch, seq, _):
             if let label = window.pendingBroadcastLabel {
-                broadcastLabels[label] = BroadcastKey(epoch: epoch, seq: seq)
+                broadcastLabels[label] = BroadcastKey(run: doctorRun, epoch: epoch, seq: seq)
                 window.pendingBroadcastLabel = nil
             }
         default:
@@ -83,7 +83,8 @@ extension Simulation {
 
     // MARK: - Patient events
 
-    func patientEvent(_ patient: String, _ event: PatientEvent) {
+    /// An event of `patient`'s session opened to doctor run `run`.
+    func patientEvent(_ patient: String, _ event: PatientEvent, run: Int) {
         window.patientEvents.append((patient, event))
         if let rule = event.rule { rulesExercised.insert(rule) }
         var fields: [(String, JSONValue)] = [("patient", .string(patient))]
@@ -93,10 +94,11 @@ extension Simulation {
         case let .groupKeyChanged(epoch, members):
             fields += [("event", .string("groupKeyChanged")), ("epoch", .uint(epoch)), ("members", .uint(members))]
         case let .broadcastReceived(epoch, seq, ts, text):
-            let key = BroadcastKey(epoch: epoch, seq: seq)
+            let key = BroadcastKey(run: run, epoch: epoch, seq: seq)
             readBy[patient, default: []].insert(key)
+            window.broadcastsRead.append((patient, key))
             if let sent = sentBroadcasts[key], !sent.members.contains(patient) {
-                violations.append("R-EPOCH: \(patient) read broadcast \(epoch)/\(seq) although it was not a member")
+                violations.append("R-EPOCH: \(patient) read broadcast \(key) although it was not a member")
             }
             let bytes = Array(text.utf8)
             fields += [("event", .string("broadcastReceived")), ("epoch", .uint(epoch)), ("seq", .uint(seq)),

@@ -71,7 +71,9 @@ extension Simulation {
         case let .receipts(label, from):
             guard let key = broadcastLabels[label] else { return (false, "broadcast \(label) was never sent") }
             let seen = Set(window.doctorEvents.compactMap { event -> String? in
-                guard case let .receipt(patient, epoch, seq, known) = event, known, epoch == key.epoch, seq == key.seq else { return nil }
+                // The window's doctor events come from the running doctor (a restart silences the old one first).
+                guard case let .receipt(patient, epoch, seq, known) = event, known, key.run == doctorRun,
+                      epoch == key.epoch, seq == key.seq else { return nil }
                 return patient.value
             })
             let missing = from.filter { !seen.contains($0) }
@@ -174,7 +176,8 @@ extension Simulation {
         for patient in cannot {
             if readBy[patient]?.contains(key) ?? false { problems.append("\(patient) read \(label)") }
             for held in heldGroupKeys[patient] ?? [] where opens(sent.message, with: held.key) {
-                problems.append("\(patient)'s GK of epoch \(held.epoch) opens \(label)")
+                problems.append("\(patient)'s GK of epoch \(held.epoch)" + (held.run == 1 ? "" : " of doctor run \(held.run)")
+                    + " opens \(label)")
             }
         }
         if problems.isEmpty, !cannot.isEmpty { rulesExercised.insert(.epoch) }

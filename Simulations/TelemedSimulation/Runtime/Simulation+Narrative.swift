@@ -63,11 +63,14 @@ extension Simulation {
         for event in window.doctorEvents {
             if let line = describe(event) { lines.append(line) }
         }
-        var readers: [String: [String]] = [:]
+        var readers: [BroadcastKey: [String]] = [:]
+        for (patient, key) in window.broadcastsRead {
+            readers[key, default: []].append(patient)
+        }
         for (patient, event) in window.patientEvents {
             switch event {
-            case let .broadcastReceived(epoch, seq, _, _):
-                readers["\(epoch)/\(seq)", default: []].append(patient)
+            case .broadcastReceived:
+                break
             case let .dropped(rule, reason):
                 lines.append("\(patient) dropped a doctor frame: \(rule) (\(reason))")
             case let .ended(end):
@@ -81,7 +84,7 @@ extension Simulation {
             }
         }
         for (key, names) in readers.sorted(by: { $0.key < $1.key }) {
-            let label = broadcastLabels.first { "\($0.value.epoch)/\($0.value.seq)" == key }?.key ?? key
+            let label = broadcastLabels.first { $0.value == key }?.key ?? key.description
             lines.append("\(label) opened by \(names.count): \(names.sorted().joined(separator: ", "))")
         }
         if window.sessionTokens > 0 { lines.append("doctor answered \(window.sessionTokens) KEY_VERIFICATION(s) with a SESSION_TOKEN") }
@@ -105,7 +108,7 @@ extension Simulation {
         case let .unblocked(target):
             return "operator lifted the block on \(target)"
         case let .broadcastSent(epoch, seq, recipients):
-            return "broadcast \(epoch)/\(seq) sealed once, sent to \(recipients)"
+            return "broadcast \(BroadcastKey(run: doctorRun, epoch: epoch, seq: seq)) sealed once, sent to \(recipients)"
         case let .receipt(patient, epoch, seq, known):
             return known ? "receipt \(epoch)/\(seq) from \(patient)" : "receipt for an unknown broadcast from \(patient)"
         case let .alert(alert):

@@ -20,7 +20,7 @@ extension Simulation {
         case let .groupKey(groupKey) where !frame.towardsDoctor:
             recoverGroupKey(groupKey, on: frame.flow)
         case let .encMsg(broadcast) where !frame.towardsDoctor:
-            recordBroadcast(broadcast)
+            recordBroadcast(broadcast, run: frame.flow.run)
         default:
             break
         }
@@ -72,24 +72,26 @@ extension Simulation {
               let bytes = try? Bytes32(plaintext) else { return }
         secrets.add(bytes.bytes, "GK of epoch \(message.epoch)")
         let key = SymmetricKey32(bytes)
-        heldGroupKeys[patient, default: []].append((message.epoch, key))
+        heldGroupKeys[patient, default: []].append((flow.run, message.epoch, key))
+        let epochName = "epoch \(message.epoch)" + (flow.run == 1 ? "" : " of doctor run \(flow.run)")
         // A key learned now must not open any earlier broadcast of an epoch this patient was not in.
         for (broadcastKey, sent) in sentBroadcasts.sorted(by: { $0.key < $1.key }) where !sent.members.contains(patient) {
             if opens(sent.message, with: key) {
-                violations.append("R-EPOCH: \(patient)'s GK of epoch \(message.epoch) opens broadcast \(broadcastKey.epoch)/\(broadcastKey.seq) sent while it was not a member")
+                violations.append("R-EPOCH: \(patient)'s GK of \(epochName) opens broadcast \(broadcastKey) sent while it was not a member")
             }
         }
     }
 
-    private func recordBroadcast(_ message: BroadcastMessage) {
-        let key = BroadcastKey(epoch: message.epoch, seq: message.seq)
+    private func recordBroadcast(_ message: BroadcastMessage, run: Int) {
+        let key = BroadcastKey(run: run, epoch: message.epoch, seq: message.seq)
         guard sentBroadcasts[key] == nil else { return }
         let members = Set(doctor.machine.activePatients.map(\.value))
         sentBroadcasts[key] = SentBroadcast(message: message, members: members)
         // No key any non-member ever held may open it.
         for (patient, held) in heldGroupKeys.sorted(by: { $0.key < $1.key }) where !members.contains(patient) {
             for entry in held where opens(message, with: entry.key) {
-                violations.append("R-EPOCH: \(patient), not a member, can open broadcast \(key.epoch)/\(key.seq) with its GK of epoch \(entry.epoch)")
+                violations.append("R-EPOCH: \(patient), not a member, can open broadcast \(key) with its GK of "
+                    + "epoch \(entry.epoch)" + (entry.run == 1 ? "" : " of doctor run \(entry.run)"))
             }
         }
     }

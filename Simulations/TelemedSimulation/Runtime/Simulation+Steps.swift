@@ -57,7 +57,7 @@ extension Simulation {
         case let .close(attacker, label):
             guard let client = attackerLabels[label], let flow = flowsByClient[client] else { return }
             window.connections.insert(flow.server)
-            endpoint(owner: attacker, host: flow.clientAddress.host).close(client)
+            try endpoint(owner: flow.attackerName ?? attacker, host: flow.clientAddress.host).close(client)
         case .check:
             break
         }
@@ -94,7 +94,7 @@ extension Simulation {
               let signingKey = keys.patientKeys[signer ?? patient], let clock = clocks[patient] else {
             throw SimulationFailure(message: "unknown patient \(patient)")
         }
-        let endpoint = endpoint(owner: patient, host: from ?? spec.host)
+        let endpoint = try endpoint(owner: patient, host: from ?? spec.host)
         let flow = try openFlow(from: endpoint, owner: .patient(patient))
         let credential: PatientCredential
         do {
@@ -117,7 +117,8 @@ extension Simulation {
         } catch {
             throw SimulationFailure(message: "\(patient)'s node could not be built: \(error)")
         }
-        relay.handler = { [unowned self] event in self.patientEvent(patient, event) }
+        let run = flow.run
+        relay.handler = { [unowned self] event in self.patientEvent(patient, event, run: run) }
         sessions[flow.client] = PatientSession(patient: patient, node: node, flow: flow, timers: timers)
         latestSession[patient] = flow.client
     }

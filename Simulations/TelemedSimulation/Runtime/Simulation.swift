@@ -42,6 +42,8 @@ final class Simulation {
     static let maxEventsPerLoop = 2_000_000
     static let maxPumpRounds = 1_000_000
     static let settleHorizonMillis: UInt64 = 6 * 3_600_000
+    /// The in-memory network gives each address the ephemeral ports 49152...65535 once each.
+    static let ephemeralPortsPerAddress = 65_535 - 49_152 + 1
 
     // MARK: World
 
@@ -80,6 +82,8 @@ final class Simulation {
     var flowsByClient: [WireConnection: Flow] = [:]
     var flowsByServer: [WireConnection: Flow] = [:]
     var attackerLabels: [String: WireConnection] = [:]
+    /// Connections opened from each address (bounded by ``ephemeralPortsPerAddress``).
+    var connectionsFrom: [IPAddress: Int] = [:]
     var counters: [String: Int] = [:]
 
     // MARK: Randomness and traffic
@@ -102,7 +106,7 @@ final class Simulation {
     var window = StepWindow()
     var broadcastLabels: [String: BroadcastKey] = [:]
     var sentBroadcasts: [BroadcastKey: SentBroadcast] = [:]
-    var heldGroupKeys: [String: [(epoch: UInt64, key: SymmetricKey32)]] = [:]
+    var heldGroupKeys: [String: [(run: Int, epoch: UInt64, key: SymmetricKey32)]] = [:]
     var readBy: [String: Set<BroadcastKey>] = [:]
     var rulesExercised: Set<RuleID> = []
     var violations: [String] = []
@@ -186,23 +190,36 @@ final class Simulation {
     }
 
     /// The endpoint `owner` uses at `host` (created on first use; several may share an address).
-    func endpoint(owner: String, host: String) -> InMemoryEndpoint {
-        let name = "\(owner)@\(host)"
+    /// The endpoint is named by the normalised address, so every spelling of one address (the
+    /// loader already normalises them, a flow's `clientAddress.host` is normalised too) finds
+    /// the endpoint that owns its connections.
+    func endpoint(owner: String, host: String) throws(SimulationFailure) -> InMemoryEndpoint {
+        guard let address = IPAddress(host) else {
+            throw SimulationFailure(message: "\(owner): \"\(host)\" is not an IP address")
+        }
+        let name = "\(owner)@\(address)"
         if let existing = endpoints[name] { return existing }
-        let endpoint = network.addEndpoint(named: name, host: host)
+        let endpoint = network.addEndpoint(named: name, host: address.description)
         endpoints[name] = endpoint
         return endpoint
     }
 
     /// Opens a connection to the doctor and returns its flow (the connect is put in flight).
+    /// Fails, rather than letting the network trap, when the address has no ephemeral port left.
     func openFlow(from endpoint: InMemoryEndpoint, owner: Flow.Owner) throws(SimulationFailure) -> Flow {
+        let opened = connectionsFrom[endpoint.ip, default: 0]
+        guard opened < Simulation.ephemeralPortsPerAddress else {
+            throw SimulationFailure(message: "bound hit: \(endpoint.ip) opened \(opened) connections, every ephemeral port it has")
+        }
+        connectionsFrom[endpoint.ip] = opened + 1
         let client = endpoint.connect(to: doctorAddress)
         let request = network.pendingDeliveries.last { delivery in
             if case .connect = delivery.payload { return delivery.id.rawValue > lastSeenDelivery }
             return false
         }
         guard let request else { throw SimulationFailure(message: "the network did not put the connect in flight") }
-        let flow = Flow(client: client, server: request.connection, clientAddress: request.from, owner: owner)
+        let flow = Flow(client: client, server: request.connection, clientAddress: request.from, owner: owner,
+                        run: doctorRun)
         flowsByClient[client] = flow
         flowsByServer[request.connection] = flow
         window.connections.insert(request.connection)
@@ -226,11 +243,20 @@ final class Relay<Value> {
 
 // MARK: - Broadcast bookkeeping
 
-/// Names one broadcast.
-struct BroadcastKey: Hashable, Comparable {
+/// Names one broadcast: the doctor run that sealed it (1 for the first process, one more per
+/// `restart`), its epoch and its seq. Epochs start again at 1 when the doctor restarts, so
+/// (epoch, seq) alone names two different broadcasts once a scenario has restarted.
+struct BroadcastKey: Hashable, Comparable, CustomStringConvertible {
+    let run: Int
     let epoch: UInt64
     let seq: UInt64
-    static func < (lhs: BroadcastKey, rhs: BroadcastKey) -> Bool { (lhs.epoch, lhs.seq) < (rhs.epoch, rhs.seq) }
+
+    static func < (lhs: BroadcastKey, rhs: BroadcastKey) -> Bool {
+        (lhs.run, lhs.epoch, lhs.seq) < (rhs.run, rhs.epoch, rhs.seq)
+    }
+
+    /// `1/0`, or `1/0 of doctor run 2` after a restart.
+    var description: String { "\(epoch)/\(seq)" + (run == 1 ? "" : " of doctor run \(run)") }
 }
 
 /// A broadcast as the wire carried it, with the members at the time it was sent.

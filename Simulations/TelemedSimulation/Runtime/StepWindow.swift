@@ -25,6 +25,8 @@ final class PatientSession {
 struct StepWindow {
     var doctorEvents: [DoctorEvent] = []
     var patientEvents: [(patient: String, event: PatientEvent)] = []
+    /// The broadcasts patients opened, each named with its doctor run.
+    var broadcastsRead: [(patient: String, key: BroadcastKey)] = []
     /// Server ends of the connections this step opened or wrote into.
     var connections: Set<WireConnection> = []
     var sessionTokens = 0

@@ -19,6 +19,8 @@ final class Flow {
     let server: WireConnection
     let clientAddress: PeerAddress
     let owner: Owner
+    /// The doctor run the connection was opened to (a restart resets every earlier one).
+    let run: Int
 
     // Recovered from the wire with the keys the harness holds.
     var requestElement: [UInt8]?
@@ -29,11 +31,12 @@ final class Flow {
     var tokenElement: [UInt8]?
     var trafficKeys: KeySchedule.TrafficKeys?
 
-    init(client: WireConnection, server: WireConnection, clientAddress: PeerAddress, owner: Owner) {
+    init(client: WireConnection, server: WireConnection, clientAddress: PeerAddress, owner: Owner, run: Int) {
         self.client = client
         self.server = server
         self.clientAddress = clientAddress
         self.owner = owner
+        self.run = run
     }
 
     /// The patient id or the attacker connection label.

@@ -40,7 +40,12 @@ enum ExpectationDecoder {
         case "active": return .active(try strings(value, at: path))
         case "inactive": return .inactive(try strings(value, at: path))
         case "blocked": return .blocked(try blocks(value, at: path))
-        case "notBlocked": return .notBlocked(try strings(value, at: path))
+        case "notBlocked":
+            var targets: [String] = []
+            for (index, text) in try strings(value, at: path).enumerated() {
+                targets.append(try HostText.blockTarget(text, at: value.stringValue == nil ? "\(path)[\(index)]" : path))
+            }
+            return .notBlocked(targets)
         case "readers":
             var reader = try ObjectReader(value, at: path)
             let label = try reader.requireString("broadcast")
@@ -120,11 +125,12 @@ enum ExpectationDecoder {
         for (index, item) in items.enumerated() {
             let itemPath = "\(path)[\(index)]"
             if let text = item.stringValue {
-                out.append(BlockExpectation(target: text))
+                out.append(BlockExpectation(target: try HostText.blockTarget(text, at: itemPath)))
                 continue
             }
             var reader = try ObjectReader(item, at: itemPath)
-            var block = BlockExpectation(target: try reader.requireString("target"))
+            var block = BlockExpectation(target: try HostText.blockTarget(try reader.requireString("target"),
+                                                                          at: reader.child("target")))
             block.minRemainingMillis = try reader.uint("minRemainingMillis")
             block.maxRemainingMillis = try reader.uint("maxRemainingMillis")
             try reader.finish()

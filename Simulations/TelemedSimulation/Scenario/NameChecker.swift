@@ -19,9 +19,10 @@ struct NameChecker {
             }
         }
         var labels: Set<String> = []
-        var connections: Set<String> = []
+        var owners: [String: String] = [:]   // connection label → the attacker that opened it
         for step in scenario.steps {
-            try checkAction(step, ids: ids, attackers: attackers, connections: &connections, labels: &labels)
+            try checkAction(step, ids: ids, attackers: attackers, owners: &owners, labels: &labels)
+            let connections = Set(owners.keys)
             let senders = ids.union(connections).union([scenario.doctor.id, "doctor"])
             for (index, intercept) in step.intercepts.enumerated() where !senders.contains(intercept.sender) {
                 throw ScenarioError(path: "\(step.path).intercept[\(index)].sender", message: "unknown sender \"\(intercept.sender)\"")
@@ -33,7 +34,7 @@ struct NameChecker {
     }
 
     private func checkAction(_ step: Step, ids: Set<String>, attackers: Set<String>,
-                             connections: inout Set<String>, labels: inout Set<String>) throws(ScenarioError) {
+                             owners: inout [String: String], labels: inout Set<String>) throws(ScenarioError) {
         func patient(_ id: String, _ key: String = "patient") throws(ScenarioError) {
             guard ids.contains(id) else { throw ScenarioError(path: "\(step.path).\(key)", message: "unknown patient \"\(id)\"") }
         }
@@ -58,20 +59,28 @@ struct NameChecker {
             }
         case let .send(spec):
             try attacker(spec.attacker)
-            if let label = spec.connection { connections.insert(label) }
+            if let label = spec.connection {
+                if let owner = owners[label], owner != spec.attacker {
+                    throw ScenarioError(path: "\(step.path).connection", message: "connection \"\(label)\" belongs to \(owner)")
+                }
+                owners[label] = spec.attacker
+            }
         case let .flood(spec):
             try attacker(spec.attacker)
         case let .close(name, label):
             try attacker(name)
-            guard connections.contains(label) else {
+            guard let owner = owners[label] else {
                 throw ScenarioError(path: "\(step.path).connection", message: "unknown connection \"\(label)\"")
+            }
+            guard owner == name else {
+                throw ScenarioError(path: "\(step.path).connection", message: "connection \"\(label)\" belongs to \(owner)")
             }
         case let .inject(spec):
             switch spec.target {
             case let .patient(id):
                 guard ids.contains(id) else { throw ScenarioError(path: "\(step.path).into.patient", message: "unknown patient \"\(id)\"") }
             case let .attacker(label):
-                guard connections.contains(label) else {
+                guard owners[label] != nil else {
                     throw ScenarioError(path: "\(step.path).into.connection", message: "unknown connection \"\(label)\"")
                 }
             }

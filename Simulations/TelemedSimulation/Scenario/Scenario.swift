@@ -37,7 +37,7 @@ public struct Scenario: Sendable {
 public struct DoctorSpec: Sendable {
     /// ID_GWN.
     public var id: String
-    /// Its IP address on the simulated network.
+    /// Its IP address on the simulated network, normalised at load (see ``HostText``).
     public var host: String
     /// Its port.
     public var port: Int
@@ -47,7 +47,7 @@ public struct DoctorSpec: Sendable {
 public struct PatientSpec: Sendable {
     /// ID_i.
     public var id: String
-    /// The address it connects from unless a step says otherwise.
+    /// The address it connects from unless a step says otherwise (normalised at load).
     public var host: String
     /// False for a patient the doctor does not know (its key is still generated).
     public var enrolled: Bool
@@ -59,7 +59,7 @@ public struct PatientSpec: Sendable {
 public struct AttackerSpec: Sendable {
     /// Its name in steps.
     public var name: String
-    /// The address its connections come from unless a step says otherwise.
+    /// The address its connections come from unless a step says otherwise (normalised at load).
     public var host: String
 }
 

@@ -46,32 +46,29 @@ public enum ScenarioDecoder {
         guard let value else { return DoctorSpec(id: "doctor", host: "10.0.0.1", port: 7000) }
         var reader = try ObjectReader(value, at: path)
         let id = try reader.string("id") ?? "doctor"
-        let host = try reader.string("host") ?? "10.0.0.1"
+        let host = try HostText.normalized(try reader.string("host") ?? "10.0.0.1", at: "\(path).host")
         let port = try reader.uint("port", max: 65_535) ?? 7000
         try reader.finish()
         try checkID(id, at: "\(path).id")
-        try checkHost(host, at: "\(path).host")
         return DoctorSpec(id: id, host: host, port: Int(port))
     }
 
     static func decodePatient(_ value: JSONValue, at path: String) throws(ScenarioError) -> PatientSpec {
         var reader = try ObjectReader(value, at: path)
         let id = try reader.requireString("id")
-        let host = try reader.requireString("host")
+        let host = try HostText.normalized(try reader.requireString("host"), at: "\(path).host")
         let enrolled = try reader.bool("enrolled") ?? true
         let offset = try reader.int("clockOffsetMillis") ?? 0
         try reader.finish()
         try checkID(id, at: "\(path).id")
-        try checkHost(host, at: "\(path).host")
         return PatientSpec(id: id, host: host, enrolled: enrolled, clockOffsetMillis: offset)
     }
 
     static func decodeAttacker(_ value: JSONValue, at path: String) throws(ScenarioError) -> AttackerSpec {
         var reader = try ObjectReader(value, at: path)
         let name = try reader.requireString("name")
-        let host = try reader.requireString("host")
+        let host = try HostText.normalized(try reader.requireString("host"), at: "\(path).host")
         try reader.finish()
-        try checkHost(host, at: "\(path).host")
         return AttackerSpec(name: name, host: host)
     }
 
@@ -91,12 +88,6 @@ public enum ScenarioDecoder {
             _ = try PeerID(id)
         } catch {
             throw ScenarioError(path: path, message: "\"\(id)\" is not a valid id (1–64 of A-Z a-z 0-9 . _ -)")
-        }
-    }
-
-    static func checkHost(_ host: String, at path: String) throws(ScenarioError) {
-        guard SourceAddress(host) != nil else {
-            throw ScenarioError(path: path, message: "\"\(host)\" is not an IPv4 or IPv6 address")
         }
     }
 

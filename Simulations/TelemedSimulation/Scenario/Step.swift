@@ -21,7 +21,7 @@ public struct Step: Sendable {
 /// What a step does.
 public enum StepAction: Sendable {
     /// A patient opens a new connection and runs the real handshake. `signer` makes its
-    /// device sign with another patient's key; `from` uses another source address.
+    /// device sign with another patient's key; `from` uses another source address (normalised at load).
     case connect(patient: String, from: String?, signer: String?)
     /// A patient leaves (sealed DISCONNECT).
     case leave(patient: String)
@@ -80,7 +80,7 @@ public struct SendSpec: Sendable {
     /// A connection label: reused when it exists, opened (and remembered) when it does not;
     /// nil opens a fresh unnamed connection.
     public var connection: String?
-    /// A source address other than the attacker's own.
+    /// A source address other than the attacker's own (normalised at load).
     public var from: String?
     /// What goes on the wire.
     public var payload: Payload
@@ -114,7 +114,7 @@ public struct FloodSpec: Sendable {
     public var attacker: String
     /// How many connections.
     public var count: Int
-    /// A source address other than the attacker's own.
+    /// A source address other than the attacker's own (normalised at load).
     public var from: String?
     /// nil: half-open connections that never send; otherwise each sends this crafted frame
     /// (a fresh rn and randomness each time).

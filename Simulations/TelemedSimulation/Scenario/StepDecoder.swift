@@ -59,10 +59,10 @@ enum StepDecoder {
         }
     }
 
+    /// An optional address field, normalised (see ``HostText``).
     static func host(_ reader: inout ObjectReader, _ key: String) throws(ScenarioError) -> String? {
         guard let text = try reader.string(key) else { return nil }
-        try ScenarioDecoder.checkHost(text, at: reader.child(key))
-        return text
+        return try HostText.normalized(text, at: reader.child(key))
     }
 
     /// Exactly one of millis, seconds, minutes, hours (signed).
