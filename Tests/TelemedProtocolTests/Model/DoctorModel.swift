@@ -136,6 +136,9 @@ struct DoctorModel {
     var replay: [(capture: Int, patient: PeerID, expiry: UInt64)] = []
     /// Rejections caused by the current step.
     var rejections: [Rejection] = []
+    /// Connections whose transport reported a begun, incomplete frame (§7.6), with the deadline
+    /// of a member's frame (pending connections have their handshake deadline instead).
+    var begun: [ConnectionID: UInt64?] = [:]
     /// How often each interesting path was taken (the tests check the generator reaches them).
     var coverage: [String: Int] = [:]
 
@@ -193,11 +196,21 @@ struct DoctorModel {
         wall += millis
         mono += millis
         // Handshake timeouts, earliest deadline first (ties by connection).
-        let due = pending.filter { $0.value.deadline <= mono }
-            .sorted { ($0.value.deadline, $0.key.rawValue) < ($1.value.deadline, $1.key.rawValue) }
-        for (connection, state) in due {
-            reached("handshake timeout")
-            end(connection, rule: .state, counts: state.isOpened)
+        // Handshake timeouts and members' frame deadlines, earliest first (ties by connection).
+        var due: [(deadline: UInt64, connection: ConnectionID)] = pending.compactMap {
+            $0.value.deadline <= mono ? ($0.value.deadline, $0.key) : nil
+        }
+        for case let (connection, deadline?) in begun where deadline <= mono { due.append((deadline, connection)) }
+        for (_, connection) in due.sorted(by: { ($0.deadline, $0.connection.rawValue) < ($1.deadline, $1.connection.rawValue) }) {
+            if let state = pending[connection] {
+                // §7.6: a begun frame makes the stall R-FRAME; no frame begun, R-STATE.
+                let stalledFrame = begun[connection] != nil
+                reached(stalledFrame ? "handshake timeout inside a frame" : "handshake timeout")
+                end(connection, rule: stalledFrame ? .frame : .state, counts: state.isOpened)
+            } else if let patient = active.first(where: { $0.value == connection })?.key {
+                reached("member frame stalled")
+                leave(patient, rejectedBy: .frame)
+            }
         }
     }
 
@@ -216,6 +229,7 @@ struct DoctorModel {
         reached("restart")
         active = [:]
         pending = [:]
+        begun = [:]
         replay = []
         epoch = 0
         startTime = max(startTime, wall)
@@ -249,6 +263,7 @@ struct DoctorModel {
 
     mutating func firstFrame(_ connection: ConnectionID, _ frame: FirstFrame) {
         guard case let .opened(source, _)? = pending[connection] else { return }
+        frameCompleted(connection)
         forgetExpired()
         // Checks that never count: a block set while pending, a saturated block table.
         if sourceBlock(source) != nil { return end(connection, rule: .block, counts: false) }
@@ -295,17 +310,41 @@ struct DoctorModel {
         pending[connection] = .verified(source, request.patient, deadline: pending[connection]?.deadline ?? mono)
     }
 
-    /// The transport refused a frame's length prefix (oversize): R-FRAME, counted when unverified.
+    /// The transport refused a frame's length prefix (0 or over 65,536): R-FRAME, REJECTED,
+    /// counted when unverified; a member's is a leave.
     mutating func frameRefused(_ connection: ConnectionID) {
-        guard let state = pending[connection] else { return }
-        end(connection, rule: .frame, counts: state.isOpened)
+        if let state = pending[connection] {
+            reached(state.isOpened ? "refused prefix, first frame" : "refused prefix, verified")
+            return end(connection, rule: .frame, counts: state.isOpened)
+        }
+        guard let patient = active.first(where: { $0.value == connection })?.key else { return }
+        reached("refused prefix, member")
+        leave(patient, rejectedBy: .frame)
+    }
+
+    /// The transport reports a begun frame: a pending connection's stall becomes R-FRAME at its
+    /// handshake deadline; a member's frame gets a deadline of its own (the handshake timeout).
+    mutating func frameStarted(_ connection: ConnectionID) {
+        guard begun[connection] == nil else { return }
+        if pending[connection] != nil {
+            begun[connection] = .some(nil)
+        } else if active.values.contains(connection) {
+            begun[connection] = .some(mono + config.handshakeTimeoutMillis)
+        }
+    }
+
+    /// A frame arrived whole on `connection`: a begun frame, if any, has completed.
+    mutating func frameCompleted(_ connection: ConnectionID) {
+        begun[connection] = nil
     }
 
     /// The transport closed a pending connection.
     mutating func closed(_ connection: ConnectionID, _ how: ConnectionEnd) {
         guard let state = pending[connection] else { return }
         switch how {
-        case .closedByPeer: pending[connection] = nil
+        case .closedByPeer:
+            pending[connection] = nil
+            begun[connection] = nil
         case .cutFrame: end(connection, rule: .frame, counts: state.isOpened)
         case .transportFailure, .writeTimeout, .outboundQueueFull: end(connection, rule: .state, counts: state.isOpened)
         }
@@ -315,6 +354,7 @@ struct DoctorModel {
 
     mutating func confirm(_ connection: ConnectionID, _ confirmation: Confirmation) {
         guard case let .verified(source, patient, _)? = pending[connection] else { return }
+        frameCompleted(connection)
         // §7.4: blocks set while pending come first; saturation does not refuse here.
         if sourceBlock(source) != nil || deviceBlock(DeviceKey(patient: patient, source: source)) != nil {
             reached("blocked while pending")
@@ -350,6 +390,7 @@ struct DoctorModel {
     /// A member left (DISCONNECT, TCP close, kick, or a rejected frame).
     mutating func leave(_ patient: PeerID, rejectedBy rule: RuleID? = nil) {
         guard let connection = active.removeValue(forKey: patient) else { return }
+        begun[connection] = nil
         if let rule { rejections.append(Rejection(connection: connection, rule: rule)) }
         if !active.isEmpty && mutant != .noEpochOnLeave { epoch += 1 }
     }
@@ -369,12 +410,18 @@ struct DoctorModel {
     }
 
     /// Operator broadcast: fails with nobody connected; changes nothing.
-    func broadcast() -> Bool { !active.isEmpty }
+    /// Operator broadcast: fails with nobody connected. Every member's patient answers with a
+    /// DEC_MSG, a whole frame, which completes any frame it had begun.
+    mutating func broadcast() -> Bool {
+        for connection in active.values { frameCompleted(connection) }
+        return !active.isEmpty
+    }
 
     // MARK: - Ending a pending handshake
 
     mutating func end(_ connection: ConnectionID, rule: RuleID, counts: Bool) {
         guard let state = pending.removeValue(forKey: connection) else { return }
+        begun[connection] = nil
         rejections.append(Rejection(connection: connection, rule: rule))
         if counts { countFailure(state.source) }
     }

@@ -113,6 +113,33 @@ final class DoctorModelTests: XCTestCase {
         (0..<count).map { .hostile(.malformedJSON, source: source, seed: UInt64(source * 10 + $0)) }
     }
 
+    /// §7.6: what the transport reports reaches the machine as `DoctorNode.handle` feeds it. A
+    /// pending connection whose frame began and stalled ends R-FRAME at its handshake deadline
+    /// (a silent one R-STATE); a verified one's refused prefix is R-FRAME, not counted; a
+    /// member's stalled frame and a member's refused prefix are R-FRAME leaves; a member whose
+    /// frame completes (its receipt of a broadcast) keeps its session.
+    func testTransportReportsAreTheMachinesRejections() throws {
+        let events: [ModelEvent] = [
+            .join(patient: 0, source: 0, seed: 1), .join(patient: 1, source: 1, seed: 2),
+            .join(patient: 2, source: 2, seed: 3),
+            .openOnly(source: 3), .slotFrame(slot: 0, report: .begun), .openOnly(source: 4),
+            .beginJoin(patient: 3, source: 2, seed: 4), .slotFrame(slot: 2, report: .refusedPrefix),
+            .memberFrame(patient: 0, report: .begun), .memberFrame(patient: 2, report: .begun),
+            .advance(millis: 6_500), .broadcast(seed: 5),
+            .memberFrame(patient: 1, report: .refusedPrefix),
+            .advance(millis: 6_500),
+        ]
+        try assertAgrees(events, expecting: ["handshake timeout inside a frame", "handshake timeout",
+                                             "refused prefix, verified", "refused prefix, member"])
+        let stalled: [ModelEvent] = [
+            .join(patient: 0, source: 0, seed: 1), .join(patient: 1, source: 1, seed: 2),
+            .memberFrame(patient: 1, report: .begun), .advance(millis: 6_500), .advance(millis: 6_500),
+            .memberFrame(patient: 0, report: .begun), .memberFrame(patient: 0, report: .begun),
+            .advance(millis: 61_000),
+        ]
+        try assertAgrees(stalled, expecting: ["member frame stalled"])
+    }
+
     /// Four sources blocked with room for three: the fourth has no finer block in its /24, so
     /// the table saturates; once the wall clock has passed every expiry the table has room again
     /// and a connection that was pending all along may log in.

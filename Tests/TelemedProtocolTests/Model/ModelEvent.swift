@@ -59,6 +59,16 @@ enum MemberGarbage: Equatable, CustomStringConvertible {
 
 /// One step of a model run. Every field the step needs is in the event itself (indices are
 /// resolved against the state at the time), so removing events while shrinking still replays.
+/// What a transport reports about a frame that has not (yet) arrived whole (PROTOCOL.md §7.6).
+enum FrameReport: Equatable, CustomStringConvertible {
+    /// The first bytes of a frame arrived; the rest never comes (until some later frame).
+    case begun
+    /// A length prefix of 0 or over 65,536.
+    case refusedPrefix
+
+    var description: String { self == .begun ? "a frame begins and stalls" : "a refused length prefix" }
+}
+
 enum ModelEvent: Equatable, CustomStringConvertible {
     /// An honest patient's full handshake through the real PatientMachine.
     case join(patient: Int, source: Int, seed: UInt64)
@@ -73,12 +83,16 @@ enum ModelEvent: Equatable, CustomStringConvertible {
     case slotWrongSKV(slot: Int, patient: Int, seed: UInt64)
     /// A pending connection ends at the transport.
     case slotDrop(slot: Int, how: ConnectionEnd)
+    /// The transport reports a begun or refused frame on a pending connection.
+    case slotFrame(slot: Int, report: FrameReport)
     /// A member sends DISCONNECT.
     case leave(patient: Int)
     /// A member's TCP connection closes.
     case memberDrop(patient: Int)
     /// A member sends something the doctor rejects.
     case memberGarbage(patient: Int, kind: MemberGarbage)
+    /// The transport reports a begun or refused frame on a member's connection.
+    case memberFrame(patient: Int, report: FrameReport)
     case kick(patient: Int)
     case rekey(seed: UInt64)
     case broadcast(seed: UInt64)
@@ -103,6 +117,8 @@ enum ModelEvent: Equatable, CustomStringConvertible {
         case let .slotProceed(slot, i, _): return "pending slot \(slot): proceed honestly (as \(p(i)) if it needs a request)"
         case let .slotWrongSKV(slot, i, _): return "pending slot \(slot): KEY_CONFIRMATION with wrong SKV (as \(p(i)) if opened)"
         case let .slotDrop(slot, how): return "pending slot \(slot): transport \(how)"
+        case let .slotFrame(slot, report): return "pending slot \(slot): \(report)"
+        case let .memberFrame(i, report): return "\(p(i)): \(report)"
         case let .leave(i): return "\(p(i)) sends DISCONNECT"
         case let .memberDrop(i): return "\(p(i))'s connection closes"
         case let .memberGarbage(i, kind): return "\(p(i)) sends \(kind)"

@@ -24,10 +24,13 @@ struct ModelEventGenerator {
         case 24..<28: return .slotProceed(slot: int(4), patient: patient(), seed: seed)
         case 28..<33: return .slotWrongSKV(slot: int(4), patient: patient(), seed: seed)
         case 33..<35:
+            guard int(3) > 0 else { return .slotFrame(slot: int(4), report: int(2) == 0 ? .begun : .refusedPrefix) }
             let ends: [ConnectionEnd] = [.closedByPeer, .cutFrame, .transportFailure, .writeTimeout]
             return .slotDrop(slot: int(4), how: ends[int(ends.count)])
         case 35..<39: return .leave(patient: patient())
-        case 39..<41: return .memberDrop(patient: patient())
+        case 39..<41:
+            guard int(3) > 0 else { return .memberFrame(patient: patient(), report: int(2) == 0 ? .begun : .refusedPrefix) }
+            return .memberDrop(patient: patient())
         case 41..<43: return .memberGarbage(patient: patient(), kind: [.malformed, .wrongOpcode, .staleReceipt][int(3)])
         case 43..<46: return .kick(patient: patient())
         case 46..<48: return .rekey(seed: seed)

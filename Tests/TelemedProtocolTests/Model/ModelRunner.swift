@@ -121,6 +121,12 @@ struct ModelRunner {
             held[connection] = nil
             transportClose(connection, how)
             model.closed(connection, how)
+        case let .slotFrame(slot, report):
+            guard let (connection, _) = pendingSlot(slot) else { return nil }
+            frameReport(report, on: connection)
+        case let .memberFrame(p, report):
+            guard let connection = model.active[ModelWorld.patientIDs[p]] else { return nil }
+            frameReport(report, on: connection)
         case let .leave(p):
             let id = ModelWorld.patientIDs[p]
             guard let connection = model.active[id] else { return nil }
@@ -267,6 +273,19 @@ struct ModelRunner {
             h.patients[connection] = patient
         }
         h.applyDoctor(h.doctor.connectionClosed(connection, how, now: h.now, using: &h.rng))
+    }
+
+    /// What `DoctorNode.handle` feeds for a transport's `.frameStarted` / `.frameRefused`.
+    mutating func frameReport(_ report: FrameReport, on connection: ConnectionID) {
+        switch report {
+        case .begun:
+            h.applyDoctor(h.doctor.frameStarted(on: connection, now: h.now))
+            model.frameStarted(connection)
+        case .refusedPrefix:
+            held[connection] = nil
+            h.applyDoctor(h.doctor.frameRefused(on: connection, declaredLength: 65_537, now: h.now, using: &h.rng))
+            model.frameRefused(connection)
+        }
     }
 
     /// Fires due handshake timers in (due, connection) order — deterministic on ties.
