@@ -85,9 +85,14 @@ final class BroadcastFaultTests: XCTestCase {
         let bound = 256 * 1024
         // A fixed kernel send buffer (no autotuning up to 4 MB), so the transport's own queue,
         // not the kernel, is what fills; no write timeout in the way.
-        let settings = TCPConnectionSettings(writeTimeout: .seconds(60), maxQueuedOutboundBytes: bound,
-                                             sendBufferBytes: 32 * 1024)
-        let cluster = try await TCPCluster(enrolling: honest + ["dave"],
+        // The bound and the write timeout are the doctor's configuration, handed to the transport
+        // as `doctor serve` hands them (`DoctorConfiguration.transportBounds`).
+        var configuration = DoctorConfiguration()
+        configuration.outboundQueueBytes = bound
+        configuration.writeTimeoutMillis = 60_000
+        var settings = TCPConnectionSettings(bounds: configuration.transportBounds)
+        settings.sendBufferBytes = 32 * 1024
+        let cluster = try await TCPCluster(enrolling: honest + ["dave"], configuration: configuration,
                                            server: .init(host: "127.0.0.1", port: 0, connection: settings),
                                            recordTransport: true)
         let dave = try await joinEveryone(cluster, daveReceiveBuffer: 4_096)
@@ -115,6 +120,14 @@ final class BroadcastFaultTests: XCTestCase {
         XCTAssertTrue(closed, "dave was never dropped")
         XCTAssertEqual(cluster.closeReasons[daveConnection], .outboundQueueFull)
         XCTAssertEqual(cluster.closeReasons.count, 1, "\(cluster.closeReasons)")
+        // …and audited with its own reason, not as a plain close.
+        let daveID = try PeerID("dave")
+        let daveLeft = await eventually {
+            cluster.doctorEvents.all.contains(.patientLeft(daveID,
+                                                           TelemedProtocol.ConnectionID(daveConnection.rawValue),
+                                                           reason: .outboundQueueFull))
+        }
+        XCTAssertTrue(daveLeft)
         // An ENC_MSG of this text is about 32.8 KB on the wire (ct, r and s in hex). The queue
         // filled after the bound's worth of frames plus what the kernel took (32 KiB send
         // buffer, a few KiB of dave's receive window), never later.
