@@ -13,10 +13,10 @@
 //   awaitingConfirmation  a KEY_VERIFICATION verified and a SESSION_TOKEN went out
 //   active                KEY_CONFIRMATION matched; the patient's SK is part of GK_e
 // and leaves it only forward or to closed. The handshake timer runs from accept until active.
-// The stage is not stored per connection: the `ConnectionTable` holds the pending handshakes
-// (the first two stages) and the members (the active stage, keyed by id, with an index from
-// connection to id), and changes both views together, so a member's connection and its data
-// cannot disagree. What the machine knows about a member — its last receipt included — lives in
+// Each connection's stage is recorded once, in the `ConnectionTable`: the pending handshakes
+// (the first two stages) by connection, and the members (the active stage) by id with an index
+// from connection to id that only the table changes, together with the member, so a member's
+// connection and its data cannot disagree. What the machine knows about a member — its last receipt included — lives in
 // that member's entry and leaves with it; the introspection (`lastReceipt(of:)`,
 // `activeBlocks(at:)`, …) reads this state and never changes it.
 //
