@@ -22,6 +22,9 @@ final class TCPClusterTests: XCTestCase {
             cluster.doctorEvents.all.filter { if case .receipt(_, 3, 0, true) = $0 { return true }; return false }.count == 3
         }
         XCTAssertTrue(receipts)
+        // The console's `list` reads each member's last receipt from the machine.
+        let listed = await cluster.doctor.status().members.map { member in member.lastReceipt.map { [$0.epoch, $0.seq] } }
+        XCTAssertEqual(listed, [[3, 0], [3, 0], [3, 0]])
 
         // carol leaves; alice and bob move to epoch 4.
         await cluster.patients["carol"]?.leave()
@@ -39,6 +42,8 @@ final class TCPClusterTests: XCTestCase {
         try await cluster.doctor.broadcast("after the kick")
         let aliceGotIt = await eventually { cluster.broadcasts("alice") == ["over tcp", "after the kick"] }
         XCTAssertTrue(aliceGotIt)
+        let aliceAcked = await eventually { await cluster.doctor.status().members.first?.lastReceipt?.epoch == 5 }
+        XCTAssertTrue(aliceAcked, "alice's receipt for epoch 5 replaces her earlier one")
         XCTAssertEqual(cluster.broadcasts("bob"), ["over tcp"])
         XCTAssertEqual(cluster.broadcasts("carol"), ["over tcp"])
 
@@ -50,6 +55,7 @@ final class TCPClusterTests: XCTestCase {
         XCTAssertEqual(counters.timers, 0)
         XCTAssertEqual(counters.replayCacheEntries, 3)
         XCTAssertEqual(counters.epoch, 5)
+        XCTAssertEqual(counters.lastReceipts, 1, "departed members' receipts leave with them")
         XCTAssertEqual(counters.sourceBlocks + counters.deviceBlocks + counters.failureSources, 0)
 
         await cluster.shutdown()

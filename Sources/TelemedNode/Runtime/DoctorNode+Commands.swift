@@ -45,15 +45,9 @@ extension DoctorNode {
 
     // MARK: - Introspection for the console
 
-    /// Active blocks at the doctor's wall clock now, soonest expiry last.
-    public func activeBlocks() -> [(target: BlockTarget, until: UInt64)] {
-        let wall = clock.now().wall
-        let state = machine.securityState
-        var blocks: [(target: BlockTarget, until: UInt64)] = []
-        blocks += state.sourceBlocks.filter { $0.value > wall }.map { (.source($0.key), $0.value) }
-        blocks += state.prefixBlocks.filter { $0.value > wall }.map { (.prefix($0.key), $0.value) }
-        blocks += state.deviceBlocks.filter { $0.value > wall }.map { (.device($0.key), $0.value) }
-        return blocks.sorted { $0.target.description < $1.target.description }
+    /// The blocks in force at the doctor's wall clock now (``DoctorMachine/activeBlocks(at:)``).
+    public func activeBlocks() -> [DoctorMachine.BlockInForce] {
+        machine.activeBlocks(at: clock.now().wall)
     }
 }
 

@@ -40,7 +40,7 @@ public enum DoctorNodeError: Error, Equatable, Sendable, CustomStringConvertible
 public final class DoctorNode {
     // MARK: Collaborators
 
-    /// The machine (read-only introspection: members, epoch, blocks).
+    /// The machine (read-only introspection: members, their last receipts, epoch, blocks).
     public internal(set) var machine: DoctorMachine
     let store: SecurityStore
     let audit: AuditLog?
@@ -51,8 +51,6 @@ public final class DoctorNode {
     let logger: Logger
     let observer: ((DoctorEvent) -> Void)?
 
-    /// The last receipt per patient: (epoch, seq, wall time).
-    public private(set) var lastReceipts: [PeerID: (epoch: UInt64, seq: UInt64, wall: UInt64)] = [:]
     /// True once a security change could not be written (the node keeps failing closed).
     public private(set) var storeFailed = false
 
@@ -201,8 +199,6 @@ public final class DoctorNode {
                 logger.error("audit row not written", metadata: ["error": "\(error)"])
             }
         }
-        if case let .receipt(patient, epoch, seq, _) = event { lastReceipts[patient] = (epoch, seq, now.wall) }
-        if case let .patientLeft(patient, _, _) = event { lastReceipts[patient] = nil }
         log(event)
         observer?(event)
     }

@@ -15,8 +15,9 @@ public actor DoctorService {
         public var identity: String
         /// The current epoch (0 before the first join).
         public var epoch: UInt64
-        /// Active patients in ascending id order, with their last receipt (epoch, seq, wall ms).
-        public var members: [(id: String, lastReceipt: (epoch: UInt64, seq: UInt64, wall: UInt64)?)]
+        /// Active patients in ascending id order, with their last receipt in this session
+        /// (``DoctorMachine/lastReceipt(of:)``).
+        public var members: [(id: String, lastReceipt: DoctorMachine.MemberReceipt?)]
         /// Every enrolled id.
         public var enrolled: [String]
         /// Connections still in their handshake.
@@ -148,7 +149,7 @@ public actor DoctorService {
         let node = running()
         let machine = node.machine
         return Status(identity: machine.identity.value, epoch: machine.epoch,
-                      members: machine.activePatients.map { id in (id.value, node.lastReceipts[id]) },
+                      members: machine.activePatients.map { id in (id.value, machine.lastReceipt(of: id)) },
                       enrolled: keys.registry.keys.sorted().map(\.value),
                       pendingHandshakes: machine.pendingHandshakes)
     }
@@ -174,7 +175,7 @@ public actor DoctorService {
         public var failureSources: Int
         /// Ids with device-block history (kept 24 h for the repeated-block alert).
         public var deviceBlockHistoryIDs: Int
-        /// Last receipts kept (one per member).
+        /// Members with a last receipt (kept in the member's entry, so never more than `members`).
         public var lastReceipts: Int
         /// Timers scheduled and not yet fired or cancelled.
         public var timers: Int
@@ -191,7 +192,7 @@ public actor DoctorService {
                         pendingHandshakes: machine.pendingHandshakes, replayCacheEntries: machine.replayCacheCount,
                         sourceBlocks: state.sourceBlocks.count, prefixBlocks: state.prefixBlocks.count,
                         deviceBlocks: state.deviceBlocks.count, failureSources: state.failures.count,
-                        deviceBlockHistoryIDs: state.deviceBlockHistory.count, lastReceipts: node.lastReceipts.count,
+                        deviceBlockHistoryIDs: state.deviceBlockHistory.count, lastReceipts: machine.membersWithReceipt,
                         timers: timers?.scheduledCount ?? 0, epoch: machine.epoch)
     }
 

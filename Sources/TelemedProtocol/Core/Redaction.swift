@@ -4,7 +4,7 @@
 
 extension DoctorMachine: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var description: String {
-        "DoctorMachine(\(identity), \(group.name), epoch \(epoch), \(members.count) active, \(pendingCount) pending)"
+        "DoctorMachine(\(identity), \(group.name), epoch \(epoch), \(members.count) active, \(pendingHandshakes) pending)"
     }
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }

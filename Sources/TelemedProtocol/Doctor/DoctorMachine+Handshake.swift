@@ -121,7 +121,7 @@ extension DoctorMachine {
             patientElement: group.encodeElement(patientElement), doctorElement: group.encodeElement(doctorElement),
             tsI: request.tsI, tsGWN: token.tsGWN, rnI: request.rnI, rnGWN: token.rnGWN,
             idI: request.idI, idGWN: identity)
-        connections[connection] = .awaitingConfirmation(
+        table.verifyHandshake(connection,
             Verified(source: source, patient: request.idI, sessionKey: KeySchedule.sessionKey(transcript)))
         return [.send(connection, codec.encode(.sessionToken(token)))]
     }
@@ -188,27 +188,27 @@ extension DoctorMachine {
             return reject(connection, .awaitingConfirmation(verified), .limit, "active-patient table full",
                           patient: patient, counts: false, now: now, using: &rng)
         }
-        removePending(.awaitingConfirmation(verified))
-        connections[connection] = .active(patient)
+        // The connection stops being a pending handshake here and becomes the member's below,
+        // after rival handshakes and an older session of the id are gone.
+        table.removeHandshake(connection)
         var actions: [DoctorAction] = [.cancelTimer(.handshake(connection))]
-        let rivals = connections.filter { entry in
+        let rivals = table.handshakes.filter { entry in
             if case let .awaitingConfirmation(other) = entry.value { return other.patient == patient }
             return false
         }.keys.sorted()
         for rival in rivals {
-            guard let rivalState = connections[rival] else { continue }
+            guard let rivalState = table.stage(of: rival) else { continue }
             actions += reject(rival, rivalState, .state, "another handshake of this id completed",
                               patient: patient, counts: false, now: now, using: &rng)
         }
-        if var old = members.removeValue(forKey: patient) {
+        if var old = table.removeMember(patient) {
             actions += forgetFrame(on: old.connection)
             actions += sealedDisconnect(to: &old, reason: "replaced")
-            connections[old.connection] = nil
             actions += [.close(old.connection), .event(.patientLeft(patient, old.connection, reason: .replaced))]
         }
         let keys = KeySchedule.trafficKeys(sessionKey: verified.sessionKey)
-        members[patient] = Member(patient: patient, connection: connection, source: verified.source,
-                                  sessionKey: verified.sessionKey, keys: keys)
+        table.addMember(Member(patient: patient, connection: connection, source: verified.source,
+                               sessionKey: verified.sessionKey, keys: keys))
         actions += startEpoch(first: patient, using: &rng)
         let authenticated = DoctorEvent.patientAuthenticated(patient, connection, source: verified.source, epoch: epoch)
         if let index = actions.firstIndex(where: { if case .event(.epochStarted) = $0 { return true }; return false }) {

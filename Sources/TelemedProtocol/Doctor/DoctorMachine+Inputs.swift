@@ -26,7 +26,7 @@ extension DoctorMachine {
     public mutating func connectionOpened(_ connection: ConnectionID, from source: SourceAddress,
                                           now: Instant) -> [DoctorAction] {
         precondition(started, "call start(now:) before feeding the doctor")
-        precondition(connections[connection] == nil, "connection ids must be unique")
+        precondition(!table.contains(connection), "connection ids must be unique")
         var actions = policy.purgeExpired(now: now.wall).map(DoctorAction.persist)
         if now.wall &+ configuration.timeWindowMillis < policy.state.startTime {
             if !clockBehindEpisode {
@@ -42,17 +42,16 @@ extension DoctorMachine {
         if policy.refusesUnauthenticated {
             return actions + refuse(connection, source, .limit, "source-block table saturated")
         }
-        if pendingBySource[source, default: 0] >= configuration.pendingPerSource {
+        if table.pending(from: source) >= configuration.pendingPerSource {
             return actions + refuse(connection, source, .limit, "source holds its limit of pending handshakes")
         }
-        if pendingByPrefix[source.prefix, default: 0] >= configuration.pendingPerPrefix {
+        if table.pending(in: source.prefix) >= configuration.pendingPerPrefix {
             return actions + refuse(connection, source, .limit, "prefix holds its limit of pending handshakes")
         }
-        if pendingCount >= configuration.pendingTotal {
+        if table.pendingCount >= configuration.pendingTotal {
             return actions + refuse(connection, source, .limit, "pending-handshake table full")
         }
-        connections[connection] = .awaitingRequest(Accepted(source: source))
-        addPending(source)
+        table.openHandshake(connection, from: source)
         actions.append(.scheduleTimer(.handshake(connection), afterMillis: configuration.handshakeTimeoutMillis))
         return actions
     }
@@ -71,7 +70,7 @@ extension DoctorMachine {
     public mutating func frameReceived(_ body: [UInt8], on connection: ConnectionID, now: Instant,
                                        using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
         precondition(started, "call start(now:) before feeding the doctor")
-        guard let state = connections[connection] else { return [] }
+        guard let state = table.stage(of: connection) else { return [] }
         switch state {
         case let .awaitingRequest(accepted):
             framesInProgress.remove(connection)
@@ -93,7 +92,7 @@ extension DoctorMachine {
     /// frame makes it an R-FRAME refusal instead of R-STATE.
     public mutating func frameStarted(on connection: ConnectionID, now: Instant) -> [DoctorAction] {
         precondition(started, "call start(now:) before feeding the doctor")
-        guard let state = connections[connection], framesInProgress.insert(connection).inserted else { return [] }
+        guard let state = table.stage(of: connection), framesInProgress.insert(connection).inserted else { return [] }
         guard case .active = state else { return [] }
         return [.scheduleTimer(.frameCompletion(connection), afterMillis: configuration.handshakeTimeoutMillis)]
     }
@@ -104,7 +103,7 @@ extension DoctorMachine {
     public mutating func frameRefused(on connection: ConnectionID, declaredLength: UInt32, now: Instant,
                                       using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
         precondition(started, "call start(now:) before feeding the doctor")
-        guard let state = connections[connection] else { return [] }
+        guard let state = table.stage(of: connection) else { return [] }
         let reason = "frame length \(declaredLength) outside 1...\(MessageCodec.maxBodyLength)"
         return reject(connection, state, .frame, reason, patient: pendingPatient(state),
                       counts: isUnverified(state), now: now, using: &rng)
@@ -115,10 +114,11 @@ extension DoctorMachine {
     /// The transport reports the connection gone (PROTOCOL.md §5 "Leaving", §7.6).
     public mutating func connectionClosed(_ connection: ConnectionID, _ end: ConnectionEnd, now: Instant,
                                           using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
-        guard let state = connections.removeValue(forKey: connection) else { return [] }
+        guard let state = table.stage(of: connection) else { return [] }
         let hadFrameTimer = framesInProgress.remove(connection) != nil
         switch state {
         case let .active(patient):
+            // `leave` removes the member together with its connection.
             var actions: [DoctorAction] = hadFrameTimer ? [.cancelTimer(.frameCompletion(connection))] : []
             let reason: LeaveReason
             switch end {
@@ -134,7 +134,7 @@ extension DoctorMachine {
             }
             return actions + leave(patient, reason: reason, notify: nil, connectionGone: true, now: now, using: &rng)
         case .awaitingRequest, .awaitingConfirmation:
-            removePending(state)
+            table.removeHandshake(connection)
             var actions: [DoctorAction] = [.cancelTimer(.handshake(connection))]
             guard end != .closedByPeer, let source = state.source else { return actions }
             let (rule, reason): (RuleID, String) = switch end {
@@ -155,7 +155,7 @@ extension DoctorMachine {
                                     using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
         switch timer {
         case let .handshake(connection):
-            guard let state = connections[connection] else { return [] }
+            guard let state = table.stage(of: connection) else { return [] }
             if case .active = state { return [] }
             // §7.6: a begun frame that never completed is R-FRAME; no frame begun (or no
             // KEY_CONFIRMATION) within the handshake timeout is R-STATE.
@@ -166,7 +166,7 @@ extension DoctorMachine {
             return reject(connection, state, rule, reason, patient: pendingPatient(state),
                           counts: isUnverified(state), now: now, using: &rng)
         case let .frameCompletion(connection):
-            guard let state = connections[connection], case .active = state,
+            guard let state = table.stage(of: connection), case .active = state,
                   framesInProgress.contains(connection) else { return [] }
             return reject(connection, state, .frame, "frame not completed within the handshake timeout",
                           patient: nil, counts: false, now: now, using: &rng)
@@ -183,21 +183,6 @@ extension DoctorMachine {
     func pendingPatient(_ state: Connection) -> PeerID? {
         if case let .awaitingConfirmation(verified) = state { return verified.patient }
         return nil
-    }
-
-    mutating func addPending(_ source: SourceAddress) {
-        pendingBySource[source, default: 0] += 1
-        pendingByPrefix[source.prefix, default: 0] += 1
-        pendingCount += 1
-    }
-
-    mutating func removePending(_ state: Connection) {
-        guard let source = state.source else { return }
-        pendingBySource[source, default: 1] -= 1
-        if pendingBySource[source] == 0 { pendingBySource[source] = nil }
-        pendingByPrefix[source.prefix, default: 1] -= 1
-        if pendingByPrefix[source.prefix] == 0 { pendingByPrefix[source.prefix] = nil }
-        pendingCount -= 1
     }
 
     /// Counts a failure against `source` (R-SRC) and blocks it at the threshold.
@@ -217,10 +202,10 @@ extension DoctorMachine {
                          patient: PeerID?, counts: Bool, now: Instant,
                          using rng: inout some RandomNumberGenerator,
                          extra: [DoctorAction] = []) -> [DoctorAction] {
-        connections[connection] = nil
         let source: SourceAddress
         switch state {
         case let .active(member):
+            // `leave` removes the member together with its connection.
             let memberSource = members[member]?.source
             var actions: [DoctorAction] = []
             if let memberSource {
@@ -229,7 +214,7 @@ extension DoctorMachine {
             actions += [.send(connection, codec.encode(.rejected))]
             return actions + leave(member, reason: .rejected, notify: nil, now: now, using: &rng)
         case .awaitingRequest, .awaitingConfirmation:
-            removePending(state)
+            table.removeHandshake(connection)
             framesInProgress.remove(connection)
             source = state.source ?? preconditionFailureSource()
         }

@@ -9,7 +9,10 @@ extension DoctorMachine {
         do {
             switch try checkMemberFrame(body, from: member) {
             case let .receipt(seq, epochAcked, seqAcked):
-                members[patient]?.lastReceivedSeq = Int64(clamping: seq)
+                table.updateMember(patient) { member in
+                    member.lastReceivedSeq = Int64(clamping: seq)
+                    member.lastReceipt = MemberReceipt(epoch: epochAcked, seq: seqAcked, wall: now.wall)
+                }
                 let known = (broadcastCounts[epochAcked] ?? 0) > seqAcked
                 return [.event(.receipt(patient, epoch: epochAcked, seq: seqAcked, known: known))]
             case .disconnect:
@@ -73,8 +76,7 @@ extension DoctorMachine {
     /// epoch for the rest.
     mutating func leave(_ patient: PeerID, reason: LeaveReason, notify: String?, connectionGone: Bool = false,
                         now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
-        guard var member = members.removeValue(forKey: patient) else { return [] }
-        connections[member.connection] = nil
+        guard var member = table.removeMember(patient) else { return [] }
         var actions = forgetFrame(on: member.connection)
         if let notify { actions += sealedDisconnect(to: &member, reason: notify) }
         if !connectionGone { actions.append(.close(member.connection)) }
@@ -117,13 +119,12 @@ extension DoctorMachine {
         var actions: [DoctorAction] = [.event(.epochStarted(epoch, members: ordered))]
         let sendOrder = (first.map { [$0] } ?? []) + ordered.filter { $0 != first }
         for id in sendOrder {
-            guard var member = members[id] else { continue }
+            guard let member = members[id] else { continue }
             let seq = member.nextSendSeq
-            member.nextSendSeq += 1
+            table.updateMember(id) { $0.nextSendSeq += 1 }
             let count = UInt64(members.count)
             let aad = AssociatedData.groupKey(idGWN: identity, idI: id, epoch: epoch, seq: seq, members: count)
             let ct = SealedChannel.seal(key.keyBytes.bytes, key: member.keys.doctorToPatient, seq: seq, aad: aad)
-            members[id] = member
             let message = GroupKeyMessage(epoch: epoch, seq: seq, members: count, ct: ct)
             actions.append(.send(member.connection, codec.encode(.groupKey(message))))
         }
@@ -199,17 +200,15 @@ extension DoctorMachine {
     public mutating func disconnectAll(now: Instant) -> [DoctorAction] {
         var actions: [DoctorAction] = []
         for id in activePatients {
-            guard var member = members.removeValue(forKey: id) else { continue }
+            guard var member = table.removeMember(id) else { continue }
             actions += forgetFrame(on: member.connection)
             actions += sealedDisconnect(to: &member, reason: "shutdown")
             actions += [.close(member.connection), .event(.patientLeft(id, member.connection, reason: .shutdown))]
-            connections[member.connection] = nil
         }
-        for (connection, state) in connections.sorted(by: { $0.key < $1.key }) {
-            removePending(state)
+        for connection in table.handshakes.keys.sorted() {
+            table.removeHandshake(connection)
             actions += [.cancelTimer(.handshake(connection)), .send(connection, codec.encode(.rejected)), .close(connection)]
         }
-        connections = [:]
         framesInProgress = []
         groupKey = nil
         nextBroadcastSeq = 0

@@ -13,6 +13,12 @@
 //   awaitingConfirmation  a KEY_VERIFICATION verified and a SESSION_TOKEN went out
 //   active                KEY_CONFIRMATION matched; the patient's SK is part of GK_e
 // and leaves it only forward or to closed. The handshake timer runs from accept until active.
+// Each connection's stage is recorded once, in the `ConnectionTable`: the pending handshakes
+// (the first two stages) by connection, and the members (the active stage) by id with an index
+// from connection to id that only the table changes, together with the member, so a member's
+// connection and its data cannot disagree. What the machine knows about a member — its last receipt included — lives in
+// that member's entry and leaves with it; the introspection (`lastReceipt(of:)`,
+// `activeBlocks(at:)`, …) reads this state and never changes it.
 //
 // A rejected input changes nothing but what the rules name (the connection closes, source
 // failures are counted, a wrong SKV blocks the device, an active patient's rejection is a
@@ -43,11 +49,8 @@ public struct DoctorMachine: Sendable {
 
     var policy: SecurityPolicy
     var replay: ReplayCache
-    var connections: [ConnectionID: Connection] = [:]
-    var members: [PeerID: Member] = [:]
-    var pendingBySource: [SourceAddress: Int] = [:]
-    var pendingByPrefix: [SourcePrefix: Int] = [:]
-    var pendingCount = 0
+    /// Pending handshakes and members: the one record of every tracked connection.
+    var table = ConnectionTable()
     /// Connections with a begun, incomplete frame (reported by the transport); for an active
     /// member a `frameCompletion` timer runs while it is here.
     var framesInProgress: Set<ConnectionID> = []
@@ -113,47 +116,13 @@ public struct DoctorMachine: Sendable {
         let alerts = policy.recomputeSaturation()
         return changes.map { .persist($0) } + alerts.map { .event(.alert($0)) }
     }
-
-    // MARK: - Introspection
-
-    /// The security state to save (also emitted change by change as `.persist`).
-    public var securityState: SecurityState { policy.state }
-    /// T0, the start time (R-START).
-    public var startTime: UInt64 { policy.state.startTime }
-    /// Active patients in ascending id order.
-    public var activePatients: [PeerID] { members.keys.sorted() }
-    /// The connection of an active patient.
-    public func connection(of patient: PeerID) -> ConnectionID? { members[patient]?.connection }
-    /// The number of connections that are not yet active.
-    public var pendingHandshakes: Int { pendingCount }
-    /// Entries in the replay cache.
-    public var replayCacheCount: Int { replay.count }
-    /// Connections the machine tracks (pending handshakes and active patients).
-    public var connectionCount: Int { connections.count }
-    /// True while unauthenticated requests are refused because the block table is saturated.
-    public var refusesUnauthenticated: Bool { policy.refusesUnauthenticated }
-    /// The number of enrolled patients.
-    public var enrolledCount: Int { registry.count }
-    /// Broadcasts sent in the current epoch.
-    public var broadcastsInEpoch: UInt64 { nextBroadcastSeq }
-    /// The block on a source at `wall`, if any.
-    public func sourceBlock(_ source: SourceAddress, at wall: UInt64) -> UInt64? {
-        policy.sourceBlockExpiry(source, now: wall)
-    }
-    /// The device block on (id, source) at `wall`, if any.
-    public func deviceBlock(_ device: DeviceKey, at wall: UInt64) -> UInt64? {
-        policy.deviceBlockExpiry(device, now: wall)
-    }
-    /// A digest identifying the current GK (for invariant checks; never the key itself).
-    public var groupKeyFingerprint: Bytes32? {
-        groupKey.map { Hashing.sha256(Array("TELEMED-V1 fingerprint".utf8) + $0.keyBytes.bytes) }
-    }
 }
 
 // MARK: - Per-connection state
 
 extension DoctorMachine {
-    /// One connection's stage (see the theory of operation).
+    /// One connection's stage (see the theory of operation), as read from the
+    /// ``ConnectionTable``: a view, never stored.
     enum Connection: Sendable {
         case awaitingRequest(Accepted)
         case awaitingConfirmation(Verified)
@@ -164,6 +133,26 @@ extension DoctorMachine {
             case let .awaitingRequest(accepted): return accepted.source
             case let .awaitingConfirmation(verified): return verified.source
             case .active: return nil
+            }
+        }
+    }
+
+    /// A handshake in progress: the stages before active.
+    enum Handshake: Sendable {
+        case awaitingRequest(Accepted)
+        case awaitingConfirmation(Verified)
+
+        var source: SourceAddress {
+            switch self {
+            case let .awaitingRequest(accepted): return accepted.source
+            case let .awaitingConfirmation(verified): return verified.source
+            }
+        }
+
+        var stage: Connection {
+            switch self {
+            case let .awaitingRequest(accepted): return .awaitingRequest(accepted)
+            case let .awaitingConfirmation(verified): return .awaitingConfirmation(verified)
             }
         }
     }
@@ -191,5 +180,7 @@ extension DoctorMachine {
         var nextSendSeq: UInt64 = 0
         /// The last accepted seq on k_p2d (−1 before the first).
         var lastReceivedSeq: Int64 = -1
+        /// The last receipt (DEC_MSG) accepted from this member, if any.
+        var lastReceipt: MemberReceipt?
     }
 }

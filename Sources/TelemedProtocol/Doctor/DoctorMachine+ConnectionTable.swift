@@ -1,0 +1,111 @@
+// The connection table
+// ====================
+// Every connection the doctor tracks is in exactly one of two places: a pending handshake
+// (`handshakes`, with the per-source, per-prefix and total counts of PROTOCOL.md §5 derived
+// from it) or a member's (`members`, keyed by patient id, and the index `memberByConnection`
+// that maps the member's connection back to it). The storage is read-only outside this type;
+// the few mutating operations below change every related entry together, so no caller can
+// update one view without the other. Invariants (checked in the tests after random inputs):
+//
+//   members[p].connection == c  ⇔  memberByConnection[c] == p
+//   no connection is both a pending handshake and a member's
+//   pendingBySource / pendingByPrefix are the counts of the pending handshakes' sources
+
+extension DoctorMachine {
+    /// The one source of truth for tracked connections: pending handshakes and members.
+    struct ConnectionTable: Sendable {
+        /// Pending handshakes by connection.
+        private(set) var handshakes: [ConnectionID: Handshake] = [:]
+        /// Members by patient id.
+        private(set) var members: [PeerID: Member] = [:]
+        /// Member id by connection (the index of `members` by connection).
+        private(set) var memberByConnection: [ConnectionID: PeerID] = [:]
+        /// Pending handshakes per source address.
+        private(set) var pendingBySource: [SourceAddress: Int] = [:]
+        /// Pending handshakes per source prefix.
+        private(set) var pendingByPrefix: [SourcePrefix: Int] = [:]
+
+        // MARK: Reading
+
+        /// The number of pending handshakes.
+        var pendingCount: Int { handshakes.count }
+        /// The number of tracked connections (pending and members').
+        var count: Int { handshakes.count + memberByConnection.count }
+
+        /// Whether `connection` is tracked at all.
+        func contains(_ connection: ConnectionID) -> Bool {
+            handshakes[connection] != nil || memberByConnection[connection] != nil
+        }
+
+        /// The stage of a tracked connection (nil for one the machine does not track).
+        func stage(of connection: ConnectionID) -> Connection? {
+            if let handshake = handshakes[connection] { return handshake.stage }
+            return memberByConnection[connection].map(Connection.active)
+        }
+
+        /// Pending handshakes from `source`.
+        func pending(from source: SourceAddress) -> Int { pendingBySource[source, default: 0] }
+
+        /// Pending handshakes from sources in `prefix`.
+        func pending(in prefix: SourcePrefix) -> Int { pendingByPrefix[prefix, default: 0] }
+
+        // MARK: Pending handshakes
+
+        /// Tracks a newly accepted connection as awaiting its KEY_VERIFICATION.
+        mutating func openHandshake(_ connection: ConnectionID, from source: SourceAddress) {
+            precondition(!contains(connection), "connection ids must be unique")
+            handshakes[connection] = .awaitingRequest(Accepted(source: source))
+            pendingBySource[source, default: 0] += 1
+            pendingByPrefix[source.prefix, default: 0] += 1
+        }
+
+        /// Moves a handshake awaiting its request to awaiting confirmation (same source).
+        mutating func verifyHandshake(_ connection: ConnectionID, _ verified: Verified) {
+            guard case let .awaitingRequest(accepted)? = handshakes[connection], accepted.source == verified.source else {
+                preconditionFailure("only a handshake awaiting its request can be verified")
+            }
+            handshakes[connection] = .awaitingConfirmation(verified)
+        }
+
+        /// Stops tracking a pending handshake and releases its counts; returns it.
+        @discardableResult
+        mutating func removeHandshake(_ connection: ConnectionID) -> Handshake? {
+            guard let handshake = handshakes.removeValue(forKey: connection) else { return nil }
+            let source = handshake.source
+            pendingBySource[source, default: 1] -= 1
+            if pendingBySource[source] == 0 { pendingBySource[source] = nil }
+            pendingByPrefix[source.prefix, default: 1] -= 1
+            if pendingByPrefix[source.prefix] == 0 { pendingByPrefix[source.prefix] = nil }
+            return handshake
+        }
+
+        // MARK: Members
+
+        /// Makes `member` a member on its connection, which must be untracked (its handshake
+        /// already removed) and its id not yet a member.
+        mutating func addMember(_ member: Member) {
+            precondition(members[member.patient] == nil, "remove the old session of an id before adding the new one")
+            precondition(!contains(member.connection), "a member's connection is tracked nowhere else")
+            members[member.patient] = member
+            memberByConnection[member.connection] = member.patient
+        }
+
+        /// Removes a member and its connection; returns it.
+        @discardableResult
+        mutating func removeMember(_ patient: PeerID) -> Member? {
+            guard let member = members.removeValue(forKey: patient) else { return nil }
+            memberByConnection[member.connection] = nil
+            return member
+        }
+
+        /// Changes a member's counters in place (its id and connection cannot change).
+        mutating func updateMember(_ patient: PeerID, _ change: (inout Member) -> Void) {
+            guard var member = members[patient] else { return }
+            let connection = member.connection
+            change(&member)
+            precondition(member.patient == patient && member.connection == connection,
+                         "a member's id and connection never change")
+            members[patient] = member
+        }
+    }
+}
