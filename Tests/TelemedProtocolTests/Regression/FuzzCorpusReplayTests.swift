@@ -2,6 +2,9 @@
 import Foundation
 import XCTest
 @testable import TelemedProtocol
+import enum TelemedTransport.Framing
+import enum TelemedTransport.FrameError
+import struct TelemedTransport.FrameReader
 
 // MARK: - FuzzCorpusReplayTests
 //
@@ -47,6 +50,41 @@ final class FuzzCorpusReplayTests: XCTestCase {
         for file in files {
             XCTAssertNoThrow(try FrameDecoderCheck.run(file.bytes), "frame input \(file.name)")
         }
+    }
+
+    /// The reader's expectations for a hand-cut stream, and the reader check can fail: fed
+    /// expectations of another stream or another limit, `FrameReaderCheck.run` throws. (Entry
+    /// point: `FrameReader.receive`, both overloads, as `ConnectionHandler.channelRead` and
+    /// `InMemoryNetwork.receive` call it.)
+    func testFrameReaderCheckExpectsOneStartPerFrameSpanningAChunk() throws {
+        let stream = Framing.frame([1, 2, 3]) + Framing.frame([4, 5])   // units [0, 7) and [7, 13)
+        let model = FrameStreamModel(stream, limit: Framing.maxBodyLength)
+        XCTAssertEqual(model.expectedReports(from: 0, to: 2), [.frameStarted])
+        XCTAssertEqual(model.expectedReports(from: 2, to: 8), [.frame([1, 2, 3]), .frameStarted])
+        XCTAssertEqual(model.expectedReports(from: 8, to: 11), [])
+        XCTAssertEqual(model.expectedReports(from: 11, to: 13), [.frame([4, 5])])
+        XCTAssertEqual(model.expectedReports(from: 0, to: 13), [.frame([1, 2, 3]), .frame([4, 5])])
+        XCTAssertEqual(model.unitsSpanningABoundary([2, 8, 11, 13]), 2)
+        XCTAssertEqual(model.partialBytes(at: 2), 2)    // two header bytes
+        XCTAssertEqual(model.partialBytes(at: 11), 0)   // header of [4, 5] complete, no body byte
+        XCTAssertNotNil(model.openUnit(at: 11))
+        for path in [FrameReaderCheck.Path.socketBuffer, .array] {
+            XCTAssertNoThrow(try FrameReaderCheck.run(stream, limit: Framing.maxBodyLength, chunks: [2, 6, 3, 2],
+                                                      path: path, model: model))
+            let other = FrameStreamModel(Framing.frame([1, 2, 3]) + Framing.frame([4, 6]), limit: Framing.maxBodyLength)
+            XCTAssertThrowsError(try FrameReaderCheck.run(stream, limit: Framing.maxBodyLength, chunks: [2, 6, 3, 2],
+                                                          path: path, model: other))
+            XCTAssertThrowsError(try FrameReaderCheck.run(stream, limit: Framing.maxBodyLength, chunks: [13],
+                                                          path: path, model: FrameStreamModel(stream, limit: 2)))
+        }
+
+        // A zero prefix split 2 + 2: started, then refused, then nothing.
+        let zero = FrameStreamModel([0, 0, 0, 0, 0, 0, 0, 1, 9], limit: Framing.maxBodyLength)
+        XCTAssertEqual(zero.expectedReports(from: 0, to: 2), [.frameStarted])
+        XCTAssertEqual(zero.expectedReports(from: 2, to: 4), [.refused(.emptyFrame)])
+        XCTAssertEqual(zero.expectedReports(from: 4, to: 9), [])
+        XCTAssertNoThrow(try FrameReaderCheck.run([0, 0, 0, 0, 0, 0, 0, 1, 9], limit: Framing.maxBodyLength,
+                                                  chunks: [2, 2, 5], path: .socketBuffer, model: zero))
     }
 
     func testMessageCorpusRoundTrips() throws {
