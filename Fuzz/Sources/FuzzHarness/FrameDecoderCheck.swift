@@ -48,10 +48,13 @@ public enum FrameDecoderCheck {
         }
         try checkAgainstStream(model, streamLength: stream.count, whole)
 
-        for chunks in [oneChunk, small, mixed] {
-            for path in [FrameReaderCheck.Path.socketBuffer, .array] {
-                try FrameReaderCheck.run(stream, limit: limit, chunks: chunks, path: path, model: model)
-            }
+        // One chunk through both overloads; the small chunks through the TCP handler's (NIO
+        // hands it whatever the socket read), the mixed ones through the in-memory network's.
+        let readerRuns: [([Int], FrameReaderCheck.Path)] = [
+            (oneChunk, .socketBuffer), (oneChunk, .array), (small, .socketBuffer), (mixed, .array),
+        ]
+        for (chunks, path) in readerRuns {
+            try FrameReaderCheck.run(stream, limit: limit, chunks: chunks, path: path, model: model)
         }
     }
 
