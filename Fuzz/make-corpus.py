@@ -135,10 +135,17 @@ doctor_entries = [
     ("clock-steps", bytes([WALL, 2, 1, OPEN, 0, 0, WALL, 3, 0, WALL, 3, 0, OPEN, 1, 0, HONEST, 1, 1,
                            ADVANCE, 8, PEER_CLOSE, 1, 0])),
     # Handshake timers, cut and oversize frames, a zero-length frame.
-    ("timers-and-bad-lengths", bytes([OPEN, 0, 0, DOCTOR_TIMER, 0, OPEN, 1, 0, STREAM, 1, 4, 0, 1, 0, 1,
+    ("timers-and-bad-lengths", bytes([OPEN, 0, 0, DOCTOR_TIMER, 0, 0, OPEN, 1, 0, STREAM, 1, 4, 0, 1, 0, 1,
                                       OPEN, 2, 1, STREAM, 2, 6, 0, 0, 0, 2, 123, 125, PEER_CLOSE, 2, 1,
                                       OPEN, 3, 2, STREAM, 3, 4, 0, 0, 0, 0, OPEN, 0, 0, HONEST, 0, 1,
                                       PATIENT_TIMER, 0, ADVANCE, 3])),
+    # Members' frames through the FrameReader: one stalls in its header until the doctor's
+    # frame-completion timer is fired directly (DOCTOR_TIMER slot, kind 1), one stalls in its
+    # body until the clock passes the handshake timeout, one sends an oversize prefix.
+    ("member-stalled-and-oversize-frames",
+     bytes([OPEN, 0, 0, HONEST, 0, 0, STREAM, 0, 3, 0, 0, 1, DOCTOR_TIMER, 0, 1,
+            OPEN, 1, 1, HONEST, 1, 1, STREAM, 1, 6, 0, 0, 0, 9, 123, 34, ADVANCE, 4,
+            OPEN, 2, 3, HONEST, 2, 0, STREAM, 2, 2, 0, 1, STREAM, 2, 3, 0, 1, 120])),
 ]
 write_corpus("doctor", doctor_entries)
 write_dict("doctor", ['"%s":' % k for k in keys] + ["telemed-2048-256", "patient1", "patient2", "doctor"])

@@ -22,7 +22,7 @@ targets=(frame message scenario doctor)
 usage() {
     sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     echo
-    echo "Targets: frame (FrameDecoder, any chunking), message (MessageCodec / StrictJSONParser),"
+    echo "Targets: frame (FrameDecoder and FrameReader, any chunking), message (MessageCodec / StrictJSONParser),"
     echo "scenario (ScenarioDecoder on Fixtures-style JSON), doctor (DoctorMachine scripts with"
     echo "invariant checks). Build: swift build -c release with -sanitize=fuzzer,address into"
     echo "Fuzz/.build-fuzz. Regenerate the seed corpora with Fuzz/make-corpus.py."

@@ -5,37 +5,71 @@ import TelemedProtocol
 
 // MARK: - FrameDecoderCheck
 //
+// The `frame` fuzz target's driver. It exercises the package's one length-prefix decoder as
+// production runs it: `FrameDecoder` directly, and `FrameReader.receive` — the entry point of
+// both transports, called by the TCP handler's `ConnectionHandler.channelRead` (raw-buffer
+// overload) and by `InMemoryNetwork.receive` (array overload) — through both overloads.
+//
 // Input: byte 0 picks the body limit (small limits reach `oversize` quickly), byte 1 seeds
-// the chunking, the rest is the stream. The stream is decoded twice — in one chunk, and in
-// chunks whose sizes come from the seed — and both runs must give the same frames and the
-// same error. Each frame must be the stream's bytes (header then body) in order, a failed
-// decoder must keep failing with the same error, and `hasPartialFrame` must agree with the
-// bytes left over.
+// the chunking, the rest is the stream. The stream is fed three ways: in one chunk, in chunks
+// of 0–8 bytes, and in mixed chunks (0–8 or 0–299 bytes) from the seed.
+//
+// Decoder: every chunking gives the same frames, error and `hasPartialFrame`; each frame is
+// the stream's bytes (header then body) in order; a failed decoder keeps failing with the same
+// error; after every chunk the partial bytes are exactly the unfinished frame's (header bytes,
+// then body bytes), never more than limit + 4, and the capacity follows the bytes received,
+// not the declared length.
+// Reader (`FrameReaderCheck`): the same frames and refusal as one chunk, per chunk exactly
+// the expected reports (one `.frameStarted` per frame spanning a chunk boundary, none
+// otherwise), nothing after `.refused`, `isInsideFrame` right after every chunk.
+// `FrameStreamModel` holds the expectations, computed from the bytes without the decoder.
 
-/// The frame decoder's fuzz driver.
+/// The frame decoder's (and reader's) fuzz driver.
 public enum FrameDecoderCheck {
     /// Runs one input; throws on the first violated property.
     public static func run(_ data: [UInt8]) throws(FuzzViolation) {
         var input = FuzzInput(data)
         let limits = [1, 2, 7, 64, 300, 4_096, Framing.maxBodyLength, Int(UInt32.max)]
         let limit = limits[Int(input.byte() % UInt8(limits.count))]
-        var chunkSeed = UInt64(input.byte()) | 1
+        let seed = UInt64(input.byte()) | 1
         let stream = input.take(input.remaining)
+        let model = FrameStreamModel(stream, limit: limit)
 
-        let whole = try decode(stream, limit: limit, chunks: [stream.count])
+        let oneChunk = [stream.count]
+        let small = chunking(stream.count, seed: seed) { $0 % 9 }   // 0 (an empty append) … 8 bytes
+        let mixed = chunking(stream.count, seed: seed ^ 0x9e37_79b9) { $0 & 3 == 0 ? ($0 >> 2) % 300 : ($0 >> 2) % 9 }
+
+        let whole = try decode(stream, limit: limit, chunks: oneChunk, model: model)
+        for chunks in [small, mixed] {
+            let pieces = try decode(stream, limit: limit, chunks: chunks, model: model)
+            try fuzzCheck(whole.frames == pieces.frames, "chunking changed the frames (limit \(limit))")
+            try fuzzCheck(whole.error == pieces.error, "chunking changed the error: \(String(describing: whole.error)) vs \(String(describing: pieces.error))")
+            try fuzzCheck(whole.partial == pieces.partial, "chunking changed hasPartialFrame")
+        }
+        try checkAgainstStream(model, streamLength: stream.count, whole)
+
+        // One chunk through both overloads; the small chunks through the TCP handler's (NIO
+        // hands it whatever the socket read), the mixed ones through the in-memory network's.
+        let readerRuns: [([Int], FrameReaderCheck.Path)] = [
+            (oneChunk, .socketBuffer), (oneChunk, .array), (small, .socketBuffer), (mixed, .array),
+        ]
+        for (chunks, path) in readerRuns {
+            try FrameReaderCheck.run(stream, limit: limit, chunks: chunks, path: path, model: model)
+        }
+    }
+
+    /// Chunk sizes covering `length` bytes, drawn from a linear congruential sequence.
+    static func chunking(_ length: Int, seed: UInt64, size: (UInt64) -> UInt64) -> [Int] {
+        var state = seed
         var chunks: [Int] = []
         var covered = 0
-        while covered < stream.count {
-            chunkSeed = chunkSeed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            let size = Int((chunkSeed >> 33) % 9)   // 0 (an empty append) … 8 bytes
-            chunks.append(size)
-            covered += size
+        while covered < length {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let next = Int(size(state >> 33))
+            chunks.append(next)
+            covered += next
         }
-        let pieces = try decode(stream, limit: limit, chunks: chunks)
-        try fuzzCheck(whole.frames == pieces.frames, "chunking changed the frames (limit \(limit))")
-        try fuzzCheck(whole.error == pieces.error, "chunking changed the error: \(String(describing: whole.error)) vs \(String(describing: pieces.error))")
-        try fuzzCheck(whole.partial == pieces.partial, "chunking changed hasPartialFrame")
-        try checkAgainstStream(stream, limit: limit, whole)
+        return chunks
     }
 
     struct Outcome {
@@ -44,7 +78,8 @@ public enum FrameDecoderCheck {
         var partial = false
     }
 
-    static func decode(_ stream: [UInt8], limit: Int, chunks: [Int]) throws(FuzzViolation) -> Outcome {
+    static func decode(_ stream: [UInt8], limit: Int, chunks: [Int],
+                       model: FrameStreamModel) throws(FuzzViolation) -> Outcome {
         var decoder = FrameDecoder(maxBodyLength: limit)
         var outcome = Outcome()
         var offset = 0
@@ -52,6 +87,7 @@ public enum FrameDecoderCheck {
             let end = min(stream.count, offset + size)
             decoder.append(stream[offset..<end])
             offset = end
+            try checkPartial(decoder, at: end, limit: limit, model: model)
             try drain(&decoder, into: &outcome)
         }
         try drain(&decoder, into: &outcome)
@@ -96,36 +132,35 @@ public enum FrameDecoderCheck {
         }
     }
 
+    /// After a chunk: the decoder holds exactly the open unit's bytes (≤ limit + 4), and the
+    /// body's capacity follows the bytes received (doubling growth plus allocator rounding),
+    /// never the length the peer declared.
+    static func checkPartial(_ decoder: FrameDecoder, at boundary: Int, limit: Int,
+                             model: FrameStreamModel) throws(FuzzViolation) {
+        let held = decoder.partialByteCount
+        let expected = model.partialBytes(at: boundary)
+        try fuzzCheck(held == expected, "\(held) partial bytes held at \(boundary), expected \(expected) (limit \(limit))")
+        try fuzzCheck(UInt64(held) <= UInt64(limit) + 4, "\(held) partial bytes over limit \(limit) + 4")
+        try fuzzCheck(decoder.hasPartialFrame == (model.openUnit(at: boundary) != nil),
+                      "hasPartialFrame \(decoder.hasPartialFrame) at \(boundary)")
+        let capacity = decoder.partialBodyCapacity
+        try fuzzCheck(capacity <= 2 * held + 4_160,
+                      "partial body capacity \(capacity) for \(held) bytes held (limit \(limit))")
+    }
+
     /// The frames must be exactly the stream's header+body runs, and the error and the
     /// leftover must match the first header that is bad or incomplete.
-    static func checkAgainstStream(_ stream: [UInt8], limit: Int, _ outcome: Outcome) throws(FuzzViolation) {
-        var offset = 0
-        var index = 0
-        while offset + 4 <= stream.count {
-            let declared = stream[offset..<(offset + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-            if declared == 0 {
-                try fuzzCheck(outcome.error == .emptyFrame, "zero length not reported as emptyFrame")
-                try fuzzCheck(index == outcome.frames.count, "frames after a zero length")
-                return
-            }
-            if UInt64(declared) > UInt64(limit) {
-                try fuzzCheck(outcome.error == .oversize(declared: declared), "length \(declared) over \(limit) not refused")
-                try fuzzCheck(index == outcome.frames.count, "frames after an oversize length")
-                return
-            }
-            let end = offset + 4 + Int(declared)
-            guard end <= stream.count else {
-                try fuzzCheck(outcome.error == nil && outcome.partial, "an incomplete body is not a partial frame")
-                try fuzzCheck(index == outcome.frames.count, "an incomplete body was returned")
-                return
-            }
-            try fuzzCheck(index < outcome.frames.count && outcome.frames[index] == Array(stream[(offset + 4)..<end]),
-                          "frame \(index) differs from the stream")
-            index += 1
-            offset = end
+    static func checkAgainstStream(_ model: FrameStreamModel, streamLength: Int, _ outcome: Outcome) throws(FuzzViolation) {
+        try fuzzCheck(outcome.frames == model.frames, "the frames differ from the stream's header+body runs")
+        switch model.units.last?.kind {
+        case let .refused(error)?:
+            try fuzzCheck(outcome.error == error, "prefix \(error.declaredLength) not refused as \(error), got \(String(describing: outcome.error))")
+            try fuzzCheck(!outcome.partial, "a failed decoder reports a partial frame")
+        case .incomplete?:
+            try fuzzCheck(outcome.error == nil && outcome.partial, "an incomplete header or body is not a partial frame")
+        case .frame?, nil:
+            try fuzzCheck(outcome.error == nil, "an error without a bad header")
+            try fuzzCheck(!outcome.partial, "hasPartialFrame with no bytes left over")
         }
-        try fuzzCheck(outcome.error == nil, "an error without a bad header")
-        try fuzzCheck(index == outcome.frames.count, "more frames than the stream holds")
-        try fuzzCheck(outcome.partial == (offset < stream.count), "hasPartialFrame wrong for \(stream.count - offset) leftover header bytes")
     }
 }

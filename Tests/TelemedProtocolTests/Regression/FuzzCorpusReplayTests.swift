@@ -2,6 +2,9 @@
 import Foundation
 import XCTest
 @testable import TelemedProtocol
+import enum TelemedTransport.Framing
+import enum TelemedTransport.FrameError
+import struct TelemedTransport.FrameReader
 
 // MARK: - FuzzCorpusReplayTests
 //
@@ -49,6 +52,41 @@ final class FuzzCorpusReplayTests: XCTestCase {
         }
     }
 
+    /// The reader's expectations for a hand-cut stream, and the reader check can fail: fed
+    /// expectations of another stream or another limit, `FrameReaderCheck.run` throws. (Entry
+    /// point: `FrameReader.receive`, both overloads, as `ConnectionHandler.channelRead` and
+    /// `InMemoryNetwork.receive` call it.)
+    func testFrameReaderCheckExpectsOneStartPerFrameSpanningAChunk() throws {
+        let stream = Framing.frame([1, 2, 3]) + Framing.frame([4, 5])   // units [0, 7) and [7, 13)
+        let model = FrameStreamModel(stream, limit: Framing.maxBodyLength)
+        XCTAssertEqual(model.expectedReports(from: 0, to: 2), [.frameStarted])
+        XCTAssertEqual(model.expectedReports(from: 2, to: 8), [.frame([1, 2, 3]), .frameStarted])
+        XCTAssertEqual(model.expectedReports(from: 8, to: 11), [])
+        XCTAssertEqual(model.expectedReports(from: 11, to: 13), [.frame([4, 5])])
+        XCTAssertEqual(model.expectedReports(from: 0, to: 13), [.frame([1, 2, 3]), .frame([4, 5])])
+        XCTAssertEqual(model.unitsSpanningABoundary([2, 8, 11, 13]), 2)
+        XCTAssertEqual(model.partialBytes(at: 2), 2)    // two header bytes
+        XCTAssertEqual(model.partialBytes(at: 11), 0)   // header of [4, 5] complete, no body byte
+        XCTAssertNotNil(model.openUnit(at: 11))
+        for path in [FrameReaderCheck.Path.socketBuffer, .array] {
+            XCTAssertNoThrow(try FrameReaderCheck.run(stream, limit: Framing.maxBodyLength, chunks: [2, 6, 3, 2],
+                                                      path: path, model: model))
+            let other = FrameStreamModel(Framing.frame([1, 2, 3]) + Framing.frame([4, 6]), limit: Framing.maxBodyLength)
+            XCTAssertThrowsError(try FrameReaderCheck.run(stream, limit: Framing.maxBodyLength, chunks: [2, 6, 3, 2],
+                                                          path: path, model: other))
+            XCTAssertThrowsError(try FrameReaderCheck.run(stream, limit: Framing.maxBodyLength, chunks: [13],
+                                                          path: path, model: FrameStreamModel(stream, limit: 2)))
+        }
+
+        // A zero prefix split 2 + 2: started, then refused, then nothing.
+        let zero = FrameStreamModel([0, 0, 0, 0, 0, 0, 0, 1, 9], limit: Framing.maxBodyLength)
+        XCTAssertEqual(zero.expectedReports(from: 0, to: 2), [.frameStarted])
+        XCTAssertEqual(zero.expectedReports(from: 2, to: 4), [.refused(.emptyFrame)])
+        XCTAssertEqual(zero.expectedReports(from: 4, to: 9), [])
+        XCTAssertNoThrow(try FrameReaderCheck.run([0, 0, 0, 0, 0, 0, 0, 1, 9], limit: Framing.maxBodyLength,
+                                                  chunks: [2, 2, 5], path: .socketBuffer, model: zero))
+    }
+
     func testMessageCorpusRoundTrips() throws {
         let files = try FuzzFiles.corpus("message") + FuzzFiles.inputs("message-")
         XCTAssertFalse(files.isEmpty, "Fuzz/corpus/message is empty")
@@ -68,6 +106,49 @@ final class FuzzCorpusReplayTests: XCTestCase {
         for file in files {
             XCTAssertNoThrow(try DoctorScript.run(file.bytes), "doctor script \(file.name)")
         }
+    }
+
+    /// The seed `member-stalled-and-oversize-frames` does what Fuzz/README.md says, through the
+    /// production `FrameReader` as `DoctorNode.handle` feeds the machine: a member's frame stalled
+    /// in its header ends the membership when opcode 11 fires `.frameCompletion`; one stalled in
+    /// its body ends it when the clock passes the handshake timeout; an oversize prefix split
+    /// over two chunks is refused and the connection closed.
+    func testDoctorSeedEndsStalledAndOversizeMemberFrames() throws {
+        let seed = try FuzzFiles.corpus("doctor").first { $0.name == "member-stalled-and-oversize-frames" }?.bytes
+        let script = try XCTUnwrap(seed)
+        let world = DoctorScriptWorld.shared
+        func state(after length: Int) throws -> DoctorScript {
+            var run = DoctorScript()
+            try run.run(Array(script.prefix(length)))
+            return run
+        }
+        let patient1 = world.patients[0].id, patient2 = world.patients[1].id
+
+        var run = try state(after: 12)   // patient1 active on slot 0, 3 header bytes sent
+        let slot0 = try XCTUnwrap(run.slots[0]).connection
+        XCTAssertEqual(run.doctor.activePatients, [patient1])
+        XCTAssertNotNil(run.timers[.frameCompletion(slot0)])
+        XCTAssertTrue(try XCTUnwrap(run.slots[0]).reader.isInsideFrame)
+        run = try state(after: 15)       // its frame-completion timer fired
+        XCTAssertEqual(run.doctor.activePatients, [])
+        XCTAssertFalse(run.checker.isOpen(slot0))
+
+        run = try state(after: 30)       // patient2 active on slot 1, header and 2 of 9 body bytes
+        let slot1 = try XCTUnwrap(run.slots[1]).connection
+        XCTAssertEqual(run.doctor.activePatients, [patient2])
+        XCTAssertNotNil(run.timers[.frameCompletion(slot1)])
+        run = try state(after: 32)       // 10,001 ms later
+        XCTAssertEqual(run.doctor.activePatients, [])
+        XCTAssertFalse(run.checker.isOpen(slot1))
+
+        run = try state(after: 43)       // patient1 again, on slot 2; 2 bytes of a 65,537 prefix
+        let slot2 = try XCTUnwrap(run.slots[2]).connection
+        XCTAssertEqual(run.doctor.activePatients, [patient1])
+        XCTAssertTrue(run.checker.isOpen(slot2))
+        run = try state(after: script.count)   // the prefix's last 2 bytes: refused, closed
+        XCTAssertEqual(run.doctor.activePatients, [])
+        XCTAssertFalse(run.checker.isOpen(slot2))
+        XCTAssertNil(run.slots[2], "the host drops a slot the doctor closed")
     }
 
     /// The checker itself must be able to fail: a doctor that sends GROUP_KEY to a connection
