@@ -135,7 +135,9 @@ public struct FrameDecoder: Sendable {
         failure == nil && (headerCount > 0 || declaredLength != nil)
     }
 
-    /// Bytes held for the incomplete frame (header and body); at most `maxBodyLength + 4`.
+    /// Bytes held for the incomplete frame: the length bytes read so far, or, once the length
+    /// is accepted (its 4 bytes are then no longer held), the body bytes; never more than
+    /// `maxBodyLength`.
     public var partialByteCount: Int {
         headerCount + body.count
     }
