@@ -1,4 +1,5 @@
 import TelemedCrypto
+import TelemedNode
 import TelemedProtocol
 import TelemedTransport
 
@@ -24,7 +25,7 @@ extension Simulation {
         let machine = doctor.machine
         for patient in machine.activePatients {
             guard let connection = machine.connection(of: patient),
-                  let flow = flowsByServer[WireConnection(rawValue: connection.rawValue)] else {
+                  let flow = flowsByServer[connection.wire] else {
                 found.append("invariant: member \(patient) has no connection the harness opened")
                 continue
             }
