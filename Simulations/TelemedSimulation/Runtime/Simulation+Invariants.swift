@@ -57,7 +57,7 @@ extension Simulation {
         for (client, session) in sessions.sorted(by: { $0.key < $1.key }) where session.node.machine.isActive {
             let patient = session.patient
             guard let id = try? PeerID(patient), let connection = machine.connection(of: id),
-                  connection.rawValue == session.flow.server.rawValue else {
+                  connection.wire == session.flow.server else {
                 found.append("invariant: \(patient) (conn \(client.rawValue)) is active but not the doctor's member on that connection")
                 continue
             }
