@@ -1,3 +1,4 @@
+import Foundation
 import TelemedNode
 import TelemedProtocol
 import TelemedTransport
@@ -61,6 +62,19 @@ final class SourceMappingTests: XCTestCase {
         XCTAssertNil(SourceAddress(storedBytes: [1, 2, 3]))
         XCTAssertNil(SourceAddress(storedBytes: Array(v6)), "the stored form of IPv6 is the /64")
         XCTAssertEqual(SourceAddress(storedBytes: Array(v6[0..<8])), SourceAddress(addressBytes: v6))
+    }
+
+    func testDecodingRefusesAByteCountThatIsNoSource() throws {
+        let decoder = JSONDecoder()
+        XCTAssertEqual(try decoder.decode(SourceAddress.self, from: Data(#"{"bytes":[192,0,2,1]}"#.utf8)),
+                       SourceAddress(addressBytes: [192, 0, 2, 1]))
+        for bad in [#"{"bytes":[]}"#, #"{"bytes":[1,2,3]}"#, #"{"bytes":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]}"#] {
+            XCTAssertThrowsError(try decoder.decode(SourceAddress.self, from: Data(bad.utf8)), bad) { error in
+                guard case DecodingError.dataCorrupted = error else { return XCTFail("\(error)") }
+            }
+        }
+        let encoded = try JSONEncoder().encode(try XCTUnwrap(SourceAddress(addressBytes: v6)))
+        XCTAssertEqual(try decoder.decode(SourceAddress.self, from: encoded), SourceAddress(addressBytes: v6))
     }
 
     func testTextGoesThroughTheTransportParser() throws {
