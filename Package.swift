@@ -6,6 +6,11 @@
 
 import PackageDescription
 
+// Every Swift target, tests and simulations included, sees only the members of modules it
+// imports itself (SE-0444), so no module can use Foundation (or anything else) just because
+// another file or a dependency imported it. Applied to all targets at the end of this file.
+let strictImports: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
     name: "TelemedProtocol",
     platforms: [.macOS(.v14)],
@@ -136,3 +141,7 @@ let package = Package(
         .testTarget(name: "TelemedSimulationTests", dependencies: ["TelemedSimulation"]),
     ]
 )
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + strictImports
+}

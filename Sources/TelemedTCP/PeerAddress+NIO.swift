@@ -1,3 +1,10 @@
+// `sin_addr` and `sin6_addr` are members of the C socket structs; on Linux the Clang importer
+// attributes those headers to swift-nio's CNIOLinux module, on Darwin to Darwin.
+#if canImport(CNIOLinux)
+import CNIOLinux
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 import NIOPosix
 import TelemedTransport

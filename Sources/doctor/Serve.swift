@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TelemedNode
+import TelemedCrypto
 import TelemedProtocol
 import TelemedTCP
 

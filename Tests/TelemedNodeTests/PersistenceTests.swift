@@ -38,7 +38,7 @@ final class PersistenceTests: XCTestCase {
         let directory = try temporaryDirectory("persist")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/doctor.sqlite"
-        let device = DeviceKey(patient: TestKeys.id("alice"), source: try XCTUnwrap(SourceAddress("10.0.0.66")))
+        let device = DeviceKey(patient: TestKeys.id("alice"), source: try XCTUnwrap(SourceAddress(ipText: "10.0.0.66")))
 
         let firstClock: Instant
         do {

@@ -12,7 +12,7 @@ final class PolicyRestartAndUnblockTests: XCTestCase {
     private let codec = MessageCodec(groupName: TestKeys.group.name, elementLength: TestKeys.group.elementLength)
     private let wall: UInt64 = 1_764_000_000_000   // TestClock's start
 
-    private func source(_ text: String) throws -> SourceAddress { try XCTUnwrap(SourceAddress(text)) }
+    private func source(_ text: String) throws -> SourceAddress { try XCTUnwrap(SourceAddress(ipText: text)) }
 
     func testARestartWithAFullSourceBlockTableRefusesAtOnceAndAlertsThroughAuditAndObserver() throws {
         let store = try SecurityStore.inMemory()

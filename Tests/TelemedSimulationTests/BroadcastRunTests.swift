@@ -1,3 +1,4 @@
+import TelemedProtocol
 import XCTest
 @testable import TelemedSimulation
 

@@ -38,7 +38,7 @@ public struct HandshakeBench {
         let registry = Dictionary(uniqueKeysWithValues: enrolled.map { ($0.id, $0.key.publicKey) })
         doctor = try DoctorMachine(configuration: DoctorConfiguration(), group: group, identity: doctorID,
                                    privateKey: doctorKey, registry: registry)
-        guard let address = SourceAddress("192.0.2.10") else { throw BenchError.setup("source address") }
+        guard let address = SourceAddress(addressBytes: [192, 0, 2, 10]) else { throw BenchError.setup("source address") }
         source = address
         now = Instant(wall: 1_764_000_000_000, monotonic: 0)
         rng = SeededRandom(seed: Array("handshake:\(base.name):\(strategy)".utf8))

@@ -41,7 +41,7 @@ public enum SystemBench {
         let doctorID = try PeerID("doctor")
         var doctor = try DoctorMachine(configuration: configuration, group: group, identity: doctorID,
                                        privateKey: doctorKey, registry: registry)
-        guard let source = SourceAddress("192.0.2.10") else { throw BenchError.setup("source address") }
+        guard let source = SourceAddress(addressBytes: [192, 0, 2, 10]) else { throw BenchError.setup("source address") }
         let now = Instant(wall: 1_764_000_000_000, monotonic: 0)
         var rng = SeededRandom(seed: Array("system".utf8))
         _ = doctor.start(now: now)

@@ -1,3 +1,5 @@
+import enum TelemedProtocol.UTF8Validation
+
 // MARK: - JSONParser
 
 /// A small strict JSON parser (RFC 8259) for scenario files and frame bodies. It keeps key
@@ -97,7 +99,7 @@ public struct JSONParser {
         var run: [UInt8] = []
         func flush() throws(Failure) {
             guard !run.isEmpty else { return }
-            guard let text = String(validating: run, as: UTF8.self) else { throw failure("invalid UTF-8") }
+            guard let text = UTF8Validation.decode(run) else { throw failure("invalid UTF-8") }
             scalars.append(contentsOf: text.unicodeScalars)
             run.removeAll(keepingCapacity: true)
         }

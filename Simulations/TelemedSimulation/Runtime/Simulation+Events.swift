@@ -1,3 +1,4 @@
+import Logging
 import TelemedCrypto
 import TelemedNode
 import TelemedProtocol

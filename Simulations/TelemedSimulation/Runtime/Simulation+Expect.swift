@@ -1,4 +1,5 @@
 import TelemedCrypto
+import TelemedNode
 import TelemedProtocol
 
 /// The verdict on one expectation.
@@ -134,13 +135,13 @@ extension Simulation {
         let until: UInt64?
         if let at = target.lastIndex(of: "@") {
             guard let id = try? PeerID(String(target[..<at])),
-                  let source = SourceAddress(String(target[target.index(after: at)...])) else { return nil }
+                  let source = SourceAddress(ipText: String(target[target.index(after: at)...])) else { return nil }
             until = machine.deviceBlock(DeviceKey(patient: id, source: source), at: wall)
         } else if let slash = target.firstIndex(of: "/") {
-            guard let source = SourceAddress(String(target[..<slash])) else { return nil }
+            guard let source = SourceAddress(ipText: String(target[..<slash])) else { return nil }
             until = machine.securityState.prefixBlocks[source.prefix].flatMap { $0 > wall ? $0 : nil }
         } else {
-            guard let source = SourceAddress(target) else { return nil }
+            guard let source = SourceAddress(ipText: target) else { return nil }
             until = machine.sourceBlock(source, at: wall)
         }
         return until.map { $0 - min($0, wall) }

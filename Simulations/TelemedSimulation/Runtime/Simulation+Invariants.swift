@@ -1,4 +1,5 @@
 import TelemedCrypto
+import TelemedNode
 import TelemedProtocol
 import TelemedTransport
 
@@ -24,7 +25,7 @@ extension Simulation {
         let machine = doctor.machine
         for patient in machine.activePatients {
             guard let connection = machine.connection(of: patient),
-                  let flow = flowsByServer[WireConnection(rawValue: connection.rawValue)] else {
+                  let flow = flowsByServer[connection.wire] else {
                 found.append("invariant: member \(patient) has no connection the harness opened")
                 continue
             }
@@ -56,7 +57,7 @@ extension Simulation {
         for (client, session) in sessions.sorted(by: { $0.key < $1.key }) where session.node.machine.isActive {
             let patient = session.patient
             guard let id = try? PeerID(patient), let connection = machine.connection(of: id),
-                  connection.rawValue == session.flow.server.rawValue else {
+                  connection.wire == session.flow.server else {
                 found.append("invariant: \(patient) (conn \(client.rawValue)) is active but not the doctor's member on that connection")
                 continue
             }

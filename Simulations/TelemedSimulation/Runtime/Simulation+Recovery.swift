@@ -1,4 +1,5 @@
 import TelemedCrypto
+import TelemedNode
 import TelemedProtocol
 
 // MARK: - Key recovery from the wire

@@ -56,7 +56,7 @@ struct StepWindow {
     var stepRejections: [(rule: RuleID, reason: String)] {
         doctorEvents.compactMap { event in
             guard case let .rejected(connection, _, rule, reason, _) = event else { return nil }
-            if !connections.isEmpty, !connections.contains(WireConnection(rawValue: connection.rawValue)) { return nil }
+            if !connections.isEmpty, !connections.contains(connection.wire) { return nil }
             return (rule, reason)
         }
     }
@@ -65,7 +65,7 @@ struct StepWindow {
     var authenticated: [PeerID] {
         doctorEvents.compactMap { event in
             guard case let .patientAuthenticated(patient, connection, _, _) = event else { return nil }
-            if !connections.isEmpty, !connections.contains(WireConnection(rawValue: connection.rawValue)) { return nil }
+            if !connections.isEmpty, !connections.contains(connection.wire) { return nil }
             return patient
         }
     }

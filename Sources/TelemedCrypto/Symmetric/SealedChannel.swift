@@ -1,5 +1,4 @@
 import Crypto
-import struct Foundation.Data
 
 /// AES-256-GCM with the protocol's counter nonces: nonce = 0x00000000 ‖ u64be(seq); output
 /// ciphertext ‖ 16-byte tag (PROTOCOL.md §4 "Nonces and sequence numbers").
@@ -31,6 +30,10 @@ public enum SealedChannel {
 
 /// The one place that calls swift-crypto's AES.GCM; shared by ``SealedChannel`` and the
 /// known-answer layer (which passes arbitrary 12-byte nonces).
+///
+/// Inputs go to swift-crypto as `[UInt8]` (it accepts any byte collection) and its outputs are
+/// copied straight into `[UInt8]`, so this module names no Foundation type and imports no
+/// Foundation.
 enum GCMCore {
     static func seal(_ plaintext: [UInt8], key: SymmetricKey, nonce: [UInt8], aad: [UInt8]) -> [UInt8] {
         do {
@@ -51,8 +54,8 @@ enum GCMCore {
         do {
             let box = try AES.GCM.SealedBox(
                 nonce: try AES.GCM.Nonce(data: nonce),
-                ciphertext: Data(ciphertextAndTag[..<split]),
-                tag: Data(ciphertextAndTag[split...]))
+                ciphertext: Array(ciphertextAndTag[..<split]),
+                tag: Array(ciphertextAndTag[split...]))
             return Array(try AES.GCM.open(box, using: key, authenticating: aad))
         } catch {
             throw .authenticationFailure

@@ -55,7 +55,7 @@ extension DoctorMachine {
     /// Resolves operator text to block targets and lifts them.
     mutating func unblockTarget(_ text: String) throws(DoctorCommandError) -> [DoctorAction] {
         let trimmed = text.trimmingWhitespace
-        if let source = SourceAddress(trimmed) {
+        if let source = SourceAddress(ipText: trimmed) {
             return try unblock(.source(source))
         }
         if let prefix = SourcePrefix(operatorText: trimmed) {
@@ -63,7 +63,7 @@ extension DoctorMachine {
         }
         if let at = trimmed.lastIndex(of: "@"),
            let id = try? PeerID(String(trimmed[..<at])),
-           let source = SourceAddress(String(trimmed[trimmed.index(after: at)...])) {
+           let source = SourceAddress(ipText: String(trimmed[trimmed.index(after: at)...])) {
             return try unblock(.device(DeviceKey(patient: id, source: source)))
         }
         guard let id = try? PeerID(trimmed) else { throw .noSuchBlock(String(trimmed.prefix(80))) }
@@ -75,7 +75,7 @@ extension SourcePrefix {
     /// Parses `a.b.c.0/24` or an IPv6 address text followed by `/48`.
     init?(operatorText text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let source = SourceAddress(String(parts[0])) else { return nil }
+        guard parts.count == 2, let source = SourceAddress(ipText: String(parts[0])) else { return nil }
         guard (source.isIPv4 && parts[1] == "24") || (!source.isIPv4 && parts[1] == "48") else { return nil }
         self = source.prefix
     }

@@ -78,7 +78,7 @@ public final class SecurityStore {
     }
 
     private static func source(_ data: Data?, _ table: String) throws -> SourceAddress {
-        guard let data, let source = SourceAddress(bytes: [UInt8](data)) else {
+        guard let data, let source = SourceAddress(storedBytes: [UInt8](data)) else {
             throw StoreError.corruptRow(table: table, reason: "not a source address")
         }
         return source

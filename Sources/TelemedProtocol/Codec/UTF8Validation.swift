@@ -3,9 +3,12 @@
 /// Strict UTF-8 well-formedness (RFC 3629 §4, Unicode Table 3-7): rejects overlong forms,
 /// encoded surrogates (U+D800–DFFF), code points above U+10FFFF, stray continuation bytes,
 /// the bytes C0, C1, F5–FF, and sequences cut short.
-enum UTF8Validation {
+///
+/// The package's one UTF-8 validator: the protocol's JSON parser and the simulator's scenario
+/// reader both use it (`package` visibility; it is not part of the public API).
+package enum UTF8Validation {
     /// Whether every byte of `bytes` belongs to a well-formed UTF-8 sequence.
-    static func isValid(_ bytes: [UInt8]) -> Bool {
+    package static func isValid(_ bytes: [UInt8]) -> Bool {
         var index = 0
         let count = bytes.count
         while index < count {
@@ -40,5 +43,12 @@ enum UTF8Validation {
             index += length
         }
         return true
+    }
+
+    /// The text of `bytes` when they are well-formed UTF-8; nil otherwise (never a repaired
+    /// string with U+FFFD in it).
+    package static func decode(_ bytes: [UInt8]) -> String? {
+        guard isValid(bytes) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

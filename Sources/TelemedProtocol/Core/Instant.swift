@@ -19,8 +19,9 @@ public struct Instant: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension UInt64 {
-    /// `|self − other|` without overflow.
-    @inlinable func distance(to other: UInt64) -> UInt64 {
+    /// `|self − other|` without overflow. (Not `distance(to:)`: the standard library's
+    /// `Strideable.distance(to:)` is signed and directional, this is neither.)
+    @inlinable func absoluteDifference(from other: UInt64) -> UInt64 {
         self >= other ? self - other : other - self
     }
 }

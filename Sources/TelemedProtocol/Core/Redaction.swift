@@ -2,6 +2,8 @@
 // traffic keys). None of them prints or mirrors its stored properties: `print`, `dump`,
 // string interpolation and debuggers that go through `Mirror` see only a summary.
 
+import TelemedCrypto
+
 extension DoctorMachine: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var description: String {
         "DoctorMachine(\(identity), \(group.name), epoch \(epoch), \(members.count) active, \(pendingHandshakes) pending)"

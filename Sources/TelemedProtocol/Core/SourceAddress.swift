@@ -3,27 +3,47 @@
 /// A source is an IP address: an IPv4 address as /32, an IPv6 address truncated to its /64,
 /// an IPv4-mapped IPv6 address normalised to IPv4. Its ``prefix`` is the /24 (IPv4) or /48
 /// (IPv6) network that pending-handshake limits and prefix blocks apply to.
+///
+/// The core never reads address text: a host builds a source from the address bytes its
+/// transport reports (``init(addressBytes:)``), and parses any text (operator commands, test
+/// scenarios) with its transport's one strict IP parser before calling that initializer.
 public struct SourceAddress: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
     /// 4 bytes for IPv4, 8 bytes (the /64) for IPv6.
     public let bytes: [UInt8]
 
-    /// Parses an IPv4 dotted quad or an IPv6 address (with `::`, an embedded IPv4 tail, or an
-    /// IPv4-mapped form). Returns nil for anything else, including zone ids and ports.
-    public init?(_ text: String) {
-        if let v4 = SourceAddress.parseIPv4(Substring(text)) {
-            bytes = v4
-        } else if let v6 = SourceAddress.parseIPv6(text) {
-            let mapped = v6[0..<10].allSatisfy { $0 == 0 } && v6[10] == 0xff && v6[11] == 0xff
-            bytes = mapped ? Array(v6[12..<16]) : Array(v6[0..<8])
-        } else {
+    /// The source of an IP address given as 4 (IPv4) or 16 (IPv6) bytes in network order.
+    ///
+    /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) becomes that IPv4 address; any other IPv6
+    /// address keeps its first 64 bits. Returns nil for any other byte count.
+    public init?(addressBytes: [UInt8]) {
+        switch addressBytes.count {
+        case 4:
+            bytes = addressBytes
+        case 16:
+            let mapped = addressBytes[0..<10].allSatisfy { $0 == 0 }
+                && addressBytes[10] == 0xff && addressBytes[11] == 0xff
+            bytes = mapped ? Array(addressBytes[12..<16]) : Array(addressBytes[0..<8])
+        default:
             return nil
         }
     }
 
-    /// Wraps raw bytes (4 for IPv4, 8 for an IPv6 /64).
-    public init?(bytes: [UInt8]) {
-        guard bytes.count == 4 || bytes.count == 8 else { return nil }
-        self.bytes = bytes
+    /// Rebuilds a source from its stored ``bytes`` (4 for IPv4, 8 for an IPv6 /64); nil for any
+    /// other count.
+    public init?(storedBytes: [UInt8]) {
+        guard storedBytes.count == 4 || storedBytes.count == 8 else { return nil }
+        bytes = storedBytes
+    }
+
+    /// Decodes the stored ``bytes``, refusing a count that is no source.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let stored = try container.decode([UInt8].self, forKey: .bytes)
+        guard let source = SourceAddress(storedBytes: stored) else {
+            throw DecodingError.dataCorruptedError(forKey: .bytes, in: container,
+                                                   debugDescription: "a source has 4 or 8 bytes")
+        }
+        self = source
     }
 
     /// True for IPv4.
@@ -34,62 +54,23 @@ public struct SourceAddress: Sendable, Hashable, Comparable, CustomStringConvert
         SourcePrefix(bytes: isIPv4 ? Array(bytes[0..<3]) : Array(bytes[0..<6]))
     }
 
+    /// Orders sources by their bytes (IPv4 sources and IPv6 sources interleave by first bytes).
     public static func < (lhs: SourceAddress, rhs: SourceAddress) -> Bool {
         lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
     }
 
+    /// `192.0.2.1` for IPv4; the four uncompressed /64 groups and `::/64` for IPv6
+    /// (`2001:db8:1:2::/64`). Audit rows, traces and fixtures record this form.
     public var description: String {
         if isIPv4 { return bytes.map(String.init).joined(separator: ".") }
         return SourceAddress.groups(bytes) + "::/64"
     }
 
+    /// Hex 16-bit groups without leading zeros, joined by `:`.
     static func groups(_ bytes: [UInt8]) -> String {
         stride(from: 0, to: bytes.count, by: 2).map { index in
             String(UInt16(bytes[index]) << 8 | UInt16(bytes[index + 1]), radix: 16)
         }.joined(separator: ":")
-    }
-
-    // MARK: - Parsing
-
-    static func parseIPv4(_ text: Substring) -> [UInt8]? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var out: [UInt8] = []
-        for part in parts {
-            guard (1...3).contains(part.utf8.count), part.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                  let value = UInt8(part) else { return nil }
-            out.append(value)
-        }
-        return out
-    }
-
-    static func parseIPv6(_ text: String) -> [UInt8]? {
-        guard text.utf8.count <= 45, !text.isEmpty else { return nil }
-        let halves = text.components(separatedBy: "::")
-        guard halves.count <= 2 else { return nil }
-        func parseGroups(_ part: String, allowIPv4Tail: Bool) -> [UInt8]? {
-            if part.isEmpty { return [] }
-            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
-            var out: [UInt8] = []
-            for (index, piece) in pieces.enumerated() {
-                if allowIPv4Tail, index == pieces.count - 1, piece.contains(".") {
-                    guard let v4 = parseIPv4(piece) else { return nil }
-                    out += v4
-                    continue
-                }
-                guard (1...4).contains(piece.utf8.count), let value = UInt16(piece, radix: 16) else { return nil }
-                out += [UInt8(value >> 8), UInt8(value & 0xff)]
-            }
-            return out
-        }
-        if halves.count == 1 {
-            guard let all = parseGroups(halves[0], allowIPv4Tail: true), all.count == 16 else { return nil }
-            return all
-        }
-        guard let head = parseGroups(halves[0], allowIPv4Tail: false),
-              let tail = parseGroups(halves[1], allowIPv4Tail: true),
-              head.count + tail.count <= 14 else { return nil }
-        return head + [UInt8](repeating: 0, count: 16 - head.count - tail.count) + tail
     }
 }
 
@@ -104,10 +85,12 @@ public struct SourcePrefix: Sendable, Hashable, Comparable, CustomStringConverti
     /// True when `source` lies inside this prefix.
     public func contains(_ source: SourceAddress) -> Bool { source.prefix == self }
 
+    /// Orders prefixes by their bytes.
     public static func < (lhs: SourcePrefix, rhs: SourcePrefix) -> Bool {
         lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
     }
 
+    /// `192.0.2.0/24` for IPv4; the three uncompressed groups and `::/48` for IPv6.
     public var description: String {
         if bytes.count == 3 { return bytes.map(String.init).joined(separator: ".") + ".0/24" }
         return SourceAddress.groups(bytes) + "::/48"

@@ -60,7 +60,7 @@ extension DoctorMachine {
         guard request.idGWN == identity else { throw Refusal(.identity, "request addressed to another gateway", id) }
         // §7.2: the time window and the start rule cost no public-key work and do not count
         // (an honest patient whose clock lags a restart must not block its own address).
-        guard now.wall.distance(to: request.tsI) <= configuration.timeWindowMillis else {
+        guard now.wall.absoluteDifference(from: request.tsI) <= configuration.timeWindowMillis else {
             throw Refusal(.time, "ts_i \(request.tsI) outside ΔTS of \(now.wall)", id, counts: false)
         }
         guard request.tsI >= policy.state.startTime else {
@@ -153,7 +153,7 @@ extension DoctorMachine {
                 throw refuse(.state, "opcode \(message.opcode.rawValue) instead of KEY_CONFIRMATION")
             }
             guard confirmation.idI == patient else { throw refuse(.state, "KEY_CONFIRMATION for another id") }
-            guard now.wall.distance(to: confirmation.ts) <= configuration.timeWindowMillis else {
+            guard now.wall.absoluteDifference(from: confirmation.ts) <= configuration.timeWindowMillis else {
                 throw refuse(.time, "ts \(confirmation.ts) outside ΔTS of \(now.wall)")
             }
             guard confirmation.ts >= policy.state.startTime else {

@@ -10,7 +10,7 @@ extension PatientMachine {
         guard token.rnI == requested.rnI else {
             return close(.protocolViolation(.echo, "SESSION_TOKEN does not echo our rn_i"))
         }
-        guard now.wall.distance(to: token.tsGWN) <= configuration.timeWindowMillis else {
+        guard now.wall.absoluteDifference(from: token.tsGWN) <= configuration.timeWindowMillis else {
             return [.event(.dropped(.time, "ts_gwn \(token.tsGWN) outside ΔTS of \(now.wall)"))]
         }
         guard let signature = try? Signature(group: group, rBytes: token.sigR.bytes, sBytes: token.sigS.bytes),
@@ -70,7 +70,7 @@ extension PatientMachine {
         guard Int64(clamping: message.seq) > session.lastBroadcastSeq else {
             return [.event(.dropped(.broadcast, "broadcast seq \(message.seq) not above the last"))]
         }
-        guard now.wall.distance(to: message.ts) <= configuration.timeWindowMillis else {
+        guard now.wall.absoluteDifference(from: message.ts) <= configuration.timeWindowMillis else {
             return [.event(.dropped(.time, "broadcast ts \(message.ts) outside ΔTS of \(now.wall)"))]
         }
         let signed = SignedBytes.broadcast(group: group.name, idGWN: doctorID, epoch: message.epoch,

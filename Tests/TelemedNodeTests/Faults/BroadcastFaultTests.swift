@@ -59,7 +59,7 @@ final class BroadcastFaultTests: XCTestCase {
         XCTAssertTrue(movedOn)
         let daveConnection = try XCTUnwrap(cluster.connection(of: "dave"))
         XCTAssertTrue(cluster.doctorEvents.all.contains(.patientLeft(try PeerID("dave"),
-                                                                     TelemedProtocol.ConnectionID(daveConnection.rawValue),
+                                                                     TelemedProtocol.ConnectionID(daveConnection),
                                                                      reason: .connectionClosed)),
                       "\(cluster.doctorEvents.all.filter { if case .patientLeft = $0 { return true }; return false })")
         // Every broadcast went out; the first eleven reached five members, the later ones four
@@ -124,7 +124,7 @@ final class BroadcastFaultTests: XCTestCase {
         let daveID = try PeerID("dave")
         let daveLeft = await eventually {
             cluster.doctorEvents.all.contains(.patientLeft(daveID,
-                                                           TelemedProtocol.ConnectionID(daveConnection.rawValue),
+                                                           TelemedProtocol.ConnectionID(daveConnection),
                                                            reason: .outboundQueueFull))
         }
         XCTAssertTrue(daveLeft)

@@ -148,9 +148,9 @@ final class CrashRestartTests: XCTestCase {
             let blockRows = try audit.rows(kind: .block).compactMap(\.source)
             XCTAssertEqual(Array(blockRows.prefix(beforeKill.blocks.count)), beforeKill.blocks)
             let saved = try store.load()
-            XCTAssertNotNil(saved.sourceBlocks[try XCTUnwrap(SourceAddress("127.0.0.2"))])
+            XCTAssertNotNil(saved.sourceBlocks[try XCTUnwrap(SourceAddress(ipText: "127.0.0.2"))])
             XCTAssertNotNil(saved.deviceBlocks[DeviceKey(patient: dave.identity,
-                                                         source: try XCTUnwrap(SourceAddress("127.0.0.3")))])
+                                                         source: try XCTUnwrap(SourceAddress(ipText: "127.0.0.3")))])
         }
 
         // Second run on the same state directory and port.

@@ -68,7 +68,7 @@ extension TCPCluster {
     func connection(of name: String) -> TelemedTransport.ConnectionID? {
         doctorEvents.all.reversed().lazy.compactMap { event -> TelemedTransport.ConnectionID? in
             guard case let .patientAuthenticated(id, connection, _, _) = event, id.value == name else { return nil }
-            return TelemedTransport.ConnectionID(rawValue: connection.rawValue)
+            return connection.wire
         }.first
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TelemedCrypto
 import TelemedNode
 import TelemedProtocol
 import TelemedTCP

@@ -1,3 +1,4 @@
+import TelemedCrypto
 import TelemedNode
 import TelemedProtocol
 import TelemedTransport

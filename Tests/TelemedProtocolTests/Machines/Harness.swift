@@ -1,5 +1,6 @@
 import TelemedCrypto
 @testable import TelemedProtocol
+import struct TelemedTransport.IPAddress
 
 /// A doctor and N patients in one process, frames pumped between them in FIFO order, with a
 /// hook that can edit, drop, duplicate or hold back any frame in flight. Every loop is bounded.
@@ -240,8 +241,17 @@ struct Harness {
 
 struct HarnessError: Error { let message: String }
 
+extension SourceAddress {
+    /// A source from address text as a host builds it: the transport's one strict IP parser,
+    /// then the address bytes (the core itself reads no text).
+    init?(ipText text: String) {
+        guard let ip = IPAddress(text) else { return nil }
+        self.init(addressBytes: ip.bytes)
+    }
+}
+
 func XCTUnwrapSource(_ text: String) throws -> SourceAddress {
-    guard let address = SourceAddress(text) else { throw HarnessError(message: "bad address \(text)") }
+    guard let address = SourceAddress(ipText: text) else { throw HarnessError(message: "bad address \(text)") }
     return address
 }
 

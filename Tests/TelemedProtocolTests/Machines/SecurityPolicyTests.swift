@@ -83,11 +83,13 @@ final class SecurityPolicyTests: XCTestCase {
     }
 
     func testSourceAddressesNormalise() throws {
-        XCTAssertEqual(SourceAddress("::ffff:192.0.2.1"), SourceAddress("192.0.2.1"))
-        XCTAssertEqual(SourceAddress("2001:db8:1:2:3:4:5:6"), SourceAddress("2001:db8:1:2::9"), "IPv6 sources are /64s")
-        XCTAssertNotEqual(SourceAddress("2001:db8:1:2::1")?.prefix, SourceAddress("2001:db8:2:2::1")?.prefix)
-        XCTAssertNil(SourceAddress("300.1.1.1"))
-        XCTAssertNil(SourceAddress("1::2::3"))
+        XCTAssertEqual(SourceAddress(ipText: "::ffff:192.0.2.1"), SourceAddress(ipText: "192.0.2.1"))
+        XCTAssertEqual(SourceAddress(ipText: "2001:db8:1:2:3:4:5:6"), SourceAddress(ipText: "2001:db8:1:2::9"),
+                       "IPv6 sources are /64s")
+        XCTAssertNotEqual(SourceAddress(ipText: "2001:db8:1:2::1")?.prefix, SourceAddress(ipText: "2001:db8:2:2::1")?.prefix)
+        XCTAssertNil(SourceAddress(ipText: "300.1.1.1"))
+        XCTAssertNil(SourceAddress(ipText: "1::2::3"))
+        XCTAssertNil(SourceAddress(ipText: "010.0.0.1"), "the one IP parser refuses leading zeros")
     }
 
     func testConfigurationBoundsAreEnforced() {

@@ -12,7 +12,7 @@ enum ModelWorld {
     static let sources = ["10.0.0.1", "10.0.0.2", "10.0.1.1", "192.0.2.7", "2001:db8::1"]
 
     static let sourceAddresses: [SourceAddress] = sources.map { text in
-        guard let address = SourceAddress(text) else { preconditionFailure("test source \(text) must parse") }
+        guard let address = SourceAddress(ipText: text) else { preconditionFailure("test source \(text) must parse") }
         return address
     }
     static let patientIDs: [PeerID] = patients.map(peer)

@@ -1,6 +1,7 @@
 
 import Foundation
 import XCTest
+import TelemedCrypto
 @testable import TelemedProtocol
 import enum TelemedTransport.Framing
 import enum TelemedTransport.FrameError

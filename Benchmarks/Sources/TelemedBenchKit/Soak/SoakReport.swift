@@ -5,6 +5,7 @@
 import Foundation
 import TelemedNode
 import TelemedProtocol
+import struct TelemedTransport.IPAddress
 
 /// One check of the verdict.
 public struct SoakCheck: Sendable, Codable {
@@ -209,7 +210,8 @@ public struct SoakReport: Sendable, Codable {
             case let .source(source):
                 if !addresses.contains(source.description) { violations.append("blocked \(target), not an attacker address") }
             case let .prefix(prefix):
-                if let honest = SourceAddress(SoakOptions.honestSource), prefix.contains(honest) {
+                if let honest = IPAddress(SoakOptions.honestSource).flatMap({ SourceAddress(addressBytes: $0.bytes) }),
+                   prefix.contains(honest) {
                     violations.append("blocked \(target), which covers the honest patients")
                 }
             case let .device(device):
