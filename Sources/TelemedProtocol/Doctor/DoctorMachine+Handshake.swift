@@ -14,7 +14,7 @@ extension DoctorMachine {
             // §7.7 and §7.3: a verified request enters the replay cache at once, before its
             // elements are looked at, so a signed request with bad elements cannot be replayed
             // to make the doctor verify it again. None of these refusals counts.
-            switch replay.insert(request.idI, request.rnI, now: now.monotonic) {
+            switch fault == .skipReplayInsert ? .inserted : replay.insert(request.idI, request.rnI, now: now.monotonic) {
             case .inserted: break
             case .duplicate:
                 throw Refusal(.replay, "concurrent duplicate of (id, rn)", request.idI, counts: false)
@@ -61,7 +61,7 @@ extension DoctorMachine {
         // §7.2: the time window and the start rule cost no public-key work and do not count
         // (an honest patient whose clock lags a restart must not block its own address).
         guard now.wall.absoluteDifference(from: request.tsI) <= configuration.timeWindowMillis else {
-            throw Refusal(.time, "ts_i \(request.tsI) outside ΔTS of \(now.wall)", id, counts: false)
+            throw Refusal(.time, "ts_i \(request.tsI) outside ΔTS of \(now.wall)", id, counts: fault == .countTimeRefusal)
         }
         guard request.tsI >= policy.state.startTime else {
             throw Refusal(.start, "ts_i \(request.tsI) before start time \(policy.state.startTime)", id, counts: false)
@@ -69,7 +69,7 @@ extension DoctorMachine {
         let enrolledKey = registry[id]
         let device = DeviceKey(patient: id, source: source)
         if let until = policy.deviceBlockExpiry(device, now: now.wall) {
-            throw Refusal(.block, "device \(device) blocked until \(until)", id, counts: false)
+            throw Refusal(.block, "device \(device) blocked until \(until)", id, counts: fault == .countDeviceBlockedRequest)
         }
         if replay.contains(id, request.rnI, now: now.monotonic) {
             throw Refusal(.replay, "(id, rn) seen within the replay window", id)
@@ -136,12 +136,13 @@ extension DoctorMachine {
         // §7.4: before anything else (before parsing), a block set on the source, its prefix
         // or the device while the handshake was pending ends it: no new block, not counted. A
         // saturated block table does not refuse a pending confirmation.
-        if let until = policy.sourceBlockExpiry(verified.source, now: now.wall) {
+        let recheck = fault != .skipBlockRecheckAtConfirmation
+        if recheck, let until = policy.sourceBlockExpiry(verified.source, now: now.wall) {
             return reject(connection, state, .block, "source blocked until \(until) while the handshake was pending",
                           patient: patient, counts: false, now: now, using: &rng)
         }
         let pendingDevice = DeviceKey(patient: patient, source: verified.source)
-        if let until = policy.deviceBlockExpiry(pendingDevice, now: now.wall) {
+        if recheck, let until = policy.deviceBlockExpiry(pendingDevice, now: now.wall) {
             return reject(connection, state, .block,
                           "device \(pendingDevice) blocked until \(until) while the handshake was pending",
                           patient: patient, counts: false, now: now, using: &rng)

@@ -62,6 +62,8 @@ public struct DoctorMachine: Sendable {
     var broadcastCounts: [UInt64: UInt64] = [:]
     var clockBehindEpisode = false
     var started = false
+    /// A rule broken on purpose by a machine-mutant test; `nil` (no fault) everywhere else.
+    package var fault: Fault?
 
     /// Builds a gateway. Call ``start(now:)`` before any other input.
     ///

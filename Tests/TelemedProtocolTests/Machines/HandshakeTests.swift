@@ -30,6 +30,8 @@ final class HandshakeTests: XCTestCase {
         let b = try h.connect("bob", from: "192.0.2.2")
         h.pump()
         var bobBefore = try XCTUnwrap(h.patients[b])
+        let bobKeys = try XCTUnwrap(DepartedPatient(bobBefore, connection: b, leftAt: h.doctorLog.count))
+        XCTAssertEqual(bobKeys.epoch, 2)
         h.leave(b)
         h.pump()
         XCTAssertEqual(h.doctor.activePatients.map(\.value), ["alice"])
@@ -38,9 +40,12 @@ final class HandshakeTests: XCTestCase {
         try h.broadcast("after bob left")
         h.pump()
         XCTAssertEqual(h.received(a), ["after bob left"])
-        // Bob's machine as it was before leaving still holds GK_2: the epoch-3 broadcast is
-        // dropped unread (R-EPOCH).
+        // Bob kept GK_2 and his k_d2p: neither opens the epoch-3 broadcast or a GROUP_KEY sent
+        // since he left (tried through SealedChannel.open with the frames' own AAD).
         let frame = try XCTUnwrap(h.framesSent(to: a).last)
+        guard case .encMsg? = Crafter().decode(frame) else { return XCTFail("the last frame to alice is not the broadcast") }
+        XCTAssertNil(bobKeys.firstOpened(in: h.doctorLog, codec: Crafter().codec))
+        // And his machine drops the frame before trying a key (R-EPOCH).
         let actions = bobBefore.frameReceived(frame, now: h.now, using: &h.rng)
         XCTAssertFalse(actions.contains { if case .event(.broadcastReceived) = $0 { return true }; return false })
         XCTAssertTrue(actions.contains { if case .event(.dropped(.epoch, _)) = $0 { return true }; return false })

@@ -15,7 +15,9 @@ final class MachinePropertyTests: XCTestCase {
     }
 
     /// Joins, leaves, kicks, rekeys and broadcasts in random order: after every step each
-    /// member is on the doctor's epoch and GK, and no departed patient opens a later broadcast.
+    /// member is on the doctor's epoch and GK, and no departed patient opens, with the keys it
+    /// held when it left (its last GK, its k_d2p), any broadcast or GROUP_KEY sent since
+    /// (`DepartedPatient`, through `SealedChannel.open` and `AssociatedData`).
     func testHonestInterleavingsKeepEveryMemberOnTheCurrentEpoch() throws {
         for seed in seeds {
             do {
@@ -73,7 +75,7 @@ final class MachinePropertyTests: XCTestCase {
     func runHonest(seed: UInt64, steps: Int) throws -> [DoctorAction] {
         var h = try Harness(patients: Self.names, seed: seed)
         var chooser = SeededRandom(seed: seed &+ 7)
-        var departed: [PatientMachine] = []
+        var departed: [DepartedPatient] = []
         var connections: [String: ConnectionID] = [:]
         for step in 0..<steps {
             let name = Self.names[Int(chooser.next() % UInt64(Self.names.count))]
@@ -83,12 +85,12 @@ final class MachinePropertyTests: XCTestCase {
                 if !active { connections[name] = try h.connect(name, from: "10.1.\(step % 200).\(step / 200 + 1)") }
             case 2:
                 if active, let connection = connections[name], let snapshot = h.patients[connection] {
-                    departed.append(snapshot)
+                    departed.append(try departure(snapshot, connection, h))
                     h.leave(connection)
                 }
             case 3:
                 if active, let connection = connections[name], let snapshot = h.patients[connection] {
-                    departed.append(snapshot)
+                    departed.append(try departure(snapshot, connection, h))
                     h.applyDoctor(try h.doctor.kick(try PeerID(name), now: h.now, using: &h.rng))
                 }
             case 4:
@@ -103,7 +105,14 @@ final class MachinePropertyTests: XCTestCase {
         return h.doctorLog
     }
 
-    func checkInvariants(_ h: inout Harness, departed: inout [PatientMachine], step: Int) throws {
+    func departure(_ patient: PatientMachine, _ connection: ConnectionID, _ h: Harness) throws -> DepartedPatient {
+        guard let departed = DepartedPatient(patient, connection: connection, leftAt: h.doctorLog.count) else {
+            throw HarnessError(message: "\(patient.identity) left without holding a GK")
+        }
+        return departed
+    }
+
+    func checkInvariants(_ h: inout Harness, departed: inout [DepartedPatient], step: Int) throws {
         for member in h.doctor.activePatients {
             guard let connection = h.doctor.connection(of: member), let patient = h.patients[connection] else {
                 throw HarnessError(message: "step \(step): member \(member) has no patient machine")
@@ -113,18 +122,11 @@ final class MachinePropertyTests: XCTestCase {
                 throw HarnessError(message: "step \(step): \(member) is on epoch \(patient.epoch), doctor on \(h.doctor.epoch)")
             }
         }
-        // Every broadcast of the step, offered to every departed patient's last state.
-        let broadcasts = h.doctorLog.suffix(200).compactMap { action -> [UInt8]? in
-            guard case let .send(_, body) = action, case .encMsg? = Crafter().decode(body) else { return nil }
-            return body
-        }
-        for index in departed.indices {
-            for body in broadcasts {
-                let actions = departed[index].frameReceived(body, now: h.now, using: &h.rng)
-                if actions.contains(where: { if case .event(.broadcastReceived) = $0 { return true }; return false }),
-                   case let .encMsg(message)? = Crafter().decode(body), message.epoch > departed[index].epoch {
-                    throw HarnessError(message: "step \(step): a departed patient opened a later broadcast")
-                }
+        // Everything sent since each departure, tried with the keys the departed patient holds.
+        let codec = Crafter().codec
+        for patient in departed {
+            if let opened = patient.firstOpened(in: h.doctorLog, codec: codec) {
+                throw HarnessError(message: "step \(step): \(opened)")
             }
         }
     }

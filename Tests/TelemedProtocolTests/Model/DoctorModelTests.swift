@@ -12,7 +12,9 @@ import XCTest
 /// Run more seeds:    TELEMED_MODEL_RUNS=<n> swift test --filter TelemedProtocolTests.DoctorModelTests
 /// Longer sequences:  TELEMED_MODEL_EVENTS=<n> (default 60)
 /// See a failure:     TELEMED_MODEL_MUTANT=noEpochOnLeave (or blocksNeverExpire) runs the main
-///                    test against a deliberately wrong model, so it fails and prints its report
+///                    test against a deliberately wrong model, so it fails and prints its report;
+///                    TELEMED_MODEL_MUTANT=skipReplayInsert (or another `DoctorMachine.Fault`)
+///                    runs it against a deliberately wrong machine (see MachineMutantTests)
 final class DoctorModelTests: XCTestCase {
     static let defaultRuns: UInt64 = 10
     static let filter = "TelemedProtocolTests.DoctorModelTests/testMachineAgreesWithTheReferenceModel"
@@ -29,6 +31,11 @@ final class DoctorModelTests: XCTestCase {
         environment["TELEMED_MODEL_MUTANT"].flatMap(ModelMutant.init(rawValue:)) ?? .faithful
     }
 
+    /// A machine mutant named by the same variable (the names of the two kinds differ).
+    var fault: DoctorMachine.Fault? {
+        environment["TELEMED_MODEL_MUTANT"].flatMap(DoctorMachine.Fault.init(rawValue:))
+    }
+
     var length: Int {
         environment["TELEMED_MODEL_EVENTS"].flatMap(Int.init).map { max(1, $0) } ?? 60
     }
@@ -39,8 +46,9 @@ final class DoctorModelTests: XCTestCase {
     }
 
     static func report(seed: UInt64, events: [ModelEvent], divergence: ModelDivergence, replays: Int,
-                       mutant: ModelMutant = .faithful) -> String {
-        let prefix = mutant == .faithful ? "" : "TELEMED_MODEL_MUTANT=\(mutant.rawValue) "
+                       mutant: ModelMutant = .faithful, fault: DoctorMachine.Fault? = nil) -> String {
+        let name = fault?.rawValue ?? (mutant == .faithful ? nil : mutant.rawValue)
+        let prefix = name.map { "TELEMED_MODEL_MUTANT=\($0) " } ?? ""
         let steps = events.enumerated().map { "  \($0.offset + 1). \($0.element)" }.joined(separator: "\n")
         return """
         DoctorMachine diverges from the reference model (seed \(seed)).
@@ -59,16 +67,16 @@ final class DoctorModelTests: XCTestCase {
         var paths: [String: Int] = [:]
         for seed in seeds {
             let events = Self.events(seed: seed, count: length)
-            var runner = try ModelRunner(mutant: mutant)
+            var runner = try ModelRunner(mutant: mutant, fault: fault)
             let found = try runner.run(events)
             rules.formUnion(runner.rulesSeen)
             joins += runner.joinsCompleted
             paths.merge(runner.coverage, uniquingKeysWith: +)
             guard found != nil else { continue }
-            var shrinker = ModelShrinker(mutant: mutant)
+            var shrinker = ModelShrinker(mutant: mutant, fault: fault)
             if let (shortest, divergence) = try shrinker.shrink(events) {
                 XCTFail(Self.report(seed: seed, events: shortest, divergence: divergence, replays: shrinker.replays,
-                                    mutant: mutant))
+                                    mutant: mutant, fault: fault))
             } else {
                 XCTFail("seed \(seed): the divergence did not reproduce from a fresh start (nondeterminism)")
             }

@@ -26,15 +26,21 @@ struct ModelRunner {
     var coverage: [String: Int] { model.coverage }
     let crafter = Crafter()
 
-    init(mutant: ModelMutant = .faithful) throws {
+    /// The rule the machine breaks on purpose (a machine mutant), kept across restarts.
+    let fault: DoctorMachine.Fault?
+
+    init(mutant: ModelMutant = .faithful, fault: DoctorMachine.Fault? = nil) throws {
         h = try Harness(patients: ModelWorld.patients, seed: 1, configuration: ModelWorld.configuration)
+        self.fault = fault
+        h.doctor.fault = fault
         model = DoctorModel(config: ModelWorld.configuration, enrolled: Set(ModelWorld.patientIDs),
                             start: h.now, mutant: mutant)
     }
 
     /// Runs `events` from a fresh start; returns the first divergence, if any.
-    static func firstDivergence(_ events: [ModelEvent], mutant: ModelMutant = .faithful) throws -> ModelDivergence? {
-        var runner = try ModelRunner(mutant: mutant)
+    static func firstDivergence(_ events: [ModelEvent], mutant: ModelMutant = .faithful,
+                                fault: DoctorMachine.Fault? = nil) throws -> ModelDivergence? {
+        var runner = try ModelRunner(mutant: mutant, fault: fault)
         return try runner.run(events)
     }
 
@@ -213,6 +219,7 @@ struct ModelRunner {
             h.doctor = try DoctorMachine(configuration: ModelWorld.configuration, group: Harness.group,
                                          identity: Harness.doctorID, privateKey: h.doctorKey,
                                          registry: h.keys.mapValues(\.publicKey), restoring: state)
+            h.doctor.fault = fault
             h.applyDoctor(h.doctor.start(now: h.now))
             model.restart()
         case let .replay(index, s):

@@ -1,16 +1,23 @@
+@testable import TelemedProtocol
+
 /// Delta debugging over event sequences: the shortest sequence (1-minimal: no single event
 /// can be dropped) that still makes the machine and the model disagree. Every candidate is
 /// replayed from a fresh machine and a fresh model.
 struct ModelShrinker {
     let mutant: ModelMutant
+    /// The machine mutant, if any: the rule the DoctorMachine breaks on purpose.
+    let fault: DoctorMachine.Fault?
     /// Candidate sequences replayed (for reporting).
     private(set) var replays = 0
 
-    init(mutant: ModelMutant = .faithful) { self.mutant = mutant }
+    init(mutant: ModelMutant = .faithful, fault: DoctorMachine.Fault? = nil) {
+        self.mutant = mutant
+        self.fault = fault
+    }
 
     mutating func divergence(_ events: [ModelEvent]) throws -> ModelDivergence? {
         replays += 1
-        return try ModelRunner.firstDivergence(events, mutant: mutant)
+        return try ModelRunner.firstDivergence(events, mutant: mutant, fault: fault)
     }
 
     /// Shrinks a failing sequence. Returns nil when `events` does not fail at all.
