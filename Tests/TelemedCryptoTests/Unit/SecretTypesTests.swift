@@ -5,8 +5,6 @@ import TelemedCrypto
 /// The secret-key types (SessionKey, TrafficKey, GroupKeySecret, GroupKey) and the
 /// nonce-owning SealingKey / OpeningKey.
 final class SecretTypesTests: XCTestCase {
-    private func bytes(_ body: ((UnsafeRawBufferPointer) -> [UInt8]) -> [UInt8]) -> [UInt8] { body { Array($0) } }
-
     func testEverySecretTypeIsRedacted() throws {
         var rng = SeededRandom(seed: 77)
         let doctorKey = PrivateKey(generatingIn: TelemedGroup.telemed2048, using: &rng)
