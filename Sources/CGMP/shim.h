@@ -2,6 +2,8 @@
 #define TELEMED_CGMP_SHIM_H
 
 #include <gmp.h>
+#include <stdlib.h>
+#include <string.h>
 
 // Swift cannot import GMP's function-like macros; these inline wrappers expose them.
 
@@ -73,6 +75,82 @@ static inline void cgmp_mont_mul_fast(mp_limb_t *rp, const mp_limb_t *ap, const 
 static inline void cgmp_tabselect(mp_limb_t *rp, const mp_limb_t *table, mp_size_t n,
                                   mp_size_t count, mp_size_t which) {
     mpn_sec_tabselect(rp, table, n, count, which);
+}
+
+// MARK: - Zeroization
+
+/// Writes `n` zero bytes through a volatile pointer: the stores are observable behaviour, so
+/// the compiler may not drop them as dead (as it may drop a plain memset before free).
+static inline void cgmp_secure_zero(void *p, size_t n) {
+    volatile unsigned char *v = (volatile unsigned char *)p;
+    while (n--) {
+        *v++ = 0;
+    }
+}
+
+/// Hands a wiped block back: `release(block, size, context)`. Production passes
+/// `cgmp_release_to_free`; the tests pass a releaser that inspects the block first.
+typedef void (*cgmp_release_fn)(void *block, size_t size, void *context);
+
+static inline void cgmp_release_to_free(void *block, size_t size, void *context) {
+    (void)size;
+    (void)context;
+    free(block);
+}
+
+/// Wipes `size` bytes of `block`, then releases it.
+static inline void cgmp_wipe_and_release(void *block, size_t size, cgmp_release_fn release, void *context) {
+    if (block != NULL) {
+        cgmp_secure_zero(block, size);
+    }
+    release(block, size, context);
+}
+
+/// Moves a block to a fresh allocation of `new_size` bytes: copies min(old, new) bytes, then
+/// wipes and releases the old block (so a grown or shrunk limb vector leaves no copy behind, as
+/// a plain realloc could). Aborts when memory is exhausted, as GMP's own allocator does.
+static inline void *cgmp_wipe_and_move(void *old, size_t old_size, size_t new_size,
+                                       cgmp_release_fn release, void *context) {
+    void *fresh = malloc(new_size > 0 ? new_size : 1);
+    if (fresh == NULL) {
+        abort();
+    }
+    if (old != NULL) {
+        memcpy(fresh, old, old_size < new_size ? old_size : new_size);
+    }
+    cgmp_wipe_and_release(old, old_size, release, context);
+    return fresh;
+}
+
+static inline void *cgmp_wiping_alloc(size_t size) {
+    void *block = malloc(size > 0 ? size : 1);
+    if (block == NULL) {
+        abort();
+    }
+    return block;
+}
+
+static inline void *cgmp_wiping_realloc(void *old, size_t old_size, size_t new_size) {
+    return cgmp_wipe_and_move(old, old_size, new_size, cgmp_release_to_free, NULL);
+}
+
+static inline void cgmp_wiping_free(void *block, size_t size) {
+    cgmp_wipe_and_release(block, size, cgmp_release_to_free, NULL);
+}
+
+/// Makes GMP allocate through malloc and wipe every block it frees or outgrows. Blocks GMP
+/// allocated before are malloc blocks too, so freeing them through these functions is sound.
+static inline void cgmp_install_wiping_allocator(void) {
+    mp_set_memory_functions(cgmp_wiping_alloc, cgmp_wiping_realloc, cgmp_wiping_free);
+}
+
+/// 1 when GMP's memory functions are the wiping ones above.
+static inline int cgmp_wiping_allocator_installed(void) {
+    void *(*allocate)(size_t);
+    void *(*reallocate)(void *, size_t, size_t);
+    void (*release)(void *, size_t);
+    mp_get_memory_functions(&allocate, &reallocate, &release);
+    return allocate == cgmp_wiping_alloc && reallocate == cgmp_wiping_realloc && release == cgmp_wiping_free;
 }
 
 #endif

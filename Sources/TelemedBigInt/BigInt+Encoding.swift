@@ -172,7 +172,9 @@ extension BigInt {
         }
     }
 
+    /// Zeroes `buffer` through ``SecureMemory/wipe(_:)-([UInt8])`` (a volatile store loop the
+    /// optimiser keeps).
     static func wipe(_ buffer: inout [UInt8]) {
-        for index in buffer.indices { buffer[index] = 0 }
+        SecureMemory.wipe(&buffer)
     }
 }

@@ -3,7 +3,9 @@
 // Theory of operation: every `BigInt` owns an immutable GMP `mpz_t` behind a final class.
 // Operations never mutate an operand's storage; they always write into freshly allocated
 // storage, so passing the same value twice (`a.powMod(a, a)`) can never alias an output with
-// an input. Storage is zeroed, cleared and freed in `deinit`.
+// an input. Storage is cleared and freed in `deinit`; GMP's allocation functions are the
+// wiping ones of `SecureMemory`, installed before the first storage exists, so the limbs (and
+// every block GMP outgrows or frees as scratch) are zeroed on the way out.
 
 import CGMP
 
@@ -27,17 +29,13 @@ final class GMPStorage: @unchecked Sendable {
     @usableFromInline let pointer: UnsafeMutablePointer<__mpz_struct>
 
     @usableFromInline init() {
+        _ = SecureMemory.installWipingAllocator
         pointer = .allocate(capacity: 1)
         __gmpz_init(pointer)
     }
 
     deinit {
-        // Wipe the limbs before handing the memory back: values here may be secrets.
-        let allocated = Int(pointer.pointee._mp_alloc)
-        if allocated > 0, let limbs = pointer.pointee._mp_d {
-            UnsafeMutableRawPointer(limbs).initializeMemory(
-                as: UInt8.self, repeating: 0, count: allocated * cgmp_limb_bytes())
-        }
+        // mpz_clear hands the limbs to the wiping free function, which zeroes them.
         __gmpz_clear(pointer)
         pointer.deallocate()
     }

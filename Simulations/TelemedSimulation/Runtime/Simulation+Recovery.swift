@@ -59,9 +59,9 @@ extension Simulation {
             rnI: request.rnI, rnGWN: token.rnGWN, idI: token.idI, idGWN: token.idGWN)
         let sessionKey = KeySchedule.sessionKey(transcript)
         let traffic = KeySchedule.trafficKeys(sessionKey: sessionKey)
-        secrets.add(sessionKey.bytes, "SK of \(token.idI)")
-        secrets.add(traffic.doctorToPatient.keyBytes.bytes, "k_d2p of \(token.idI)")
-        secrets.add(traffic.patientToDoctor.keyBytes.bytes, "k_p2d of \(token.idI)")
+        secrets.add(sessionKey.withUnsafeBytes { Array($0) }, "SK of \(token.idI)")
+        secrets.add(traffic.doctorToPatient.withUnsafeBytes { Array($0) }, "k_d2p of \(token.idI)")
+        secrets.add(traffic.patientToDoctor.withUnsafeBytes { Array($0) }, "k_p2d of \(token.idI)")
         flow.trafficKeys = traffic
     }
 
@@ -69,10 +69,10 @@ extension Simulation {
         guard let traffic = flow.trafficKeys, let token = flow.token, let patient = flow.patientID else { return }
         let aad = AssociatedData.groupKey(idGWN: keys.doctorID, idI: token.idI, epoch: message.epoch,
                                           seq: message.seq, members: message.members)
-        guard let plaintext = try? SealedChannel.open(message.ct, key: traffic.doctorToPatient, seq: message.seq, aad: aad),
-              let bytes = try? Bytes32(plaintext) else { return }
-        secrets.add(bytes.bytes, "GK of epoch \(message.epoch)")
-        let key = SymmetricKey32(bytes)
+        // A fresh opening key per frame: the wiretap sees frames the patient may refuse as replays.
+        var opening = OpeningKey(traffic.doctorToPatient)
+        guard let key = try? opening.openGroupKey(message.ct, seq: message.seq, aad: aad) else { return }
+        secrets.add(key.withUnsafeBytes { Array($0) }, "GK of epoch \(message.epoch)")
         heldGroupKeys[patient, default: []].append((flow.run, message.epoch, key))
         let epochName = "epoch \(message.epoch)" + (flow.run == 1 ? "" : " of doctor run \(flow.run)")
         // A key learned now must not open any earlier broadcast of an epoch this patient was not in.
@@ -98,8 +98,9 @@ extension Simulation {
     }
 
     /// True when `key` opens the broadcast's ciphertext.
-    func opens(_ message: BroadcastMessage, with key: SymmetricKey32) -> Bool {
+    func opens(_ message: BroadcastMessage, with key: GroupKey) -> Bool {
         let aad = AssociatedData.broadcast(idGWN: keys.doctorID, epoch: message.epoch, seq: message.seq, ts: message.ts)
-        return (try? SealedChannel.open(message.ct, key: key, seq: message.seq, aad: aad)) != nil
+        var opening = OpeningKey(key)
+        return (try? opening.open(message.ct, seq: message.seq, aad: aad)) != nil
     }
 }

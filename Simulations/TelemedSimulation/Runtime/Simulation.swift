@@ -106,7 +106,7 @@ final class Simulation {
     var window = StepWindow()
     var broadcastLabels: [String: BroadcastKey] = [:]
     var sentBroadcasts: [BroadcastKey: SentBroadcast] = [:]
-    var heldGroupKeys: [String: [(run: Int, epoch: UInt64, key: SymmetricKey32)]] = [:]
+    var heldGroupKeys: [String: [(run: Int, epoch: UInt64, key: GroupKey)]] = [:]
     var readBy: [String: Set<BroadcastKey>] = [:]
     var rulesExercised: Set<RuleID> = []
     var violations: [String] = []
@@ -178,7 +178,7 @@ final class Simulation {
         for (id, key) in keys.patientKeys.sorted(by: { $0.key < $1.key }) {
             secrets.add(key.scalarBytes, "\(id)'s private key")
         }
-        secrets.add(KeySchedule.groupKeySecret(doctorKey: keys.doctorKey).keyBytes.bytes, "k_gk")
+        secrets.add(KeySchedule.groupKeySecret(doctorKey: keys.doctorKey).withUnsafeBytes { Array($0) }, "k_gk")
     }
 
     // MARK: - Clocks and endpoints

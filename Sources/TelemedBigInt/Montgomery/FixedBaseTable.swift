@@ -126,14 +126,14 @@ public final class FixedBaseTable: @unchecked Sendable {
         defer { w.release(limbCount: n) }
         let digits = self.digits(of: exponent)
         defer {
-            digits.update(repeating: 0, count: positions)
+            SecureMemory.wipe(digits, count: positions)
             digits.deallocate()
         }
         let accumulator = UnsafeMutablePointer<mp_limb_t>.allocate(capacity: n)
         let selected = UnsafeMutablePointer<mp_limb_t>.allocate(capacity: n)
         defer {
-            accumulator.update(repeating: 0, count: n)
-            selected.update(repeating: 0, count: n)
+            SecureMemory.wipe(accumulator, count: n)
+            SecureMemory.wipe(selected, count: n)
             accumulator.deallocate()
             selected.deallocate()
         }
@@ -153,7 +153,7 @@ public final class FixedBaseTable: @unchecked Sendable {
         let limbs = (positions * windowBits + limbBits - 1) / limbBits + 1
         let copy = UnsafeMutablePointer<mp_limb_t>.allocate(capacity: limbs)
         defer {
-            copy.update(repeating: 0, count: limbs)
+            SecureMemory.wipe(copy, count: limbs)
             copy.deallocate()
         }
         MontgomeryDomain.copyLimbs(of: exponent, into: copy, count: limbs)

@@ -85,8 +85,8 @@ public final class MontgomeryDomain: @unchecked Sendable {
 
         /// Wipes and frees the buffers (they may have held secret-dependent values).
         func release(limbCount n: Int) {
-            product.update(repeating: 0, count: 2 * n)
-            scratch.update(repeating: 0, count: scratchCount)
+            SecureMemory.wipe(product, count: 2 * n)
+            SecureMemory.wipe(scratch, count: scratchCount)
             product.deallocate()
             scratch.deallocate()
         }
@@ -124,7 +124,7 @@ public final class MontgomeryDomain: @unchecked Sendable {
         let reduced = value.isNegative || value >= modulus ? value.modulo(modulus) : value
         let plain = UnsafeMutablePointer<mp_limb_t>.allocate(capacity: limbCount)
         defer {
-            plain.update(repeating: 0, count: limbCount)
+            SecureMemory.wipe(plain, count: limbCount)
             plain.deallocate()
         }
         MontgomeryDomain.copyLimbs(of: reduced, into: plain, count: limbCount)

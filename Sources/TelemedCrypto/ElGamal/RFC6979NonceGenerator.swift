@@ -8,13 +8,21 @@
 //
 // qlen is q's bit length and rlen = ⌈qlen/8⌉; for the protocol's groups qlen = 256 = hlen, so
 // bits2int(h1) = int(h1). The general qlen lets the DSA vectors of RFC 6979 A.2 be checked.
+//
+// Zeroization: K and V live in swift-crypto `SymmetricKey`s (zeroed when freed, so every
+// superseded K and V is wiped as it is replaced); the seeding input is streamed into the HMAC,
+// and the byte copies of x and of each candidate's bits are wiped after use.
+
+import Crypto
 
 /// The RFC 6979 nonce sequence for one (q, x, h1, k').
 struct RFC6979NonceGenerator {
     private let q: BigInt
     private let qlen: Int
-    private var key: [UInt8]
-    private var value: [UInt8]
+    /// K.
+    private var key: SymmetricKey
+    /// V.
+    private var value: SymmetricKey
     private var started = false
 
     /// Steps a–g. `h1` is the message hash (any length), `extraEntropy` is k' (may be empty).
@@ -24,15 +32,18 @@ struct RFC6979NonceGenerator {
         self.q = q
         self.qlen = q.bitWidth
         let rlen = (qlen + 7) / 8
-        let xOctets = FixedWidth.encode(x, width: rlen)
+        var xOctets = FixedWidth.encode(x, width: rlen)
+        defer { SecureMemory.wipe(&xOctets) }
         let hOctets = FixedWidth.encode(
             RFC6979NonceGenerator.bits2int(h1, qlen: qlen).modulo(q), width: rlen)
-        value = [UInt8](repeating: 0x01, count: 32)
-        key = [UInt8](repeating: 0x00, count: 32)
-        key = hmac(key, value + [0x00] + xOctets + hOctets + extraEntropy)
-        value = hmac(key, value)
-        key = hmac(key, value + [0x01] + xOctets + hOctets + extraEntropy)
-        value = hmac(key, value)
+        var value = SymmetricKey(data: [UInt8](repeating: 0x01, count: 32))
+        var key = SymmetricKey(data: [UInt8](repeating: 0x00, count: 32))
+        key = Self.hmac(key, value, [0x00], xOctets, hOctets, extraEntropy)
+        value = Self.hmac(key, value)
+        key = Self.hmac(key, value, [0x01], xOctets, hOctets, extraEntropy)
+        value = Self.hmac(key, value)
+        self.key = key
+        self.value = value
     }
 
     /// Step h: the next candidate k, 1 ≤ k ≤ q − 1.
@@ -41,11 +52,13 @@ struct RFC6979NonceGenerator {
         started = true
         while true {
             var t: [UInt8] = []
+            t.reserveCapacity((qlen + 255) / 256 * 32)
             while t.count * 8 < qlen {
-                value = hmac(key, value)
-                t += value
+                value = Self.hmac(key, value)
+                value.withUnsafeBytes { t += $0 }
             }
             let k = RFC6979NonceGenerator.bits2int(t, qlen: qlen)
+            SecureMemory.wipe(&t)
             if k.signum > 0 && k < q { return k }
             advance()
         }
@@ -53,8 +66,8 @@ struct RFC6979NonceGenerator {
 
     /// K = HMAC_K(V ‖ 0x00); V = HMAC_K(V).
     private mutating func advance() {
-        key = hmac(key, value + [0x00])
-        value = hmac(key, value)
+        key = Self.hmac(key, value, [0x00])
+        value = Self.hmac(key, value)
     }
 
     /// The leftmost qlen bits of `bytes` as an integer (RFC 6979 §2.3.2).
@@ -64,7 +77,11 @@ struct RFC6979NonceGenerator {
         return blen > qlen ? value.shiftedRight(blen - qlen) : value
     }
 
-    private func hmac(_ key: [UInt8], _ message: [UInt8]) -> [UInt8] {
-        Hashing.hmacSHA256(key: key, message: message).bytes
+    /// HMAC_K(V ‖ tail…), streamed so that no concatenated copy of the secret input exists.
+    private static func hmac(_ key: SymmetricKey, _ value: SymmetricKey, _ tail: [UInt8]...) -> SymmetricKey {
+        var mac = HMAC<SHA256>(key: key)
+        value.withUnsafeBytes { mac.update(data: $0) }
+        for part in tail { mac.update(data: part) }
+        return SymmetricKey(data: mac.finalize())
     }
 }

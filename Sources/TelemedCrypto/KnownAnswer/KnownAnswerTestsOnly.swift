@@ -5,6 +5,8 @@
 // The §4 pieces (`rfc6979Nonce`, `subgroupSign`, `isValidElement`, the AES-GCM pair) call the
 // same internal code the real signer, loader and SealedChannel use.
 
+import Crypto
+
 /// Known-answer-test layer: textbook ElGamal with explicit p, g, x, k, and entry points into
 /// the real RFC 6979, §4 signing, element check and AES-256-GCM code.
 public enum KnownAnswerTestsOnly {
@@ -92,7 +94,7 @@ public enum KnownAnswerTestsOnly {
     /// - Throws: ``CryptoError/invalidKeyLength`` or ``CryptoError/wrongLength(expected:actual:)``.
     public static func aes256GCMSeal(key: [UInt8], nonce: [UInt8], plaintext: [UInt8], aad: [UInt8]) throws(CryptoError) -> [UInt8] {
         let symmetric = try symmetricKey(key, nonce: nonce)
-        return GCMCore.seal(plaintext, key: symmetric.symmetricKey, nonce: nonce, aad: aad)
+        return GCMCore.seal(plaintext, key: symmetric, nonce: nonce, aad: aad)
     }
 
     /// The SealedChannel opening path with an explicit 12-byte nonce.
@@ -100,12 +102,12 @@ public enum KnownAnswerTestsOnly {
     /// - Throws: ``CryptoError/authenticationFailure``, or a length error for key or nonce.
     public static func aes256GCMOpen(key: [UInt8], nonce: [UInt8], ciphertextAndTag: [UInt8], aad: [UInt8]) throws(CryptoError) -> [UInt8] {
         let symmetric = try symmetricKey(key, nonce: nonce)
-        return try GCMCore.open(ciphertextAndTag, key: symmetric.symmetricKey, nonce: nonce, aad: aad)
+        return try GCMCore.open(ciphertextAndTag, key: symmetric, nonce: nonce, aad: aad)
     }
 
-    private static func symmetricKey(_ key: [UInt8], nonce: [UInt8]) throws(CryptoError) -> SymmetricKey32 {
+    private static func symmetricKey(_ key: [UInt8], nonce: [UInt8]) throws(CryptoError) -> SymmetricKey {
         guard key.count == 32 else { throw .invalidKeyLength }
         guard nonce.count == 12 else { throw .wrongLength(expected: 12, actual: nonce.count) }
-        return SymmetricKey32(Bytes32(exactly: key))
+        return SymmetricKey(data: key)
     }
 }

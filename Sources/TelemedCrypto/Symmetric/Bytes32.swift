@@ -1,6 +1,9 @@
+import Crypto
 import TelemedBigInt
 
-/// Exactly 32 bytes: nonces (`rn`), SHA-256 digests, SKV, scalars on the wire.
+/// Exactly 32 bytes of a public value: nonces (`rn`, RN_e), SHA-256 digests, SKV and scalars on
+/// the wire. Never a secret: SK, the traffic keys, k_gk and GK_e have their own redacted,
+/// `SymmetricKey`-backed types (``SessionKey``, ``TrafficKey``, ``GroupKeySecret``, ``GroupKey``).
 public struct Bytes32: Sendable, Hashable {
     /// The 32 bytes.
     public let bytes: [UInt8]
@@ -35,11 +38,11 @@ public struct Bytes32: Sendable, Hashable {
     /// Lowercase hexadecimal, 64 digits.
     public var hex: String { BigInt.encodeHex(bytes) }
 
-    /// Compares in time independent of where the first difference is.
+    /// Compares in time independent of where the first difference is, through swift-crypto's
+    /// constant-time comparison (`SymmetricKey ==`, BoringSSL's `CRYPTO_memcmp` or CryptoKit's).
+    /// Used for SKV.
     public func constantTimeEquals(_ other: Bytes32) -> Bool {
-        var difference: UInt8 = 0
-        for index in 0..<32 { difference |= bytes[index] ^ other.bytes[index] }
-        return difference == 0
+        SymmetricKey(data: bytes) == SymmetricKey(data: other.bytes)
     }
 }
 

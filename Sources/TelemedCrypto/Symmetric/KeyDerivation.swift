@@ -6,14 +6,14 @@ public enum KeyDerivation {
     public static let maximumOutputByteCount = 255 * 32
 
     /// HKDF-SHA-256 with an empty salt, the raw ASCII bytes of `info`, 32 bytes of output
-    /// (PROTOCOL.md §4: k_d2p, k_p2d, k_gk).
-    public static func hkdf32(ikm: some Sequence<UInt8>, info: String) -> SymmetricKey32 {
-        let okm = hkdfSHA256(ikm: ikm, salt: [], info: Array(info.utf8), outputByteCount: 32)
-        return SymmetricKey32(Bytes32(exactly: okm))
+    /// (PROTOCOL.md §4: k_d2p, k_p2d, k_gk). Key in, key out: the material stays in
+    /// swift-crypto's zeroed-on-free storage.
+    package static func hkdf32(ikm: SymmetricKey, info: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: ikm, salt: [UInt8](), info: Array(info.utf8), outputByteCount: 32)
     }
 
-    /// General HKDF-SHA-256 (extract then expand). `hkdf32` is this with fixed arguments;
-    /// the known-answer tests use it with the RFC 5869 and Wycheproof inputs.
+    /// General HKDF-SHA-256 (extract then expand), for public inputs and the known-answer
+    /// tests (RFC 5869 and Wycheproof inputs); ``hkdf32(ikm:info:)`` is it with fixed arguments.
     ///
     /// - Precondition: `1 ≤ outputByteCount ≤ maximumOutputByteCount`.
     public static func hkdfSHA256(

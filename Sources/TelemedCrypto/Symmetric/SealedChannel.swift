@@ -3,28 +3,29 @@ import Crypto
 /// AES-256-GCM with the protocol's counter nonces: nonce = 0x00000000 ‖ u64be(seq); output
 /// ciphertext ‖ 16-byte tag (PROTOCOL.md §4 "Nonces and sequence numbers").
 ///
-/// Callers own the uniqueness of `seq` per key; nothing here chooses a nonce.
-public enum SealedChannel {
+/// Internal: only ``SealingKey`` (which owns the counter, so a seq is never used twice) and
+/// ``OpeningKey`` (which owns the last accepted seq) call it.
+package enum SealedChannel {
     /// The length of the GCM tag appended to every ciphertext.
-    public static let tagLength = 16
+    static let tagLength = 16
 
     /// The 12 nonce bytes for `seq`.
-    public static func nonceBytes(seq: UInt64) -> [UInt8] {
+    package static func nonceBytes(seq: UInt64) -> [UInt8] {
         [0, 0, 0, 0] + LPWriter.u64(seq)
     }
 
     /// Encrypts and authenticates `plaintext` with `aad`; returns ciphertext ‖ tag.
-    public static func seal(_ plaintext: [UInt8], key: SymmetricKey32, seq: UInt64, aad: [UInt8]) -> [UInt8] {
-        GCMCore.seal(plaintext, key: key.symmetricKey, nonce: nonceBytes(seq: seq), aad: aad)
+    static func seal(_ plaintext: [UInt8], key: SymmetricKey, seq: UInt64, aad: [UInt8]) -> [UInt8] {
+        GCMCore.seal(plaintext, key: key, nonce: nonceBytes(seq: seq), aad: aad)
     }
 
     /// Checks and decrypts ciphertext ‖ tag. Any failure (short input, wrong key, nonce, AAD,
     /// or a flipped bit anywhere) is ``CryptoError/authenticationFailure``; no partial
     /// plaintext is ever returned.
-    public static func open(
-        _ ciphertextAndTag: [UInt8], key: SymmetricKey32, seq: UInt64, aad: [UInt8]
+    static func open(
+        _ ciphertextAndTag: [UInt8], key: SymmetricKey, seq: UInt64, aad: [UInt8]
     ) throws(CryptoError) -> [UInt8] {
-        try GCMCore.open(ciphertextAndTag, key: key.symmetricKey, nonce: nonceBytes(seq: seq), aad: aad)
+        try GCMCore.open(ciphertextAndTag, key: key, nonce: nonceBytes(seq: seq), aad: aad)
     }
 }
 

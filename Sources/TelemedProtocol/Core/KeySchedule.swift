@@ -36,62 +36,72 @@ public enum KeySchedule {
     }
 
     /// SK = SHA-256(lp("TELEMED-V1 SK") lp(K) lp(K_GWN) lp(u64 ts_i) lp(u64 ts_gwn) lp(rn_i) lp(rn_gwn) lp(id_i) lp(id_gwn)).
-    public static func sessionKey(_ t: HandshakeTranscript) -> Bytes32 {
-        var w = LPWriter()
-        w.lp("TELEMED-V1 SK")
-        w.lp(t.patientElement)
-        w.lp(t.doctorElement)
-        w.lpU64(t.tsI)
-        w.lpU64(t.tsGWN)
-        w.lp(t.rnI.bytes)
-        w.lp(t.rnGWN.bytes)
-        w.lp(t.idI.bytes)
-        w.lp(t.idGWN.bytes)
-        return Hashing.sha256(w.bytes)
+    public static func sessionKey(_ t: HandshakeTranscript) -> SessionKey {
+        var h = LPHasher()
+        h.lp("TELEMED-V1 SK")
+        h.lp(t.patientElement)
+        h.lp(t.doctorElement)
+        h.lpU64(t.tsI)
+        h.lpU64(t.tsGWN)
+        h.lp(t.rnI.bytes)
+        h.lp(t.rnGWN.bytes)
+        h.lp(t.idI.bytes)
+        h.lp(t.idGWN.bytes)
+        return SessionKey(hashing: h)
     }
 
-    /// SKV = SHA-256(lp("TELEMED-V1 SKV") lp(SK) lp(u64 ts)).
-    public static func sessionKeyVerifier(sessionKey: Bytes32, ts: UInt64) -> Bytes32 {
-        var w = LPWriter()
-        w.lp("TELEMED-V1 SKV")
-        w.lp(sessionKey.bytes)
-        w.lpU64(ts)
-        return Hashing.sha256(w.bytes)
+    /// SKV = SHA-256(lp("TELEMED-V1 SKV") lp(SK) lp(u64 ts)): a public value (it goes on the wire).
+    public static func sessionKeyVerifier(sessionKey: SessionKey, ts: UInt64) -> Bytes32 {
+        var h = LPHasher()
+        h.lp("TELEMED-V1 SKV")
+        h.lp(sessionKey)
+        h.lpU64(ts)
+        return h.digest()
     }
 
-    /// The two traffic keys of a session.
+    /// True when `skv` is SKV for `sessionKey` and `ts`, compared in constant time through
+    /// swift-crypto (``Bytes32/constantTimeEquals(_:)``).
+    public static func verifiesSessionKey(_ skv: Bytes32, sessionKey: SessionKey, ts: UInt64) -> Bool {
+        sessionKeyVerifier(sessionKey: sessionKey, ts: ts).constantTimeEquals(skv)
+    }
+
+    /// The two traffic keys of a session. Each side turns the one it sends with into a
+    /// ``SealingKey`` and the one it receives with into an ``OpeningKey``, once.
     public struct TrafficKeys: Sendable {
         /// Doctor → patient (GROUP_KEY, the doctor's DISCONNECT).
-        public let doctorToPatient: SymmetricKey32
+        public let doctorToPatient: TrafficKey
         /// Patient → doctor (DEC_MSG, the patient's DISCONNECT).
-        public let patientToDoctor: SymmetricKey32
+        public let patientToDoctor: TrafficKey
     }
 
     /// k_d2p, k_p2d = HKDF-SHA-256(SK, empty salt, "TELEMED-V1 d2p" / "TELEMED-V1 p2d").
-    public static func trafficKeys(sessionKey: Bytes32) -> TrafficKeys {
+    public static func trafficKeys(sessionKey: SessionKey) -> TrafficKeys {
         TrafficKeys(
-            doctorToPatient: KeyDerivation.hkdf32(ikm: sessionKey.bytes, info: "TELEMED-V1 d2p"),
-            patientToDoctor: KeyDerivation.hkdf32(ikm: sessionKey.bytes, info: "TELEMED-V1 p2d"))
+            doctorToPatient: TrafficKey(derivedFrom: sessionKey, info: "TELEMED-V1 d2p"),
+            patientToDoctor: TrafficKey(derivedFrom: sessionKey, info: "TELEMED-V1 p2d"))
     }
 
     /// k_gk = HKDF-SHA-256(int2octets(x_GWN), empty salt, "TELEMED-V1 gk-secret"), derived once.
-    public static func groupKeySecret(doctorKey: PrivateKey) -> SymmetricKey32 {
-        KeyDerivation.hkdf32(ikm: doctorKey.scalarBytes, info: "TELEMED-V1 gk-secret")
+    public static func groupKeySecret(doctorKey: PrivateKey) -> GroupKeySecret {
+        GroupKeySecret(derivedFrom: doctorKey, info: "TELEMED-V1 gk-secret")
     }
 
     /// GK_e = SHA-256(lp("TELEMED-V1 GK") lp(u64 e) lp(RN_e) lp(SK_1) … lp(SK_n) lp(k_gk)),
     /// members in ascending id byte order (a proper prefix first).
-    public static func groupKey(epoch: UInt64, nonce: Bytes32, members: [(id: PeerID, sessionKey: Bytes32)],
-                                secret: SymmetricKey32) -> Bytes32 {
-        var w = LPWriter()
-        w.lp("TELEMED-V1 GK")
-        w.lpU64(epoch)
-        w.lp(nonce.bytes)
-        for member in members.sorted(by: { $0.id < $1.id }) { w.lp(member.sessionKey.bytes) }
-        w.lp(secret.keyBytes.bytes)
-        return Hashing.sha256(w.bytes)
+    public static func groupKey(epoch: UInt64, nonce: Bytes32, members: [(id: PeerID, sessionKey: SessionKey)],
+                                secret: GroupKeySecret) -> GroupKey {
+        var h = LPHasher()
+        h.lp("TELEMED-V1 GK")
+        h.lpU64(epoch)
+        h.lp(nonce.bytes)
+        for member in members.sorted(by: { $0.id < $1.id }) { h.lp(member.sessionKey) }
+        h.lp(secret)
+        return GroupKey(hashing: h)
     }
 
-    /// The 12-byte GCM nonce 0x00000000 ‖ u64be(seq).
-    public static func nonce(seq: UInt64) -> [UInt8] { [0, 0, 0, 0] + LPWriter.u64(seq) }
+    /// SHA-256("TELEMED-V1 fingerprint" ‖ GK_e): identifies a group key in introspection and
+    /// invariant checks without revealing it.
+    public static func fingerprint(of groupKey: GroupKey) -> Bytes32 {
+        groupKey.fingerprint(prefix: Array("TELEMED-V1 fingerprint".utf8))
+    }
 }

@@ -160,8 +160,7 @@ extension DoctorMachine {
             guard confirmation.ts >= policy.state.startTime else {
                 throw refuse(.start, "ts \(confirmation.ts) before start time")
             }
-            let expected = KeySchedule.sessionKeyVerifier(sessionKey: verified.sessionKey, ts: confirmation.ts)
-            guard expected.constantTimeEquals(confirmation.skv) else {
+            guard KeySchedule.verifiesSessionKey(confirmation.skv, sessionKey: verified.sessionKey, ts: confirmation.ts) else {
                 let device = DeviceKey(patient: patient, source: verified.source)
                 let (changes, alerts, until) = policy.blockDevice(device, now: now.wall)
                 let extra = changes.map(DoctorAction.persist) + alerts.map { DoctorAction.event(.alert($0)) }
@@ -209,7 +208,8 @@ extension DoctorMachine {
         }
         let keys = KeySchedule.trafficKeys(sessionKey: verified.sessionKey)
         table.addMember(Member(patient: patient, connection: connection, source: verified.source,
-                               sessionKey: verified.sessionKey, keys: keys))
+                               sessionKey: verified.sessionKey, sending: SealingKey(keys.doctorToPatient),
+                               receiving: OpeningKey(keys.patientToDoctor)))
         actions += startEpoch(first: patient, using: &rng)
         let authenticated = DoctorEvent.patientAuthenticated(patient, connection, source: verified.source, epoch: epoch)
         if let index = actions.firstIndex(where: { if case .event(.epochStarted) = $0 { return true }; return false }) {

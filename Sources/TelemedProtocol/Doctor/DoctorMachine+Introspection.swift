@@ -65,7 +65,7 @@ extension DoctorMachine {
     /// The number of enrolled patients.
     public var enrolledCount: Int { registry.count }
     /// Broadcasts sent in the current epoch.
-    public var broadcastsInEpoch: UInt64 { nextBroadcastSeq }
+    public var broadcastsInEpoch: UInt64 { groupKey?.broadcasts.nextSeq ?? 0 }
     /// The block on a source at `wall`, if any.
     public func sourceBlock(_ source: SourceAddress, at wall: UInt64) -> UInt64? {
         policy.sourceBlockExpiry(source, now: wall)
@@ -87,7 +87,7 @@ extension DoctorMachine {
     }
     /// A digest identifying the current GK (for invariant checks; never the key itself).
     public var groupKeyFingerprint: Bytes32? {
-        groupKey.map { Hashing.sha256(Array("TELEMED-V1 fingerprint".utf8) + $0.keyBytes.bytes) }
+        groupKey.map { KeySchedule.fingerprint(of: $0.key) }
     }
 
     // MARK: - Views of the connection table (tests and invariant checks)

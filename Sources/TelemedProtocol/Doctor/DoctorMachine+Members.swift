@@ -8,9 +8,9 @@ extension DoctorMachine {
         guard let member = members[patient] else { return [] }
         do {
             switch try checkMemberFrame(body, from: member) {
-            case let .receipt(seq, epochAcked, seqAcked):
+            case let .receipt(receiving, epochAcked, seqAcked):
                 table.updateMember(patient) { member in
-                    member.lastReceivedSeq = Int64(clamping: seq)
+                    member.receiving = receiving
                     member.lastReceipt = MemberReceipt(epoch: epochAcked, seq: seqAcked, wall: now.wall)
                 }
                 let known = (broadcastCounts[epochAcked] ?? 0) > seqAcked
@@ -26,7 +26,8 @@ extension DoctorMachine {
     }
 
     enum MemberFrame {
-        case receipt(seq: UInt64, epoch: UInt64, broadcastSeq: UInt64)
+        /// A receipt that opened; `receiving` is the member's k_p2d advanced past its seq, to commit.
+        case receipt(receiving: OpeningKey, epoch: UInt64, broadcastSeq: UInt64)
         case disconnect
     }
 
@@ -42,25 +43,34 @@ extension DoctorMachine {
         switch message {
         case let .decMsg(receipt):
             guard receipt.idI == patient else { throw Refusal(.state, "DEC_MSG carries another id", patient, counts: false) }
-            guard Int64(clamping: receipt.seq) > member.lastReceivedSeq else {
-                throw Refusal(.aead, "DEC_MSG seq \(receipt.seq) not above the last accepted", patient, counts: false)
-            }
+            var receiving = member.receiving
             let aad = AssociatedData.receipt(idI: patient, idGWN: identity, seq: receipt.seq)
-            guard let plaintext = try? SealedChannel.open(receipt.ct, key: member.keys.patientToDoctor,
-                                                          seq: receipt.seq, aad: aad),
-                  plaintext.count == 16 else {
+            let plaintext: [UInt8]
+            do {
+                plaintext = try receiving.open(receipt.ct, seq: receipt.seq, aad: aad)
+            } catch .sequenceNotAbove {
+                throw Refusal(.aead, "DEC_MSG seq \(receipt.seq) not above the last accepted", patient, counts: false)
+            } catch {
                 throw Refusal(.aead, "DEC_MSG does not open under k_p2d", patient, counts: false)
             }
-            return .receipt(seq: receipt.seq, epoch: UInt64(bigEndianBytes: plaintext[0..<8]),
+            guard plaintext.count == 16 else {
+                throw Refusal(.aead, "DEC_MSG does not open under k_p2d", patient, counts: false)
+            }
+            return .receipt(receiving: receiving, epoch: UInt64(bigEndianBytes: plaintext[0..<8]),
                             broadcastSeq: UInt64(bigEndianBytes: plaintext[8..<16]))
         case let .disconnect(disconnect):
-            guard Int64(clamping: disconnect.seq) > member.lastReceivedSeq else {
-                throw Refusal(.aead, "DISCONNECT seq \(disconnect.seq) not above the last accepted", patient, counts: false)
-            }
+            // The member leaves on a valid DISCONNECT, so the advanced copy is not kept.
+            var receiving = member.receiving
             let aad = AssociatedData.disconnect(sender: patient, receiver: identity, seq: disconnect.seq)
-            guard let plaintext = try? SealedChannel.open(disconnect.ct, key: member.keys.patientToDoctor,
-                                                          seq: disconnect.seq, aad: aad),
-                  String(validatingUTF8Bytes: plaintext) != nil else {
+            let plaintext: [UInt8]
+            do {
+                plaintext = try receiving.open(disconnect.ct, seq: disconnect.seq, aad: aad)
+            } catch .sequenceNotAbove {
+                throw Refusal(.aead, "DISCONNECT seq \(disconnect.seq) not above the last accepted", patient, counts: false)
+            } catch {
+                throw Refusal(.aead, "DISCONNECT does not open under k_p2d", patient, counts: false)
+            }
+            guard String(validatingUTF8Bytes: plaintext) != nil else {
                 throw Refusal(.aead, "DISCONNECT does not open under k_p2d", patient, counts: false)
             }
             return .disconnect
@@ -91,10 +101,10 @@ extension DoctorMachine {
 
     /// A DISCONNECT sealed under the member's k_d2p with its next seq.
     func sealedDisconnect(to member: inout Member, reason: String) -> [DoctorAction] {
-        let seq = member.nextSendSeq
-        member.nextSendSeq += 1
-        let aad = AssociatedData.disconnect(sender: identity, receiver: member.patient, seq: seq)
-        let ct = SealedChannel.seal(reason.utf8Prefix(maxBytes: 256), key: member.keys.doctorToPatient, seq: seq, aad: aad)
+        let (identity, patient) = (identity, member.patient)
+        let (seq, ct) = member.sending.seal(reason.utf8Prefix(maxBytes: 256)) { seq in
+            AssociatedData.disconnect(sender: identity, receiver: patient, seq: seq)
+        }
         return [.send(member.connection, codec.encode(.disconnect(DisconnectMessage(seq: seq, ct: ct))))]
     }
 
@@ -104,29 +114,30 @@ extension DoctorMachine {
     mutating func startEpoch(first: PeerID?, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
         guard !members.isEmpty else {
             groupKey = nil
-            nextBroadcastSeq = 0
             return []
         }
         epoch += 1
         let nonce = Bytes32(random: &rng)
         let roster = members.values.map { (id: $0.patient, sessionKey: $0.sessionKey) }
-        let key = SymmetricKey32(KeySchedule.groupKey(epoch: epoch, nonce: nonce, members: roster, secret: groupKeySecret))
-        groupKey = key
-        nextBroadcastSeq = 0
+        let key = KeySchedule.groupKey(epoch: epoch, nonce: nonce, members: roster, secret: groupKeySecret)
+        groupKey = EpochKey(key: key, broadcasts: SealingKey(key))
         broadcastCounts[epoch] = 0
         if broadcastCounts.count > 1_024, let oldest = broadcastCounts.keys.min() { broadcastCounts[oldest] = nil }
         let ordered = activePatients
         var actions: [DoctorAction] = [.event(.epochStarted(epoch, members: ordered))]
         let sendOrder = (first.map { [$0] } ?? []) + ordered.filter { $0 != first }
         for id in sendOrder {
-            guard let member = members[id] else { continue }
-            let seq = member.nextSendSeq
-            table.updateMember(id) { $0.nextSendSeq += 1 }
-            let count = UInt64(members.count)
-            let aad = AssociatedData.groupKey(idGWN: identity, idI: id, epoch: epoch, seq: seq, members: count)
-            let ct = SealedChannel.seal(key.keyBytes.bytes, key: member.keys.doctorToPatient, seq: seq, aad: aad)
+            guard let connection = members[id]?.connection else { continue }
+            let (identity, epoch, count) = (identity, epoch, UInt64(members.count))
+            var sealed: (seq: UInt64, ciphertext: [UInt8])?
+            table.updateMember(id) { member in
+                sealed = member.sending.seal(key) { seq in
+                    AssociatedData.groupKey(idGWN: identity, idI: id, epoch: epoch, seq: seq, members: count)
+                }
+            }
+            guard let (seq, ct) = sealed else { continue }
             let message = GroupKeyMessage(epoch: epoch, seq: seq, members: count, ct: ct)
-            actions.append(.send(member.connection, codec.encode(.groupKey(message))))
+            actions.append(.send(connection, codec.encode(.groupKey(message))))
         }
         return actions
     }
@@ -140,18 +151,18 @@ extension DoctorMachine {
         guard (1...16_384).contains(plaintext.count) else {
             throw .invalidBroadcastText("must be 1 to 16384 bytes of UTF-8, got \(plaintext.count)")
         }
-        guard let key = groupKey, !members.isEmpty else { throw .nobodyConnected }
-        let seq = nextBroadcastSeq
-        let ts = now.wall
-        let aad = AssociatedData.broadcast(idGWN: identity, epoch: epoch, seq: seq, ts: ts)
-        let ct = SealedChannel.seal(plaintext, key: key, seq: seq, aad: aad)
+        guard var current = groupKey, !members.isEmpty else { throw .nobodyConnected }
+        let (identity, epoch, ts) = (identity, epoch, now.wall)
+        let (seq, ct) = current.broadcasts.seal(plaintext) { seq in
+            AssociatedData.broadcast(idGWN: identity, epoch: epoch, seq: seq, ts: ts)
+        }
         let signed = SignedBytes.broadcast(group: group.name, idGWN: identity, epoch: epoch, seq: seq, ts: ts, ct: ct)
         let signature = privateKey.sign(signed, using: &rng)
         let message = BroadcastMessage(epoch: epoch, seq: seq, ts: ts, ct: ct,
                                        sigR: ElementBytes(bytes: signature.rBytes(in: group)),
                                        sigS: Bytes32.unchecked(signature.sBytes(in: group)))
-        nextBroadcastSeq += 1
-        broadcastCounts[epoch] = nextBroadcastSeq
+        groupKey = current
+        broadcastCounts[epoch] = current.broadcasts.nextSeq
         let frame = codec.encode(.encMsg(message))
         var actions: [DoctorAction] = activePatients.compactMap { id in
             members[id].map { .send($0.connection, frame) }
@@ -211,7 +222,6 @@ extension DoctorMachine {
         }
         framesInProgress = []
         groupKey = nil
-        nextBroadcastSeq = 0
         return actions
     }
 }

@@ -42,7 +42,7 @@ public struct DoctorMachine: Sendable {
     /// A fixed valid key that unknown ids are verified against, so the work and the answer
     /// match a bad signature (R-ID).
     let dummyKey: PublicKey
-    let groupKeySecret: SymmetricKey32
+    let groupKeySecret: GroupKeySecret
     let codec: MessageCodec
 
     // MARK: Mutable state
@@ -56,8 +56,8 @@ public struct DoctorMachine: Sendable {
     var framesInProgress: Set<ConnectionID> = []
     /// The current epoch (0 before the first join).
     public internal(set) var epoch: UInt64 = 0
-    var groupKey: SymmetricKey32?
-    var nextBroadcastSeq: UInt64 = 0
+    /// GK_e and its broadcast counter; nil while nobody is active.
+    var groupKey: EpochKey?
     /// Broadcasts sent per epoch (for receipts), bounded to the most recent epochs.
     var broadcastCounts: [UInt64: UInt64] = [:]
     var clockBehindEpisode = false
@@ -168,7 +168,13 @@ extension DoctorMachine {
     struct Verified: Sendable {
         let source: SourceAddress
         let patient: PeerID
-        let sessionKey: Bytes32
+        let sessionKey: SessionKey
+    }
+
+    /// The current epoch's group key with the sealing key that numbers its broadcasts from 0.
+    struct EpochKey: Sendable {
+        let key: GroupKey
+        var broadcasts: SealingKey
     }
 
     /// An active patient: its SK is part of GK_e.
@@ -176,12 +182,11 @@ extension DoctorMachine {
         let patient: PeerID
         let connection: ConnectionID
         let source: SourceAddress
-        let sessionKey: Bytes32
-        let keys: KeySchedule.TrafficKeys
-        /// The next seq on k_d2p (GROUP_KEY and DISCONNECT share it).
-        var nextSendSeq: UInt64 = 0
-        /// The last accepted seq on k_p2d (−1 before the first).
-        var lastReceivedSeq: Int64 = -1
+        let sessionKey: SessionKey
+        /// k_d2p with its counter (GROUP_KEY and DISCONNECT share it).
+        var sending: SealingKey
+        /// k_p2d with the last accepted seq (DEC_MSG and DISCONNECT).
+        var receiving: OpeningKey
         /// The last receipt (DEC_MSG) accepted from this member, if any.
         var lastReceipt: MemberReceipt?
     }

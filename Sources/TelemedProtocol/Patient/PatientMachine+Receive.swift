@@ -38,7 +38,7 @@ extension PatientMachine {
     // MARK: - GROUP_KEY
 
     mutating func groupKeyReceived(_ message: GroupKeyMessage, keyed: Keyed, current: Session?) -> [PatientAction] {
-        guard Int64(clamping: message.seq) > keyed.lastReceivedSeq else {
+        guard keyed.receiving.admits(message.seq) else {
             return [.event(.dropped(.aead, "GROUP_KEY seq \(message.seq) not above the last"))]
         }
         guard message.epoch > (current?.epoch ?? 0) else {
@@ -46,15 +46,12 @@ extension PatientMachine {
         }
         let aad = AssociatedData.groupKey(idGWN: doctorID, idI: identity, epoch: message.epoch,
                                           seq: message.seq, members: message.members)
-        guard let plaintext = try? SealedChannel.open(message.ct, key: keyed.keys.doctorToPatient,
-                                                      seq: message.seq, aad: aad),
-              let key = try? Bytes32(plaintext) else {
+        var updated = keyed
+        guard let key = try? updated.receiving.openGroupKey(message.ct, seq: message.seq, aad: aad) else {
             return close(.protocolViolation(.aead, "GROUP_KEY does not open under k_d2p"))
         }
-        var updated = keyed
-        updated.lastReceivedSeq = Int64(clamping: message.seq)
         stage = .active(Session(keyed: updated, epoch: message.epoch, members: message.members,
-                                groupKey: SymmetricKey32(key)))
+                                groupKey: key, broadcasts: OpeningKey(key)))
         if current == nil {
             return [.cancelTimer(.handshake), .event(.authenticated(epoch: message.epoch, members: message.members))]
         }
@@ -67,7 +64,7 @@ extension PatientMachine {
         guard message.epoch == session.epoch else {
             return [.event(.dropped(.epoch, "broadcast of epoch \(message.epoch), current \(session.epoch)"))]
         }
-        guard Int64(clamping: message.seq) > session.lastBroadcastSeq else {
+        guard session.broadcasts.admits(message.seq) else {
             return [.event(.dropped(.broadcast, "broadcast seq \(message.seq) not above the last"))]
         }
         guard now.wall.absoluteDifference(from: message.ts) <= configuration.timeWindowMillis else {
@@ -80,20 +77,19 @@ extension PatientMachine {
             return close(.protocolViolation(.broadcast, "broadcast signature does not verify under the pinned key"))
         }
         let aad = AssociatedData.broadcast(idGWN: doctorID, epoch: message.epoch, seq: message.seq, ts: message.ts)
-        guard let plaintext = try? SealedChannel.open(message.ct, key: session.groupKey, seq: message.seq, aad: aad) else {
+        var updated = session
+        guard let plaintext = try? updated.broadcasts.open(message.ct, seq: message.seq, aad: aad) else {
             return close(.protocolViolation(.aead, "broadcast does not open under GK"))
         }
         guard let text = String(validatingUTF8Bytes: plaintext) else {
             return close(.protocolViolation(.aead, "broadcast plaintext is not UTF-8"))
         }
-        var updated = session
-        updated.lastBroadcastSeq = Int64(clamping: message.seq)
-        let seq = updated.keyed.nextSendSeq
-        updated.keyed.nextSendSeq += 1
-        stage = .active(updated)
         let receipt = LPWriter.u64(message.epoch) + LPWriter.u64(message.seq)
-        let aadOut = AssociatedData.receipt(idI: identity, idGWN: doctorID, seq: seq)
-        let ct = SealedChannel.seal(receipt, key: session.keyed.keys.patientToDoctor, seq: seq, aad: aadOut)
+        let (identity, doctorID) = (identity, doctorID)
+        let (seq, ct) = updated.keyed.sending.seal(receipt) { seq in
+            AssociatedData.receipt(idI: identity, idGWN: doctorID, seq: seq)
+        }
+        stage = .active(updated)
         return [.event(.broadcastReceived(epoch: message.epoch, seq: message.seq, ts: message.ts, text: text)),
                 .send(codec.encode(.decMsg(ReceiptMessage(idI: identity, seq: seq, ct: ct))))]
     }
@@ -101,12 +97,15 @@ extension PatientMachine {
     // MARK: - DISCONNECT
 
     mutating func disconnectReceived(_ message: DisconnectMessage, _ keyed: Keyed) -> [PatientAction] {
-        guard Int64(clamping: message.seq) > keyed.lastReceivedSeq else {
-            return [.event(.dropped(.aead, "DISCONNECT seq \(message.seq) not above the last"))]
-        }
+        // The session ends on a valid DISCONNECT, so the advanced key is not kept.
+        var receiving = keyed.receiving
         let aad = AssociatedData.disconnect(sender: doctorID, receiver: identity, seq: message.seq)
-        guard let plaintext = try? SealedChannel.open(message.ct, key: keyed.keys.doctorToPatient,
-                                                      seq: message.seq, aad: aad) else {
+        let plaintext: [UInt8]
+        do {
+            plaintext = try receiving.open(message.ct, seq: message.seq, aad: aad)
+        } catch .sequenceNotAbove {
+            return [.event(.dropped(.aead, "DISCONNECT seq \(message.seq) not above the last"))]
+        } catch {
             return close(.protocolViolation(.aead, "DISCONNECT does not open under k_d2p"))
         }
         guard let reason = String(validatingUTF8Bytes: plaintext) else {

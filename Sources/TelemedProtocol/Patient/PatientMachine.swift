@@ -74,9 +74,15 @@ public struct PatientMachine: Sendable {
 
     /// SK is known; KEY_CONFIRMATION is out.
     struct Keyed: Sendable {
-        let keys: KeySchedule.TrafficKeys
-        var lastReceivedSeq: Int64 = -1
-        var nextSendSeq: UInt64 = 0
+        /// k_p2d with its counter (DEC_MSG and DISCONNECT share it).
+        var sending: SealingKey
+        /// k_d2p with the last accepted seq (GROUP_KEY and DISCONNECT).
+        var receiving: OpeningKey
+
+        init(keys: KeySchedule.TrafficKeys) {
+            sending = SealingKey(keys.patientToDoctor)
+            receiving = OpeningKey(keys.doctorToPatient)
+        }
     }
 
     /// Holds GK_e.
@@ -84,8 +90,9 @@ public struct PatientMachine: Sendable {
         var keyed: Keyed
         var epoch: UInt64
         var members: UInt64
-        var groupKey: SymmetricKey32
-        var lastBroadcastSeq: Int64 = -1
+        var groupKey: GroupKey
+        /// GK_e with the last accepted broadcast seq of this epoch.
+        var broadcasts: OpeningKey
     }
 
     // MARK: - Introspection
@@ -108,7 +115,7 @@ public struct PatientMachine: Sendable {
     /// A digest identifying the held GK (never the key itself).
     public var groupKeyFingerprint: Bytes32? {
         guard case let .active(session) = stage else { return nil }
-        return Hashing.sha256(Array("TELEMED-V1 fingerprint".utf8) + session.groupKey.keyBytes.bytes)
+        return KeySchedule.fingerprint(of: session.groupKey)
     }
 
     // MARK: - Inputs
@@ -193,10 +200,10 @@ public struct PatientMachine: Sendable {
         case .ended: return []
         case .idle, .awaitingToken: return close(.left)
         }
-        let seq = keyed.nextSendSeq
-        keyed.nextSendSeq += 1
-        let aad = AssociatedData.disconnect(sender: identity, receiver: doctorID, seq: seq)
-        let ct = SealedChannel.seal(reason.utf8Prefix(maxBytes: 256), key: keyed.keys.patientToDoctor, seq: seq, aad: aad)
+        let (identity, doctorID) = (identity, doctorID)
+        let (seq, ct) = keyed.sending.seal(reason.utf8Prefix(maxBytes: 256)) { seq in
+            AssociatedData.disconnect(sender: identity, receiver: doctorID, seq: seq)
+        }
         let frame = codec.encode(.disconnect(DisconnectMessage(seq: seq, ct: ct)))
         return [.send(frame)] + close(.left)
     }

@@ -83,11 +83,16 @@ final class PropertyTests: XCTestCase {
 
     func testSealedChannelRoundTrips() throws {
         try PropertyRunner.run(cases: 100, base: 5_000) { seed, rng in
-            let key = SymmetricKey32(Bytes32(random: &rng))
-            let plaintext = rng.bytes(Int(rng.next() % 300)), aad = rng.bytes(Int(rng.next() % 40))
-            let seq = rng.next()
-            let sealed = SealedChannel.seal(plaintext, key: key, seq: seq, aad: aad)
-            XCTAssertEqual(try SealedChannel.open(sealed, key: key, seq: seq, aad: aad), plaintext, PropertyRunner.context(seed))
+            let key = SecretFixtures.trafficKey(Hex.string(rng.bytes(16)))
+            var sealing = SealingKey(key), opening = OpeningKey(key)
+            var expectedSeq: UInt64 = 0
+            for _ in 0..<Int(rng.next() % 4 + 1) {
+                let plaintext = rng.bytes(Int(rng.next() % 300)), aad = rng.bytes(Int(rng.next() % 40))
+                let (seq, sealed) = sealing.seal(plaintext) { _ in aad }
+                XCTAssertEqual(seq, expectedSeq, PropertyRunner.context(seed))
+                expectedSeq += 1
+                XCTAssertEqual(try opening.open(sealed, seq: seq, aad: aad), plaintext, PropertyRunner.context(seed))
+            }
         }
     }
 

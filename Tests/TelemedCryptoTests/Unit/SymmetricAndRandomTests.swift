@@ -1,25 +1,30 @@
 import XCTest
 import TelemedCrypto
 
-/// SealedChannel, HKDF wrapper, LPWriter, Bytes32 and the generators.
+/// SealingKey/OpeningKey over SealedChannel, HKDF wrapper, LPWriter, Bytes32 and the generators.
 final class SymmetricAndRandomTests: XCTestCase {
     func testSealedChannelRoundTripAndEveryTamperFails() throws {
-        var rng = SeededRandom(seed: 10)
-        let key = SymmetricKey32(Bytes32(random: &rng))
-        let other = SymmetricKey32(Bytes32(random: &rng))
+        let key = SecretFixtures.trafficKey("a"), other = SecretFixtures.trafficKey("b")
         let plaintext = Array("the doctor is unavailable 14:00-15:00".utf8)
         let aad = Array("header".utf8)
-        let sealed = SealedChannel.seal(plaintext, key: key, seq: 7, aad: aad)
+        var sealing = SealingKey(key)
+        for _ in 0..<7 { _ = sealing.seal([], aad: { _ in [] }) }
+        let (seq, sealed) = sealing.seal(plaintext) { _ in aad }
+        XCTAssertEqual(seq, 7)
         XCTAssertEqual(sealed.count, plaintext.count + 16)
-        XCTAssertEqual(try SealedChannel.open(sealed, key: key, seq: 7, aad: aad), plaintext)
+        var opening = OpeningKey(key)
+        XCTAssertEqual(try opening.open(sealed, seq: 7, aad: aad), plaintext)
         XCTAssertEqual(SealedChannel.nonceBytes(seq: 0x0102), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2])
         // Matches the explicit-nonce path.
-        XCTAssertEqual(try KnownAnswerTestsOnly.aes256GCMSeal(key: key.keyBytes.bytes, nonce: SealedChannel.nonceBytes(seq: 7),
+        XCTAssertEqual(try KnownAnswerTestsOnly.aes256GCMSeal(key: key.withUnsafeBytes { Array($0) },
+                                                              nonce: SealedChannel.nonceBytes(seq: 7),
                                                               plaintext: plaintext, aad: aad), sealed)
-        func assertFails(_ bytes: [UInt8], key: SymmetricKey32 = key, seq: UInt64 = 7, aad: [UInt8] = aad, _ what: String) {
-            XCTAssertThrowsError(try SealedChannel.open(bytes, key: key, seq: seq, aad: aad), what) {
-                XCTAssertEqual($0 as? CryptoError, .authenticationFailure, what)
+        func assertFails(_ bytes: [UInt8], key: TrafficKey = key, seq: UInt64 = 7, aad: [UInt8] = aad, _ what: String) {
+            var fresh = OpeningKey(key)
+            XCTAssertThrowsError(try fresh.open(bytes, seq: seq, aad: aad), what) {
+                XCTAssertEqual($0 as? OpeningError, .authenticationFailure, what)
             }
+            XCTAssertNil(fresh.lastAcceptedSeq, "a failed open must not advance: \(what)")
         }
         for bit in 0..<(sealed.count * 8) {
             var flipped = sealed
@@ -31,9 +36,11 @@ final class SymmetricAndRandomTests: XCTestCase {
         assertFails(sealed, aad: aad + [0], "other aad")
         for cut in 0..<sealed.count { assertFails(Array(sealed.prefix(cut)), "cut at \(cut)") }
         // Empty plaintext: just the tag.
-        let empty = SealedChannel.seal([], key: key, seq: 0, aad: [])
-        XCTAssertEqual(empty.count, 16)
-        XCTAssertEqual(try SealedChannel.open(empty, key: key, seq: 0, aad: []), [])
+        var fresh = SealingKey(key)
+        let empty = fresh.seal([], aad: { _ in [] })
+        XCTAssertEqual(empty.ciphertext.count, 16)
+        var emptyOpening = OpeningKey(key)
+        XCTAssertEqual(try emptyOpening.open(empty.ciphertext, seq: empty.seq, aad: []), [])
     }
 
     func testLPWriterAndBytes32() throws {

@@ -344,7 +344,9 @@ final class AttackTests: XCTestCase {
         let epoch = session.epoch
         let ts = h.now.wall
         let aad = AssociatedData.broadcast(idGWN: doctorID, epoch: epoch, seq: 0, ts: ts)
-        let ct = SealedChannel.seal(Array("forged".utf8), key: session.groupKey, seq: 0, aad: aad)
+        var sealing = SealingKey(session.groupKey)
+        let (seq, ct) = sealing.seal(Array("forged".utf8)) { _ in aad }
+        XCTAssertEqual(seq, 0)
         let signed = SignedBytes.broadcast(group: Harness.group.name, idGWN: doctorID, epoch: epoch, seq: 0, ts: ts, ct: ct)
         let signature = h.keys[try PeerID("bob")]!.sign(signed, using: &h.rng)
         let forged = BroadcastMessage(epoch: epoch, seq: 0, ts: ts, ct: ct,

@@ -78,9 +78,11 @@ final class PatientSideTests: XCTestCase {
         let aliceKey = Harness.keyCache.key("alice")
         var secrets = [BigInt.encodeHex(doctorKey.scalarBytes), BigInt.encodeHex(aliceKey.scalarBytes)]
         guard case let .active(session)? = h.patients[a]?.stage else { return XCTFail("alice is active") }
-        secrets.append(BigInt.encodeHex(session.groupKey.keyBytes.bytes))
-        secrets.append(BigInt.encodeHex(session.keyed.keys.patientToDoctor.keyBytes.bytes))
+        secrets.append(BigInt.encodeHex(session.groupKey.withUnsafeBytes { Array($0) }))
+        var dumpedSession = ""
+        dump(session, to: &dumpedSession)
         let texts = [String(describing: doctorKey), String(reflecting: doctorKey), String(describing: session.groupKey),
+                     String(describing: session), String(reflecting: session.keyed), dumpedSession,
                      String(describing: h.doctorLog.filter { if case .send = $0 { return false }; return true }),
                      String(describing: h.patientEvents(a).filter { if case .broadcastReceived = $0 { return false }; return true })]
         for text in texts {
@@ -97,7 +99,7 @@ extension PatientSideTests {
         h.pump()
         let patient = try XCTUnwrap(h.patients[a])
         guard case let .active(session) = patient.stage else { return XCTFail("alice is active") }
-        let secret = BigInt.encodeHex(session.groupKey.keyBytes.bytes)
+        let secret = BigInt.encodeHex(session.groupKey.withUnsafeBytes { Array($0) })
         var dumped = ""
         dump(patient, to: &dumped)
         dump(h.doctor, to: &dumped)

@@ -152,18 +152,21 @@ final class WorkedExampleTests: XCTestCase {
             rnI: try Bytes32(try example.input("rn_i")), rnGWN: try Bytes32(try example.input("rn_gwn")),
             idI: try PeerID("patient1"), idGWN: try PeerID("doctor"))
         let sk = KeySchedule.sessionKey(transcript)
-        XCTAssertEqual(sk.bytes, try example.derivedBytes("SK"))
+        XCTAssertEqual(sk.withUnsafeBytes { Array($0) }, try example.derivedBytes("SK"))
         XCTAssertEqual(KeySchedule.sessionKeyVerifier(sessionKey: sk, ts: try example.time("ts_kc")).bytes,
                        try example.derivedBytes("SKV"))
         let keys = KeySchedule.trafficKeys(sessionKey: sk)
-        XCTAssertEqual(keys.doctorToPatient.keyBytes.bytes, try example.derivedBytes("k_d2p"))
-        XCTAssertEqual(keys.patientToDoctor.keyBytes.bytes, try example.derivedBytes("k_p2d"))
+        XCTAssertEqual(keys.doctorToPatient.withUnsafeBytes { Array($0) }, try example.derivedBytes("k_d2p"))
+        XCTAssertEqual(keys.patientToDoctor.withUnsafeBytes { Array($0) }, try example.derivedBytes("k_p2d"))
         let doctorKey = try PrivateKey(group: group, scalarBytes: try example.input("x_gwn"))
         let secret = KeySchedule.groupKeySecret(doctorKey: doctorKey)
-        XCTAssertEqual(secret.keyBytes.bytes, try example.derivedBytes("k_gk"))
+        XCTAssertEqual(secret.withUnsafeBytes { Array($0) }, try example.derivedBytes("k_gk"))
         let gk = KeySchedule.groupKey(epoch: 1, nonce: try Bytes32(try example.input("RN_1")),
                                       members: [(try PeerID("patient1"), sk)], secret: secret)
-        XCTAssertEqual(gk.bytes, try example.derivedBytes("GK_1"))
+        XCTAssertEqual(gk.withUnsafeBytes { Array($0) }, try example.derivedBytes("GK_1"))
+        let skv = try Bytes32(try example.derivedBytes("SKV"))
+        XCTAssertTrue(KeySchedule.verifiesSessionKey(skv, sessionKey: sk, ts: try example.time("ts_kc")))
+        XCTAssertFalse(KeySchedule.verifiesSessionKey(skv, sessionKey: sk, ts: try example.time("ts_kc") + 1))
     }
 
     func testSignedAndAssociatedBytesMatchTheReference() throws {
