@@ -6,7 +6,7 @@ import TelemedCrypto
 /// are the only keys it has; it can record every frame on the wire.
 ///
 /// `firstOpened(in:codec:)` tries exactly those keys on what the doctor sent after the
-/// departure, through the production AEAD (`SealedChannel.open`) and the production AAD
+/// departure, through the production AEAD (`OpeningKey.open`) and the production AAD
 /// builders (`AssociatedData.broadcast`, `AssociatedData.groupKey`) fed with the frame's own
 /// fields — not through `PatientMachine.frameReceived`, whose epoch check would drop a later
 /// broadcast before any key is tried and so hide a doctor that never changed GK.
@@ -16,8 +16,9 @@ struct DepartedPatient {
     let doctorID: PeerID
     /// The epoch of the GK it holds.
     let epoch: UInt64
-    let groupKey: SymmetricKey32
-    let doctorToPatient: SymmetricKey32
+    let groupKey: GroupKey
+    /// Its k_d2p as it held it (with the last GROUP_KEY/DISCONNECT seq it accepted).
+    let doctorToPatient: OpeningKey
     /// The doctor's log length when it left: the frames at and after this index came later.
     let leftAt: Int
 
@@ -29,7 +30,7 @@ struct DepartedPatient {
         doctorID = machine.doctorID
         epoch = session.epoch
         groupKey = session.groupKey
-        doctorToPatient = session.keyed.keys.doctorToPatient
+        doctorToPatient = session.keyed.receiving
         self.leftAt = leftAt
     }
 
@@ -49,14 +50,16 @@ struct DepartedPatient {
             case let .encMsg(broadcast):
                 let aad = AssociatedData.broadcast(idGWN: doctorID, epoch: broadcast.epoch, seq: broadcast.seq,
                                                    ts: broadcast.ts)
-                if (try? SealedChannel.open(broadcast.ct, key: groupKey, seq: broadcast.seq, aad: aad)) != nil {
+                var key = OpeningKey(groupKey)
+                if (try? key.open(broadcast.ct, seq: broadcast.seq, aad: aad)) != nil {
                     return "\(identity) (left on epoch \(epoch)) opened the broadcast (epoch \(broadcast.epoch), seq "
                         + "\(broadcast.seq)) sent \(index) actions after it left, with its old GK"
                 }
             case let .groupKey(groupKey) where recipient == connection:
                 let aad = AssociatedData.groupKey(idGWN: doctorID, idI: identity, epoch: groupKey.epoch,
                                                   seq: groupKey.seq, members: groupKey.members)
-                if (try? SealedChannel.open(groupKey.ct, key: doctorToPatient, seq: groupKey.seq, aad: aad)) != nil {
+                var key = doctorToPatient
+                if (try? key.open(groupKey.ct, seq: groupKey.seq, aad: aad)) != nil {
                     return "\(identity) (left on epoch \(epoch)) opened the GROUP_KEY of epoch \(groupKey.epoch) "
                         + "sent to its old connection \(index) actions after it left, with its k_d2p"
                 }
