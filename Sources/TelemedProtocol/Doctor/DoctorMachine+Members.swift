@@ -70,7 +70,7 @@ extension DoctorMachine {
             } catch {
                 throw Refusal(.aead, "DISCONNECT does not open under k_p2d", patient, counts: false)
             }
-            guard String(validatingUTF8Bytes: plaintext) != nil else {
+            guard UTF8Validation.decode(plaintext) != nil else {
                 throw Refusal(.aead, "DISCONNECT does not open under k_p2d", patient, counts: false)
             }
             return .disconnect
@@ -243,20 +243,5 @@ extension String {
             out += bytes
         }
         return out
-    }
-
-    /// Decodes UTF-8, returning nil for invalid input (never repairs).
-    init?(validatingUTF8Bytes bytes: [UInt8]) {
-        var iterator = bytes.makeIterator()
-        var decoder = UTF8()
-        var scalars = String.UnicodeScalarView()
-        loop: while true {
-            switch decoder.decode(&iterator) {
-            case let .scalarValue(scalar): scalars.append(scalar)
-            case .emptyInput: break loop
-            case .error: return nil
-            }
-        }
-        self = String(scalars)
     }
 }

@@ -81,7 +81,7 @@ extension PatientMachine {
         guard let plaintext = try? updated.broadcasts.open(message.ct, seq: message.seq, aad: aad) else {
             return close(.protocolViolation(.aead, "broadcast does not open under GK"))
         }
-        guard let text = String(validatingUTF8Bytes: plaintext) else {
+        guard let text = UTF8Validation.decode(plaintext) else {
             return close(.protocolViolation(.aead, "broadcast plaintext is not UTF-8"))
         }
         let receipt = LPWriter.u64(message.epoch) + LPWriter.u64(message.seq)
@@ -108,7 +108,7 @@ extension PatientMachine {
         } catch {
             return close(.protocolViolation(.aead, "DISCONNECT does not open under k_d2p"))
         }
-        guard let reason = String(validatingUTF8Bytes: plaintext) else {
+        guard let reason = UTF8Validation.decode(plaintext) else {
             return close(.protocolViolation(.aead, "DISCONNECT reason is not UTF-8"))
         }
         return close(.disconnectedByDoctor(reason))

@@ -113,7 +113,7 @@ extension PatientSideTests {
         let reason = String(repeating: "ü", count: 200)
         let prefix = reason.utf8Prefix(maxBytes: 256)
         XCTAssertEqual(prefix.count, 256)
-        XCTAssertNotNil(String(validatingUTF8Bytes: prefix))
+        XCTAssertNotNil(UTF8Validation.decode(prefix))
         XCTAssertEqual("aü".utf8Prefix(maxBytes: 2), Array("a".utf8))
     }
 
