@@ -1,5 +1,5 @@
 import XCTest
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 
 /// The arithmetic against answers computed independently in Python (Vectors/crypto_vectors.json).
 final class SelfMadeVectorTests: XCTestCase {

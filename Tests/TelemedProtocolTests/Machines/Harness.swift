@@ -1,4 +1,4 @@
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 @testable import TelemedProtocol
 
 /// A doctor and N patients in one process, frames pumped between them in FIFO order, with a
