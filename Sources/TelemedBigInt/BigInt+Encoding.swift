@@ -128,10 +128,14 @@ extension BigInt {
 
 // MARK: - Uniform random values
 
+// `package`: this module cannot see TelemedCrypto's CryptographicRandomNumberGenerator marker,
+// so a public version would take any generator. Embedding programs draw secrets through
+// TelemedGroup.randomScalar(using:), which demands the marker.
+
 extension BigInt {
     /// A uniformly distributed integer in `0 ..< bound`, drawn from `generator` by rejection
     /// sampling over the bit length of `bound` (no modulo bias).
-    public static func random<G: RandomNumberGenerator>(
+    package static func random<G: RandomNumberGenerator>(
         below bound: BigInt, using generator: inout G
     ) throws(BigIntError) -> BigInt {
         guard bound.signum > 0 else { throw .nonPositiveBound }
@@ -153,7 +157,7 @@ extension BigInt {
     }
 
     /// A uniformly distributed integer in `lower ... upper`.
-    public static func random<G: RandomNumberGenerator>(
+    package static func random<G: RandomNumberGenerator>(
         in lower: BigInt, _ upper: BigInt, using generator: inout G
     ) throws(BigIntError) -> BigInt {
         guard upper >= lower else { throw .nonPositiveBound }

@@ -1,5 +1,5 @@
 import XCTest
-@testable import TelemedBigInt
+@_spi(Testing) @testable import TelemedBigInt
 
 /// Fixed-base tables and multi-exponentiation agree with `powMod` / `powModSecure` on seeded
 /// random inputs. Failures name the seed; `TELEMED_PROPERTY_SEED=<seed>` replays one.

@@ -1,5 +1,5 @@
 import Foundation
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 import TelemedNode
 import TelemedProtocol
 import TelemedTransport

@@ -1,7 +1,7 @@
 // The limit baseline over values of a real handshake (see CBaseline/baseline.h).
 
 import CBaseline
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 
 /// The plain-GMP exponentiations of one doctor-side handshake.
 public final class BaselineBench {

@@ -3,7 +3,7 @@
 // producing the join and its GROUP_KEY. Every step takes a fresh patient request (the replay
 // cache would refuse a repeated one); the patient's own work happens outside the timed parts.
 
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 import TelemedProtocol
 
 /// Drives one doctor through complete handshakes, one per `step()`.

@@ -2,8 +2,8 @@
 // exponentiation strategy, over fixed seeded inputs. Each workload is a closure doing one
 // operation; the suite runner and the ordo-one target both time these same closures.
 
-import TelemedBigInt
-import TelemedCrypto
+@_spi(Testing) import TelemedBigInt
+@_spi(Testing) import TelemedCrypto
 
 /// One row of the table.
 public struct MicroWorkload: @unchecked Sendable {

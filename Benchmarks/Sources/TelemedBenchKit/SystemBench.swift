@@ -6,7 +6,7 @@
 // that is the protocol's design, and the fill time is reported as well.
 
 import CBaseline
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 import TelemedProtocol
 
 /// The outcome of a system run.

@@ -9,7 +9,7 @@
 
 import Foundation
 import Logging
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 import TelemedNode
 import TelemedProtocol
 import TelemedTCP

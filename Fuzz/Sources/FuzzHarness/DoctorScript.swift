@@ -1,5 +1,5 @@
 import struct TelemedTransport.FrameReader
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 import TelemedProtocol
 
 // MARK: - DoctorScript

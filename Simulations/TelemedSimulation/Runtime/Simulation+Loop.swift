@@ -1,4 +1,4 @@
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 import TelemedNode
 import TelemedProtocol
 import TelemedTransport

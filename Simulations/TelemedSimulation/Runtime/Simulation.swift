@@ -21,7 +21,7 @@
 // expectations and the global invariants are checked.
 
 import Logging
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 import TelemedNode
 import TelemedProtocol
 import TelemedTransport

@@ -20,8 +20,9 @@
 import CGMP
 
 /// A precomputed table of powers of one base modulo an odd modulus, for exponents of at most
-/// `exponentBits` bits. Immutable and thread-safe once built.
-public final class FixedBaseTable: @unchecked Sendable {
+/// `exponentBits` bits. Immutable and thread-safe once built. `Testing` SPI, like
+/// ``MontgomeryDomain``.
+@_spi(Testing) public final class FixedBaseTable: @unchecked Sendable {
     /// The base (reduced mod the modulus).
     public let base: BigInt
     /// The largest exponent width the table covers, in bits.

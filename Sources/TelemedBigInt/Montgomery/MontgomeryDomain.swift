@@ -11,7 +11,10 @@ import CGMP
 
 /// Montgomery arithmetic modulo a fixed odd modulus (see the theory of operation). Build one
 /// per modulus and reuse it: it precomputes R mod m and R² mod m.
-public final class MontgomeryDomain: @unchecked Sendable {
+///
+/// `Testing` SPI: TelemedCrypto builds its groups on it, and the tests and benchmarks measure
+/// it directly; an embedding program uses the groups instead.
+@_spi(Testing) public final class MontgomeryDomain: @unchecked Sendable {
     /// The modulus.
     public let modulus: BigInt
     /// Limbs per residue.

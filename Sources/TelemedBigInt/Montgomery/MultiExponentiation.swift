@@ -17,7 +17,7 @@ extension BigInt {
     ///
     /// - Precondition: the arrays have the same non-zero count, every exponent is non-negative
     ///   and the modulus is odd and above 1.
-    public static func multiPowMod(_ bases: [BigInt], _ exponents: [BigInt], modulus: BigInt) -> BigInt {
+    package static func multiPowMod(_ bases: [BigInt], _ exponents: [BigInt], modulus: BigInt) -> BigInt {
         MultiExponentiation(domain: MontgomeryDomain(modulus: modulus)).power(bases, exponents)
     }
 }

@@ -4,15 +4,16 @@ public enum ElGamal {
     ///
     /// - Precondition: `element` is a valid element of the key's group.
     public static func encrypt(
-        _ element: BigInt, to key: PublicKey, using rng: inout some RandomNumberGenerator
+        _ element: BigInt, to key: PublicKey, using rng: inout some CryptographicRandomNumberGenerator
     ) -> ElGamalCiphertext {
         encrypt(element, to: key, ephemeral: key.group.randomScalar(using: &rng))
     }
 
-    /// Encrypts with an explicit ephemeral k (the worked example and tests).
+    /// Encrypts with an explicit ephemeral k (known-answer tests). `package`: outside this
+    /// package the ephemeral always comes from ``encrypt(_:to:using:)``.
     ///
     /// - Precondition: `element` is a valid element and `1 ≤ k ≤ q − 1`.
-    public static func encrypt(_ element: BigInt, to key: PublicKey, ephemeral k: BigInt) -> ElGamalCiphertext {
+    package static func encrypt(_ element: BigInt, to key: PublicKey, ephemeral k: BigInt) -> ElGamalCiphertext {
         let group = key.group
         switch group.exponentiation {
         case .reference:

@@ -11,7 +11,7 @@ public struct PrivateKey: Sendable {
     // MARK: - Construction
 
     /// A fresh key: x uniform in [1, q − 1], y = g^x (constant-time).
-    public init(generatingIn group: TelemedGroup, using rng: inout some RandomNumberGenerator) {
+    public init(generatingIn group: TelemedGroup, using rng: inout some CryptographicRandomNumberGenerator) {
         self.init(trusted: group, x: group.randomScalar(using: &rng))
     }
 
@@ -39,12 +39,13 @@ public struct PrivateKey: Sendable {
     // MARK: - Signing
 
     /// Signs `message` (§4) with an RFC 6979 nonce hedged with 32 fresh bytes from `rng`.
-    public func sign(_ message: [UInt8], using rng: inout some RandomNumberGenerator) -> Signature {
+    public func sign(_ message: [UInt8], using rng: inout some CryptographicRandomNumberGenerator) -> Signature {
         sign(message, extraEntropy: rng.bytes(32))
     }
 
-    /// Signs `message` (§4) with an explicit k' (the worked example; tests).
-    public func sign(_ message: [UInt8], extraEntropy: [UInt8]) -> Signature {
+    /// Signs `message` (§4) with an explicit k' (the worked example, tests, benchmarks).
+    /// `Testing` SPI: production signs through ``sign(_:using:)``, which draws k' itself.
+    @_spi(Testing) public func sign(_ message: [UInt8], extraEntropy: [UInt8]) -> Signature {
         SubgroupSignature.sign(
             h1: Hashing.sha256(message).bytes, x: x, group: group, extraEntropy: extraEntropy)
     }

@@ -1,3 +1,5 @@
+@_spi(Testing) import TelemedBigInt
+
 /// An ElGamal public key y = g^x in a named group, always a valid element.
 public struct PublicKey: Sendable, Hashable {
     /// The key's group.

@@ -10,6 +10,8 @@
 // strategy), k^(q−2) by mpz_powm_sec. Verification handles public values only: g^e comes
 // from the fixed-base table and y^r'·r^s from one simultaneous multi-exponentiation.
 
+@_spi(Testing) import TelemedBigInt
+
 /// The §4 signature arithmetic shared by ``PrivateKey``, ``PublicKey`` and the known-answer layer.
 enum SubgroupSignature {
     /// e = int(h1) mod q.

@@ -3,6 +3,11 @@
 //
 // Built once per group value (the named groups once per process) and shared by every copy of
 // the group, every key in it and every machine using it; immutable afterwards.
+//
+// The Montgomery layer is TelemedBigInt's `Testing` SPI: this module, the tests and the
+// benchmarks import it; an embedding program sees only the groups built on it.
+
+@_spi(Testing) import TelemedBigInt
 
 /// How a group's exponentiations are computed. Both strategies give identical results.
 public enum ExponentiationStrategy: String, Sendable, Hashable, CaseIterable {

@@ -1,3 +1,5 @@
+@_spi(Testing) import TelemedBigInt
+
 /// A prime-order subgroup of Z_p^*: p prime, q a 256-bit prime dividing p − 1, g of order q.
 ///
 /// Values of this type are valid by construction: the two named groups are checked by the
@@ -168,7 +170,7 @@ public struct TelemedGroup: Sendable, Hashable {
     // MARK: - Randomness
 
     /// A uniform scalar in [1, q − 1], by rejection sampling.
-    public func randomScalar(using rng: inout some RandomNumberGenerator) -> BigInt {
+    public func randomScalar(using rng: inout some CryptographicRandomNumberGenerator) -> BigInt {
         do {
             return try BigInt.random(in: .one, q - .one, using: &rng)
         } catch {
@@ -177,7 +179,7 @@ public struct TelemedGroup: Sendable, Hashable {
     }
 
     /// A fresh secret element g^t with t uniform in [1, q − 1] (constant-time exponentiation).
-    public func randomElement(using rng: inout some RandomNumberGenerator) -> BigInt {
+    public func randomElement(using rng: inout some CryptographicRandomNumberGenerator) -> BigInt {
         let t = randomScalar(using: &rng)
         return generatorPowerSecure(t)
     }

@@ -8,18 +8,19 @@
 import Crypto
 
 /// Known-answer-test layer: textbook ElGamal with explicit p, g, x, k, and entry points into
-/// the real RFC 6979, §4 signing, element check and AES-256-GCM code.
-public enum KnownAnswerTestsOnly {
+/// the real RFC 6979, §4 signing, element check and AES-256-GCM code. `package`: only this
+/// package's test targets reach it; it is not part of the library's public surface.
+package enum KnownAnswerTestsOnly {
     // MARK: - Textbook ElGamal encryption
 
     /// c1 = g^k mod p, c2 = m·y^k mod p.
-    public static func encrypt(p: BigInt, g: BigInt, y: BigInt, m: BigInt, k: BigInt) -> ElGamalCiphertext {
+    package static func encrypt(p: BigInt, g: BigInt, y: BigInt, m: BigInt, k: BigInt) -> ElGamalCiphertext {
         precondition(p > .one && !k.isNegative, "textbook encryption needs p > 1 and k ≥ 0")
         return ElGamalCiphertext(c1: g.powMod(k, p), c2: m.multipliedMod(y.powMod(k, p), p))
     }
 
     /// m = c2 · (c1^x)^-1 mod p, or nil when c1^x has no inverse mod p.
-    public static func decrypt(p: BigInt, x: BigInt, c1: BigInt, c2: BigInt) -> BigInt? {
+    package static func decrypt(p: BigInt, x: BigInt, c1: BigInt, c2: BigInt) -> BigInt? {
         precondition(p > .one && !x.isNegative, "textbook decryption needs p > 1 and x ≥ 0")
         guard let inverse = c1.powMod(x, p).inverse(modulo: p) else { return nil }
         return c2.multipliedMod(inverse, p)
@@ -29,7 +30,7 @@ public enum KnownAnswerTestsOnly {
 
     /// r = g^k mod p, s = (h − x·r)·k^-1 mod (p − 1), h used raw (not hashed); nil when k
     /// has no inverse mod p − 1.
-    public static func sign(p: BigInt, g: BigInt, x: BigInt, k: BigInt, h: BigInt) -> Signature? {
+    package static func sign(p: BigInt, g: BigInt, x: BigInt, k: BigInt, h: BigInt) -> Signature? {
         precondition(p > BigInt(2) && !k.isNegative, "textbook signing needs p > 2 and k ≥ 0")
         let order = p - .one
         guard let kInverse = k.inverse(modulo: order) else { return nil }
@@ -39,7 +40,7 @@ public enum KnownAnswerTestsOnly {
     }
 
     /// 0 < r < p, 0 < s < p − 1 and y^r · r^s ≡ g^h (mod p). Total on every input.
-    public static func verify(p: BigInt, g: BigInt, y: BigInt, h: BigInt, signature: Signature) -> Bool {
+    package static func verify(p: BigInt, g: BigInt, y: BigInt, h: BigInt, signature: Signature) -> Bool {
         guard p > BigInt(2), !h.isNegative else { return false }
         let (r, s) = (signature.r, signature.s)
         guard r.signum > 0, r < p, s.signum > 0, s < p - .one else { return false }
@@ -51,12 +52,12 @@ public enum KnownAnswerTestsOnly {
 
     /// The first RFC 6979 §3.2 candidate k for (q, x, h1), HMAC-SHA-256, with k' appended as
     /// in §3.6 when `extraEntropy` is given. Works for any q (qlen need not be 256).
-    public static func rfc6979Nonce(q: BigInt, x: BigInt, h1: [UInt8], extraEntropy: [UInt8]? = nil) -> BigInt {
+    package static func rfc6979Nonce(q: BigInt, x: BigInt, h1: [UInt8], extraEntropy: [UInt8]? = nil) -> BigInt {
         rfc6979Nonces(q: q, x: x, h1: h1, extraEntropy: extraEntropy, count: 1)[0]
     }
 
     /// The first `count` candidates of the same sequence (step h.3 between them).
-    public static func rfc6979Nonces(
+    package static func rfc6979Nonces(
         q: BigInt, x: BigInt, h1: [UInt8], extraEntropy: [UInt8]? = nil, count: Int
     ) -> [BigInt] {
         precondition(count > 0, "ask for at least one nonce")
@@ -67,13 +68,13 @@ public enum KnownAnswerTestsOnly {
     // MARK: - §4 subgroup signatures with explicit secrets
 
     /// The §4 signature over SHA-256(`message`) with explicit x and k; nil when r' = 0 or s = 0.
-    public static func subgroupSign(group: TelemedGroup, x: BigInt, k: BigInt, message: [UInt8]) -> Signature? {
+    package static func subgroupSign(group: TelemedGroup, x: BigInt, k: BigInt, message: [UInt8]) -> Signature? {
         precondition(x.signum > 0 && x < group.q && k.signum > 0 && k < group.q, "x and k must be in [1, q − 1]")
         return SubgroupSignature.sign(h1: Hashing.sha256(message).bytes, x: x, k: k, group: group)
     }
 
     /// The real §4 signer (RFC 6979 nonces hedged with `extraEntropy`) with an explicit x.
-    public static func subgroupSign(group: TelemedGroup, x: BigInt, message: [UInt8], extraEntropy: [UInt8]) -> Signature {
+    package static func subgroupSign(group: TelemedGroup, x: BigInt, message: [UInt8], extraEntropy: [UInt8]) -> Signature {
         precondition(x.signum > 0 && x < group.q, "x must be in [1, q − 1]")
         return SubgroupSignature.sign(
             h1: Hashing.sha256(message).bytes, x: x, group: group, extraEntropy: extraEntropy)
@@ -83,7 +84,7 @@ public enum KnownAnswerTestsOnly {
 
     /// The §4 element check `1 < z < p − 1`, `z^q ≡ 1 (mod p)` for any (p, q) — e.g. the NIST
     /// KAS-FFC groups, whose q is not 256 bits. Total on every input.
-    public static func isValidElement(_ z: BigInt, p: BigInt, q: BigInt) -> Bool {
+    package static func isValidElement(_ z: BigInt, p: BigInt, q: BigInt) -> Bool {
         ElementCheck.isValid(z, p: p, q: q)
     }
 
@@ -92,7 +93,7 @@ public enum KnownAnswerTestsOnly {
     /// The SealedChannel code path with an explicit 12-byte nonce: ciphertext ‖ 16-byte tag.
     ///
     /// - Throws: ``CryptoError/invalidKeyLength`` or ``CryptoError/wrongLength(expected:actual:)``.
-    public static func aes256GCMSeal(key: [UInt8], nonce: [UInt8], plaintext: [UInt8], aad: [UInt8]) throws(CryptoError) -> [UInt8] {
+    package static func aes256GCMSeal(key: [UInt8], nonce: [UInt8], plaintext: [UInt8], aad: [UInt8]) throws(CryptoError) -> [UInt8] {
         let symmetric = try symmetricKey(key, nonce: nonce)
         return GCMCore.seal(plaintext, key: symmetric, nonce: nonce, aad: aad)
     }
@@ -100,7 +101,7 @@ public enum KnownAnswerTestsOnly {
     /// The SealedChannel opening path with an explicit 12-byte nonce.
     ///
     /// - Throws: ``CryptoError/authenticationFailure``, or a length error for key or nonce.
-    public static func aes256GCMOpen(key: [UInt8], nonce: [UInt8], ciphertextAndTag: [UInt8], aad: [UInt8]) throws(CryptoError) -> [UInt8] {
+    package static func aes256GCMOpen(key: [UInt8], nonce: [UInt8], ciphertextAndTag: [UInt8], aad: [UInt8]) throws(CryptoError) -> [UInt8] {
         let symmetric = try symmetricKey(key, nonce: nonce)
         return try GCMCore.open(ciphertextAndTag, key: symmetric, nonce: nonce, aad: aad)
     }

@@ -1,9 +1,17 @@
 /// Marker for generators suitable for keys and nonces.
 ///
-/// Every function in this module that draws secret values takes an
-/// `inout some RandomNumberGenerator`; callers in production pass ``SystemRandom``, tests and
-/// the simulator pass ``SeededRandom``. The marker exists so that higher layers can demand a
-/// cryptographic generator in their own signatures.
+/// Every public entry point of this module that draws secret values — key generation
+/// (``PrivateKey/init(generatingIn:using:)``), signing, ElGamal encryption, random scalars and
+/// elements, random ``Bytes32`` nonces — takes an `inout some CryptographicRandomNumberGenerator`,
+/// and so do the protocol machines' inputs that take `using rng:`. A plain
+/// `RandomNumberGenerator` (the standard library's `SystemRandomNumberGenerator` included) does
+/// not compile there.
+///
+/// Production code passes ``SystemRandom``. The deterministic generator that tests, the
+/// simulator and the benchmarks use is declared under the `Testing` SPI
+/// (`@_spi(Testing) import TelemedCrypto`), so a program that imports the module normally cannot
+/// name it and cannot hand a seeded stream to key generation by accident. A type that conforms
+/// to this protocol asserts that its output is unpredictable to everyone but its owner.
 public protocol CryptographicRandomNumberGenerator: RandomNumberGenerator {}
 
 /// The operating system's CSPRNG (`SystemRandomNumberGenerator`: `getrandom(2)` on Linux).

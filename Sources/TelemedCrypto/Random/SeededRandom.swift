@@ -18,7 +18,12 @@ import Crypto
 
 /// Deterministic, seeded generator (SHA-256 in counter mode). Same seed → same stream on every
 /// machine. Never use it for real keys: its output is only as secret as its seed.
-public struct SeededRandom: CryptographicRandomNumberGenerator, Sendable {
+///
+/// `Testing` SPI: tests, the simulator and the benchmarks reach it with
+/// `@_spi(Testing) import TelemedCrypto`. Its ``CryptographicRandomNumberGenerator`` conformance
+/// (which lets it drive key generation and the machines deterministically) is therefore
+/// invisible to a program that imports the module normally.
+@_spi(Testing) public struct SeededRandom: CryptographicRandomNumberGenerator, Sendable {
     // MARK: - State
 
     private let key: [UInt8]

@@ -21,7 +21,7 @@ public struct Bytes32: Sendable, Hashable {
     }
 
     /// 32 bytes drawn from `generator`.
-    public init(random generator: inout some RandomNumberGenerator) {
+    public init(random generator: inout some CryptographicRandomNumberGenerator) {
         self.bytes = generator.bytes(32)
     }
 

@@ -4,7 +4,8 @@ import TelemedCrypto
 
 /// The node's one generator, type-erased so nodes are not generic over it. Only
 /// ``CryptographicRandomNumberGenerator``s are accepted: ``SystemRandom`` in production,
-/// `SeededRandom` in tests and the simulator.
+/// `SeededRandom` in tests and the simulator. `SeededRandom` is TelemedCrypto's `Testing` SPI,
+/// so only code that imports that SPI can build a seeded node.
 public struct NodeRandom: CryptographicRandomNumberGenerator {
     private var base: any CryptographicRandomNumberGenerator
 

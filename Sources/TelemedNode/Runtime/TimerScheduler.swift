@@ -36,32 +36,33 @@ public protocol TimerScheduler: AnyObject {
 
 // MARK: - ManualTimerScheduler
 
-/// A scheduler that only records what is due; the driver fires timers itself (tests and the
-/// simulator). It reads no clock: due times are in the caller's monotonic milliseconds.
-public final class ManualTimerScheduler: TimerScheduler {
+/// A scheduler that only records what is due; the driver fires timers itself (the tests'
+/// in-memory cluster; `package`, so not part of the library's public surface). It reads no
+/// clock: due times are in the caller's monotonic milliseconds.
+package final class ManualTimerScheduler: TimerScheduler {
     /// Scheduled timers and their due time, relative to ``now``.
-    public private(set) var due: [NodeTimerKey: UInt64] = [:]
+    package private(set) var due: [NodeTimerKey: UInt64] = [:]
     /// The monotonic time the driver last told the scheduler about.
-    public var now: UInt64
+    package var now: UInt64
 
     /// A scheduler whose clock starts at `now`.
-    public init(now: UInt64 = 0) {
+    package init(now: UInt64 = 0) {
         self.now = now
     }
 
     /// Records `key` as due at `now + afterMillis`.
-    public func schedule(_ key: NodeTimerKey, afterMillis: UInt64) {
+    package func schedule(_ key: NodeTimerKey, afterMillis: UInt64) {
         due[key] = now &+ afterMillis
     }
 
     /// Forgets `key`.
-    public func cancel(_ key: NodeTimerKey) {
+    package func cancel(_ key: NodeTimerKey) {
         due[key] = nil
     }
 
     /// Removes and returns the timers due at or before `time`, earliest first (ties by
     /// description, so the order is deterministic).
-    public func takeDue(atOrBefore time: UInt64) -> [NodeTimerKey] {
+    package func takeDue(atOrBefore time: UInt64) -> [NodeTimerKey] {
         let ready = due.filter { $0.value <= time }
             .sorted { ($0.value, $0.key.description) < ($1.value, $1.key.description) }
             .map(\.key)

@@ -1,3 +1,5 @@
+import TelemedCrypto
+
 // MARK: - RefusalBudget
 
 /// Counts a patient's refused logins in a sliding window and decides, for each one, whether to
@@ -31,7 +33,7 @@ public struct RefusalBudget: Sendable, Equatable {
     /// delay longer than the window would otherwise let refusals age out one by one and the
     /// retries never end). So a run of refusals makes at most `retries` retries, all inside one
     /// window.
-    public mutating func refused(atMonotonic now: UInt64, using rng: inout some RandomNumberGenerator) -> Decision {
+    public mutating func refused(atMonotonic now: UInt64, using rng: inout some CryptographicRandomNumberGenerator) -> Decision {
         let now = max(now, refusals.last ?? 0)
         refusals.removeAll { now - $0 >= policy.windowMillis }
         refusals.append(now)

@@ -4,7 +4,7 @@ extension DoctorMachine {
     // MARK: - KEY_VERIFICATION (first frame), cheapest check first (PROTOCOL.md §5, §7)
 
     mutating func requestReceived(_ body: [UInt8], on connection: ConnectionID, _ accepted: Accepted,
-                                  now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+                                  now: Instant, using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         let state = Connection.awaitingRequest(accepted)
         // Forget what expired while the connection was pending, as on accept: a block table
         // that was saturated refuses only until it has room again (R-LIMIT).
@@ -101,7 +101,7 @@ extension DoctorMachine {
     /// Builds and sends SESSION_TOKEN with a fresh K_GWN of the doctor's own (R-ORACLE).
     private mutating func answer(_ request: KeyVerification, patientKey: PublicKey, patientElement: BigInt,
                                  on connection: ConnectionID, source: SourceAddress, now: Instant,
-                                 using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+                                 using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         let doctorElement = group.randomElement(using: &rng)
         let ciphertext = ElGamal.encrypt(doctorElement, to: patientKey, using: &rng)
         let unsigned = SessionToken(
@@ -129,7 +129,7 @@ extension DoctorMachine {
     // MARK: - KEY_CONFIRMATION
 
     mutating func confirmationReceived(_ body: [UInt8], on connection: ConnectionID, _ verified: Verified,
-                                       now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+                                       now: Instant, using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         let state = Connection.awaitingConfirmation(verified)
         let patient = verified.patient
         func refuse(_ rule: RuleID, _ reason: String) -> Refusal { Refusal(rule, reason, patient, counts: false) }
@@ -183,7 +183,7 @@ extension DoctorMachine {
     /// Makes a confirmed patient a member: ends its other pending handshakes, replaces an
     /// older session of the same id, and starts a new epoch with the joiner served first.
     private mutating func join(_ patient: PeerID, on connection: ConnectionID, _ verified: Verified,
-                               now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+                               now: Instant, using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         if members[patient] == nil && members.count >= configuration.maxActivePatients {
             return reject(connection, .awaitingConfirmation(verified), .limit, "active-patient table full",
                           patient: patient, counts: false, now: now, using: &rng)

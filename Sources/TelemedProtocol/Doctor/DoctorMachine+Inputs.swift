@@ -68,7 +68,7 @@ extension DoctorMachine {
 
     /// One complete frame body arrived on `connection`.
     public mutating func frameReceived(_ body: [UInt8], on connection: ConnectionID, now: Instant,
-                                       using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+                                       using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         precondition(started, "call start(now:) before feeding the doctor")
         guard let state = table.stage(of: connection) else { return [] }
         switch state {
@@ -101,7 +101,7 @@ extension DoctorMachine {
     /// the connection is still writable (PROTOCOL.md §7.6: REJECTED, close, R-FRAME, counted
     /// for a first frame, a leave for a member).
     public mutating func frameRefused(on connection: ConnectionID, declaredLength: UInt32, now: Instant,
-                                      using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+                                      using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         precondition(started, "call start(now:) before feeding the doctor")
         guard let state = table.stage(of: connection) else { return [] }
         let reason = "frame length \(declaredLength) outside 1...\(MessageCodec.maxBodyLength)"
@@ -113,7 +113,7 @@ extension DoctorMachine {
 
     /// The transport reports the connection gone (PROTOCOL.md §5 "Leaving", §7.6).
     public mutating func connectionClosed(_ connection: ConnectionID, _ end: ConnectionEnd, now: Instant,
-                                          using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+                                          using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         guard let state = table.stage(of: connection) else { return [] }
         let hadFrameTimer = framesInProgress.remove(connection) != nil
         switch state {
@@ -152,7 +152,7 @@ extension DoctorMachine {
 
     /// A timer the machine scheduled has fired.
     public mutating func timerFired(_ timer: DoctorTimer, now: Instant,
-                                    using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+                                    using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         switch timer {
         case let .handshake(connection):
             guard let state = table.stage(of: connection) else { return [] }
@@ -200,7 +200,7 @@ extension DoctorMachine {
     /// active patient a leave (new epoch for the rest).
     mutating func reject(_ connection: ConnectionID, _ state: Connection, _ rule: RuleID, _ reason: String,
                          patient: PeerID?, counts: Bool, now: Instant,
-                         using rng: inout some RandomNumberGenerator,
+                         using rng: inout some CryptographicRandomNumberGenerator,
                          extra: [DoctorAction] = []) -> [DoctorAction] {
         let source: SourceAddress
         switch state {

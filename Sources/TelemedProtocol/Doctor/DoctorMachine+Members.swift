@@ -4,7 +4,7 @@ extension DoctorMachine {
     // MARK: - Frames from active patients
 
     mutating func memberFrameReceived(_ body: [UInt8], on connection: ConnectionID, from patient: PeerID,
-                                      now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+                                      now: Instant, using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         guard let member = members[patient] else { return [] }
         do {
             switch try checkMemberFrame(body, from: member) {
@@ -85,7 +85,7 @@ extension DoctorMachine {
     /// (unless the transport already reported it closed: `connectionGone`) and starts a new
     /// epoch for the rest.
     mutating func leave(_ patient: PeerID, reason: LeaveReason, notify: String?, connectionGone: Bool = false,
-                        now: Instant, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+                        now: Instant, using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         guard var member = table.removeMember(patient) else { return [] }
         var actions = forgetFrame(on: member.connection)
         if let notify { actions += sealedDisconnect(to: &member, reason: notify) }
@@ -111,7 +111,7 @@ extension DoctorMachine {
     /// Starts epoch e+1 over the current members and sends each its GROUP_KEY, `first` before
     /// the others, the rest in ascending id order. With no member left, GK is dropped and the
     /// epoch number stays (the next join starts the next one).
-    mutating func startEpoch(first: PeerID?, using rng: inout some RandomNumberGenerator) -> [DoctorAction] {
+    mutating func startEpoch(first: PeerID?, using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         guard !members.isEmpty else {
             groupKey = nil
             return []
@@ -146,7 +146,7 @@ extension DoctorMachine {
 
     /// Seals `text` once under GK_e, signs it once, and sends it to every member.
     public mutating func broadcast(_ text: String, now: Instant,
-                                   using rng: inout some RandomNumberGenerator) throws(DoctorCommandError) -> [DoctorAction] {
+                                   using rng: inout some CryptographicRandomNumberGenerator) throws(DoctorCommandError) -> [DoctorAction] {
         let plaintext = Array(text.utf8)
         guard (1...16_384).contains(plaintext.count) else {
             throw .invalidBroadcastText("must be 1 to 16384 bytes of UTF-8, got \(plaintext.count)")
@@ -173,13 +173,13 @@ extension DoctorMachine {
 
     /// Kicks a member: DISCONNECT("kicked"), close, new epoch for the rest.
     public mutating func kick(_ patient: PeerID, now: Instant,
-                              using rng: inout some RandomNumberGenerator) throws(DoctorCommandError) -> [DoctorAction] {
+                              using rng: inout some CryptographicRandomNumberGenerator) throws(DoctorCommandError) -> [DoctorAction] {
         guard members[patient] != nil else { throw .unknownPatient(patient) }
         return leave(patient, reason: .kicked, notify: "kicked", now: now, using: &rng)
     }
 
     /// Starts a new epoch with the same members (a fresh GK).
-    public mutating func rekey(now: Instant, using rng: inout some RandomNumberGenerator) throws(DoctorCommandError) -> [DoctorAction] {
+    public mutating func rekey(now: Instant, using rng: inout some CryptographicRandomNumberGenerator) throws(DoctorCommandError) -> [DoctorAction] {
         guard !members.isEmpty else { throw .nobodyConnected }
         return startEpoch(first: nil, using: &rng)
     }

@@ -121,7 +121,7 @@ public struct PatientMachine: Sendable {
     // MARK: - Inputs
 
     /// The connection to the doctor is open: send KEY_VERIFICATION.
-    public mutating func connected(now: Instant, using rng: inout some RandomNumberGenerator) -> [PatientAction] {
+    public mutating func connected(now: Instant, using rng: inout some CryptographicRandomNumberGenerator) -> [PatientAction] {
         guard case .idle = stage else { preconditionFailure("connected(now:using:) is the first input, once") }
         let element = group.randomElement(using: &rng)
         let ciphertext = ElGamal.encrypt(element, to: doctorKey, using: &rng)
@@ -142,7 +142,7 @@ public struct PatientMachine: Sendable {
 
     /// A frame body from the doctor arrived.
     public mutating func frameReceived(_ body: [UInt8], now: Instant,
-                                       using rng: inout some RandomNumberGenerator) -> [PatientAction] {
+                                       using rng: inout some CryptographicRandomNumberGenerator) -> [PatientAction] {
         let message: Message
         do {
             message = try codec.decode(body)

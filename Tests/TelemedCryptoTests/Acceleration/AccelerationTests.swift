@@ -1,5 +1,5 @@
 import XCTest
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 
 /// The accelerated strategy (fixed-base comb for g and prepared keys, multi-exponentiation in
 /// verification, implied element checks) gives exactly what the plain-GMP reference gives,

@@ -1,6 +1,6 @@
 import XCTest
 import Crypto
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 
 /// The arithmetic against answers computed independently in Python (Vectors/crypto_vectors.json).
 final class SelfMadeVectorTests: XCTestCase {

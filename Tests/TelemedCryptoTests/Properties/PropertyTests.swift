@@ -1,5 +1,5 @@
 import XCTest
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 
 /// Seeded property tests (see PropertyRunner for replaying a seed).
 final class PropertyTests: XCTestCase {

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 
 /// The seeded loop behind every property test. Case i uses `SeededRandom(seed: base + i)`;
 /// a failure message names the seed. To replay one case:

@@ -1,5 +1,5 @@
 import XCTest
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 
 /// Keys, encodings, §4 signatures and ElGamal on the named groups, with fixed seeds.
 final class KeyAndSignatureTests: XCTestCase {

@@ -1,6 +1,6 @@
 import Crypto
 import XCTest
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 
 /// The secret-key types (SessionKey, TrafficKey, GroupKeySecret, GroupKey) and the
 /// nonce-owning SealingKey / OpeningKey.

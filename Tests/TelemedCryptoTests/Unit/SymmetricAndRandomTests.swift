@@ -1,5 +1,5 @@
 import XCTest
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 
 /// SealingKey/OpeningKey over SealedChannel, HKDF wrapper, LPWriter, Bytes32 and the generators.
 final class SymmetricAndRandomTests: XCTestCase {

@@ -1,5 +1,5 @@
 import XCTest
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 @testable import TelemedProtocol
 
 /// One transcript test per rule and attack of SECURITY-RULES.md that the pure machines see.

@@ -1,4 +1,4 @@
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 @testable import TelemedProtocol
 
 /// Builds protocol messages by hand, the way an attacker (or a test) would.

@@ -1,4 +1,4 @@
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 @testable import TelemedProtocol
 import struct TelemedTransport.IPAddress
 

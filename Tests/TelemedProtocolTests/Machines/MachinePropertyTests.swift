@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 @testable import TelemedProtocol
 
 /// Seeded random interleavings of honest and hostile events against the real machines.

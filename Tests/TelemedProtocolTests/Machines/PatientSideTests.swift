@@ -1,5 +1,5 @@
 import XCTest
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 @testable import TelemedProtocol
 
 /// What a patient refuses (it never rejects: it drops or closes), and R-NOLEAK.

@@ -1,5 +1,5 @@
 import XCTest
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 @testable import TelemedProtocol
 
 /// Regression tests for spec revision 1.1 items 2, 3, 4, 5 and 7 (PROTOCOL.md §7) and for the

@@ -1,4 +1,4 @@
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 @testable import TelemedProtocol
 
 /// Feeds one event sequence to a fresh DoctorMachine (through the Harness, with real

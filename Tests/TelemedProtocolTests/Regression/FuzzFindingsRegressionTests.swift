@@ -1,6 +1,6 @@
 import struct TelemedTransport.FrameDecoder
 import XCTest
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 @testable import TelemedProtocol
 
 // MARK: - FuzzFindingsRegressionTests

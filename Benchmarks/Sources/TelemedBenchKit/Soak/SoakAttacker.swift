@@ -5,7 +5,7 @@
 // is an anomaly that fails the run.
 
 import Foundation
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 import TelemedNode
 import TelemedProtocol
 

@@ -2,7 +2,7 @@
 // load generator) derive the same keys from the seed, so nothing secret crosses between them.
 
 import Foundation
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 import TelemedProtocol
 
 /// Everything that shapes one soak run (see `Benchmarks/soak.sh --help`).
