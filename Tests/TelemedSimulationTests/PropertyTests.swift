@@ -38,7 +38,7 @@ final class PropertyTests: XCTestCase {
 
 /// A seeded scenario generator with a model of who is a member.
 struct RandomScenario {
-    private var state: UInt64
+    private var rng: SplitMix64
     private let attackers: Bool
     private var members: [String] = []
     private var connected: Set<String> = []
@@ -47,15 +47,12 @@ struct RandomScenario {
     private let patients = (1...6).map { "p\($0)" }
 
     init(seed: UInt64, attackers: Bool) {
-        state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        rng = SplitMix64(seed: seed)
         self.attackers = attackers
     }
 
     private mutating func next(_ bound: Int) -> Int {
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return Int(state % UInt64(bound))
+        Int.random(in: 0..<bound, using: &rng)
     }
 
     private func list(_ names: [String]) -> String {
