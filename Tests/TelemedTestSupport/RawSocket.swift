@@ -38,32 +38,28 @@ public final class RawSocket {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         if let receiveBuffer { setOption(SOL_SOCKET, SO_RCVBUF, receiveBuffer) }
         setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
-        if let source {
-            var local = sockaddr_in()
-            local.sin_family = sa_family_t(AF_INET)
-            local.sin_addr.s_addr = inet_addr(source)
-            let bound = withUnsafePointer(to: &local) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            guard bound == 0 else {
-                close(fd)
-                throw Failure(description: "bind(\(source)) failed: errno \(errno)")
-            }
+        if let source, Self.call(bind, fd, host: source, port: 0) != 0 {
+            close(fd)
+            throw Failure(description: "bind(\(source)) failed: errno \(errno)")
         }
+        guard Self.call(connect, fd, host: "127.0.0.1", port: port) == 0 else {
+            close(fd)
+            throw Failure(description: "connect() failed: errno \(errno)")
+        }
+    }
+
+    /// Calls `bind` or `connect` on `fd` with the IPv4 address `host`:`port`.
+    private static func call(
+        _ function: (Int32, UnsafePointer<sockaddr>?, socklen_t) -> Int32, _ fd: Int32, host: String, port: Int
+    ) -> Int32 {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
+        address.sin_addr.s_addr = inet_addr(host)
+        return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                function(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
-        }
-        guard result == 0 else {
-            close(fd)
-            throw Failure(description: "connect() failed: errno \(errno)")
         }
     }
 
