@@ -11,6 +11,13 @@ final class ReplaySeedTests: XCTestCase {
                        "replay: TELEMED_MODEL_MUTANT=m TELEMED_SEED=7 swift test --filter DoctorModelTests/testX")
     }
 
+    /// Property bodies are closures (`PropertyRunner.run`); the line still names the test.
+    func testHintInsideALoopBodyNamesTheEnclosingTest() {
+        var lines: [String] = []
+        [UInt64(3)].forEach { seed in lines.append(ReplaySeed.hint(seed, in: self)) }
+        XCTAssertEqual(lines, ["replay: TELEMED_SEED=3 swift test --filter ReplaySeedTests/testHintInsideALoopBodyNamesTheEnclosingTest"])
+    }
+
     func testSeedTextIsDecimalOrPrefixedHexAndNothingElse() throws {
         XCTAssertEqual(try ReplaySeed.parse("123"), 123)
         XCTAssertEqual(try ReplaySeed.parse("0x7e1e"), 0x7e1e)
