@@ -118,27 +118,34 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .testTarget(name: "TelemedBigIntTests", dependencies: ["TelemedBigInt"]),
+        // What the test targets share: the seeded generator, the replay seed (TELEMED_SEED), the
+        // raw socket and the hex helper. A regular target, so that no library product ships it.
+        .target(name: "TelemedTestSupport", dependencies: ["TelemedBigInt"], path: "Tests/TelemedTestSupport"),
+        .testTarget(name: "TelemedBigIntTests", dependencies: ["TelemedBigInt", "TelemedTestSupport"]),
         .testTarget(
             name: "TelemedCryptoTests",
-            dependencies: ["TelemedCrypto", "TelemedBigInt"],
+            dependencies: ["TelemedCrypto", "TelemedBigInt", "TelemedTestSupport"],
             resources: [.copy("Vectors")]
         ),
         .testTarget(
             name: "TelemedProtocolTests",
-            dependencies: ["TelemedProtocol", "TelemedTransport"],
+            dependencies: ["TelemedProtocol", "TelemedTransport", "TelemedTestSupport"],
             // Fuzz regression inputs, read through #filePath (not resources).
             exclude: ["Regression/Inputs"]
         ),
-        .testTarget(name: "TelemedTransportTests", dependencies: ["TelemedTransport", "TelemedTCP"]),
+        .testTarget(
+            name: "TelemedTransportTests",
+            dependencies: ["TelemedTransport", "TelemedTCP", "TelemedTestSupport"]
+        ),
         .testTarget(
             name: "TelemedNodeTests",
             dependencies: [
                 "TelemedNode", "TelemedTCP", "TelemedProtocol", "TelemedCrypto", "TelemedTransport",
+                "TelemedTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "TelemedSimulationTests", dependencies: ["TelemedSimulation"]),
+        .testTarget(name: "TelemedSimulationTests", dependencies: ["TelemedSimulation", "TelemedTestSupport"]),
     ]
 )
 

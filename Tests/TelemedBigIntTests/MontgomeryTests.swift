@@ -1,8 +1,9 @@
 import XCTest
 @_spi(Testing) @testable import TelemedBigInt
+import TelemedTestSupport
 
 /// Fixed-base tables and multi-exponentiation agree with `powMod` / `powModSecure` on seeded
-/// random inputs. Failures name the seed; `TELEMED_PROPERTY_SEED=<seed>` replays one.
+/// random inputs. A failure prints its `replay: TELEMED_SEED=…` line (`ReplaySeed`).
 final class MontgomeryTests: XCTestCase {
     // MARK: - Inputs
 
@@ -21,9 +22,9 @@ final class MontgomeryTests: XCTestCase {
 
     func testFixedBaseTableMatchesPowMod() throws {
         let sizes = [2, 63, 64, 65, 127, 128, 200, 512, 1024, 2048]
-        for seed in propertySeeds(base: 7_100, count: 20) {
+        for seed in try ReplaySeed.seeds(base: 7_100, count: 20) {
             var rng = SplitMix64(seed: seed)
-            let context = "seed \(seed) — replay with TELEMED_PROPERTY_SEED=\(seed)"
+            let replay = ReplaySeed.hint(seed, in: self)
             let bits = sizes[Int(rng.next() % UInt64(sizes.count))]
             let modulus = try oddModulus(bits: max(bits, 3), &rng)
             let base = try randomBits(bits + 8, &rng)      // sometimes ≥ the modulus
@@ -34,9 +35,9 @@ final class MontgomeryTests: XCTestCase {
             for _ in 0..<6 { exponents.append(try randomBits(1 + Int(rng.next() % UInt64(exponentBits)), &rng)) }
             for e in exponents {
                 let expected = base.powMod(e, modulus)
-                XCTAssertEqual(table.power(e), expected, "public, e bits \(e.bitWidth), w \(window); " + context)
+                XCTAssertEqual(table.power(e), expected, "public, e bits \(e.bitWidth), w \(window); " + replay)
                 XCTAssertEqual(table.powerSecure(e), base.powModSecure(e, modulus),
-                               "secure, e bits \(e.bitWidth), w \(window); " + context)
+                               "secure, e bits \(e.bitWidth), w \(window); " + replay)
             }
         }
     }
@@ -66,9 +67,9 @@ final class MontgomeryTests: XCTestCase {
 
     func testMultiPowModMatchesProductOfPowMods() throws {
         let sizes = [3, 64, 65, 190, 512, 2048]
-        for seed in propertySeeds(base: 7_300, count: 30) {
+        for seed in try ReplaySeed.seeds(base: 7_300, count: 30) {
             var rng = SplitMix64(seed: seed)
-            let context = "seed \(seed) — replay with TELEMED_PROPERTY_SEED=\(seed)"
+            let replay = ReplaySeed.hint(seed, in: self)
             let modulus = try oddModulus(bits: sizes[Int(rng.next() % UInt64(sizes.count))], &rng)
             let count = 1 + Int(rng.next() % 3)
             var bases: [BigInt] = [], exponents: [BigInt] = []
@@ -80,7 +81,7 @@ final class MontgomeryTests: XCTestCase {
                 exponents.append(e)
                 expected = expected.multipliedMod(base.powMod(e, modulus), modulus)
             }
-            XCTAssertEqual(BigInt.multiPowMod(bases, exponents, modulus: modulus), expected, context)
+            XCTAssertEqual(BigInt.multiPowMod(bases, exponents, modulus: modulus), expected, replay)
         }
     }
 

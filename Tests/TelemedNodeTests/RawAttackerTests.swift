@@ -2,6 +2,7 @@
 import TelemedNode
 import TelemedProtocol
 import TelemedTransport
+import TelemedTestSupport
 import XCTest
 
 /// A raw TCP attacker on 127.0.0.2 against a live doctor on 127.0.0.1 while an honest patient

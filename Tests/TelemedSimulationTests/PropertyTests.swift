@@ -1,38 +1,35 @@
 import Foundation
+import TelemedTestSupport
 import XCTest
 @testable import TelemedSimulation
 
 /// Random scenarios from a seeded generator. Honest steps (joins, leaves, kicks, broadcasts,
 /// rekeys, time advances) must keep every invariant and meet the expectations a simple model
-/// predicts; attacker steps mixed in must never yield a session. A failure prints its seed;
-/// replay one with `SIM_PROPERTY_SEED=<seed> swift test --filter PropertyTests`.
+/// predicts; attacker steps mixed in must never yield a session. A failure prints its
+/// `replay: TELEMED_SEED=<seed> swift test --filter PropertyTests/<test>` line (`ReplaySeed`).
 final class PropertyTests: XCTestCase {
-    private var seeds: [UInt64] {
-        if let text = ProcessInfo.processInfo.environment["SIM_PROPERTY_SEED"], let seed = UInt64(text) { return [seed] }
-        return Array(1...6)
-    }
-
     func testHonestRandomScenariosKeepEveryInvariant() throws {
-        for seed in seeds {
+        for seed in try ReplaySeed.seeds(1...6) {
             try check(seed: seed, attackers: false)
         }
     }
 
     func testRandomAttacksNeverYieldASession() throws {
-        for seed in seeds {
-            try check(seed: seed &+ 1_000, attackers: true)
+        for seed in try ReplaySeed.seeds(1_001...1_006) {
+            try check(seed: seed, attackers: true)
         }
     }
 
-    /// Generates, runs and judges one random scenario (the replay helper).
-    func check(seed: UInt64, attackers: Bool) throws {
+    /// Generates, runs and judges one random scenario (the replay helper); a failure names
+    /// `test`, the calling test method.
+    func check(seed: UInt64, attackers: Bool, test: String = #function) throws {
         var generator = RandomScenario(seed: seed, attackers: attackers)
         let json = generator.json()
         let scenario = try scenario(json, name: "random-\(seed)")
         let report = ScenarioRunner.run(scenario, file: "random-\(seed).json", seed: seed)
         XCTAssertTrue(report.passed, """
-            random scenario with seed \(seed) (attackers: \(attackers)) failed; replay with \
-            SIM_PROPERTY_SEED=\(attackers ? seed - 1_000 : seed) swift test --filter PropertyTests
+            random scenario with seed \(seed) (attackers: \(attackers)) failed
+            \(ReplaySeed.hint(seed, in: self, function: test))
             \(failureText(report))
             scenario: \(json)
             """)
@@ -41,7 +38,7 @@ final class PropertyTests: XCTestCase {
 
 /// A seeded scenario generator with a model of who is a member.
 struct RandomScenario {
-    private var state: UInt64
+    private var rng: SplitMix64
     private let attackers: Bool
     private var members: [String] = []
     private var connected: Set<String> = []
@@ -50,15 +47,12 @@ struct RandomScenario {
     private let patients = (1...6).map { "p\($0)" }
 
     init(seed: UInt64, attackers: Bool) {
-        state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        rng = SplitMix64(seed: seed)
         self.attackers = attackers
     }
 
     private mutating func next(_ bound: Int) -> Int {
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return Int(state % UInt64(bound))
+        Int.random(in: 0..<bound, using: &rng)
     }
 
     private func list(_ names: [String]) -> String {

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import TelemedTestSupport
 import XCTest
 @testable import TelemedTransport
 
@@ -47,8 +45,9 @@ final class FrameDecoderTests: XCTestCase {
 
     func testSeededRandomChunkings() throws {
         let stream = self.stream
-        for seed: UInt64 in 1...40 {
+        for seed in try ReplaySeed.seeds(1...40) {
             var rng = SplitMix64(seed: seed)
+            let replay = ReplaySeed.hint(seed, in: self)
             var decoder = FrameDecoder()
             var frames: [[UInt8]] = []
             var index = 0
@@ -62,10 +61,10 @@ final class FrameDecoderTests: XCTestCase {
                     decoder.append(stream[index..<end].lazy.map { $0 })
                 }
                 index = end
-                XCTAssertLessThanOrEqual(decoder.partialByteCount, Framing.maxBodyLength + 4, "seed \(seed)")
+                XCTAssertLessThanOrEqual(decoder.partialByteCount, Framing.maxBodyLength + 4, replay)
                 frames += try drain(&decoder)
             }
-            XCTAssertEqual(frames, bodies, "seed \(seed)")
+            XCTAssertEqual(frames, bodies, replay)
         }
     }
 
@@ -205,11 +204,11 @@ final class FrameDecoderTests: XCTestCase {
 
     /// Random streams (good frames, then maybe a bad prefix or a cut) read in random chunks give
     /// the same frames and refusal as one chunk, and every frame that spans a read is announced
-    /// exactly once. Replay one seed with `TRANSPORT_SEED=<n> swift test --filter FrameDecoderTests`.
-    func testReaderIsIndependentOfChunking() {
-        let seeds: [UInt64] = Self.replaySeed.map { [$0] } ?? Array(1...60)
-        for seed in seeds {
+    /// exactly once. A failure prints its `replay: TELEMED_SEED=…` line (`ReplaySeed`).
+    func testReaderIsIndependentOfChunking() throws {
+        for seed in try ReplaySeed.seeds(1...60) {
             var rng = SplitMix64(seed: seed)
+            let replay = ReplaySeed.hint(seed, in: self)
             let bodies = (0..<Int.random(in: 1...6, using: &rng)).map { _ in
                 (0..<Int.random(in: 1...2_000, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             }
@@ -223,21 +222,17 @@ final class FrameDecoderTests: XCTestCase {
             let chunks = (0..<stream.count).map { _ in Int.random(in: 1...700, using: &rng) }
             let split = reports(stream, chunks: chunks)
             let withoutStarts = split.filter { $0 != .frameStarted }
-            XCTAssertEqual(withoutStarts, whole.filter { $0 != .frameStarted }, "seed \(seed) (TRANSPORT_SEED=\(seed))")
+            XCTAssertEqual(withoutStarts, whole.filter { $0 != .frameStarted }, replay)
             var open = false
             for report in split {
                 switch report {
                 case .frameStarted:
-                    XCTAssertFalse(open, "two starts for one frame, seed \(seed)")
+                    XCTAssertFalse(open, "two starts for one frame; \(replay)")
                     open = true
                 case .frame, .refused:
                     open = false
                 }
             }
         }
-    }
-
-    private static var replaySeed: UInt64? {
-        getenv("TRANSPORT_SEED").flatMap { UInt64(String(cString: $0)) }
     }
 }

@@ -1,20 +1,16 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import TelemedTestSupport
 import TelemedTransport
 import XCTest
 
 /// Random schedules of actions and faults never break the event contract: per connection end,
 /// `opened` comes first (an end closed before it opened reports only its close), frames only
-/// between, one `closed`, and nothing after it. Replay one seed with
-/// `TRANSPORT_SEED=<n> swift test --filter InMemoryInvariantTests`.
+/// between, one `closed`, and nothing after it. A failure prints its
+/// `replay: TELEMED_SEED=<n> swift test --filter …` line (`ReplaySeed`).
 final class InMemoryInvariantTests: XCTestCase {
-    func testEventContractHoldsUnderRandomFaults() {
-        let seeds: [UInt64] = getenv("TRANSPORT_SEED").flatMap { UInt64(String(cString: $0)) }.map { [$0] }
-            ?? Array(1...150)
-        for seed in seeds {
+    func testEventContractHoldsUnderRandomFaults() throws {
+        for seed in try ReplaySeed.seeds(1...150) {
             if let problem = run(seed: seed) {
-                XCTFail("seed \(seed): \(problem) (replay with TRANSPORT_SEED=\(seed))")
+                XCTFail("seed \(seed): \(problem)\n\(ReplaySeed.hint(seed, in: self))")
             }
         }
     }

@@ -1,4 +1,5 @@
 import TelemedTCP
+import TelemedTestSupport
 import TelemedTransport
 import XCTest
 

@@ -1,3 +1,4 @@
+import TelemedBigInt
 // MARK: - DecodeError
 
 /// Every way a frame body can fail to be a valid message (PROTOCOL.md §4 "Framing"; R-FRAME).
@@ -54,8 +55,7 @@ extension DecodeError {
             if byte >= 0x20, byte < 0x7f, byte != UInt8(ascii: "\\") {
                 piece = String(UnicodeScalar(byte))
             } else {
-                let digits = Array("0123456789abcdef")
-                piece = "\\x" + String(digits[Int(byte >> 4)]) + String(digits[Int(byte & 0x0f)])
+                piece = "\\x" + BigInt.encodeHex(CollectionOfOne(byte))
             }
             if out.utf8.count + piece.utf8.count > maxEchoedBytes {
                 return out + "…"

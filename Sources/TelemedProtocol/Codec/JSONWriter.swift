@@ -41,7 +41,6 @@ struct JSONWriter {
 
     /// A quoted string: `"` and `\` escaped, control characters as `\u00XX`, the rest as is.
     private mutating func writeString(_ text: [UInt8]) {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
         bytes.append(UInt8(ascii: "\""))
         for byte in text {
             switch byte {
@@ -50,8 +49,7 @@ struct JSONWriter {
                 bytes.append(byte)
             case 0x00..<0x20:
                 bytes.append(contentsOf: Array("\\u00".utf8))
-                bytes.append(digits[Int(byte >> 4)])
-                bytes.append(digits[Int(byte & 0x0f)])
+                bytes.append(contentsOf: LowercaseHex.encode([byte]))
             default:
                 bytes.append(byte)
             }

@@ -1,3 +1,4 @@
+import TelemedTestSupport
 import XCTest
 @_spi(Testing) import TelemedCrypto
 
@@ -19,7 +20,7 @@ final class AccelerationTests: XCTestCase {
 
     func testKeysSignaturesAndCiphertextsAreIdenticalUnderBothStrategies() throws {
         try PropertyRunner.run(cases: 6, base: 8_100) { seed, rng in
-            let context = PropertyRunner.context(seed)
+            let context = ReplaySeed.hint(seed, in: self)
             let fast = groups[Int(seed % 2)]
             let slow = fast.using(.reference)
             let x = rng.bytes(32)
@@ -49,7 +50,7 @@ final class AccelerationTests: XCTestCase {
 
     func testVerificationRejectsExactlyWhatTheReferenceRejects() throws {
         try PropertyRunner.run(cases: 8, base: 8_200) { seed, rng in
-            let context = PropertyRunner.context(seed)
+            let context = ReplaySeed.hint(seed, in: self)
             let fast = TelemedGroup.telemed2048
             let slow = fast.using(.reference)
             let key = PrivateKey(generatingIn: fast, using: &rng)

@@ -1,4 +1,5 @@
 import Foundation
+import TelemedTestSupport
 import XCTest
 import TelemedCrypto
 
@@ -32,7 +33,7 @@ final class GroupDerivationTests: XCTestCase {
             XCTAssertFalse(GroupDerivation.subgroupOrder(seed: seed, N: 256).isProbablePrime(), "attempt \(attempt) has a prime q")
         }
         let seed = GroupDerivation.seedBytes(name: constants.name, attempt: constants.attempt)
-        XCTAssertEqual(Hex.string(seed), constants.seed)
+        XCTAssertEqual(TestHex.string(seed), constants.seed)
         let q = GroupDerivation.subgroupOrder(seed: seed, N: 256)
         let p = GroupDerivation.primeCandidate(seed: seed, q: q, L: 3072, counter: constants.counter)
         let (g, count) = try XCTUnwrap(GroupDerivation.generator(p: p, q: q, seed: seed, index: 1))
@@ -58,7 +59,7 @@ final class GroupDerivationTests: XCTestCase {
         XCTAssertEqual(result.p, group.p, "p")
         XCTAssertEqual(result.q, group.q, "q")
         XCTAssertEqual(result.g, group.g, "g")
-        XCTAssertEqual(Hex.string(result.seed), constants.seed)
+        XCTAssertEqual(TestHex.string(result.seed), constants.seed)
         XCTAssertEqual(result.attempt, constants.attempt)
         XCTAssertEqual(result.counter, constants.counter)
         XCTAssertEqual(result.index, constants.index)

@@ -1,4 +1,5 @@
 import Foundation
+import TelemedTestSupport
 import XCTest
 import TelemedCrypto
 
@@ -19,19 +20,19 @@ final class PublicKeyVectorTests: XCTestCase {
         XCTAssertEqual(file.encryption.count, 2)
         XCTAssertEqual(file.signature.count, 2)
         for (index, v) in file.encryption.enumerated() {
-            let (p, g, x) = (try Hex.int(v.p), try Hex.int(v.g), try Hex.int(v.x))
-            XCTAssertEqual(g.powMod(x, p), try Hex.int(v.y), "encryption #\(index): y = g^x")
-            let ct = KnownAnswerTestsOnly.encrypt(p: p, g: g, y: try Hex.int(v.y), m: try Hex.int(v.pt), k: try Hex.int(v.k))
-            XCTAssertEqual(ct.c1, try Hex.int(v.ct1), "encryption #\(index): c1")
-            XCTAssertEqual(ct.c2, try Hex.int(v.ct2), "encryption #\(index): c2")
-            XCTAssertEqual(KnownAnswerTestsOnly.decrypt(p: p, x: x, c1: ct.c1, c2: ct.c2), try Hex.int(v.pt))
+            let (p, g, x) = (try TestHex.int(v.p), try TestHex.int(v.g), try TestHex.int(v.x))
+            XCTAssertEqual(g.powMod(x, p), try TestHex.int(v.y), "encryption #\(index): y = g^x")
+            let ct = KnownAnswerTestsOnly.encrypt(p: p, g: g, y: try TestHex.int(v.y), m: try TestHex.int(v.pt), k: try TestHex.int(v.k))
+            XCTAssertEqual(ct.c1, try TestHex.int(v.ct1), "encryption #\(index): c1")
+            XCTAssertEqual(ct.c2, try TestHex.int(v.ct2), "encryption #\(index): c2")
+            XCTAssertEqual(KnownAnswerTestsOnly.decrypt(p: p, x: x, c1: ct.c1, c2: ct.c2), try TestHex.int(v.pt))
         }
         for (index, v) in file.signature.enumerated() {
-            let (p, g, y) = (try Hex.int(v.p), try Hex.int(v.g), try Hex.int(v.y))
-            let h = try Hex.int(v.h)
-            let signature = try XCTUnwrap(KnownAnswerTestsOnly.sign(p: p, g: g, x: try Hex.int(v.x), k: try Hex.int(v.k), h: h))
-            XCTAssertEqual(signature.r, try Hex.int(v.sig1), "signature #\(index): r")
-            XCTAssertEqual(signature.s, try Hex.int(v.sig2), "signature #\(index): s")
+            let (p, g, y) = (try TestHex.int(v.p), try TestHex.int(v.g), try TestHex.int(v.y))
+            let h = try TestHex.int(v.h)
+            let signature = try XCTUnwrap(KnownAnswerTestsOnly.sign(p: p, g: g, x: try TestHex.int(v.x), k: try TestHex.int(v.k), h: h))
+            XCTAssertEqual(signature.r, try TestHex.int(v.sig1), "signature #\(index): r")
+            XCTAssertEqual(signature.s, try TestHex.int(v.sig2), "signature #\(index): s")
             XCTAssertTrue(KnownAnswerTestsOnly.verify(p: p, g: g, y: y, h: h, signature: signature))
             XCTAssertFalse(KnownAnswerTestsOnly.verify(p: p, g: g, y: y, h: h + .one, signature: signature))
         }
@@ -51,15 +52,15 @@ final class PublicKeyVectorTests: XCTestCase {
         for record in file.records {
             let name = try record.required("Group")
             let group = try XCTUnwrap(modp.first { $0.name == name }, "no MODP prime for \(name)")
-            let p = try Hex.int(group.p), g = try Hex.int(group.g)
+            let p = try TestHex.int(group.p), g = try TestHex.int(group.g)
             let width = p.byteWidth
-            let x = try Hex.botanNumber(record.required("Secret"))
-            let nonce = try Hex.bytes(record.required("Nonce"))
+            let x = try TestHex.botanNumber(record.required("Secret"))
+            let nonce = try TestHex.bytes(record.required("Nonce"))
             let kBits = p.bitWidth - 1
             let k = BigInt(bigEndian: nonce.prefix((kBits + 7) / 8)).modulo(BigInt.one.shiftedLeft(kBits))
-            let m = BigInt(bigEndian: try Hex.bytes(record.required("Msg")))
+            let m = BigInt(bigEndian: try TestHex.bytes(record.required("Msg")))
             let ct = KnownAnswerTestsOnly.encrypt(p: p, g: g, y: g.powMod(x, p), m: m, k: k)
-            let expected = try Hex.bytes(record.required("Ciphertext"))
+            let expected = try TestHex.bytes(record.required("Ciphertext"))
             XCTAssertEqual(try ct.c1.bytes(width: width) + ct.c2.bytes(width: width), expected,
                            "elgamal_encrypt.vec line \(record.line)")
             XCTAssertEqual(KnownAnswerTestsOnly.decrypt(p: p, x: x, c1: ct.c1, c2: ct.c2), m)
@@ -73,14 +74,14 @@ final class PublicKeyVectorTests: XCTestCase {
             text: try VectorSources.sharedText("botan/elgamal_decrypt.vec"), outputKey: "Ciphertext", persistent: false)
         XCTAssertEqual(file.records.count, 17)
         for record in file.records {
-            let p = try Hex.botanNumber(record.required("P"))
-            let x = try Hex.botanNumber(record.required("X"))
-            let ct = try Hex.bytes(record.required("Ciphertext"))
+            let p = try TestHex.botanNumber(record.required("P"))
+            let x = try TestHex.botanNumber(record.required("X"))
+            let ct = try TestHex.bytes(record.required("Ciphertext"))
             let width = p.byteWidth
             XCTAssertEqual(ct.count, 2 * width, "line \(record.line)")
             let m = try XCTUnwrap(KnownAnswerTestsOnly.decrypt(
                 p: p, x: x, c1: BigInt(bigEndian: ct.prefix(width)), c2: BigInt(bigEndian: ct.suffix(width))))
-            let expected = try Hex.bytes(record.required("Msg"))
+            let expected = try TestHex.bytes(record.required("Msg"))
             if record.section == "EME-PKCS1-v1_5" {
                 let padded = m.magnitudeBytes()
                 XCTAssertEqual(padded.first, 0x02, "line \(record.line): PKCS#1 type 2")
@@ -101,10 +102,10 @@ final class PublicKeyVectorTests: XCTestCase {
             text: try VectorSources.sharedText("botan/dh_invalid.vec"), outputKey: "InvalidKey", persistent: true)
         XCTAssertGreaterThanOrEqual(file.records.count, 7)
         for record in file.records {
-            let p = try Hex.botanNumber(record.required("P")), q = try Hex.botanNumber(record.required("Q"))
-            let g = try Hex.botanNumber(record.required("G"))
+            let p = try TestHex.botanNumber(record.required("P")), q = try TestHex.botanNumber(record.required("Q"))
+            let g = try TestHex.botanNumber(record.required("G"))
             XCTAssertTrue(KnownAnswerTestsOnly.isValidElement(g, p: p, q: q), "control: G of line \(record.line)")
-            let z = try Hex.botanNumber(record.required("InvalidKey"))
+            let z = try TestHex.botanNumber(record.required("InvalidKey"))
             XCTAssertFalse(KnownAnswerTestsOnly.isValidElement(z, p: p, q: q), "dh_invalid.vec line \(record.line)")
         }
     }
@@ -121,16 +122,16 @@ final class PublicKeyVectorTests: XCTestCase {
         var checked = 0, skipped = 0
         for record in file.records {
             guard try record.required("Hash") == "SHA-256" else { skipped += 1; continue }
-            let p = try Hex.botanNumber(record.required("P")), q = try Hex.botanNumber(record.required("Q"))
-            let g = try Hex.botanNumber(record.required("G")), x = try Hex.botanNumber(record.required("X"))
+            let p = try TestHex.botanNumber(record.required("P")), q = try TestHex.botanNumber(record.required("Q"))
+            let g = try TestHex.botanNumber(record.required("G")), x = try TestHex.botanNumber(record.required("X"))
             guard q.bitWidth <= 256 else { skipped += 1; continue }
-            let h1 = Hashing.sha256(try Hex.bytes(record.required("Msg"))).bytes
+            let h1 = Hashing.sha256(try TestHex.bytes(record.required("Msg"))).bytes
             let k = KnownAnswerTestsOnly.rfc6979Nonce(q: q, x: x, h1: h1)
             let hashInt = q.bitWidth < 256 ? BigInt(bigEndian: h1).shiftedRight(256 - q.bitWidth) : BigInt(bigEndian: h1)
             let r = g.powMod(k, p).modulo(q)
             let s = try XCTUnwrap(k.inverse(modulo: q)).multipliedMod((hashInt + x * r).modulo(q), q)
             let width = q.byteWidth
-            XCTAssertEqual(try r.bytes(width: width) + s.bytes(width: width), try Hex.bytes(record.required("Signature")),
+            XCTAssertEqual(try r.bytes(width: width) + s.bytes(width: width), try TestHex.bytes(record.required("Signature")),
                            "dsa_rfc6979.vec line \(record.line), q of \(q.bitWidth) bits")
             checked += 1
         }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TelemedTestSupport
 import XCTest
 import TelemedCrypto
 
@@ -13,7 +14,7 @@ final class SymmetricVectorTests: XCTestCase {
         for record in file.records {
             guard let len = record.fields["Len"].flatMap(Int.init), let msg = record.fields["Msg"],
                   let md = record.fields["MD"] else { continue }
-            let message = len == 0 ? [] : try Hex.bytes(msg)
+            let message = len == 0 ? [] : try TestHex.bytes(msg)
             XCTAssertEqual(Hashing.sha256(message).hex, md.lowercased(), "SHA-256 Len = \(len)")
             checked += 1
         }
@@ -27,9 +28,9 @@ final class SymmetricVectorTests: XCTestCase {
         var checked = 0
         for group in file.testGroups {
             for test in group.tests {
-                let mac = Hashing.hmacSHA256(key: try Hex.bytes(test.key), message: try Hex.bytes(test.msg)).bytes
+                let mac = Hashing.hmacSHA256(key: try TestHex.bytes(test.key), message: try TestHex.bytes(test.msg)).bytes
                 let truncated = Array(mac.prefix(group.tagSize / 8))
-                let matches = truncated == (try Hex.bytes(test.tag))
+                let matches = truncated == (try TestHex.bytes(test.tag))
                 XCTAssertEqual(matches, test.result == "valid", "HMAC tcId \(test.tcId): \(test.comment)")
                 checked += 1
             }
@@ -45,16 +46,16 @@ final class SymmetricVectorTests: XCTestCase {
         let records = file.records.filter { $0.section == "HKDF(HMAC(SHA-256))" }
         XCTAssertEqual(records.count, 3, "RFC 5869 A.1–A.3")
         for record in records {
-            let expected = try Hex.bytes(record.required("Output"))
+            let expected = try TestHex.bytes(record.required("Output"))
             let okm = KeyDerivation.hkdfSHA256(
-                ikm: try Hex.bytes(record.required("Secret")), salt: try Hex.bytes(record.fields["Salt"] ?? ""),
-                info: try Hex.bytes(record.fields["Label"] ?? ""), outputByteCount: expected.count)
+                ikm: try TestHex.bytes(record.required("Secret")), salt: try TestHex.bytes(record.fields["Salt"] ?? ""),
+                info: try TestHex.bytes(record.fields["Label"] ?? ""), outputByteCount: expected.count)
             XCTAssertEqual(okm, expected, "hkdf.vec line \(record.line)")
         }
         // The A.3 case has an empty salt and info, the protocol's shape: check hkdf32 too.
         if let a3 = records.last, a3.fields["Salt"] == nil {
-            let key = KeyDerivation.hkdf32(ikm: SymmetricKey(data: try Hex.bytes(a3.required("Secret"))), info: "")
-            XCTAssertEqual(key.withUnsafeBytes { Array($0) }, Array(try Hex.bytes(a3.required("Output")).prefix(32)))
+            let key = KeyDerivation.hkdf32(ikm: SymmetricKey(data: try TestHex.bytes(a3.required("Secret"))), info: "")
+            XCTAssertEqual(key.withUnsafeBytes { Array($0) }, Array(try TestHex.bytes(a3.required("Output")).prefix(32)))
         }
     }
 
@@ -70,9 +71,9 @@ final class SymmetricVectorTests: XCTestCase {
                     continue
                 }
                 let okm = KeyDerivation.hkdfSHA256(
-                    ikm: try Hex.bytes(test.ikm), salt: try Hex.bytes(test.salt),
-                    info: try Hex.bytes(test.info), outputByteCount: test.size)
-                XCTAssertEqual(okm == (try Hex.bytes(test.okm)), test.result == "valid", "tcId \(test.tcId): \(test.comment)")
+                    ikm: try TestHex.bytes(test.ikm), salt: try TestHex.bytes(test.salt),
+                    info: try TestHex.bytes(test.info), outputByteCount: test.size)
+                XCTAssertEqual(okm == (try TestHex.bytes(test.okm)), test.result == "valid", "tcId \(test.tcId): \(test.comment)")
                 checked += 1
             }
         }
@@ -96,11 +97,11 @@ final class SymmetricVectorTests: XCTestCase {
                 skipped += 1
                 continue
             }
-            let key = try Hex.bytes(record.required("Key"))
-            let nonce = try Hex.bytes(record.required("Nonce"))
-            let plaintext = try Hex.bytes(record.fields["In"] ?? "")
-            let aad = try Hex.bytes(record.fields["AD"] ?? "")
-            let expected = try Hex.bytes(record.required("Out"))
+            let key = try TestHex.bytes(record.required("Key"))
+            let nonce = try TestHex.bytes(record.required("Nonce"))
+            let plaintext = try TestHex.bytes(record.fields["In"] ?? "")
+            let aad = try TestHex.bytes(record.fields["AD"] ?? "")
+            let expected = try TestHex.bytes(record.required("Out"))
             if key.count == 32 && nonce.count == 12 {
                 XCTAssertEqual(try KnownAnswerTestsOnly.aes256GCMSeal(key: key, nonce: nonce, plaintext: plaintext, aad: aad),
                                expected, "gcm.vec line \(record.line)")
@@ -124,9 +125,9 @@ final class SymmetricVectorTests: XCTestCase {
         var ours = 0, direct = 0, refusedNonce = 0
         for group in file.testGroups {
             for test in group.tests {
-                let key = try Hex.bytes(test.key), nonce = try Hex.bytes(test.iv)
-                let aad = try Hex.bytes(test.aad), msg = try Hex.bytes(test.msg)
-                let sealed = try Hex.bytes(test.ct) + Hex.bytes(test.tag)
+                let key = try TestHex.bytes(test.key), nonce = try TestHex.bytes(test.iv)
+                let aad = try TestHex.bytes(test.aad), msg = try TestHex.bytes(test.msg)
+                let sealed = try TestHex.bytes(test.ct) + TestHex.bytes(test.tag)
                 let label = "tcId \(test.tcId) (\(group.keySize)/\(group.ivSize)): \(test.comment)"
                 if key.count == 32 && nonce.count == 12 {
                     let opened = try? KnownAnswerTestsOnly.aes256GCMOpen(key: key, nonce: nonce, ciphertextAndTag: sealed, aad: aad)
@@ -138,7 +139,7 @@ final class SymmetricVectorTests: XCTestCase {
                     }
                     ours += 1
                 } else if let nonceValue = try? AES.GCM.Nonce(data: nonce) {
-                    let box = try? AES.GCM.SealedBox(nonce: nonceValue, ciphertext: Data(try Hex.bytes(test.ct)), tag: Data(try Hex.bytes(test.tag)))
+                    let box = try? AES.GCM.SealedBox(nonce: nonceValue, ciphertext: Data(try TestHex.bytes(test.ct)), tag: Data(try TestHex.bytes(test.tag)))
                     let opened = box.flatMap { try? AES.GCM.open($0, using: SymmetricKey(data: key), authenticating: aad) }
                     XCTAssertEqual(opened.map { Array($0) }, test.result == "valid" ? msg : nil, label)
                     direct += 1

@@ -1,3 +1,4 @@
+import TelemedTestSupport
 import XCTest
 @_spi(Testing) import TelemedCrypto
 
@@ -10,14 +11,14 @@ final class PropertyTests: XCTestCase {
             let key = PrivateKey(generatingIn: group, using: &rng)
             let m = group.randomElement(using: &rng)
             let ct = ElGamal.encrypt(m, to: key.publicKey, using: &rng)
-            XCTAssertEqual(try key.decrypt(ct), m, PropertyRunner.context(seed))
-            XCTAssertTrue(group.isValidElement(ct.c1) && group.isValidElement(ct.c2), PropertyRunner.context(seed))
+            XCTAssertEqual(try key.decrypt(ct), m, ReplaySeed.hint(seed, in: self))
+            XCTAssertTrue(group.isValidElement(ct.c1) && group.isValidElement(ct.c2), ReplaySeed.hint(seed, in: self))
         }
     }
 
-    func testSignaturesVerifyOnlyForTheirMessageKeyAndBits() {
-        PropertyRunner.run(cases: 12, base: 2_000) { seed, rng in
-            let context = PropertyRunner.context(seed)
+    func testSignaturesVerifyOnlyForTheirMessageKeyAndBits() throws {
+        try PropertyRunner.run(cases: 12, base: 2_000) { seed, rng in
+            let context = ReplaySeed.hint(seed, in: self)
             let key = PrivateKey(generatingIn: group, using: &rng)
             let otherKey = PrivateKey(generatingIn: group, using: &rng)
             let message = rng.bytes(Int(rng.next() % 200))
@@ -44,9 +45,9 @@ final class PropertyTests: XCTestCase {
     }
 
     /// Random (r, s) of every shape never verifies and never traps.
-    func testRandomSignaturesNeverVerify() {
+    func testRandomSignaturesNeverVerify() throws {
         var key: PrivateKey?
-        PropertyRunner.run(cases: 200, base: 3_000) { seed, rng in
+        try PropertyRunner.run(cases: 200, base: 3_000) { seed, rng in
             if key == nil { key = PrivateKey(generatingIn: group, using: &rng) }
             guard let publicKey = key?.publicKey else { return }
             let r: BigInt, s: BigInt
@@ -61,37 +62,37 @@ final class PropertyTests: XCTestCase {
             default:  // huge and negative values
                 r = BigInt(bigEndian: rng.bytes(600)); s = -BigInt(bigEndian: rng.bytes(40))
             }
-            XCTAssertFalse(publicKey.isValidSignature(Signature(r: r, s: s), for: rng.bytes(16)), PropertyRunner.context(seed))
+            XCTAssertFalse(publicKey.isValidSignature(Signature(r: r, s: s), for: rng.bytes(16)), ReplaySeed.hint(seed, in: self))
         }
     }
 
     /// Random ciphertext pairs either decrypt to a valid element or throw invalidElement.
-    func testRandomCiphertextsNeverTrap() {
+    func testRandomCiphertextsNeverTrap() throws {
         var rng0 = SeededRandom(seed: 4_999)
         let key = PrivateKey(generatingIn: group, using: &rng0)
-        PropertyRunner.run(cases: 100, base: 4_000) { seed, rng in
+        try PropertyRunner.run(cases: 100, base: 4_000) { seed, rng in
             let c1 = rng.next() % 2 == 0 ? group.randomElement(using: &rng) : BigInt(bigEndian: rng.bytes(256))
             let c2 = rng.next() % 2 == 0 ? group.randomElement(using: &rng) : BigInt(bigEndian: rng.bytes(257))
             do {
                 let m = try key.decrypt(ElGamalCiphertext(c1: c1, c2: c2))
-                XCTAssertTrue(group.isValidElement(m), PropertyRunner.context(seed))
+                XCTAssertTrue(group.isValidElement(m), ReplaySeed.hint(seed, in: self))
             } catch {
-                XCTAssertEqual(error as? CryptoError, .invalidElement, PropertyRunner.context(seed))
+                XCTAssertEqual(error as? CryptoError, .invalidElement, ReplaySeed.hint(seed, in: self))
             }
         }
     }
 
     func testSealedChannelRoundTrips() throws {
         try PropertyRunner.run(cases: 100, base: 5_000) { seed, rng in
-            let key = SecretFixtures.trafficKey(Hex.string(rng.bytes(16)))
+            let key = SecretFixtures.trafficKey(TestHex.string(rng.bytes(16)))
             var sealing = SealingKey(key), opening = OpeningKey(key)
             var expectedSeq: UInt64 = 0
             for _ in 0..<Int(rng.next() % 4 + 1) {
                 let plaintext = rng.bytes(Int(rng.next() % 300)), aad = rng.bytes(Int(rng.next() % 40))
                 let (seq, sealed) = sealing.seal(plaintext) { _ in aad }
-                XCTAssertEqual(seq, expectedSeq, PropertyRunner.context(seed))
+                XCTAssertEqual(seq, expectedSeq, ReplaySeed.hint(seed, in: self))
                 expectedSeq += 1
-                XCTAssertEqual(try opening.open(sealed, seq: seq, aad: aad), plaintext, PropertyRunner.context(seed))
+                XCTAssertEqual(try opening.open(sealed, seq: seq, aad: aad), plaintext, ReplaySeed.hint(seed, in: self))
             }
         }
     }

@@ -38,25 +38,3 @@ enum VectorSources {
     }
 }
 
-/// Hex and number parsing for vector files.
-enum Hex {
-    /// Bytes of hex text; empty text is zero bytes.
-    static func bytes(_ text: String) throws -> [UInt8] {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        return trimmed.isEmpty ? [] : try BigInt.decodeHex(trimmed)
-    }
-
-    /// A non-negative integer from hex text (empty is zero).
-    static func int(_ text: String) throws -> BigInt {
-        BigInt(bigEndian: try bytes(text.count % 2 == 1 ? "0" + text : text))
-    }
-
-    /// Botan's number syntax: `0x…` hexadecimal, otherwise decimal.
-    static func botanNumber(_ text: String) throws -> BigInt {
-        if text.hasPrefix("0x") || text.hasPrefix("0X") { return try int(String(text.dropFirst(2))) }
-        return try BigInt(decimal: text)
-    }
-
-    /// Lowercase hex.
-    static func string(_ bytes: [UInt8]) -> String { BigInt.encodeHex(bytes) }
-}

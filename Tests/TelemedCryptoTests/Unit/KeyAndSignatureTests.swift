@@ -1,3 +1,4 @@
+import TelemedTestSupport
 import XCTest
 @_spi(Testing) import TelemedCrypto
 
@@ -89,7 +90,7 @@ final class KeyAndSignatureTests: XCTestCase {
     func testSecretsAreRedacted() {
         var rng = SeededRandom(seed: 5)
         let key = PrivateKey(generatingIn: TelemedGroup.telemed2048, using: &rng)
-        let xHex = Hex.string(key.scalarBytes)
+        let xHex = TestHex.string(key.scalarBytes)
         var dumped = ""
         dump(key, to: &dumped)
         for text in [key.description, key.debugDescription, "\(key)", String(reflecting: key), dumped] {

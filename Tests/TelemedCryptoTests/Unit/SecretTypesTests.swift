@@ -1,4 +1,5 @@
 import Crypto
+import TelemedTestSupport
 import XCTest
 @_spi(Testing) import TelemedCrypto
 
@@ -23,7 +24,7 @@ final class SecretTypesTests: XCTestCase {
             var dumped = ""
             dump(value, to: &dumped)
             let texts = [String(describing: value), String(reflecting: value), "\(value)", dumped]
-            let hex = Hex.string(keyBytes)
+            let hex = TestHex.string(keyBytes)
             let decimalBytes = keyBytes.map(String.init).joined(separator: ", ")
             for text in texts {
                 XCTAssertTrue(text.contains("redacted") || text.contains("Key"), text)

@@ -2,6 +2,7 @@ import TelemedNode
 import TelemedProtocol
 import TelemedTCP
 import TelemedTransport
+import TelemedTestSupport
 import XCTest
 
 /// Members that fail while the doctor broadcasts, over real TCP: one reset in the middle of a

@@ -3,6 +3,7 @@ import Foundation
 import TelemedNode
 import TelemedProtocol
 import TelemedTransport
+import TelemedTestSupport
 import XCTest
 
 /// The real `doctor serve` killed with SIGKILL in the middle of a burst of bad logins, then

@@ -2,6 +2,7 @@
 import TelemedNode
 import TelemedProtocol
 import TelemedTransport
+import TelemedTestSupport
 import XCTest
 
 // MARK: - TappedTransport

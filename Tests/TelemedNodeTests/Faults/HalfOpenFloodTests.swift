@@ -4,6 +4,7 @@ import TelemedNode
 import TelemedProtocol
 import TelemedTCP
 import TelemedTransport
+import TelemedTestSupport
 import XCTest
 
 /// Connections that open and then send nothing, or half a frame, over real TCP with short

@@ -3,6 +3,7 @@ import TelemedCrypto
 import TelemedNode
 import TelemedProtocol
 import TelemedTransport
+import TelemedTestSupport
 import XCTest
 
 /// A patient that dies and comes back with the same credential: it rejoins with a new session

@@ -2,6 +2,7 @@ import TelemedCrypto
 import TelemedNode
 import TelemedProtocol
 import TelemedTransport
+import TelemedTestSupport
 import XCTest
 
 /// Connections reset (RST, SO_LINGER 0) in the middle of the handshake, over real TCP: the

@@ -3,6 +3,7 @@ import TelemedNode
 import TelemedProtocol
 import TelemedTCP
 import TelemedTransport
+import TelemedTestSupport
 import XCTest
 
 /// PROTOCOL.md §7.6 against a live doctor (`DoctorService` over `TCPServerTransport`, the

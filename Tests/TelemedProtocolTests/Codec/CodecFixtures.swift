@@ -1,4 +1,5 @@
 import TelemedCrypto
+import TelemedTestSupport
 import XCTest
 @testable import TelemedProtocol
 

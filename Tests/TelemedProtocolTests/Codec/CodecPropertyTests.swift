@@ -2,6 +2,7 @@ import enum TelemedTransport.Framing
 import struct TelemedTransport.FrameDecoder
 import Foundation
 import TelemedCrypto
+import TelemedTestSupport
 import XCTest
 @testable import TelemedProtocol
 
@@ -9,9 +10,9 @@ import XCTest
 /// never trap; every input ends in a typed error, an incomplete frame, or a message that
 /// re-encodes and decodes to itself.
 ///
-/// A failure prints its case seed. Replay one case with
-/// `TELEMED_CODEC_SEED=0x… swift test --filter CodecPropertyTests/testReplayOneSeed`; if a case
-/// traps, `TELEMED_CODEC_TRACE=1` prints each seed before it runs, so the last one is the culprit.
+/// A failure prints its case seed and `replay: TELEMED_SEED=<seed> swift test --filter
+/// CodecPropertyTests/<test>` (`ReplaySeed`), which reruns only that case; if a case traps,
+/// `TELEMED_CODEC_TRACE=1` prints each seed before it runs, so the last one is the culprit.
 /// A case that fails is kept as a named test over its input bytes (as in
 /// `FuzzFindingsRegressionTests`), not as a seed: a seed names the same input only while the
 /// generators stay unchanged. None of these loops has failed so far.
@@ -33,35 +34,24 @@ final class CodecPropertyTests: XCTestCase {
 
     // MARK: - Tests
 
-    func testRandomBytesNeverTrap() {
-        let stats = runMany(.randomBytes)
+    func testRandomBytesNeverTrap() throws {
+        let stats = try runMany(.randomBytes)
+        guard !replaying else { return }  // one replayed case; the outcome counts need the whole loop
         XCTAssertGreaterThan(stats.outcomes["invalidUTF8", default: 0], 0)
     }
 
-    func testTokenSoupNeverTraps() {
-        let stats = runMany(.tokenSoup)
+    func testTokenSoupNeverTraps() throws {
+        let stats = try runMany(.tokenSoup)
+        guard !replaying else { return }  // one replayed case; the outcome counts need the whole loop
         // The soup must reach past the grammar into the field rules, or it tests little.
         XCTAssertGreaterThanOrEqual(stats.outcomes.count, 6, "\(stats.outcomes)")
     }
 
-    func testMutatedFramesNeverTrap() {
-        let stats = runMany(.mutatedFrame)
+    func testMutatedFramesNeverTrap() throws {
+        let stats = try runMany(.mutatedFrame)
+        guard !replaying else { return }  // one replayed case; the outcome counts need the whole loop
         XCTAssertGreaterThan(stats.outcomes["message", default: 0], 0, "\(stats.outcomes)")
         XCTAssertGreaterThanOrEqual(stats.outcomes.count, 10, "\(stats.outcomes)")
-    }
-
-    func testReplayOneSeed() throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let text = environment["TELEMED_CODEC_SEED"] else {
-            throw XCTSkip("set TELEMED_CODEC_SEED (and optionally TELEMED_CODEC_KIND) to replay one case")
-        }
-        let seed = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
-        guard let seed else { return XCTFail("TELEMED_CODEC_SEED is not a number: \(text)") }
-        let kinds = environment["TELEMED_CODEC_KIND"].flatMap(Kind.init(rawValue:)).map { [$0] } ?? Kind.allCases
-        for kind in kinds {
-            var stats = Stats()
-            if let failure = Self.runCase(kind, seed: seed, stats: &stats) { XCTFail("\(kind) seed \(hex(seed)): \(failure)") }
-        }
     }
 
     /// The loop must be able to fail: a deliberately broken invariant is caught.
@@ -81,20 +71,24 @@ final class CodecPropertyTests: XCTestCase {
         mutating func record(_ outcome: String) { outcomes[outcome, default: 0] += 1 }
     }
 
+    /// True when `TELEMED_SEED` names one case to replay.
+    private var replaying: Bool { (try? ReplaySeed.current()) != nil }
+
+    /// Runs every case of `kind`, or only the case `TELEMED_SEED` names; a failure prints its
+    /// replay line for `test` (the calling test method).
     @discardableResult
-    private func runMany(_ kind: Kind) -> Stats {
+    private func runMany(_ kind: Kind, test: String = #function) throws -> Stats {
         let trace = ProcessInfo.processInfo.environment["TELEMED_CODEC_TRACE"] != nil
         var stats = Stats()
         var failures = 0
-        for index in 0..<Self.casesPerKind {
-            let seed = Self.caseSeed(kind, index)
-            if trace { print("\(kind) seed \(hex(seed))") }
+        let seeds = try ReplaySeed.seeds((0..<Self.casesPerKind).lazy.map { Self.caseSeed(kind, $0) })
+        for seed in seeds {
+            if trace { print("\(kind) seed \(seed)") }
             if let failure = Self.runCase(kind, seed: seed, stats: &stats) {
                 failures += 1
                 XCTFail("""
-                    \(kind) seed \(hex(seed)): \(failure)
-                    replay: TELEMED_CODEC_SEED=\(hex(seed)) TELEMED_CODEC_KIND=\(kind.rawValue) \
-                    swift test --filter CodecPropertyTests/testReplayOneSeed
+                    \(kind) seed \(seed): \(failure)
+                    \(ReplaySeed.hint(seed, in: self, function: test))
                     """)
                 if failures >= 5 { break }
             }
@@ -247,4 +241,3 @@ final class CodecPropertyTests: XCTestCase {
     }
 }
 
-private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }

@@ -1,19 +1,14 @@
 import TelemedCrypto
+import TelemedTestSupport
 import XCTest
 @testable import TelemedProtocol
 
 /// Exact layouts of signed bytes and AAD (PROTOCOL.md §4 table), written out by hand.
 final class SignedBytesTests: XCTestCase {
-    private func hex(_ text: String) -> [UInt8] {
-        let digits = text.filter { !$0.isWhitespace }
-        guard let bytes = try? BigInt.decodeHex(digits) else { preconditionFailure("bad test hex") }
-        return bytes
-    }
-
     func testReceiptAAD() throws {
         let aad = AssociatedData.receipt(idI: try PeerID("p1"), idGWN: try PeerID("gw"), seq: 5)
         // lp("TELEMED-V1 DEC_MSG") lp("p1") lp("gw") lp(u64 5)
-        let expected = hex("""
+        let expected = try TestHex.bytes("""
             00000012 54454c454d45442d563120 4445435f4d5347
             00000002 7031
             00000002 6777
@@ -25,7 +20,7 @@ final class SignedBytesTests: XCTestCase {
     func testDisconnectAAD() throws {
         let aad = AssociatedData.disconnect(sender: try PeerID("D"), receiver: try PeerID("p"), seq: 0x0102_0304_0506_0708)
         // lp("TELEMED-V1 DISCONNECT") lp("D") lp("p") lp(u64)
-        let expected = hex("""
+        let expected = try TestHex.bytes("""
             00000015 54454c454d45442d563120 444953434f4e4e454354
             00000001 44
             00000001 70
@@ -37,7 +32,7 @@ final class SignedBytesTests: XCTestCase {
     func testGroupKeyAAD() throws {
         let aad = AssociatedData.groupKey(idGWN: try PeerID("g"), idI: try PeerID("p"), epoch: 1, seq: 2, members: 3)
         // lp("TELEMED-V1 GROUP_KEY") lp("g") lp("p") lp(u64 1) lp(u64 2) lp(u64 3)
-        let expected = hex("""
+        let expected = try TestHex.bytes("""
             00000014 54454c454d45442d563120 47524f55505f4b4559
             00000001 67
             00000001 70
@@ -52,7 +47,7 @@ final class SignedBytesTests: XCTestCase {
         let gwn = try PeerID("g")
         let aad = AssociatedData.broadcast(idGWN: gwn, epoch: 1, seq: 0, ts: 0xff)
         // lp("TELEMED-V1 ENC_MSG") lp("g") lp(u64 1) lp(u64 0) lp(u64 255)
-        XCTAssertEqual(aad, hex("""
+        XCTAssertEqual(aad, try TestHex.bytes("""
             00000012 54454c454d45442d563120 454e435f4d5347
             00000001 67
             00000008 0000000000000001
@@ -61,7 +56,7 @@ final class SignedBytesTests: XCTestCase {
             """))
         let signed = SignedBytes.broadcast(group: "G", idGWN: gwn, epoch: 1, seq: 0, ts: 0xff, ct: [0xc0, 0xff, 0xee])
         // lp("TELEMED-V1 ENC_MSG SIG") lp("G") lp("g") lp(u64 1) lp(u64 0) lp(u64 255) lp(ct)
-        XCTAssertEqual(signed, hex("""
+        XCTAssertEqual(signed, try TestHex.bytes("""
             00000016 54454c454d45442d563120 454e435f4d5347 20534947
             00000001 47
             00000001 67
@@ -81,7 +76,7 @@ final class SignedBytesTests: XCTestCase {
         )
         // lp("TELEMED-V1 KEY_VERIFICATION") lp(group) lp(id_i) lp(id_gwn) lp(u64 ts_i) lp(rn_i)
         // lp(c1) lp(c2); the signature itself is not covered.
-        let expected = hex("""
+        let expected = try TestHex.bytes("""
             0000001b 54454c454d45442d563120 4b45595f564552494649434154494f4e
             00000001 47
             00000001 70
@@ -103,7 +98,7 @@ final class SignedBytesTests: XCTestCase {
         )
         // lp("TELEMED-V1 SESSION_TOKEN") lp(group) lp(id_gwn) lp(id_i) lp(u64 ts_gwn) lp(rn_gwn)
         // lp(rn_i) lp(c1) lp(c2)
-        let expected = hex("""
+        let expected = try TestHex.bytes("""
             00000018 54454c454d45442d563120 53455353494f4e5f544f4b454e
             00000001 47
             00000001 67

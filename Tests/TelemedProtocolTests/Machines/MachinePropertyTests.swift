@@ -1,29 +1,27 @@
 import Foundation
+import TelemedTestSupport
 import XCTest
 @_spi(Testing) import TelemedCrypto
 @testable import TelemedProtocol
 
 /// Seeded random interleavings of honest and hostile events against the real machines.
-/// A failure names its seed; `TELEMED_MACHINE_SEED=<n> swift test --filter MachinePropertyTests`
-/// replays exactly that case.
+/// A failure prints its `replay: TELEMED_SEED=<n> swift test --filter …` line (`ReplaySeed`),
+/// which reruns exactly that case.
 final class MachinePropertyTests: XCTestCase {
     static let names = ["amy", "ben", "cat", "dan", "eve"]
 
-    var seeds: [UInt64] {
-        if let text = ProcessInfo.processInfo.environment["TELEMED_MACHINE_SEED"], let seed = UInt64(text) { return [seed] }
-        return Array(1...12)
-    }
+    func seeds() throws -> [UInt64] { try ReplaySeed.seeds(1...12) }
 
     /// Joins, leaves, kicks, rekeys and broadcasts in random order: after every step each
     /// member is on the doctor's epoch and GK, and no departed patient opens, with the keys it
     /// held when it left (its last GK, its k_d2p), any broadcast or GROUP_KEY sent since
     /// (`DepartedPatient`, through `SealedChannel.open` and `AssociatedData`).
     func testHonestInterleavingsKeepEveryMemberOnTheCurrentEpoch() throws {
-        for seed in seeds {
+        for seed in try seeds() {
             do {
                 try runHonest(seed: seed, steps: 25)
             } catch {
-                XCTFail("seed \(seed): \(error) — replay with TELEMED_MACHINE_SEED=\(seed)")
+                XCTFail("seed \(seed): \(error)\n\(ReplaySeed.hint(seed, in: self))")
             }
         }
     }
@@ -35,7 +33,8 @@ final class MachinePropertyTests: XCTestCase {
     /// Random bit flips on frames in flight: nothing traps, no patient ever delivers a text
     /// the doctor did not broadcast, and the doctor only ever admits enrolled patients.
     func testTamperedFramesNeverYieldAForgedOrReplayedAcceptance() throws {
-        for seed in seeds {
+        for seed in try seeds() {
+            let replay = ReplaySeed.hint(seed, in: self)
             var h = try Harness(patients: Self.names, seed: seed)
             var chooser = SeededRandom(seed: seed &+ 1_000)
             h.hook = { flight in
@@ -59,11 +58,11 @@ final class MachinePropertyTests: XCTestCase {
                 h.pump()
                 for connection in h.patients.keys {
                     for text in h.received(connection) where !sent.contains(text) {
-                        XCTFail("seed \(seed): a patient delivered \(text), which was never broadcast")
+                        XCTFail("a patient delivered \(text), which was never broadcast\n\(replay)")
                     }
                 }
                 for member in h.doctor.activePatients where !Self.names.contains(member.value) {
-                    XCTFail("seed \(seed): \(member) is active but not enrolled")
+                    XCTFail("\(member) is active but not enrolled\n\(replay)")
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import TelemedTestSupport
 import XCTest
 @testable import TelemedProtocol
 
@@ -8,7 +9,7 @@ import XCTest
 /// and device blocks with expiry, live failure counts). A divergence is shrunk to a 1-minimal
 /// sequence and printed with its seed.
 ///
-/// Replay one seed:   TELEMED_MODEL_SEED=<seed> swift test --filter TelemedProtocolTests.DoctorModelTests
+/// Replay one seed:   TELEMED_SEED=<seed> swift test --filter DoctorModelTests/testMachineAgreesWithTheReferenceModel
 /// Run more seeds:    TELEMED_MODEL_RUNS=<n> swift test --filter TelemedProtocolTests.DoctorModelTests
 /// Longer sequences:  TELEMED_MODEL_EVENTS=<n> (default 60)
 /// See a failure:     TELEMED_MODEL_MUTANT=noEpochOnLeave (or blocksNeverExpire) runs the main
@@ -17,14 +18,16 @@ import XCTest
 ///                    runs it against a deliberately wrong machine (see MachineMutantTests)
 final class DoctorModelTests: XCTestCase {
     static let defaultRuns: UInt64 = 10
-    static let filter = "TelemedProtocolTests.DoctorModelTests/testMachineAgreesWithTheReferenceModel"
+    static let filter = "DoctorModelTests/testMachineAgreesWithTheReferenceModel"
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
-    var seeds: [UInt64] {
-        if let text = environment["TELEMED_MODEL_SEED"], let seed = UInt64(text) { return [seed] }
-        if let text = environment["TELEMED_MODEL_RUNS"], let runs = UInt64(text), runs > 0 { return Array(1...runs) }
-        return Array(1...Self.defaultRuns)
+    /// The seed `TELEMED_SEED` names, else 1…TELEMED_MODEL_RUNS (default 10).
+    func runSeeds() throws -> [UInt64] {
+        if let text = environment["TELEMED_MODEL_RUNS"], let runs = UInt64(text), runs > 0 {
+            return try ReplaySeed.seeds(1...runs)
+        }
+        return try ReplaySeed.seeds(1...Self.defaultRuns)
     }
 
     var mutant: ModelMutant {
@@ -48,14 +51,14 @@ final class DoctorModelTests: XCTestCase {
     static func report(seed: UInt64, events: [ModelEvent], divergence: ModelDivergence, replays: Int,
                        mutant: ModelMutant = .faithful, fault: DoctorMachine.Fault? = nil) -> String {
         let name = fault?.rawValue ?? (mutant == .faithful ? nil : mutant.rawValue)
-        let prefix = name.map { "TELEMED_MODEL_MUTANT=\($0) " } ?? ""
+        let settings = name.map { ["TELEMED_MODEL_MUTANT=\($0)"] } ?? []
         let steps = events.enumerated().map { "  \($0.offset + 1). \($0.element)" }.joined(separator: "\n")
         return """
         DoctorMachine diverges from the reference model (seed \(seed)).
         Shortest failing sequence (\(events.count) events, found in \(replays) replays):
         \(steps)
         Divergence \(divergence)
-        Replay: \(prefix)TELEMED_MODEL_SEED=\(seed) swift test --filter \(filter)
+        \(ReplaySeed.hint(seed, test: filter, settings: settings))
         """
     }
 
@@ -65,6 +68,7 @@ final class DoctorModelTests: XCTestCase {
         var rules: Set<RuleID> = []
         var joins = 0
         var paths: [String: Int] = [:]
+        let seeds = try runSeeds()
         for seed in seeds {
             let events = Self.events(seed: seed, count: length)
             var runner = try ModelRunner(mutant: mutant, fault: fault)

@@ -1,3 +1,4 @@
+import TelemedTestSupport
 import XCTest
 @testable import TelemedProtocol
 
@@ -8,7 +9,7 @@ import XCTest
 /// model, these show that it notices a wrong machine: each rule below is one a green model
 /// run is taken to prove.
 ///
-/// A reported sequence replays with `TELEMED_MODEL_MUTANT=<fault> TELEMED_MODEL_SEED=<seed>`
+/// A reported sequence replays with `TELEMED_MODEL_MUTANT=<fault> TELEMED_SEED=<seed>`
 /// on `DoctorModelTests/testMachineAgreesWithTheReferenceModel` (the search uses its default
 /// length of 60 events).
 ///

@@ -1,4 +1,5 @@
 @testable import TelemedProtocol
+import TelemedTestSupport
 
 /// Random sequences of honest and hostile events from one seed. Sources are skewed so that
 /// one of them usually collects enough failures to be blocked.

@@ -1,5 +1,6 @@
 import enum TelemedTransport.Framing
 import Foundation
+import TelemedTestSupport
 import XCTest
 import TelemedCrypto
 @testable import TelemedProtocol
@@ -17,7 +18,7 @@ final class WorkedExampleTests: XCTestCase {
 
         func hex(_ key: String, in table: [String: Any]) throws -> [UInt8] {
             guard let text = table[key] as? String else { throw HarnessError(message: "missing \(key)") }
-            return try BigInt.decodeHex(text)
+            return try TestHex.bytes(text)
         }
         func input(_ key: String) throws -> [UInt8] { try hex(key, in: inputs) }
         func derivedBytes(_ key: String) throws -> [UInt8] { try hex(key, in: derived) }
@@ -179,9 +180,9 @@ final class WorkedExampleTests: XCTestCase {
             let message = try codec.decode(try example.body(name))
             XCTAssertEqual(codec.encode(message), try example.body(name), "\(name) round-trips byte for byte")
             let frameHex = try XCTUnwrap(frame["frame_hex"] as? String)
-            XCTAssertEqual(Framing.frame(try example.body(name)), try BigInt.decodeHex(frameHex), name)
-            let signed = (frame["signed_hex"] as? String).map { try? BigInt.decodeHex($0) } ?? nil
-            let aad = (frame["aad_hex"] as? String).map { try? BigInt.decodeHex($0) } ?? nil
+            XCTAssertEqual(Framing.frame(try example.body(name)), try TestHex.bytes(frameHex), name)
+            let signed = (frame["signed_hex"] as? String).map { try? TestHex.bytes($0) } ?? nil
+            let aad = (frame["aad_hex"] as? String).map { try? TestHex.bytes($0) } ?? nil
             let doctor = try PeerID("doctor"), patient = try PeerID("patient1")
             switch message {
             case let .keyVerification(m): XCTAssertEqual(SignedBytes.keyVerification(m), signed)
