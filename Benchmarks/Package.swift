@@ -18,6 +18,8 @@ let package = Package(
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // AES-GCM timed directly (the protocol's sealing keys are package-internal).
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // The limit baseline: plain GMP calls, no protocol.
@@ -36,6 +38,7 @@ let package = Package(
                 .product(name: "TelemedTransport", package: rootPackage),
                 .product(name: "TelemedSimulation", package: rootPackage),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The suite: table with median and p99, target ratios, system figures, result files.
