@@ -1,3 +1,4 @@
+import struct TelemedTransport.IPAddress
 import TelemedCrypto
 import TelemedProtocol
 
@@ -50,7 +51,10 @@ public struct DoctorScriptWorld: Sendable {
         let stranger = try PrivateKey(group: group, scalarBytes: Hashing.sha256(Array("fuzz patient3".utf8)).bytes)
         let id1 = try PeerID("patient1"), id2 = try PeerID("patient2"), id3 = try PeerID("patient3")
         patients = [(id1, patient1), (id2, patient2), (id3, stranger), (id1, patient2)]
-        sources = ["192.0.2.10", "192.0.2.11", "198.51.100.7", "2001:db8::1"].compactMap(SourceAddress.init)
+        // Sources as the runtime builds them: the transport's strict IP parser, then the bytes.
+        sources = ["192.0.2.10", "192.0.2.11", "198.51.100.7", "2001:db8::1"].compactMap { text in
+            IPAddress(text).flatMap { SourceAddress(addressBytes: $0.bytes) }
+        }
         var configuration = DoctorConfiguration()
         configuration.handshakeTimeoutMillis = 10_000
         configuration.failureThreshold = 3
