@@ -67,8 +67,8 @@ for target in "${selected[@]}"; do
         -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -max_len="$(max_len "$target")" \
         -artifact_prefix="$out/crashes/" "${dict[@]}" "$@" > "$out/log.txt" 2>&1 || true
     log="$out/log.txt"
-    last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
-    stat() { grep "^stat::$1:" "$log" | awk '{print $2}' | tail -1; }
+    last=$(grep -aE '^#[0-9]+' "$log" | tail -1 || true)
+    stat() { grep -a "^stat::$1:" "$log" | awk '{print $2}' | tail -1; }
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last"); ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
     files=$(find "$out/corpus" -type f | wc -l)
     crashes=$(find "$out/crashes" -type f | wc -l)
@@ -76,7 +76,7 @@ for target in "${selected[@]}"; do
         "cov=${cov:-?} ft=${ft:-?} corpus=$files (+$((files - before))) rss=$(stat peak_rss_mb)MB crashes=$crashes"
     if [ "$crashes" != 0 ]; then
         status=1
-        grep -E 'invariant violated|Fatal error|ERROR: |SUMMARY' "$log" | head -5 | sed "s/^/  $target: /"
+        grep -aE 'invariant violated|Fatal error|ERROR: |SUMMARY' "$log" | head -5 | sed "s/^/  $target: /"
     fi
 done
 exit "$status"
