@@ -3,13 +3,15 @@
 // Every connection the doctor tracks is in exactly one of two places: a pending handshake
 // (`handshakes`, with the per-source, per-prefix and total counts of PROTOCOL.md §5 derived
 // from it) or a member's (`members`, keyed by patient id, and the index `memberByConnection`
-// that maps the member's connection back to it). The storage is read-only outside this type;
+// that maps the member's connection back to it). A tracked connection may also have a begun,
+// incomplete frame (`framesInProgress`, PROTOCOL.md §7.6); that mark leaves with the connection. The storage is read-only outside this type;
 // the few mutating operations below change every related entry together, so no caller can
 // update one view without the other. Invariants (checked in the tests after random inputs):
 //
 //   members[p].connection == c  ⇔  memberByConnection[c] == p
 //   no connection is both a pending handshake and a member's
 //   pendingBySource / pendingByPrefix are the counts of the pending handshakes' sources
+//   every connection in framesInProgress is tracked
 
 extension DoctorMachine {
     /// The one source of truth for tracked connections: pending handshakes and members.
@@ -24,6 +26,9 @@ extension DoctorMachine {
         private(set) var pendingBySource: [SourceAddress: Int] = [:]
         /// Pending handshakes per source prefix.
         private(set) var pendingByPrefix: [SourcePrefix: Int] = [:]
+        /// Tracked connections whose transport reported a begun, incomplete frame; for a member
+        /// a `frameCompletion` timer runs while it is here.
+        private(set) var framesInProgress: Set<ConnectionID> = []
 
         // MARK: Reading
 
@@ -49,6 +54,26 @@ extension DoctorMachine {
         /// Pending handshakes from sources in `prefix`.
         func pending(in prefix: SourcePrefix) -> Int { pendingByPrefix[prefix, default: 0] }
 
+        // MARK: Begun frames
+
+        /// Marks a begun frame on a tracked connection; false when the connection is not tracked
+        /// or already has one.
+        mutating func beginFrame(on connection: ConnectionID) -> Bool {
+            contains(connection) && framesInProgress.insert(connection).inserted
+        }
+
+        /// The begun frame on `connection` completed (or will never be read); returns whether
+        /// one was marked.
+        @discardableResult
+        mutating func endFrame(on connection: ConnectionID) -> Bool {
+            framesInProgress.remove(connection) != nil
+        }
+
+        /// Whether `connection` has a begun, incomplete frame.
+        func hasFrameInProgress(_ connection: ConnectionID) -> Bool {
+            framesInProgress.contains(connection)
+        }
+
         // MARK: Pending handshakes
 
         /// Tracks a newly accepted connection as awaiting its KEY_VERIFICATION.
@@ -71,6 +96,7 @@ extension DoctorMachine {
         @discardableResult
         mutating func removeHandshake(_ connection: ConnectionID) -> Handshake? {
             guard let handshake = handshakes.removeValue(forKey: connection) else { return nil }
+            framesInProgress.remove(connection)
             let source = handshake.source
             pendingBySource[source, default: 1] -= 1
             if pendingBySource[source] == 0 { pendingBySource[source] = nil }
@@ -90,12 +116,12 @@ extension DoctorMachine {
             memberByConnection[member.connection] = member.patient
         }
 
-        /// Removes a member and its connection; returns it.
-        @discardableResult
-        mutating func removeMember(_ patient: PeerID) -> Member? {
+        /// Removes a member and its connection; returns it, and whether a begun frame of its was
+        /// marked (its `frameCompletion` timer is then still scheduled).
+        mutating func removeMember(_ patient: PeerID) -> (member: Member, hadFrameInProgress: Bool)? {
             guard let member = members.removeValue(forKey: patient) else { return nil }
             memberByConnection[member.connection] = nil
-            return member
+            return (member, framesInProgress.remove(member.connection) != nil)
         }
 
         /// Changes a member's counters in place (its id and connection cannot change).

@@ -201,8 +201,8 @@ extension DoctorMachine {
             actions += reject(rival, rivalState, .state, "another handshake of this id completed",
                               patient: patient, counts: false, now: now, using: &rng)
         }
-        if var old = table.removeMember(patient) {
-            actions += forgetFrame(on: old.connection)
+        if case (var old, let cancel)? = removeMember(patient) {
+            actions += cancel
             actions += sealedDisconnect(to: &old, reason: "replaced")
             actions += [.close(old.connection), .event(.patientLeft(patient, old.connection, reason: .replaced))]
         }

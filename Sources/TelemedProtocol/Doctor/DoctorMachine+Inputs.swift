@@ -73,14 +73,13 @@ extension DoctorMachine {
         guard let state = table.stage(of: connection) else { return [] }
         switch state {
         case let .awaitingRequest(accepted):
-            framesInProgress.remove(connection)
+            table.endFrame(on: connection)
             return requestReceived(body, on: connection, accepted, now: now, using: &rng)
         case let .awaitingConfirmation(verified):
-            framesInProgress.remove(connection)
+            table.endFrame(on: connection)
             return confirmationReceived(body, on: connection, verified, now: now, using: &rng)
         case let .active(patient):
-            let cancel: [DoctorAction] = framesInProgress.remove(connection) != nil
-                ? [.cancelTimer(.frameCompletion(connection))] : []
+            let cancel: [DoctorAction] = table.endFrame(on: connection) ? [.cancelTimer(.frameCompletion(connection))] : []
             return cancel + memberFrameReceived(body, on: connection, from: patient, now: now, using: &rng)
         }
     }
@@ -92,7 +91,7 @@ extension DoctorMachine {
     /// frame makes it an R-FRAME refusal instead of R-STATE.
     public mutating func frameStarted(on connection: ConnectionID, now: Instant) -> [DoctorAction] {
         precondition(started, "call start(now:) before feeding the doctor")
-        guard let state = table.stage(of: connection), framesInProgress.insert(connection).inserted else { return [] }
+        guard let state = table.stage(of: connection), table.beginFrame(on: connection) else { return [] }
         guard case .active = state else { return [] }
         return [.scheduleTimer(.frameCompletion(connection), afterMillis: configuration.handshakeTimeoutMillis)]
     }
@@ -115,11 +114,10 @@ extension DoctorMachine {
     public mutating func connectionClosed(_ connection: ConnectionID, _ end: ConnectionEnd, now: Instant,
                                           using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         guard let state = table.stage(of: connection) else { return [] }
-        let hadFrameTimer = framesInProgress.remove(connection) != nil
         switch state {
         case let .active(patient):
-            // `leave` removes the member together with its connection.
-            var actions: [DoctorAction] = hadFrameTimer ? [.cancelTimer(.frameCompletion(connection))] : []
+            // `leave` removes the member together with its connection (and its frame timer).
+            var actions: [DoctorAction] = []
             let reason: LeaveReason
             switch end {
             case .closedByPeer, .transportFailure: reason = .connectionClosed
@@ -159,7 +157,7 @@ extension DoctorMachine {
             if case .active = state { return [] }
             // §7.6: a begun frame that never completed is R-FRAME; no frame begun (or no
             // KEY_CONFIRMATION) within the handshake timeout is R-STATE.
-            let (rule, reason): (RuleID, String) = framesInProgress.contains(connection)
+            let (rule, reason): (RuleID, String) = table.hasFrameInProgress(connection)
                 ? (.frame, "frame not completed within the handshake timeout")
                 : (.state, isUnverified(state) ? "no KEY_VERIFICATION within the handshake timeout"
                                                : "no KEY_CONFIRMATION within the handshake timeout")
@@ -167,7 +165,7 @@ extension DoctorMachine {
                           counts: isUnverified(state), now: now, using: &rng)
         case let .frameCompletion(connection):
             guard let state = table.stage(of: connection), case .active = state,
-                  framesInProgress.contains(connection) else { return [] }
+                  table.hasFrameInProgress(connection) else { return [] }
             return reject(connection, state, .frame, "frame not completed within the handshake timeout",
                           patient: nil, counts: false, now: now, using: &rng)
         }
@@ -215,7 +213,6 @@ extension DoctorMachine {
             return actions + leave(member, reason: .rejected, notify: nil, now: now, using: &rng)
         case .awaitingRequest, .awaitingConfirmation:
             table.removeHandshake(connection)
-            framesInProgress.remove(connection)
             source = state.source ?? preconditionFailureSource()
         }
         var actions = extra

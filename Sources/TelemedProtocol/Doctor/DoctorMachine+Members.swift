@@ -86,17 +86,18 @@ extension DoctorMachine {
     /// epoch for the rest.
     mutating func leave(_ patient: PeerID, reason: LeaveReason, notify: String?, connectionGone: Bool = false,
                         now: Instant, using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
-        guard var member = table.removeMember(patient) else { return [] }
-        var actions = forgetFrame(on: member.connection)
+        guard var (member, actions) = removeMember(patient) else { return [] }
         if let notify { actions += sealedDisconnect(to: &member, reason: notify) }
         if !connectionGone { actions.append(.close(member.connection)) }
         actions.append(.event(.patientLeft(patient, member.connection, reason: reason)))
         return actions + startEpoch(first: nil, using: &rng)
     }
 
-    /// Forgets a member's begun frame, cancelling its completion timer if one runs.
-    mutating func forgetFrame(on connection: ConnectionID) -> [DoctorAction] {
-        framesInProgress.remove(connection) != nil ? [.cancelTimer(.frameCompletion(connection))] : []
+    /// Removes a member from the connection table; the cancel of its `frameCompletion` timer, if
+    /// one runs, comes with it.
+    mutating func removeMember(_ patient: PeerID) -> (member: Member, actions: [DoctorAction])? {
+        guard let (member, hadFrame) = table.removeMember(patient) else { return nil }
+        return (member, hadFrame ? [.cancelTimer(.frameCompletion(member.connection))] : [])
     }
 
     /// A DISCONNECT sealed under the member's k_d2p with its next seq.
@@ -211,8 +212,8 @@ extension DoctorMachine {
     public mutating func disconnectAll(now: Instant) -> [DoctorAction] {
         var actions: [DoctorAction] = []
         for id in activePatients {
-            guard var member = table.removeMember(id) else { continue }
-            actions += forgetFrame(on: member.connection)
+            guard case (var member, let cancel)? = removeMember(id) else { continue }
+            actions += cancel
             actions += sealedDisconnect(to: &member, reason: "shutdown")
             actions += [.close(member.connection), .event(.patientLeft(id, member.connection, reason: .shutdown))]
         }
@@ -220,7 +221,6 @@ extension DoctorMachine {
             table.removeHandshake(connection)
             actions += [.cancelTimer(.handshake(connection)), .send(connection, codec.encode(.rejected)), .close(connection)]
         }
-        framesInProgress = []
         groupKey = nil
         return actions
     }

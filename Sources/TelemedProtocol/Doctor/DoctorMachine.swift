@@ -51,9 +51,6 @@ public struct DoctorMachine: Sendable {
     var replay: ReplayCache
     /// Pending handshakes and members: the one record of every tracked connection.
     var table = ConnectionTable()
-    /// Connections with a begun, incomplete frame (reported by the transport); for an active
-    /// member a `frameCompletion` timer runs while it is here.
-    var framesInProgress: Set<ConnectionID> = []
     /// The current epoch (0 before the first join).
     public internal(set) var epoch: UInt64 = 0
     /// GK_e and its broadcast counter; nil while nobody is active.

@@ -167,6 +167,9 @@ final class DoctorIntrospectionTests: XCTestCase {
         var byPrefix: [SourcePrefix: Int] = [:]
         for (source, count) in bySource { byPrefix[source.prefix, default: 0] += count }
         if byPrefix != table.pendingByPrefix { violations.append("pending counts per prefix disagree") }
+        for connection in table.framesInProgress where !table.contains(connection) {
+            violations.append("begun frame marked on untracked \(connection)")
+        }
         if doctor.connectionCount != doctor.pendingHandshakes + doctor.activePatients.count {
             violations.append("connectionCount \(doctor.connectionCount) ≠ pending \(doctor.pendingHandshakes) + "
                               + "members \(doctor.activePatients.count)")
