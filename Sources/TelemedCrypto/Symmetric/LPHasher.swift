@@ -12,10 +12,7 @@ package struct LPHasher {
 
     /// Appends `lp(data)` for public bytes.
     package mutating func lp(_ data: some Sequence<UInt8>) {
-        let field = Array(data)
-        precondition(field.count <= Int(UInt32.max), "lp() field longer than 2^32−1 bytes")
-        hasher.update(data: LPWriter.u32(UInt32(field.count)))
-        hasher.update(data: field)
+        hasher.update(data: LPWriter.field(data))
     }
 
     /// Appends `lp(ASCII/UTF-8 bytes of text)`.

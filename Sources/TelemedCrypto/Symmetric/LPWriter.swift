@@ -9,10 +9,16 @@ public struct LPWriter: Sendable {
 
     /// Appends `lp(data)`.
     public mutating func lp(_ data: some Sequence<UInt8>) {
+        bytes.append(contentsOf: LPWriter.field(data))
+    }
+
+    /// `lp(data)` on its own: the 4-byte big-endian length, then the bytes.
+    ///
+    /// - Precondition: `data` is at most 2^32−1 bytes (every protocol field is far shorter).
+    package static func field(_ data: some Sequence<UInt8>) -> [UInt8] {
         let field = Array(data)
         precondition(field.count <= Int(UInt32.max), "lp() field longer than 2^32−1 bytes")
-        bytes.append(contentsOf: LPWriter.u32(UInt32(field.count)))
-        bytes.append(contentsOf: field)
+        return u32(UInt32(field.count)) + field
     }
 
     /// Appends `lp(ASCII/UTF-8 bytes of text)`.
