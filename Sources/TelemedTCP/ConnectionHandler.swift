@@ -52,7 +52,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var state = State.waiting
     private var localReason: CloseReason?
     private var reader = FrameReader()
-    private var sawCutFrame = false
     private var socketError: String?
     private var pendingWrites = CircularBuffer<PendingWrite>()
     private var queuedBytes = 0
@@ -98,8 +97,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         cancelAllTimers()
         if state == .open || state == .closing {
-            sawCutFrame = sawCutFrame || reader.isInsideFrame
-            let reason = localReason ?? (sawCutFrame ? .cutFrame : socketError.map(CloseReason.error) ?? .byPeer)
+            // Bytes of an unfinished frame left in the reader make any end of stream a cut frame.
+            let reason = localReason ?? (reader.isInsideFrame ? .cutFrame : socketError.map(CloseReason.error) ?? .byPeer)
             emit(.closed(id, reason))
         }
         state = .closed
@@ -132,7 +131,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             // A reset is the peer's end of stream, like a FIN: between frames it is `.byPeer`;
             // bytes of an unfinished frame still make it a `.cutFrame` (PROTOCOL.md §5: a
             // connection closed by the peer before the first byte of a frame is no rejection).
-            sawCutFrame = sawCutFrame || reader.isInsideFrame
+            break
         case let error as IOError:
             socketError = socketError ?? error.description
         default:
