@@ -53,6 +53,25 @@ final class InMemoryClusterTests: XCTestCase {
         XCTAssertEqual(try cluster.audit.rows(kind: .receipt).count, 4)
     }
 
+    /// A bad length prefix arriving from the doctor's side reaches `PatientNode.handle` as the
+    /// transport's `.frameRefused`; the patient machine decides: a frame that cannot be parsed,
+    /// so it closes silently as an R-FRAME violation (not retried), and the doctor sees a leave.
+    func testABadLengthPrefixFromTheDoctorSideIsAPatientViolation() throws {
+        let cluster = try InMemoryCluster(enrolling: ["alice", "bob"])
+        let alice = try cluster.connect("alice")
+        try cluster.connect("bob")
+        let connection = try XCTUnwrap(alice.connection)
+        XCTAssertNotNil(cluster.network.inject(.bytes([0, 1, 0, 1]), into: connection))
+        cluster.run()
+        guard case let .protocolViolation(rule, reason)? = alice.end else {
+            return XCTFail("alice ended as \(String(describing: alice.end))")
+        }
+        XCTAssertEqual(rule, .frame)
+        XCTAssertEqual(reason, "frame length 65537 outside 1...65536")
+        XCTAssertEqual(cluster.doctor.machine.activePatients.map(\.value), ["bob"])
+        XCTAssertEqual(cluster.patients["bob"]?.machine.epoch, 3, "alice's leave rekeys bob")
+    }
+
     func testBroadcastWithNobodyConnectedIsATypedError() throws {
         let cluster = try InMemoryCluster(enrolling: ["alice"])
         XCTAssertThrowsError(try cluster.doctor.broadcast("hello")) { error in

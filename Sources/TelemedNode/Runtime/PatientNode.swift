@@ -65,12 +65,8 @@ public final class PatientNode {
             if machine.end == nil { logger.info("connection closed", metadata: ["reason": "\(reason)"]) }
             apply(machine.connectionLost())
         case let .frameRefused(id, error):
-            // A doctor that sends a bad length prefix is broken or not the doctor: close
-            // silently like any doctor frame that fails parsing (PROTOCOL.md §5).
-            guard id == connection, machine.end == nil else { return }
-            logger.notice("closing: the doctor sent a bad length prefix", metadata: ["detail": "\(error)"])
-            transport.close(id)
-            apply(machine.connectionLost())
+            guard id == connection, opened else { return }
+            apply(machine.frameRefused(declaredLength: error.declaredLength))
         case .frameStarted, .refused:
             return
         }

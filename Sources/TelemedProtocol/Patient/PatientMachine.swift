@@ -175,6 +175,12 @@ public struct PatientMachine: Sendable {
         }
     }
 
+    /// The transport refused a length prefix from the doctor (0 or over 65536): a doctor frame
+    /// that cannot be parsed, so the patient closes without a word (PROTOCOL.md §5, R-FRAME).
+    public mutating func frameRefused(declaredLength: UInt32) -> [PatientAction] {
+        close(.protocolViolation(.frame, "frame length \(declaredLength) outside 1...\(MessageCodec.maxBodyLength)"))
+    }
+
     /// The timer fired.
     public mutating func timerFired(_ timer: PatientTimer, now: Instant) -> [PatientAction] {
         switch stage {
