@@ -19,10 +19,15 @@ final class TCPCluster: @unchecked Sendable {
     /// built with `recordTransport`).
     let transportEvents = Recorder<TransportEvent>()
 
+    /// A doctor over TCP on 127.0.0.1. Without `server`, the listener is built as `doctor serve`
+    /// builds it: the connection cap, write timeout and outbound bound of `configuration`
+    /// (`DoctorConfiguration.transportBounds`).
     init(enrolling names: [String], configuration: DoctorConfiguration = DoctorConfiguration(),
-         server serverConfiguration: TCPServerTransport.Configuration = .init(host: "127.0.0.1", port: 0),
+         server serverConfiguration: TCPServerTransport.Configuration? = nil,
          recordTransport: Bool = false) async throws {
-        server = try await TCPServerTransport.start(configuration: serverConfiguration)
+        server = try await TCPServerTransport.start(
+            configuration: serverConfiguration
+                ?? .init(host: "127.0.0.1", port: 0, bounds: configuration.transportBounds))
         let recorder = doctorEvents
         let transport: any AsyncTransport = recordTransport ? TappedTransport(server, into: transportEvents) : server
         doctor = DoctorService(configuration: configuration, keys: TestKeys.doctor(enrolling: names), databasePath: nil,
