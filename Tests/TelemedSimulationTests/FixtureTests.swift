@@ -56,7 +56,7 @@ final class FixtureTests: XCTestCase {
         XCTAssertFalse(text.contains("CONFIDENTIAL"), "a broadcast text reached the trace")
         XCTAssertTrue(report.rulesExercised.contains(.noLeak))
         for line in report.traceLines {
-            XCTAssertNoThrow(try JSONParser.parse(line), "not a JSON line: \(line.prefix(80))")
+            XCTAssertNoThrow(try StrictJSONParser.parseDocument(Array(line.utf8)), "not a JSON line: \(line.prefix(80))")
             XCTAssertTrue(line.hasPrefix("{\"t\":"), "key order starts with t: \(line.prefix(40))")
         }
     }

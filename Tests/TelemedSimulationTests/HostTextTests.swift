@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TelemedProtocol
 import TelemedTransport
 @testable import TelemedSimulation
 
@@ -38,7 +39,7 @@ final class HostTextTests: XCTestCase {
         XCTAssertTrue(report.passed, failureText(report))
         // Alice's two spellings (`2001:DB8::1`, `2001:db8:0::1`) are one endpoint on the network.
         let aliceEndpoints = Set(report.traceLines.compactMap { line -> String? in
-            guard let value = try? JSONParser.parse(Array(line.utf8)), value["type"]?.stringValue == "opened",
+            guard let value = try? StrictJSONParser.parseDocument(Array(line.utf8)), value["type"]?.stringValue == "opened",
                   let endpoint = value["endpoint"]?.stringValue, endpoint.hasPrefix("alice@") else { return nil }
             return endpoint
         })

@@ -8,12 +8,12 @@ final class SchemaTests: XCTestCase {
     private func schema() throws -> JSONValue {
         let path = FixturePaths.fixtures + "/scenario.schema.json"
         let data = try XCTUnwrap(FileManager.default.contents(atPath: path), "missing \(path)")
-        return try JSONParser.parse(Array(data))
+        return try StrictJSONParser.parseDocument(Array(data), maxDepth: ScenarioDecoder.maxNesting)
     }
 
     private func keys(_ value: JSONValue?) -> [String] {
-        guard case let .object(pairs)? = value else { return [] }
-        return pairs.map(\.0)
+        guard case let .object(members)? = value else { return [] }
+        return members.map { String(decoding: $0.key, as: UTF8.self) }
     }
 
     func testRuleIDsMatch() throws {

@@ -1,3 +1,5 @@
+import TelemedProtocol
+
 // MARK: - TraceRecorder
 
 /// The trace of one run: JSON lines with a fixed key order (`t`, `type`, then the event's

@@ -122,7 +122,7 @@ extension Simulation {
                 + "\(DurationText.text(frame.time)): \(frame.body.count) bytes, sha256 \(Simulation.digestPrefix(frame.body))…")
             return frame.body
         case let .craft(spec): return try craft(spec, attacker: attacker)
-        case let .json(value): return Array(value.compactText.utf8)
+        case let .json(fragment): return JSONWriter.write(fragment.value)
         case let .text(text): return Array(text.utf8)
         case let .bytes(bytes): return bytes
         }

@@ -14,40 +14,41 @@ extension Simulation {
             out[index / 8] ^= 0x80 >> UInt8(index % 8)
             return out
         }
-        guard var value = try? JSONParser.parse(body), case var .object(pairs) = value else {
+        // Fields are edited on the codec's own ordered representation: the frame's members as
+        // the protocol parser reads them, written back by the one JSON writer.
+        guard let parsed = try? StrictJSONParser.parseDocument(body), case var .object(members) = parsed else {
             throw SimulationFailure(message: "cannot edit fields of a body that is not a JSON object")
         }
         switch mutation {
         case let .set(field, newValue):
-            value.set(field, newValue)
+            members.set(field, newValue.value)
         case let .remove(field):
-            value.remove(field)
+            members.removeAll { $0.key == Array(field.utf8) }
         case let .duplicateKey(field):
-            guard let index = pairs.firstIndex(where: { $0.0 == field }) else {
+            guard let index = members.firstIndex(where: { $0.key == Array(field.utf8) }) else {
                 throw SimulationFailure(message: "no field \(field) to duplicate")
             }
-            pairs.insert(pairs[index], at: index + 1)
-            value = .object(pairs)
+            members.insert(members[index], at: index + 1)
         case let .flipBit(field, bit):
-            var bytes = try hexField(value, field)
+            var bytes = try hexField(members, field)
             guard !bytes.isEmpty else { throw SimulationFailure(message: "field \(field) is empty") }
             let index = bit >= 0 ? bit : bytes.count * 8 + bit
             guard index >= 0, index < bytes.count * 8 else { throw SimulationFailure(message: "bit \(bit) is outside \(field)") }
             bytes[index / 8] ^= 0x80 >> UInt8(index % 8)
-            value.set(field, .string(Hex.encode(bytes)))
+            members.set(field, .string(Hex.encode(bytes)))
         case let .truncate(field, count):
-            let bytes = try hexField(value, field)
-            value.set(field, .string(Hex.encode(bytes.dropLast(max(0, min(count, bytes.count))))))
+            let bytes = try hexField(members, field)
+            members.set(field, .string(Hex.encode(bytes.dropLast(max(0, min(count, bytes.count))))))
         case let .resign(signer):
-            value = try resign(value, body: body, signer: signer)
+            members = try resign(members, signer: signer)
         case .flipBodyBit:
             break
         }
-        return Array(value.compactText.utf8)
+        return JSONWriter.write(.object(members))
     }
 
-    private func hexField(_ value: JSONValue, _ field: String) throws(SimulationFailure) -> [UInt8] {
-        guard let text = value[field]?.stringValue, let bytes = Hex.decode(text) else {
+    private func hexField(_ members: [JSONMember], _ field: String) throws(SimulationFailure) -> [UInt8] {
+        guard let text = JSONValue.object(members)[field]?.stringValue, let bytes = Hex.decode(text) else {
             throw SimulationFailure(message: "field \(field) is not a hex string")
         }
         return bytes
@@ -55,11 +56,11 @@ extension Simulation {
 
     /// Recomputes sig_r/sig_s over the (edited) message with `signer`'s key: a valid signature
     /// by the wrong party, or over edited content.
-    private func resign(_ value: JSONValue, body: [UInt8], signer: String) throws(SimulationFailure) -> JSONValue {
+    private func resign(_ members: [JSONMember], signer: String) throws(SimulationFailure) -> [JSONMember] {
         guard let key = keys.key(named: signer) else { throw SimulationFailure(message: "no key named \(signer)") }
         let message: Message
         do {
-            message = try codec.decode(Array(value.compactText.utf8))
+            message = try codec.decode(JSONWriter.write(.object(members)))
         } catch {
             throw SimulationFailure(message: "cannot re-sign a frame that does not decode: \(error)")
         }
@@ -74,9 +75,22 @@ extension Simulation {
             throw SimulationFailure(message: "only KEY_VERIFICATION, SESSION_TOKEN and ENC_MSG carry signatures")
         }
         let signature = key.sign(signed, using: &craftRandom)
-        var out = value
+        var out = members
         out.set("sig_r", .string(Hex.encode(signature.rBytes(in: keys.group))))
         out.set("sig_s", .string(Hex.encode(signature.sBytes(in: keys.group))))
         return out
+    }
+}
+
+extension [JSONMember] {
+    /// Replaces the value of the first member named `key`, or appends the member (an unknown
+    /// field) when there is none; the order of the others is kept.
+    mutating func set(_ key: String, _ value: JSONValue) {
+        let name = [UInt8](key.utf8)
+        if let index = firstIndex(where: { $0.key == name }) {
+            self[index].value = value
+        } else {
+            append(JSONMember(key: name, value: value))
+        }
     }
 }

@@ -140,7 +140,7 @@ extension Simulation {
         case let .advance(millis):
             return [("millis", .uint(millis))]
         case let .skew(actor, millis, relative):
-            return [("actor", .string(actor)), ("millis", .number(String(millis))), ("relative", .bool(relative))]
+            return [("actor", .string(actor)), ("millis", .int64(millis)), ("relative", .bool(relative))]
         case let .send(spec):
             return [("attacker", .string(spec.attacker)), ("copies", .int(spec.copies))]
         case let .flood(spec):

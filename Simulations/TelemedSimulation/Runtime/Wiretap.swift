@@ -126,9 +126,10 @@ struct Wiretap {
                 return value <= 255 ? Opcode(rawValue: UInt8(value)) : nil
             }
         }
-        guard let value = try? JSONParser.parse(body), let number = value["opcode"]?.uintValue, number <= 255 else {
+        guard let value = try? StrictJSONParser.parseDocument(body), case let .number(number)? = value["opcode"],
+              case let .integer(opcode) = number.kind, opcode <= 255 else {
             return nil
         }
-        return Opcode(rawValue: UInt8(number))
+        return Opcode(rawValue: UInt8(opcode))
     }
 }

@@ -94,7 +94,7 @@ enum ExpectationDecoder {
     }
 
     static func strings(_ value: JSONValue, at path: String) throws(ScenarioError) -> [String] {
-        if case let .string(text) = value { return [text] }
+        if let text = value.stringValue { return [text] }
         guard case let .array(items) = value else {
             throw ScenarioError(path: path, message: "expected a string or an array of strings, found \(value.kindName)")
         }

@@ -76,7 +76,7 @@ enum PayloadDecoder {
         switch key {
         case "captured": source = .captured(try capture(try reader.require(key), at: reader.child(key)))
         case "craft": source = .craft(try craft(try reader.require(key), at: reader.child(key)))
-        case "json": source = .json(try reader.require(key))
+        case "json": source = .json(JSONFragment(try reader.require(key)))
         case "text": source = .text(try reader.requireString(key))
         case "hex":
             guard let bytes = Hex.decode(try reader.requireString(key)) else {
@@ -146,7 +146,7 @@ enum PayloadDecoder {
             guard fields.keys.count == 1, let field = fields.keys.first else {
                 throw ScenarioError(path: reader.child(key), message: "set one field per edit")
             }
-            mutation = .set(field, try fields.require(field))
+            mutation = .set(field, JSONFragment(try fields.require(field)))
         case "remove": mutation = .remove(try reader.requireString(key))
         case "duplicateKey": mutation = .duplicateKey(try reader.requireString(key))
         case "resign": mutation = .resign(try reader.requireString(key))

@@ -6,13 +6,18 @@ import TelemedProtocol
 /// the JSON path of the problem. It checks names across the file too: every patient,
 /// attacker and broadcast label a step mentions must exist.
 public enum ScenarioDecoder {
+    /// The deepest nesting a scenario file may use (the top value is 1). Files are local and
+    /// trusted, but the bound keeps the parser's recursion small; frames use the protocol's 16.
+    static let maxNesting = 64
+
     /// Decodes `text` (the file's contents); `name` is the file name without `.json`.
     public static func decode(_ bytes: [UInt8], name: String) throws(ScenarioError) -> Scenario {
         let document: JSONValue
         do {
-            document = try JSONParser.parse(bytes)
+            document = try StrictJSONParser.parseDocument(bytes, maxDepth: maxNesting)
         } catch {
-            throw ScenarioError(path: "$", message: "not valid JSON (\(error))")
+            let (line, column) = error.position(in: bytes)
+            throw ScenarioError(path: "$", message: "not valid JSON (line \(line), column \(column): \(error.reasonText))")
         }
         var root = try ObjectReader(document, at: "$")
         _ = root.value("$schema")

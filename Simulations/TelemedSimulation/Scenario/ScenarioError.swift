@@ -1,3 +1,5 @@
+import TelemedProtocol
+
 // MARK: - ScenarioError
 
 /// A scenario that cannot be run: unreadable, not JSON, or not a valid scenario. The message
@@ -33,9 +35,10 @@ struct ObjectReader {
     private var used: Set<String> = []
 
     init(_ value: JSONValue, at path: String) throws(ScenarioError) {
-        guard case let .object(pairs) = value else {
+        guard case let .object(members) = value else {
             throw ScenarioError(path: path, message: "expected an object, found \(value.kindName)")
         }
+        let pairs = members.map { (String(decoding: $0.key, as: UTF8.self), $0.value) }
         var seen: Set<String> = []
         for (key, _) in pairs where !seen.insert(key).inserted {
             throw ScenarioError(path: "\(path).\(key)", message: "duplicate key")
@@ -63,7 +66,7 @@ struct ObjectReader {
 
     mutating func string(_ key: String) throws(ScenarioError) -> String? {
         guard let value = value(key) else { return nil }
-        guard case let .string(text) = value else {
+        guard let text = value.stringValue else {
             throw ScenarioError(path: child(key), message: "expected a string, found \(value.kindName)")
         }
         return text
@@ -118,11 +121,11 @@ struct ObjectReader {
     mutating func strings(_ key: String) throws(ScenarioError) -> [String]? {
         guard let value = value(key) else { return nil }
         switch value {
-        case let .string(text): return [text]
+        case .string: return value.stringValue.map { [$0] }
         case let .array(items):
             var out: [String] = []
             for (index, item) in items.enumerated() {
-                guard case let .string(text) = item else {
+                guard let text = item.stringValue else {
                     throw ScenarioError(path: "\(child(key))[\(index)]", message: "expected a string, found \(item.kindName)")
                 }
                 out.append(text)

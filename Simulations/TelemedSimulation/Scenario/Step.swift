@@ -137,8 +137,8 @@ public enum FrameSource: Sendable {
     case captured(CaptureRef)
     /// A message built by the attacker.
     case craft(CraftSpec)
-    /// A JSON value written as is.
-    case json(JSONValue)
+    /// A JSON value, written as its compact text.
+    case json(JSONFragment)
     /// Text written as is (UTF-8).
     case text(String)
     /// Bytes written as is.
@@ -208,7 +208,7 @@ public enum SpecialValue: String, Sendable, CaseIterable {
 /// One edit of a frame body.
 public enum Mutation: Sendable {
     /// Set a field to a JSON value (added at the end when missing: an unknown field).
-    case set(String, JSONValue)
+    case set(String, JSONFragment)
     /// Remove a field.
     case remove(String)
     /// Flip one bit of a hex field's bytes (bit 0 is the top bit of the first byte; −1 the last bit).

@@ -24,7 +24,7 @@ struct FieldReader {
     /// An integer field: `0` or `[1-9][0-9]*`, at most 2^53−1.
     func integer(_ key: String) throws(DecodeError) -> UInt64 {
         guard case .number(let number) = try value(key) else { throw .wrongType(key) }
-        switch number {
+        switch number.kind {
         case .integer(let integer): return integer
         case .tooLarge, .negative: throw .integerOutOfRange(key)
         case .notInteger: throw .wrongType(key)

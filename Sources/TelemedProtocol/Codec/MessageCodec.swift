@@ -73,7 +73,7 @@ public struct MessageCodec: Sendable {
         let key = Array("opcode".utf8)
         guard let member = members.first(where: { $0.key == key }) else { throw .missingKey("opcode") }
         guard case .number(let number) = member.value else { throw .wrongType("opcode") }
-        switch number {
+        switch number.kind {
         case .integer(let value):
             guard value <= UInt64(UInt8.max), let opcode = Opcode(rawValue: UInt8(value)) else {
                 throw .unknownOpcode(value)

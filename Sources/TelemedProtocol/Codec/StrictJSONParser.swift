@@ -2,37 +2,40 @@
 //
 // Theory of operation
 //
-// A purpose-built RFC 8259 parser for frame bodies (PROTOCOL.md §4 "Framing"; R-FRAME). It
-// exists because general JSON decoders accept what the protocol must refuse: duplicate keys,
-// lone surrogates, numbers that round. The rules it holds:
+// A purpose-built RFC 8259 parser for frame bodies (PROTOCOL.md §4 "Framing"; R-FRAME) and,
+// through `parseDocument`, for the simulator's scenario files. It exists because general JSON
+// decoders accept what the protocol must refuse: duplicate keys, lone surrogates, numbers that
+// round. The rules it holds:
 //
-//   * the whole body is strict UTF-8 (checked first, in one pass) and does not start with a
+//   * the whole text is strict UTF-8 (checked first, in one pass) and does not start with a
 //     byte order mark;
 //   * exactly one value, surrounded only by insignificant whitespace (space, tab, LF, CR);
-//   * the top-level object's members are returned in document order with unescaped keys and
-//     string values as UTF-8 bytes; duplicate detection is left to the caller, which compares
-//     bytes after unescaping;
-//   * nested objects and arrays are checked for grammar to a depth of `maxDepth` and then
-//     reduced to their type (messages are flat, so such a value is always an error later);
+//   * the value is kept whole: object members in document order with unescaped keys, arrays
+//     in order, strings as unescaped UTF-8 bytes; duplicate detection is left to the caller,
+//     which compares bytes after unescaping (the codec refuses any, the scenario reader too);
+//   * objects and arrays nest at most `maxDepth` deep (the top value is depth 1), so the
+//     recursion is bounded and a parsed frame is never larger than its text;
 //   * `\uXXXX` escapes must form valid Unicode scalars: a high surrogate must be followed by a
 //     low one, and a lone surrogate of either kind is an error;
-//   * numbers follow the RFC grammar (a leading zero is a grammar error); at most 16 digits
-//     are ever accumulated, into a UInt64 that cannot overflow, so a megabyte of digits costs
-//     a scan and nothing else.
+//   * numbers follow the RFC grammar (a leading zero is a grammar error) and keep their
+//     literal text; at most 16 digits are ever accumulated, into a UInt64 that cannot
+//     overflow, to classify the number against the wire integer rule (`JSONNumber.Kind`).
 //
 // Every read goes through `peek()`/`advance()`, which return nil at the end instead of
 // indexing out of range; no arithmetic can overflow. Nothing here traps on any input.
 
-/// Strict, non-trapping parser of one frame body into its top-level members.
-struct StrictJSONParser {
-    /// The deepest nesting grammar-checked before the text is refused (the top object is 1).
-    static let maxDepth = 16
+/// Strict, non-trapping parser of one JSON text (a frame body or a scenario file).
+package struct StrictJSONParser {
+    /// The deepest nesting of frame bodies before the text is refused (the top value is 1).
+    package static let maxDepth = 16
 
     private let bytes: [UInt8]
+    private let maxDepth: Int
     private var index = 0
 
-    private init(_ bytes: [UInt8]) {
+    private init(_ bytes: [UInt8], maxDepth: Int) {
         self.bytes = bytes
+        self.maxDepth = maxDepth
     }
 
     /// Parses `body` and returns its top-level object's members in document order.
@@ -40,25 +43,43 @@ struct StrictJSONParser {
     /// - Throws: `.invalidUTF8`, `.invalidJSON(where and why)`, or `.notAnObject` for a valid
     ///   text whose value is not an object.
     static func parseObject(_ body: [UInt8]) throws(DecodeError) -> [JSONMember] {
-        guard UTF8Validation.isValid(body) else { throw .invalidUTF8 }
-        if body.starts(with: [0xef, 0xbb, 0xbf]) { throw .invalidJSON("byte order mark") }
-        var parser = StrictJSONParser(body)
-        parser.skipWhitespace()
-        var members: [JSONMember]?
-        if parser.peek() == UInt8(ascii: "{") {
-            members = try parser.parseTopObject()
-        } else {
-            _ = try parser.parseValue(depth: 1)
+        let value: JSONValue
+        do {
+            value = try parseDocument(body)
+        } catch {
+            throw error.reason
         }
-        parser.skipWhitespace()
-        guard parser.index == body.count else {
-            throw .invalidJSON("trailing characters at byte \(parser.index)")
-        }
-        guard let members else { throw .notAnObject }
+        guard case .object(let members) = value else { throw .notAnObject }
         return members
     }
 
-    // MARK: - Cursor
+    /// Parses `text` as one JSON value of any type, kept whole.
+    ///
+    /// - Parameter maxDepth: the deepest nesting allowed (the top value is depth 1); frames
+    ///   use `StrictJSONParser.maxDepth`, a local file may allow more.
+    /// - Throws: a `JSONSyntaxError` with the byte offset where reading stopped.
+    package static func parseDocument(
+        _ text: [UInt8], maxDepth: Int = StrictJSONParser.maxDepth
+    ) throws(JSONSyntaxError) -> JSONValue {
+        if let bad = UTF8Validation.firstInvalidOffset(text) {
+            throw JSONSyntaxError(reason: .invalidUTF8, offset: bad)
+        }
+        var parser = StrictJSONParser(text, maxDepth: maxDepth)
+        do throws(DecodeError) {
+            if text.starts(with: [0xef, 0xbb, 0xbf]) { throw .invalidJSON("byte order mark") }
+            parser.skipWhitespace()
+            let value = try parser.parseValue(depth: 1)
+            parser.skipWhitespace()
+            guard parser.index == text.count else {
+                throw .invalidJSON("trailing characters at byte \(parser.index)")
+            }
+            return value
+        } catch {
+            throw JSONSyntaxError(reason: error, offset: parser.index)
+        }
+    }
+
+// MARK: - Cursor
 
     private func peek() -> UInt8? {
         index < bytes.count ? bytes[index] : nil
@@ -85,24 +106,19 @@ struct StrictJSONParser {
 
     // MARK: - Objects and arrays
 
-    private mutating func parseTopObject() throws(DecodeError) -> [JSONMember] {
-        var members: [JSONMember] = []
-        try parseMembers(depth: 1) { key, value in members.append(JSONMember(key: key, value: value)) }
-        return members
+    private func checkDepth(_ depth: Int) throws(DecodeError) {
+        guard depth <= maxDepth else { throw .invalidJSON("nesting deeper than \(maxDepth)") }
     }
 
-    /// Parses `{ members }` at `depth`, handing each member to `body`.
-    private mutating func parseMembers(
-        depth: Int, _ body: (_ key: [UInt8], _ value: JSONValue) -> Void
-    ) throws(DecodeError) {
-        guard depth <= StrictJSONParser.maxDepth else {
-            throw .invalidJSON("nesting deeper than \(StrictJSONParser.maxDepth)")
-        }
+    /// Parses `{ members }` at `depth`.
+    private mutating func parseObjectValue(depth: Int) throws(DecodeError) -> [JSONMember] {
+        try checkDepth(depth)
         try expect("{", "object start")
+        var members: [JSONMember] = []
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
             index += 1
-            return
+            return members
         }
         while true {
             skipWhitespace()
@@ -113,35 +129,34 @@ struct StrictJSONParser {
             skipWhitespace()
             try expect(":", "after an object key")
             skipWhitespace()
-            let value = try parseValue(depth: depth + 1)
-            body(key, value)
+            members.append(JSONMember(key: key, value: try parseValue(depth: depth + 1)))
             skipWhitespace()
             switch advance() {
             case UInt8(ascii: ","): continue
-            case UInt8(ascii: "}"): return
+            case UInt8(ascii: "}"): return members
             case nil: throw .invalidJSON("unexpected end of text inside an object")
             default: throw .invalidJSON("expected ',' or '}' at byte \(index - 1)")
             }
         }
     }
 
-    private mutating func skipArray(depth: Int) throws(DecodeError) {
-        guard depth <= StrictJSONParser.maxDepth else {
-            throw .invalidJSON("nesting deeper than \(StrictJSONParser.maxDepth)")
-        }
+    /// Parses `[ elements ]` at `depth`.
+    private mutating func parseArray(depth: Int) throws(DecodeError) -> [JSONValue] {
+        try checkDepth(depth)
         try expect("[", "array start")
+        var elements: [JSONValue] = []
         skipWhitespace()
         if peek() == UInt8(ascii: "]") {
             index += 1
-            return
+            return elements
         }
         while true {
             skipWhitespace()
-            _ = try parseValue(depth: depth + 1)
+            elements.append(try parseValue(depth: depth + 1))
             skipWhitespace()
             switch advance() {
             case UInt8(ascii: ","): continue
-            case UInt8(ascii: "]"): return
+            case UInt8(ascii: "]"): return elements
             case nil: throw .invalidJSON("unexpected end of text inside an array")
             default: throw .invalidJSON("expected ',' or ']' at byte \(index - 1)")
             }
@@ -150,26 +165,24 @@ struct StrictJSONParser {
 
     // MARK: - Values
 
-    /// Parses any value at `depth` (objects and arrays there are grammar-checked, then dropped).
+    /// Parses any value at `depth`.
     private mutating func parseValue(depth: Int) throws(DecodeError) -> JSONValue {
         guard let byte = peek() else { throw .invalidJSON("unexpected end of text, value expected") }
         switch byte {
         case UInt8(ascii: "{"):
-            try parseMembers(depth: depth) { _, _ in }
-            return .object
+            return .object(try parseObjectValue(depth: depth))
         case UInt8(ascii: "["):
-            try skipArray(depth: depth)
-            return .array
+            return .array(try parseArray(depth: depth))
         case UInt8(ascii: "\""):
             return .string(try parseString())
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return .number(try parseNumber())
         case UInt8(ascii: "t"):
             try parseLiteral("true")
-            return .bool
+            return .bool(true)
         case UInt8(ascii: "f"):
             try parseLiteral("false")
-            return .bool
+            return .bool(false)
         case UInt8(ascii: "n"):
             try parseLiteral("null")
             return .null
@@ -193,6 +206,12 @@ struct StrictJSONParser {
     // MARK: - Numbers
 
     private mutating func parseNumber() throws(DecodeError) -> JSONNumber {
+        let start = index
+        let kind = try parseNumberKind()
+        return JSONNumber(literal: Array(bytes[start..<index]), kind: kind)
+    }
+
+    private mutating func parseNumberKind() throws(DecodeError) -> JSONNumber.Kind {
         let negative = peek() == UInt8(ascii: "-")
         if negative { index += 1 }
         var value: UInt64 = 0

@@ -9,6 +9,11 @@
 package enum UTF8Validation {
     /// Whether every byte of `bytes` belongs to a well-formed UTF-8 sequence.
     package static func isValid(_ bytes: [UInt8]) -> Bool {
+        firstInvalidOffset(bytes) == nil
+    }
+
+    /// The offset of the first sequence that is not well-formed UTF-8, nil when there is none.
+    package static func firstInvalidOffset(_ bytes: [UInt8]) -> Int? {
         var index = 0
         let count = bytes.count
         while index < count {
@@ -30,19 +35,19 @@ package enum UTF8Validation {
             case 0xf0: length = 4; secondLow = 0x90
             case 0xf1...0xf3: length = 4
             case 0xf4: length = 4; secondHigh = 0x8f
-            default: return false
+            default: return index
             }
-            guard count - index >= length else { return false }
+            guard count - index >= length else { return index }
             let second = bytes[index + 1]
-            guard second >= secondLow, second <= secondHigh else { return false }
+            guard second >= secondLow, second <= secondHigh else { return index }
             var offset = 2
             while offset < length {
-                guard bytes[index + offset] & 0xc0 == 0x80 else { return false }
+                guard bytes[index + offset] & 0xc0 == 0x80 else { return index }
                 offset += 1
             }
             index += length
         }
-        return true
+        return nil
     }
 
     /// The text of `bytes` when they are well-formed UTF-8; nil otherwise (never a repaired
