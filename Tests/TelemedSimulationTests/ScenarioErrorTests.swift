@@ -3,17 +3,8 @@ import XCTest
 
 /// Malformed scenarios are refused with the JSON path of the problem.
 final class ScenarioErrorTests: XCTestCase {
-    private func error(_ json: String) -> ScenarioError? {
-        do {
-            _ = try scenario(json)
-            return nil
-        } catch {
-            return error
-        }
-    }
-
     func testUnknownRuleIDNamesItsPath() {
-        let found = error("""
+        let found = scenarioError("""
             {"patients":[{"id":"alice","host":"10.0.1.10"}],
              "steps":[{"do":"connect","patient":"alice"},{"do":"advance","seconds":1},{"do":"check"},
                       {"do":"connect","patient":"alice","expect":{"rejected":"R-FOO"}}]}
@@ -38,7 +29,7 @@ final class ScenarioErrorTests: XCTestCase {
             ("{\"steps\": [", "$"),
         ]
         for (json, path) in cases {
-            guard let found = error(json) else {
+            guard let found = scenarioError(json) else {
                 XCTFail("accepted: \(json)")
                 continue
             }

@@ -7,43 +7,25 @@ import XCTest
 /// (`StrictJSONParser.parseDocument`, `JSONWriter.write`), driven through `ScenarioDecoder.decode`
 /// (what `simulate` loads files with) and `ScenarioRunner.run` (what `simulate` runs).
 final class ScenarioJSONTests: XCTestCase {
-    private func error(_ json: String) -> ScenarioError? {
-        do {
-            _ = try scenario(json)
-            return nil
-        } catch {
-            return error
-        }
-    }
-
     /// `ScenarioDecoder.decode`: a key given twice is a mistake, named by its path.
     func testDuplicateKeysAreRefusedWithTheirPath() {
-        XCTAssertEqual(error(#"{"seed":1,"seed":2}"#)?.description, "$.seed: duplicate key")
-        XCTAssertEqual(error(#"{"steps":[{"do":"check"},{"do":"advance","millis":1,"millis":2}]}"#)?.description,
+        XCTAssertEqual(scenarioError(#"{"seed":1,"seed":2}"#)?.description, "$.seed: duplicate key")
+        XCTAssertEqual(scenarioError(#"{"steps":[{"do":"check"},{"do":"advance","millis":1,"millis":2}]}"#)?.description,
                        "$.steps[1].millis: duplicate key")
-        XCTAssertEqual(error(#"{"network":{"drop":0.1,"drop":0.2}}"#)?.path, "$.network.drop")
+        XCTAssertEqual(scenarioError(#"{"network":{"drop":0.1,"drop":0.2}}"#)?.path, "$.network.drop")
     }
 
     /// `ScenarioDecoder.decode`: text that is not strict JSON names the line and column.
     func testSyntaxErrorsNameLineAndColumn() throws {
-        let found = try XCTUnwrap(error("{\n  \"seed\": 01\n}"))
+        let found = try XCTUnwrap(scenarioError("{\n  \"seed\": 01\n}"))
         XCTAssertEqual(found.path, "$")
         XCTAssertTrue(found.message.hasPrefix("not valid JSON (line 2, column "), found.message)
-        let surrogate = try XCTUnwrap(error(#"{"title":"\ud800"}"#))
+        let surrogate = try XCTUnwrap(scenarioError(#"{"title":"\ud800"}"#))
         XCTAssertEqual(surrogate.path, "$")
         XCTAssertTrue(surrogate.message.contains("surrogate"), surrogate.message)
         let utf8 = try XCTUnwrap(
-            ScenarioJSONTests.decodeError(Array("{\"title\":\"".utf8) + [0xc0, 0xaf] + Array("\"}".utf8)))
+            scenarioError(Array("{\"title\":\"".utf8) + [0xc0, 0xaf] + Array("\"}".utf8)))
         XCTAssertEqual(utf8.message, "not valid JSON (line 1, column 11: invalid UTF-8)")
-    }
-
-    private static func decodeError(_ bytes: [UInt8]) -> ScenarioError? {
-        do {
-            _ = try ScenarioDecoder.decode(bytes, name: "bytes")
-            return nil
-        } catch {
-            return error
-        }
     }
 
     /// `ScenarioDecoder.decode`: what the old reader accepted still reads — fractions,

@@ -22,6 +22,21 @@ func scenario(_ json: String, name: String = "inline") throws(ScenarioError) -> 
     try ScenarioDecoder.decode(Array(json.utf8), name: name)
 }
 
+/// The error `ScenarioDecoder.decode` throws for `bytes`, nil when they decode.
+func scenarioError(_ bytes: [UInt8]) -> ScenarioError? {
+    do {
+        _ = try ScenarioDecoder.decode(bytes, name: "inline")
+        return nil
+    } catch {
+        return error
+    }
+}
+
+/// The error `ScenarioDecoder.decode` throws for `json`, nil when it decodes.
+func scenarioError(_ json: String) -> ScenarioError? {
+    scenarioError(Array(json.utf8))
+}
+
 /// The failure text of a report: every failed expectation, violation and the abort reason.
 func failureText(_ report: ScenarioReport) -> String {
     let lines = (report.abort.map { ["aborted: \($0)"] } ?? []) + report.failedExpectations + report.violations

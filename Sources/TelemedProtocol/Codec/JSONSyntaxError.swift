@@ -9,12 +9,6 @@ package struct JSONSyntaxError: Error, Equatable, Sendable {
     /// The byte offset where reading stopped (the first bad byte for invalid UTF-8).
     package let offset: Int
 
-    /// A refusal for `reason` at byte `offset`.
-    package init(reason: DecodeError, offset: Int) {
-        self.reason = reason
-        self.offset = offset
-    }
-
     /// The 1-based line and byte column of `offset` in `text` (the text that was parsed).
     package func position(in text: [UInt8]) -> (line: Int, column: Int) {
         var line = 1
