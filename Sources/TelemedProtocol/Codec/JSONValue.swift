@@ -3,8 +3,8 @@
 /// A parsed JSON value, kept whole: objects keep their members in document order (duplicate
 /// keys included: the reader decides whether they are allowed), arrays their elements, strings
 /// their unescaped UTF-8 bytes and numbers their literal text. A frame body is at most 64 KiB
-/// and nested at most `StrictJSONParser.maxDepth` deep, so a parsed frame stays as small as
-/// its text. The codec reads the top-level members; the simulator reads scenario files and
+/// and nested at most `StrictJSONParser.maxDepth` deep, so a parsed frame stays small: its
+/// size grows linearly with the text. The codec reads the top-level members; the simulator reads scenario files and
 /// edits frames with the same type (`package` visibility, not public API).
 package enum JSONValue: Equatable, Sendable {
     /// A string, as the UTF-8 bytes of its unescaped content.

@@ -12,9 +12,11 @@
 //   * exactly one value, surrounded only by insignificant whitespace (space, tab, LF, CR);
 //   * the value is kept whole: object members in document order with unescaped keys, arrays
 //     in order, strings as unescaped UTF-8 bytes; duplicate detection is left to the caller,
-//     which compares bytes after unescaping (the codec refuses any, the scenario reader too);
+//     which compares keys after unescaping (the codec refuses any duplicate; the scenario
+//     reader refuses them in the objects it reads, and keeps them in frames written as JSON);
 //   * objects and arrays nest at most `maxDepth` deep (the top value is depth 1), so the
-//     recursion is bounded and a parsed frame is never larger than its text;
+//     recursion is bounded; the parsed value grows linearly with the text (every element and
+//     member is at least one byte of it), so a 64 KiB frame gives a small value;
 //   * `\uXXXX` escapes must form valid Unicode scalars: a high surrogate must be followed by a
 //     low one, and a lone surrogate of either kind is an error;
 //   * numbers follow the RFC grammar (a leading zero is a grammar error) and keep their
