@@ -11,7 +11,7 @@ final class ReplaySeedTests: XCTestCase {
                        "replay: TELEMED_MODEL_MUTANT=m TELEMED_SEED=7 swift test --filter DoctorModelTests/testX")
     }
 
-    /// Property bodies are closures (`PropertyRunner.run`); the line still names the test.
+    /// Loop bodies are closures; the line still names the test.
     func testHintInsideALoopBodyNamesTheEnclosingTest() {
         var lines: [String] = []
         [UInt64(3)].forEach { seed in lines.append(ReplaySeed.hint(seed, in: self)) }
@@ -25,6 +25,26 @@ final class ReplaySeedTests: XCTestCase {
         for bad in ["", "-1", "0x", "12a", "18446744073709551616", " 1"] {
             XCTAssertThrowsError(try ReplaySeed.parse(bad), bad)
         }
+    }
+
+    /// A property check's seed is swift-property-based's base64 text of four UInt64s; anything
+    /// else (a loop's integer seed included) is refused with the form it takes.
+    func testPropertySeedIsTheLibrarysTextAndNothingElse() throws {
+        let seed = "aKPPWDEafU0CGMDYHef/ETcbYUyjWQvRVP1DTNy6qJk="
+        let state = try ReplaySeed.parsePropertySeed(seed)
+        XCTAssertNotEqual([state.0, state.1, state.2, state.3], [0, 0, 0, 0])
+        for bad in ["", "42", "0x7e1e", "aKPPWDEafU0CGMDYHef/ETcbYUyjWQvRVP1DTNy6qJ", "not base64!"] {
+            XCTAssertThrowsError(try ReplaySeed.parsePropertySeed(bad), bad)
+        }
+        XCTAssertThrowsError(try ReplaySeed.parse(seed))
+    }
+
+    /// The library's advice to edit a trait into the test becomes the one replay line.
+    func testLibraryAdviceBecomesTheReplayLine() {
+        let library = "Failure occured with input 992.\n\nAdd `.fixedSeed(\"aKPP/E+cb=\")` to the Test to reproduce this issue."
+        XCTAssertEqual(ReplaySeed.replacingLibraryAdvice(in: library, test: "Suite/check"),
+                       "Failure occured with input 992.\n\nreplay: TELEMED_SEED=aKPP/E+cb= swift test --filter Suite/check")
+        XCTAssertEqual(ReplaySeed.replacingLibraryAdvice(in: "plain failure", test: "Suite/check"), "plain failure")
     }
 
     func testWithoutTheVariableALoopVisitsItsDefaults() throws {
