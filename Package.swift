@@ -148,7 +148,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TelemedTransportTests",
-            dependencies: ["TelemedTransport", "TelemedTCP", "TelemedTestSupport"]
+            dependencies: [
+                "TelemedTransport", "TelemedTCP", "TelemedTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "TelemedNodeTests",

@@ -12,7 +12,7 @@ import Testing
     /// `PrivateKey(group:scalarBytes:)`, `PrivateKey.sign(_:extraEntropy:)`,
     /// `PublicKey.precomputingEncryptionTable`, `ElGamal.encrypt(_:to:ephemeral:)` and
     /// `PrivateKey.decrypt` agree between the two strategies.
-    @Test func keysSignaturesAndCiphertextsAreIdenticalUnderBothStrategies() async throws {
+    @Test func testKeysSignaturesAndCiphertextsAreIdenticalUnderBothStrategies() async throws {
         let groups = [TelemedGroup.telemed2048, TelemedGroup.telemed3072]
         let input = zip(Gen.int(in: 0...1), Gen.uint8().array(of: 32), Gen.uint8().array(of: 0...99), Gen.uint64())
         await forAll(count: 6, input) { groupIndex, x, message, seed in
@@ -44,7 +44,7 @@ import Testing
 
     /// `PublicKey.isValidSignature` (multi-exponentiation) accepts and rejects exactly what the
     /// reference does: the good signature, s + 1, another element as r, s = 0, r = p − 1.
-    @Test func verificationRejectsExactlyWhatTheReferenceRejects() async {
+    @Test func testVerificationRejectsExactlyWhatTheReferenceRejects() async {
         let fast = TelemedGroup.telemed2048
         let slow = fast.using(.reference)
         await forAll(count: 8, zip(Gen.uint64(), Gen.uint8().array(of: 40))) { seed, message in

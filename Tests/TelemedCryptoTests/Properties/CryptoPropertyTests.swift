@@ -13,7 +13,7 @@ import Testing
 
     /// `ElGamal.encrypt` then `PrivateKey.decrypt` gives the element back, and the ciphertext's
     /// halves are group elements.
-    @Test func decryptInvertsEncrypt() async {
+    @Test func testDecryptInvertsEncrypt() async {
         await forAll(count: 24, Gen.uint64()) { seed in
             var rng = SeededRandom(seed: seed)
             let key = PrivateKey(generatingIn: group, using: &rng)
@@ -28,7 +28,7 @@ import Testing
     /// `PrivateKey.sign` / `PublicKey.isValidSignature`: a signature verifies for its own
     /// message and key only; a longer message, an edited message, another key and a flipped bit
     /// of the encoded r or s (`Signature(group:rBytes:sBytes:)`) all fail.
-    @Test func signaturesVerifyOnlyForTheirMessageKeyAndBits() async {
+    @Test func testSignaturesVerifyOnlyForTheirMessageKeyAndBits() async {
         let input = zip(Gen.uint64(), Gen.uint8().array(of: 0...199), Gen.uint8(), Gen.uint64())
         await forAll(count: 12, input) { seed, message, extra, flip in
             var rng = SeededRandom(seed: seed)
@@ -55,7 +55,7 @@ import Testing
     /// `PublicKey.isValidSignature` on random (r, s) of every shape (uniform encodings, a valid
     /// element with a random scalar, boundary values, huge and negative values) never verifies
     /// and never traps.
-    @Test func randomSignaturesNeverVerify() async {
+    @Test func testRandomSignaturesNeverVerify() async {
         var keyRNG = SeededRandom(seed: 3_000)
         let publicKey = PrivateKey(generatingIn: group, using: &keyRNG).publicKey
         let edges: [BigInt] = [.zero, .one, group.p - .one, group.p, group.q, group.q - .one, BigInt(-1)]
@@ -78,7 +78,7 @@ import Testing
 
     /// `PrivateKey.decrypt` of random ciphertext pairs (valid elements or raw 256/257-byte
     /// values) either gives a valid element or throws `CryptoError.invalidElement`.
-    @Test func randomCiphertextsNeverTrap() async {
+    @Test func testRandomCiphertextsNeverTrap() async {
         var keyRNG = SeededRandom(seed: 4_999)
         let key = PrivateKey(generatingIn: group, using: &keyRNG)
         await forAll(count: 100, zip(Gen.bool(), Gen.bool(), Gen.uint64())) { c1IsElement, c2IsElement, seed in
@@ -96,7 +96,7 @@ import Testing
 
     /// `SealingKey.seal` numbers its records 0, 1, 2, … and `OpeningKey.open` gives back each
     /// plaintext under its seq and associated data.
-    @Test func sealedChannelRoundTrips() async {
+    @Test func testSealedChannelRoundTrips() async {
         let records = zip(Gen.uint8().array(of: 0...299), Gen.uint8().array(of: 0...39)).array(of: 1...4)
         await forAll(count: 100, zip(Gen.uint8().array(of: 16), records)) { keyBytes, records in
             let key = SecretFixtures.trafficKey(TestHex.string(keyBytes))
