@@ -128,7 +128,13 @@ let package = Package(
             dependencies: ["TelemedBigInt", .product(name: "PropertyBased", package: "swift-property-based")],
             path: "Tests/TelemedTestSupport"
         ),
-        .testTarget(name: "TelemedBigIntTests", dependencies: ["TelemedBigInt", "TelemedTestSupport"]),
+        .testTarget(
+            name: "TelemedBigIntTests",
+            dependencies: [
+                "TelemedBigInt", "TelemedTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         .testTarget(
             name: "TelemedCryptoTests",
             dependencies: [

@@ -83,13 +83,8 @@ public enum ReplaySeed {
         return Array(defaults)
     }
 
-    /// `base ..< base + count`, or only the replayed seed.
-    public static func seeds(base: UInt64, count: Int) throws(InvalidSeed) -> [UInt64] {
-        try seeds((0..<UInt64(count)).lazy.map { base &+ $0 })
-    }
-
     /// The line a failure prints: `replay: TELEMED_SEED=<seed> swift test --filter <test>`.
-    /// `test` is `Class/method` (see `name(of:function:)`); `settings` (`NAME=value`, e.g. a
+    /// `test` is `Suite/test` or `Class/method`; `settings` (`NAME=value`, e.g. a
     /// mutant to run against) stand before the seed when the replay needs them too.
     public static func hint(_ seed: UInt64, test: String, settings: [String] = []) -> String {
         hint(text: String(seed), test: test, settings: settings)
@@ -121,16 +116,5 @@ public enum ReplaySeed {
         var out = text
         out.replaceSubrange(start.lowerBound..<end.upperBound, with: hint(text: String(text[start.upperBound..<end.lowerBound]), test: test))
         return out
-    }
-
-    /// The replay line for a failure in the test method that calls this (or `function`).
-    public static func hint(_ seed: UInt64, in testCase: AnyObject, function: String = #function) -> String {
-        hint(seed, test: name(of: testCase, function: function))
-    }
-
-    /// `Class/method` of a test, the form `swift test --filter` takes.
-    public static func name(of testCase: AnyObject, function: String = #function) -> String {
-        let method = function.split(separator: "(").first.map(String.init) ?? function
-        return "\(String(describing: type(of: testCase)))/\(method)"
     }
 }
