@@ -1,21 +1,4 @@
-// The one way to replay a failing seed, for the whole test suite.
-//
-// Every failure of a seeded test prints one line,
-//
-//     replay: TELEMED_SEED=<seed> swift test --filter <Suite or Class>/<test>
-//
-// and that line, pasted into a shell, reruns exactly the failing case of exactly that test.
-// The seed takes one of two forms, and the line always prints the right one:
-//
-// - property checks (`forAll`, swift-property-based underneath): the library's seed, base64
-//   text such as `aKPPWDEafU0CGMDYHef/ETcbYUyjWQvRVP1DTNy6qJk=`; `forAll` then runs only that
-//   input, under the library's fixed-seed scope;
-// - seeded loops and parameterized tests (`@Test(arguments: ReplaySeed.seeds(…))`, the model
-//   runs): a UInt64, decimal or `0x`-prefixed hex; `seeds(_:)` then yields only that seed.
-//
-// Nothing else replays a seed: the library's `.fixedSeed` trait is not edited into tests. Other
-// variables that tune the tests (TELEMED_MODEL_RUNS, …) are not seeds; README's "Tests" section
-// lists them.
+// The one way to replay a failing seed, for the whole test suite: see `ReplaySeed`.
 
 #if canImport(Glibc)
 import Glibc
@@ -25,7 +8,26 @@ import Darwin
 import PropertyBased
 import Testing
 
-/// Reads the replay seed and formats the replay line of a failure.
+/// The one way to replay a failing seed, for the whole test suite.
+///
+/// Every failure of a seeded test prints one line,
+///
+///     replay: TELEMED_SEED=<seed> swift test --filter <Suite or Class>/<test>
+///
+/// and that line, pasted into a shell, reruns exactly the failing case of exactly that test.
+/// The seed has one of two forms, and the line always prints the right one:
+///
+/// - a property check (`forAll`, swift-property-based underneath) prints the library's seed,
+///   base64 text such as `aKPPWDEafU0CGMDYHef/ETcbYUyjWQvRVP1DTNy6qJk=`; with it set, `forAll`
+///   runs only that input, under the library's fixed-seed scope (which reports it if the input
+///   no longer fails);
+/// - a parameterized test (`@Test(arguments: ReplaySeed.seeds(…))`) or a model run prints a
+///   UInt64 (decimal, or `0x`-prefixed hex); with it set, `seeds(_:)` yields only that seed.
+///
+/// A seed of the wrong form for the test fails it (`InvalidSeed`) instead of running the
+/// defaults. The library's advice to add a `.fixedSeed` trait is rewritten into the line above
+/// (`replacingLibraryAdvice`); such traits are never committed. Other variables that tune the
+/// tests (TELEMED_MODEL_RUNS, …) are not seeds; README's "Tests" section lists them.
 public enum ReplaySeed {
     /// The one environment variable that names a seed to replay.
     public static let variable = "TELEMED_SEED"
