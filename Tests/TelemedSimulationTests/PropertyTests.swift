@@ -10,11 +10,14 @@ import Testing
 /// `ReplaySeed.seeds`); a failure prints its `replay: TELEMED_SEED=<seed> swift test --filter
 /// SimulationPropertyTests/<test>` line (`ReplaySeed`).
 @Suite struct SimulationPropertyTests {
+    /// Honest random scenarios (`RandomScenario`, attackers off) pass `ScenarioRunner.run`.
     @Test(arguments: try ReplaySeed.seeds(1...6))
     func testHonestRandomScenariosKeepEveryInvariant(seed: UInt64) throws {
         try check(seed: seed, attackers: false)
     }
 
+    /// Random scenarios with replayed and forged KEY_VERIFICATION frames from an attacker pass
+    /// `ScenarioRunner.run`: no attack is accepted or yields a session.
     @Test(arguments: try ReplaySeed.seeds(1_001...1_006))
     func testRandomAttacksNeverYieldASession(seed: UInt64) throws {
         try check(seed: seed, attackers: true)

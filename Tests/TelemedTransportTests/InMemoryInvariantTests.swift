@@ -9,6 +9,7 @@ import Testing
 /// `ReplaySeed.seeds`); a failure prints its `replay: TELEMED_SEED=<n> swift test --filter
 /// InMemoryInvariantTests/<test>` line.
 @Suite struct InMemoryInvariantTests {
+    /// 200 random actions and faults on a three-client network, then `runUntilIdle`.
     @Test(arguments: try ReplaySeed.seeds(1...150))
     func testEventContractHoldsUnderRandomFaults(seed: UInt64) {
         if let problem = run(seed: seed) {
