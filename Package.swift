@@ -37,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         // The doctor's security store and audit log (SQLite, WAL).
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // Property checks in the tests (generators, shrinking, seeds); no library product uses it.
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // MARK: - Big integers
@@ -118,24 +120,44 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        // What the test targets share: the seeded generator, the replay seed (TELEMED_SEED), the
-        // raw socket and the hex helper. A regular target, so that no library product ships it.
-        .target(name: "TelemedTestSupport", dependencies: ["TelemedBigInt"], path: "Tests/TelemedTestSupport"),
-        .testTarget(name: "TelemedBigIntTests", dependencies: ["TelemedBigInt", "TelemedTestSupport"]),
+        // What the test targets share: the seeded generator, the replay seed (TELEMED_SEED) and the
+        // property check it replays, the raw socket and the hex helper. A regular target, so
+        // that no library product ships it.
+        .target(
+            name: "TelemedTestSupport",
+            dependencies: ["TelemedBigInt", .product(name: "PropertyBased", package: "swift-property-based")],
+            path: "Tests/TelemedTestSupport"
+        ),
+        .testTarget(
+            name: "TelemedBigIntTests",
+            dependencies: [
+                "TelemedBigInt", "TelemedTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         .testTarget(
             name: "TelemedCryptoTests",
-            dependencies: ["TelemedCrypto", "TelemedBigInt", "TelemedTestSupport"],
+            dependencies: [
+                "TelemedCrypto", "TelemedBigInt", "TelemedTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             resources: [.copy("Vectors")]
         ),
         .testTarget(
             name: "TelemedProtocolTests",
-            dependencies: ["TelemedProtocol", "TelemedTransport", "TelemedTestSupport"],
+            dependencies: [
+                "TelemedProtocol", "TelemedTransport", "TelemedTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             // Fuzz regression inputs, read through #filePath (not resources).
             exclude: ["Regression/Inputs"]
         ),
         .testTarget(
             name: "TelemedTransportTests",
-            dependencies: ["TelemedTransport", "TelemedTCP", "TelemedTestSupport"]
+            dependencies: [
+                "TelemedTransport", "TelemedTCP", "TelemedTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "TelemedNodeTests",

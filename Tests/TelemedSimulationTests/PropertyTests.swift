@@ -1,35 +1,38 @@
 import Foundation
 import TelemedTestSupport
-import XCTest
+import Testing
 @testable import TelemedSimulation
 
-/// Random scenarios from a seeded generator. Honest steps (joins, leaves, kicks, broadcasts,
-/// rekeys, time advances) must keep every invariant and meet the expectations a simple model
-/// predicts; attacker steps mixed in must never yield a session. A failure prints its
-/// `replay: TELEMED_SEED=<seed> swift test --filter PropertyTests/<test>` line (`ReplaySeed`).
-final class PropertyTests: XCTestCase {
-    func testHonestRandomScenariosKeepEveryInvariant() throws {
-        for seed in try ReplaySeed.seeds(1...6) {
-            try check(seed: seed, attackers: false)
-        }
+/// Random scenarios from a seeded generator, run through `ScenarioRunner.run` (the simulator's
+/// entry point). Honest steps (joins, leaves, kicks, broadcasts, rekeys, time advances) must
+/// keep every invariant and meet the expectations a simple model predicts; attacker steps mixed
+/// in must never yield a session. Each test runs once per seed (`@Test(arguments:)` over
+/// `ReplaySeed.seeds`); a failure prints its `replay: TELEMED_SEED=<seed> swift test --filter
+/// SimulationPropertyTests/<test>` line (`ReplaySeed`).
+@Suite struct SimulationPropertyTests {
+    /// Honest random scenarios (`RandomScenario`, attackers off) pass `ScenarioRunner.run`.
+    @Test(arguments: try ReplaySeed.seeds(1...6))
+    func testHonestRandomScenariosKeepEveryInvariant(seed: UInt64) throws {
+        try check(seed: seed, attackers: false)
     }
 
-    func testRandomAttacksNeverYieldASession() throws {
-        for seed in try ReplaySeed.seeds(1_001...1_006) {
-            try check(seed: seed, attackers: true)
-        }
+    /// Random scenarios with replayed and forged KEY_VERIFICATION frames from an attacker pass
+    /// `ScenarioRunner.run`: no attack is accepted or yields a session.
+    @Test(arguments: try ReplaySeed.seeds(1_001...1_006))
+    func testRandomAttacksNeverYieldASession(seed: UInt64) throws {
+        try check(seed: seed, attackers: true)
     }
 
-    /// Generates, runs and judges one random scenario (the replay helper); a failure names
-    /// `test`, the calling test method.
-    func check(seed: UInt64, attackers: Bool, test: String = #function) throws {
+    /// Generates, runs and judges one random scenario; a failure prints the replay line of the
+    /// running test.
+    func check(seed: UInt64, attackers: Bool) throws {
         var generator = RandomScenario(seed: seed, attackers: attackers)
         let json = generator.json()
         let scenario = try scenario(json, name: "random-\(seed)")
         let report = ScenarioRunner.run(scenario, file: "random-\(seed).json", seed: seed)
-        XCTAssertTrue(report.passed, """
+        #expect(report.passed, """
             random scenario with seed \(seed) (attackers: \(attackers)) failed
-            \(ReplaySeed.hint(seed, in: self, function: test))
+            \(ReplaySeed.hint(seed))
             \(failureText(report))
             scenario: \(json)
             """)

@@ -1,22 +1,33 @@
-// The one way to replay a failing seed.
-//
-// Every seeded loop in the tests asks `ReplaySeed.seeds(_:)` which seeds to visit: its own
-// defaults, or only the seed named by the environment variable `TELEMED_SEED` (decimal, or hex
-// with a `0x` prefix). Every failure of such a loop prints `ReplaySeed.hint`:
-//
-//     replay: TELEMED_SEED=<n> swift test --filter <Class>/<test>
-//
-// so the printed line, pasted into a shell, reruns exactly the failing case of exactly that
-// test. Other variables that tune the tests (TELEMED_MODEL_RUNS, …) are not seeds; README's
-// "Tests" section lists them.
+// The one way to replay a failing seed, for the whole test suite: see `ReplaySeed`.
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import PropertyBased
+import Testing
 
-/// Reads the replay seed and formats the replay line of a failure.
+/// The one way to replay a failing seed, for the whole test suite.
+///
+/// Every failure of a seeded test prints one line,
+///
+///     replay: TELEMED_SEED=<seed> swift test --filter <Suite or Class>/<test>
+///
+/// and that line, pasted into a shell, reruns exactly the failing case of exactly that test.
+/// The seed has one of two forms, and the line always prints the right one:
+///
+/// - a property check (`forAll`, swift-property-based underneath) prints the library's seed,
+///   base64 text such as `aKPPWDEafU0CGMDYHef/ETcbYUyjWQvRVP1DTNy6qJk=`; with it set, `forAll`
+///   runs only that input, under the library's fixed-seed scope (which reports it if the input
+///   no longer fails);
+/// - a parameterized test (`@Test(arguments: ReplaySeed.seeds(…))`) or a model run prints a
+///   UInt64 (decimal, or `0x`-prefixed hex); with it set, `seeds(_:)` yields only that seed.
+///
+/// A seed of the wrong form for the test fails it (`InvalidSeed`) instead of running the
+/// defaults. The library's advice to add a `.fixedSeed` trait is rewritten into the line above
+/// (`replacingLibraryAdvice`); such traits are never committed. Other variables that tune the
+/// tests (TELEMED_MODEL_RUNS, …) are not seeds; README's "Tests" section lists them.
 public enum ReplaySeed {
     /// The one environment variable that names a seed to replay.
     public static let variable = "TELEMED_SEED"
@@ -26,11 +37,17 @@ public enum ReplaySeed {
         /// The variable's text.
         public let text: String
 
-        /// Says what was wrong, and the accepted forms.
+        /// The form the reading test takes.
+        public let expected: String
+
+        /// Says what was wrong, and the accepted form.
         public var description: String {
-            "\(ReplaySeed.variable)=\(text) is not a seed (a decimal or 0x-prefixed hex UInt64)"
+            "\(ReplaySeed.variable)=\(text) is not a seed of this test (it takes \(expected))"
         }
     }
+
+    static let integerForm = "a decimal or 0x-prefixed hex UInt64"
+    static let propertyForm = "a property-check seed, the base64 text a forAll failure prints"
 
     /// The seed `TELEMED_SEED` names, nil when it is unset.
     public static func current() throws(InvalidSeed) -> UInt64? {
@@ -41,9 +58,26 @@ public enum ReplaySeed {
     /// Parses decimal or `0x`-prefixed hexadecimal text.
     public static func parse(_ text: String) throws(InvalidSeed) -> UInt64 {
         let value = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
-        guard let value else { throw InvalidSeed(text: text) }
+        guard let value else { throw InvalidSeed(text: text, expected: integerForm) }
         return value
     }
+
+    /// The xoshiro256** state a property-check seed names (swift-property-based's base64 text),
+    /// nil when `TELEMED_SEED` is unset.
+    public static func currentPropertySeed() throws(InvalidSeed) -> (UInt64, UInt64, UInt64, UInt64)? {
+        guard let raw = getenv(variable) else { return nil }
+        return try parsePropertySeed(String(cString: raw))
+    }
+
+    /// Parses a property-check seed as the library prints it.
+    public static func parsePropertySeed(_ text: String) throws(InvalidSeed) -> (UInt64, UInt64, UInt64, UInt64) {
+        guard let state = Xoshiro(seed: text)?.currentState else { throw InvalidSeed(text: text, expected: propertyForm) }
+        return state
+    }
+
+    /// True when `TELEMED_SEED` is set: a loop then runs one replayed case, so checks over the
+    /// whole loop (outcome counts) do not apply.
+    public static var isReplaying: Bool { getenv(variable) != nil }
 
     /// The seeds a loop visits: only the replayed one when `TELEMED_SEED` is set, else `defaults`.
     public static func seeds(_ defaults: some Sequence<UInt64>) throws(InvalidSeed) -> [UInt64] {
@@ -51,26 +85,38 @@ public enum ReplaySeed {
         return Array(defaults)
     }
 
-    /// `base ..< base + count`, or only the replayed seed.
-    public static func seeds(base: UInt64, count: Int) throws(InvalidSeed) -> [UInt64] {
-        try seeds((0..<UInt64(count)).lazy.map { base &+ $0 })
-    }
-
     /// The line a failure prints: `replay: TELEMED_SEED=<seed> swift test --filter <test>`.
-    /// `test` is `Class/method` (see `name(of:function:)`); `settings` (`NAME=value`, e.g. a
+    /// `test` is `Suite/test` or `Class/method`; `settings` (`NAME=value`, e.g. a
     /// mutant to run against) stand before the seed when the replay needs them too.
     public static func hint(_ seed: UInt64, test: String, settings: [String] = []) -> String {
+        hint(text: String(seed), test: test, settings: settings)
+    }
+
+    /// The replay line for a seed in either form (`seed` as printed).
+    public static func hint(text seed: String, test: String, settings: [String] = []) -> String {
         (["replay:"] + settings + ["\(variable)=\(seed) swift test --filter \(test)"]).joined(separator: " ")
     }
 
-    /// The replay line for a failure in the test method that calls this (or `function`).
-    public static func hint(_ seed: UInt64, in testCase: AnyObject, function: String = #function) -> String {
-        hint(seed, test: name(of: testCase, function: function))
+    /// The replay line for a failure in the running Swift Testing test (a parameterized test's
+    /// case included: its seed argument is `seed`).
+    public static func hint(_ seed: UInt64) -> String {
+        hint(seed, test: Test.current.map(name(of:)) ?? "<test>")
     }
 
-    /// `Class/method` of a test, the form `swift test --filter` takes.
-    public static func name(of testCase: AnyObject, function: String = #function) -> String {
-        let method = function.split(separator: "(").first.map(String.init) ?? function
-        return "\(String(describing: type(of: testCase)))/\(method)"
+    /// `Suite/test` of a Swift Testing test, the form `swift test --filter` takes.
+    public static func name(of test: Test) -> String {
+        let components = test.id.nameComponents.map { $0.split(separator: "(").first.map(String.init) ?? $0 }
+        return components.joined(separator: "/")
+    }
+
+    /// `text` with swift-property-based's "Add `.fixedSeed("<seed>")` to the Test to reproduce
+    /// this issue." replaced by the replay line of `test` (text without that advice is unchanged).
+    public static func replacingLibraryAdvice(in text: String, test: String) -> String {
+        let opening = "Add `.fixedSeed(\"", closing = "\")` to the Test to reproduce this issue."
+        guard let start = text.firstRange(of: opening), let end = text[start.upperBound...].firstRange(of: closing)
+        else { return text }
+        var out = text
+        out.replaceSubrange(start.lowerBound..<end.upperBound, with: hint(text: String(text[start.upperBound..<end.lowerBound]), test: test))
+        return out
     }
 }

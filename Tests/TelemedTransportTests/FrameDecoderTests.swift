@@ -1,9 +1,9 @@
-import TelemedTestSupport
 import XCTest
 @testable import TelemedTransport
 
 /// The frame layer: any chunking gives the same frames; bad lengths are refused from the
-/// 4 length bytes alone; the partial-frame buffer stays within one frame + 4 bytes.
+/// 4 length bytes alone; the partial-frame buffer stays within one frame + 4 bytes. Generated
+/// chunkings are in `FrameChunkingPropertyTests`.
 final class FrameDecoderTests: XCTestCase {
     private let bodies: [[UInt8]] = [[0x7b], Array(repeating: 0x41, count: 300), Array(#"{"opcode":70}"#.utf8),
                                      Array(repeating: 0x33, count: 1_500),
@@ -41,31 +41,6 @@ final class FrameDecoderTests: XCTestCase {
         }
         XCTAssertEqual(frames, bodies)
         XCTAssertFalse(decoder.hasPartialFrame)
-    }
-
-    func testSeededRandomChunkings() throws {
-        let stream = self.stream
-        for seed in try ReplaySeed.seeds(1...40) {
-            var rng = SplitMix64(seed: seed)
-            let replay = ReplaySeed.hint(seed, in: self)
-            var decoder = FrameDecoder()
-            var frames: [[UInt8]] = []
-            var index = 0
-            while index < stream.count {
-                let size = Int(rng.next() % 9000) + 1
-                let end = min(stream.count, index + size)
-                // Alternate between arrays and a non-contiguous sequence.
-                if rng.next() % 2 == 0 {
-                    decoder.append(stream[index..<end])
-                } else {
-                    decoder.append(stream[index..<end].lazy.map { $0 })
-                }
-                index = end
-                XCTAssertLessThanOrEqual(decoder.partialByteCount, Framing.maxBodyLength + 4, replay)
-                frames += try drain(&decoder)
-            }
-            XCTAssertEqual(frames, bodies, replay)
-        }
     }
 
     func testHasPartialFrameTracksIncompleteFrames() throws {
@@ -165,25 +140,12 @@ final class FrameDecoderTests: XCTestCase {
 
     // MARK: - FrameReader: the reports both transports emit
 
-    /// The reports of one stream read in the given chunk sizes.
-    private func reports(_ stream: [UInt8], chunks: [Int]) -> [FrameReader.Report] {
-        var reader = FrameReader()
-        var out: [FrameReader.Report] = []
-        var offset = 0
-        for size in chunks where offset < stream.count {
-            let end = min(stream.count, offset + size)
-            out += reader.receive(Array(stream[offset..<end]))
-            offset = end
-        }
-        return out
-    }
-
     func testReaderReportsAStartOnlyWhenAReadEndsInsideAFrame() {
         let stream = Framing.frame([1, 2, 3]) + Framing.frame([4])
-        XCTAssertEqual(reports(stream, chunks: [stream.count]), [.frame([1, 2, 3]), .frame([4])])
-        XCTAssertEqual(reports(stream, chunks: [2, 7, 100]),
+        XCTAssertEqual(FrameReader.reports(stream, chunks: [stream.count]), [.frame([1, 2, 3]), .frame([4])])
+        XCTAssertEqual(FrameReader.reports(stream, chunks: [2, 7, 100]),
                        [.frameStarted, .frame([1, 2, 3]), .frameStarted, .frame([4])])
-        XCTAssertEqual(reports(stream, chunks: [1, 1, 1, 1, 1, 1, 1, 100]),
+        XCTAssertEqual(FrameReader.reports(stream, chunks: [1, 1, 1, 1, 1, 1, 1, 100]),
                        [.frameStarted, .frame([1, 2, 3]), .frame([4])], "one start per frame")
     }
 
@@ -199,40 +161,6 @@ final class FrameDecoderTests: XCTestCase {
             XCTAssertEqual(error.description, "frame length \(declared) outside 1...65536")
             XCTAssertEqual(reader.receive(Framing.frame([5])), [], "nothing is read after a refusal")
             XCTAssertFalse(reader.isInsideFrame, "a refused stream holds no partial frame")
-        }
-    }
-
-    /// Random streams (good frames, then maybe a bad prefix or a cut) read in random chunks give
-    /// the same frames and refusal as one chunk, and every frame that spans a read is announced
-    /// exactly once. A failure prints its `replay: TELEMED_SEED=…` line (`ReplaySeed`).
-    func testReaderIsIndependentOfChunking() throws {
-        for seed in try ReplaySeed.seeds(1...60) {
-            var rng = SplitMix64(seed: seed)
-            let replay = ReplaySeed.hint(seed, in: self)
-            let bodies = (0..<Int.random(in: 1...6, using: &rng)).map { _ in
-                (0..<Int.random(in: 1...2_000, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            }
-            var stream = bodies.flatMap(Framing.frame)
-            switch rng.next() % 3 {
-            case 0: stream += [0, 0, 0, 0, 7]
-            case 1: stream += [0, 0, 1]
-            default: break
-            }
-            let whole = reports(stream, chunks: [stream.count])
-            let chunks = (0..<stream.count).map { _ in Int.random(in: 1...700, using: &rng) }
-            let split = reports(stream, chunks: chunks)
-            let withoutStarts = split.filter { $0 != .frameStarted }
-            XCTAssertEqual(withoutStarts, whole.filter { $0 != .frameStarted }, replay)
-            var open = false
-            for report in split {
-                switch report {
-                case .frameStarted:
-                    XCTAssertFalse(open, "two starts for one frame; \(replay)")
-                    open = true
-                case .frame, .refused:
-                    open = false
-                }
-            }
         }
     }
 }

@@ -1,17 +1,19 @@
 import TelemedTestSupport
 import TelemedTransport
-import XCTest
+import Testing
 
-/// Random schedules of actions and faults never break the event contract: per connection end,
-/// `opened` comes first (an end closed before it opened reports only its close), frames only
-/// between, one `closed`, and nothing after it. A failure prints its
-/// `replay: TELEMED_SEED=<n> swift test --filter …` line (`ReplaySeed`).
-final class InMemoryInvariantTests: XCTestCase {
-    func testEventContractHoldsUnderRandomFaults() throws {
-        for seed in try ReplaySeed.seeds(1...150) {
-            if let problem = run(seed: seed) {
-                XCTFail("seed \(seed): \(problem)\n\(ReplaySeed.hint(seed, in: self))")
-            }
+/// Random schedules of actions and faults on `InMemoryNetwork` (connect, send, sendRaw, close,
+/// drop, duplicate, deliver) never break the event contract: per connection end, `opened`
+/// comes first (an end closed before it opened reports only its close), frames only between,
+/// one `closed`, and nothing after it. One case per seed (`@Test(arguments:)` over
+/// `ReplaySeed.seeds`); a failure prints its `replay: TELEMED_SEED=<n> swift test --filter
+/// InMemoryInvariantTests/<test>` line.
+@Suite struct InMemoryInvariantTests {
+    /// 200 random actions and faults on a three-client network, then `runUntilIdle`.
+    @Test(arguments: try ReplaySeed.seeds(1...150))
+    func testEventContractHoldsUnderRandomFaults(seed: UInt64) {
+        if let problem = run(seed: seed) {
+            Issue.record("seed \(seed): \(problem)\n\(ReplaySeed.hint(seed))")
         }
     }
 

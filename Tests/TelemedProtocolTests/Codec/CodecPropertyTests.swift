@@ -1,127 +1,126 @@
 import enum TelemedTransport.Framing
 import struct TelemedTransport.FrameDecoder
 import Foundation
+import PropertyBased
 import TelemedCrypto
 import TelemedTestSupport
-import XCTest
+import Testing
 @testable import TelemedProtocol
 
-/// Seeded property tests (R-FRAME): random bytes, JSON-like token soup and mutated valid frames
-/// never trap; every input ends in a typed error, an incomplete frame, or a message that
-/// re-encodes and decodes to itself.
+/// Property checks (R-FRAME) of `MessageCodec.decode` and `FrameDecoder`, on swift-property-based
+/// through `forAll`: random bytes, JSON-like token soup and mutated valid frames never trap;
+/// every input ends in a typed error, an incomplete frame, or a message that re-encodes
+/// (`MessageCodec.encode`) and decodes to itself.
 ///
-/// A failure prints its case seed and `replay: TELEMED_SEED=<seed> swift test --filter
-/// CodecPropertyTests/<test>` (`ReplaySeed`), which reruns only that case; if a case traps,
-/// `TELEMED_CODEC_TRACE=1` prints each seed before it runs, so the last one is the culprit.
-/// A case that fails is kept as a named test over its input bytes (as in
-/// `FuzzFindingsRegressionTests`), not as a seed: a seed names the same input only while the
-/// generators stay unchanged. None of these loops has failed so far.
-final class CodecPropertyTests: XCTestCase {
-    /// The kinds of generated input.
-    enum Kind: String, CaseIterable {
-        case randomBytes, tokenSoup, mutatedFrame
-    }
-
-    static let baseSeed: UInt64 = 0x7e1e_3ed0_c0de_0001
+/// A failure prints the (shrunk) input and its replay line, `replay: TELEMED_SEED=<seed> swift
+/// test --filter CodecPropertyTests/<test>` (`ReplaySeed`), which reruns only that input; if an
+/// input traps, `TELEMED_CODEC_TRACE=1` prints each input's bytes before it runs, so the last
+/// one printed is the culprit. A failing input is kept as a named test over its bytes (as in
+/// `FuzzFindingsRegressionTests`). `TELEMED_CODEC_STATS=1` prints how the cases ended.
+@Suite struct CodecPropertyTests {
     static let casesPerKind = 1200
     static let codec = CodecFixtures.codec
 
-    /// The seed of case `index` of `kind`.
-    static func caseSeed(_ kind: Kind, _ index: Int) -> UInt64 {
-        let kindIndex = UInt64(Kind.allCases.firstIndex(of: kind) ?? 0)
-        return baseSeed &+ kindIndex << 32 &+ UInt64(index) &* 0x9e37_79b9_7f4a_7c15
-    }
-
     // MARK: - Tests
 
-    func testRandomBytesNeverTrap() throws {
-        let stats = try runMany(.randomBytes)
-        guard !replaying else { return }  // one replayed case; the outcome counts need the whole loop
-        XCTAssertGreaterThan(stats.outcomes["invalidUTF8", default: 0], 0)
+    /// Random bodies up to 400 bytes, each checked alone and framed in a stream cut into
+    /// random chunks (the chunking from the second input).
+    @Test func testRandomBytesNeverTrap() async {
+        var stats = Stats()
+        await forAll(count: Self.casesPerKind, zip(Gen.uint8().array(of: 0...399), Gen.uint64())) { body, chunking in
+            Self.trace(body)
+            var rng = SplitMix64(seed: chunking)
+            let failure = Self.checkBody(body, &stats)
+                ?? Self.checkStream(Framing.frame(body.isEmpty ? [0] : body) + body, &stats, using: &rng)
+            #expect(failure == nil, "body \(TestHex.string(body))")
+        }
+        Self.report("randomBytes", stats)
+        guard !ReplaySeed.isReplaying else { return }  // one replayed input; the outcome counts need the whole run
+        #expect(stats.outcomes["invalidUTF8", default: 0] > 0)
     }
 
-    func testTokenSoupNeverTraps() throws {
-        let stats = try runMany(.tokenSoup)
-        guard !replaying else { return }  // one replayed case; the outcome counts need the whole loop
+    /// Token soup (`tokenSoup(using:)`, drawn from the generated seed): mostly well-formed
+    /// objects of schema keys and plausible and implausible values.
+    @Test func testTokenSoupNeverTraps() async {
+        var stats = Stats()
+        await forAll(count: Self.casesPerKind, Gen.uint64()) { seed in
+            var rng = SplitMix64(seed: seed)
+            let body = Self.tokenSoup(using: &rng)
+            Self.trace(body)
+            let failure = Self.checkBody(body, &stats)
+                ?? Self.checkStream(Framing.frame(body.isEmpty ? [0] : body), &stats, using: &rng)
+            #expect(failure == nil, "body \(TestHex.string(body))")
+        }
+        Self.report("tokenSoup", stats)
+        guard !ReplaySeed.isReplaying else { return }  // one replayed input; the outcome counts need the whole run
         // The soup must reach past the grammar into the field rules, or it tests little.
-        XCTAssertGreaterThanOrEqual(stats.outcomes.count, 6, "\(stats.outcomes)")
+        #expect(stats.outcomes.count >= 6, "\(stats.outcomes)")
     }
 
-    func testMutatedFramesNeverTrap() throws {
-        let stats = try runMany(.mutatedFrame)
-        guard !replaying else { return }  // one replayed case; the outcome counts need the whole loop
-        XCTAssertGreaterThan(stats.outcomes["message", default: 0], 0, "\(stats.outcomes)")
-        XCTAssertGreaterThanOrEqual(stats.outcomes.count, 10, "\(stats.outcomes)")
+    /// A valid frame of each message kind (`CodecFixtures.all`, the first input), mutated
+    /// (`mutate(_:using:)`, from the seed) either in its body, framed correctly so the JSON layer
+    /// sees the damage, or in the framed stream, header included, followed by a valid frame.
+    @Test func testMutatedFramesNeverTrap() async {
+        var stats = Stats()
+        let input = zip(Gen.int(in: 0...(CodecFixtures.all.count - 1)), Gen.bool(), Gen.uint64())
+        await forAll(count: Self.casesPerKind, input) { index, inBody, seed in
+            var rng = SplitMix64(seed: seed)
+            let body = Self.codec.encode(CodecFixtures.all[index])
+            let failure: String?
+            if inBody {
+                var mutated = body
+                Self.mutate(&mutated, using: &rng)
+                Self.trace(mutated)
+                if mutated.isEmpty || mutated.count > Framing.maxBodyLength {
+                    failure = Self.checkBody(mutated, &stats)
+                } else {
+                    failure = Self.checkBody(mutated, &stats) ?? Self.checkStream(Framing.frame(mutated), &stats, using: &rng)
+                }
+                #expect(failure == nil, "body \(TestHex.string(mutated))")
+            } else {
+                var stream = Framing.frame(body)
+                Self.mutate(&stream, using: &rng)
+                Self.trace(stream)
+                failure = Self.checkStream(stream + Framing.frame(body), &stats, using: &rng)
+                #expect(failure == nil, "stream \(TestHex.string(stream))")
+            }
+        }
+        Self.report("mutatedFrame", stats)
+        guard !ReplaySeed.isReplaying else { return }  // one replayed input; the outcome counts need the whole run
+        // The mutations must reach the frame layer, the JSON grammar and the field rules, and
+        // leave some frames valid. (These kinds each come up dozens of times a run; rarer ones
+        // such as integerOutOfRange come and go with the inputs, so they are not required.)
+        let reached = ["message", "frame error", "invalidUTF8", "invalidJSON", "invalidHex", "wrongLength",
+                       "missingKey", "unknownKey"]
+        #expect(reached.allSatisfy { stats.outcomes[$0, default: 0] > 0 }, "\(stats.outcomes)")
+        #expect(stats.outcomes.count >= reached.count, "\(stats.outcomes)")
     }
 
-    /// The loop must be able to fail: a deliberately broken invariant is caught.
-    func testCheckerDetectsABrokenRoundTrip() {
+    /// The checks must be able to fail: a deliberately broken invariant is caught.
+    @Test func testCheckerDetectsABrokenRoundTrip() {
         let message = Message.rejected
-        XCTAssertNotNil(Self.checkDecoded(message, reEncoded: Array(#"{"opcode":11}"#.utf8)))
-        XCTAssertNil(Self.checkDecoded(message, reEncoded: Self.codec.encode(message)))
-        XCTAssertNotNil(Self.checkErrorText(.unknownKey(String(repeating: "k", count: 200))))
+        #expect(Self.checkDecoded(message, reEncoded: Array(#"{"opcode":11}"#.utf8)) != nil)
+        #expect(Self.checkDecoded(message, reEncoded: Self.codec.encode(message)) == nil)
+        #expect(Self.checkErrorText(.unknownKey(String(repeating: "k", count: 200))) != nil)
     }
 
-    // MARK: - Loop
+    // MARK: - Outcomes
 
-    /// How the cases of one loop ended: "message", a `DecodeError` case name, or "frame error".
+    /// How the cases of one run ended: "message", a `DecodeError` case name, or "frame error".
     struct Stats {
         var outcomes: [String: Int] = [:]
 
         mutating func record(_ outcome: String) { outcomes[outcome, default: 0] += 1 }
     }
 
-    /// True when `TELEMED_SEED` names one case to replay.
-    private var replaying: Bool { (try? ReplaySeed.current()) != nil }
-
-    /// Runs every case of `kind`, or only the case `TELEMED_SEED` names; a failure prints its
-    /// replay line for `test` (the calling test method).
-    @discardableResult
-    private func runMany(_ kind: Kind, test: String = #function) throws -> Stats {
-        let trace = ProcessInfo.processInfo.environment["TELEMED_CODEC_TRACE"] != nil
-        var stats = Stats()
-        var failures = 0
-        let seeds = try ReplaySeed.seeds((0..<Self.casesPerKind).lazy.map { Self.caseSeed(kind, $0) })
-        for seed in seeds {
-            if trace { print("\(kind) seed \(seed)") }
-            if let failure = Self.runCase(kind, seed: seed, stats: &stats) {
-                failures += 1
-                XCTFail("""
-                    \(kind) seed \(seed): \(failure)
-                    \(ReplaySeed.hint(seed, in: self, function: test))
-                    """)
-                if failures >= 5 { break }
-            }
-        }
-        if ProcessInfo.processInfo.environment["TELEMED_CODEC_STATS"] != nil { print("\(kind): \(stats.outcomes)") }
-        return stats
+    /// Prints `bytes` before they run when `TELEMED_CODEC_TRACE` is set.
+    static func trace(_ bytes: [UInt8]) {
+        if ProcessInfo.processInfo.environment["TELEMED_CODEC_TRACE"] != nil { print("input \(TestHex.string(bytes))") }
     }
 
-    /// Runs one case; nil when every invariant held, else what broke.
-    static func runCase(_ kind: Kind, seed: UInt64, stats: inout Stats) -> String? {
-        var rng = SplitMix64(seed: seed)
-        switch kind {
-        case .randomBytes:
-            let body = rng.bytes(count: Int(rng.next() % 400))
-            return checkBody(body, &stats) ?? checkStream(Framing.frame(body.isEmpty ? [0] : body) + body, &stats, using: &rng)
-        case .tokenSoup:
-            let body = tokenSoup(using: &rng)
-            return checkBody(body, &stats) ?? checkStream(Framing.frame(body.isEmpty ? [0] : body), &stats, using: &rng)
-        case .mutatedFrame:
-            let message = CodecFixtures.all[Int(rng.next() % UInt64(CodecFixtures.all.count))]
-            let body = codec.encode(message)
-            if rng.next() % 2 == 0 {
-                // Mutate the body and frame it correctly, so the JSON layer sees the damage.
-                var mutated = body
-                mutate(&mutated, using: &rng)
-                guard !mutated.isEmpty, mutated.count <= Framing.maxBodyLength else { return checkBody(mutated, &stats) }
-                return checkBody(mutated, &stats) ?? checkStream(Framing.frame(mutated), &stats, using: &rng)
-            }
-            // Mutate the framed stream (header included), followed by a valid frame.
-            var stream = Framing.frame(body)
-            mutate(&stream, using: &rng)
-            return checkStream(stream + Framing.frame(body), &stats, using: &rng)
-        }
+    /// Prints the outcome counts when `TELEMED_CODEC_STATS` is set.
+    static func report(_ kind: String, _ stats: Stats) {
+        if ProcessInfo.processInfo.environment["TELEMED_CODEC_STATS"] != nil { print("\(kind): \(stats.outcomes)") }
     }
 
     // MARK: - Invariants

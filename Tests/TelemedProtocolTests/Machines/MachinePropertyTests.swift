@@ -1,40 +1,44 @@
 import Foundation
 import TelemedTestSupport
-import XCTest
+import Testing
 @_spi(Testing) import TelemedCrypto
 @testable import TelemedProtocol
 
-/// Seeded random interleavings of honest and hostile events against the real machines.
-/// A failure prints its `replay: TELEMED_SEED=<n> swift test --filter …` line (`ReplaySeed`),
-/// which reruns exactly that case.
-final class MachinePropertyTests: XCTestCase {
+/// Seeded random interleavings of honest and hostile events against the real machines
+/// (`DoctorMachine` and `PatientMachine`, driven through `Harness`). Each test runs once per
+/// seed (`@Test(arguments:)` over `ReplaySeed.seeds`); a failure prints its `replay:
+/// TELEMED_SEED=<n> swift test --filter MachinePropertyTests/<test>` line, which reruns
+/// exactly that seed.
+@Suite struct MachinePropertyTests {
     static let names = ["amy", "ben", "cat", "dan", "eve"]
 
-    func seeds() throws -> [UInt64] { try ReplaySeed.seeds(1...12) }
+    /// Seeds 1…12, or only the one `TELEMED_SEED` names.
+    static func seeds() throws -> [UInt64] { try ReplaySeed.seeds(1...12) }
 
     /// Joins, leaves, kicks, rekeys and broadcasts in random order: after every step each
     /// member is on the doctor's epoch and GK, and no departed patient opens, with the keys it
     /// held when it left (its last GK, its k_d2p), any broadcast or GROUP_KEY sent since
     /// (`DepartedPatient`, through `SealedChannel.open` and `AssociatedData`).
-    func testHonestInterleavingsKeepEveryMemberOnTheCurrentEpoch() throws {
-        for seed in try seeds() {
-            do {
-                try runHonest(seed: seed, steps: 25)
-            } catch {
-                XCTFail("seed \(seed): \(error)\n\(ReplaySeed.hint(seed, in: self))")
-            }
+    @Test(arguments: try seeds())
+    func testHonestInterleavingsKeepEveryMemberOnTheCurrentEpoch(seed: UInt64) {
+        do {
+            try runHonest(seed: seed, steps: 25)
+        } catch {
+            Issue.record("seed \(seed): \(error)\n\(ReplaySeed.hint(seed))")
         }
     }
 
-    func testTheSameSeedGivesTheSameTrace() throws {
-        XCTAssertEqual(try runHonest(seed: 99, steps: 15), try runHonest(seed: 99, steps: 15))
+    /// `Harness` runs are deterministic: the same seed gives the same doctor actions.
+    @Test func testTheSameSeedGivesTheSameTrace() throws {
+        #expect(try runHonest(seed: 99, steps: 15) == runHonest(seed: 99, steps: 15))
     }
 
     /// Random bit flips on frames in flight: nothing traps, no patient ever delivers a text
     /// the doctor did not broadcast, and the doctor only ever admits enrolled patients.
-    func testTamperedFramesNeverYieldAForgedOrReplayedAcceptance() throws {
-        for seed in try seeds() {
-            let replay = ReplaySeed.hint(seed, in: self)
+    @Test(arguments: try seeds())
+    func testTamperedFramesNeverYieldAForgedOrReplayedAcceptance(seed: UInt64) {
+        let replay = ReplaySeed.hint(seed)
+        do {
             var h = try Harness(patients: Self.names, seed: seed)
             var chooser = SeededRandom(seed: seed &+ 1_000)
             h.hook = { flight in
@@ -58,13 +62,15 @@ final class MachinePropertyTests: XCTestCase {
                 h.pump()
                 for connection in h.patients.keys {
                     for text in h.received(connection) where !sent.contains(text) {
-                        XCTFail("a patient delivered \(text), which was never broadcast\n\(replay)")
+                        Issue.record("a patient delivered \(text), which was never broadcast\n\(replay)")
                     }
                 }
                 for member in h.doctor.activePatients where !Self.names.contains(member.value) {
-                    XCTFail("\(member) is active but not enrolled\n\(replay)")
+                    Issue.record("\(member) is active but not enrolled\n\(replay)")
                 }
             }
+        } catch {
+            Issue.record("seed \(seed): \(error)\n\(replay)")
         }
     }
 
