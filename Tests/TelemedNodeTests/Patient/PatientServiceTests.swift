@@ -88,7 +88,7 @@ final class PatientServiceTests: XCTestCase {
 
         let events = cluster.serviceEvents("alice")
         XCTAssertEqual(events.compactMap { if case let .connecting(_, _, attempt) = $0 { return attempt }; return nil },
-                       [1, 2, 3, 4])
+                       [1, 2, 3, 4], "every service event: \(events)")
         XCTAssertEqual(events.filter { if case .refused = $0 { return true }; return false },
                        [.refused(retryAfterMillis: 20, attempt: 1, of: 3),
                         .refused(retryAfterMillis: 40, attempt: 2, of: 3),
