@@ -245,6 +245,7 @@ public struct DoctorScript {
         switch timer {
         case let .handshake(connection): (connection.rawValue, 0)
         case let .frameCompletion(connection): (connection.rawValue, 1)
+        case .epochWindow: (.max, 2)
         }
     }
 

@@ -19,7 +19,10 @@ import TelemedProtocol
 //   * after every step: active patients ≤ maxActivePatients, pending ≤ pendingTotal, pending
 //     equals the host's open, not yet authenticated connections, each active patient's
 //     connection is open and authenticated as that patient, a group key exists exactly while
-//     someone is active, and a new epoch means a new group key.
+//     someone is active and every member has been sent it unless an epoch is pending
+//     (PROTOCOL.md §7.1), and a new epoch means a new group key;
+//   * a member is sent no ENC_MSG or DISCONNECT before its first GROUP_KEY, and an ENC_MSG only
+//     in the epoch of the last GROUP_KEY it was sent (a broadcast starts a pending epoch first).
 
 /// Host-side record and invariant checks for one doctor script.
 struct DoctorScriptChecker {
@@ -73,6 +76,8 @@ struct DoctorScriptChecker {
                 try fuzzCheck(open.contains(connection), "\(where_()): frame timer scheduled for closed \(connection)")
                 try fuzzCheck(authenticated[connection] != nil, "frame-completion timer for unauthenticated \(connection)")
                 try fuzzCheck(after == configuration.handshakeTimeoutMillis, "frame-completion timer of \(after) ms")
+            case let .scheduleTimer(.epochWindow, after):
+                try fuzzCheck(after == configuration.epochWindowMillis && after > 0, "epoch window timer of \(after) ms")
             case .cancelTimer, .persist:
                 continue
             case let .event(event):
@@ -112,8 +117,11 @@ struct DoctorScriptChecker {
         case let .encMsg(broadcast):
             try fuzzCheck(authenticated[connection] != nil, "ENC_MSG to \(connection), which never completed a handshake")
             try fuzzCheck(broadcast.epoch == doctor.epoch, "ENC_MSG of epoch \(broadcast.epoch) while the doctor is in \(doctor.epoch)")
+            try fuzzCheck(lastGroupKeyEpoch[connection] == broadcast.epoch,
+                          "ENC_MSG of epoch \(broadcast.epoch) to \(connection), whose last GROUP_KEY is of \(String(describing: lastGroupKeyEpoch[connection]))")
         case let .disconnect(disconnect):
             try fuzzCheck(authenticated[connection] != nil, "DISCONNECT to \(connection), which never completed a handshake")
+            try fuzzCheck(lastGroupKeyEpoch[connection] != nil, "DISCONNECT to \(connection) before its first GROUP_KEY (PROTOCOL.md §7.1)")
             try nextSeq(disconnect.seq, on: connection)
         case .keyVerification, .keyConfirmation, .decMsg:
             throw FuzzViolation("the doctor sent a patient's opcode \(message.opcode.rawValue)")
@@ -168,7 +176,12 @@ struct DoctorScriptChecker {
             try fuzzCheck(authenticated[connection] == id, "active \(id) on \(connection), authenticated as \(String(describing: authenticated[connection]))")
         }
         let fingerprint = doctor.groupKeyFingerprint
-        try fuzzCheck((fingerprint == nil) == active.isEmpty, "group key \(fingerprint == nil ? "missing" : "kept") with \(active.count) active")
+        if !doctor.hasPendingEpoch {
+            // Batched epochs (§7.1): only a pending epoch may leave members without the current
+            // key, or keep a key after the last member left.
+            try fuzzCheck((fingerprint == nil) == active.isEmpty, "group key \(fingerprint == nil ? "missing" : "kept") with \(active.count) active")
+            try fuzzCheck(doctor.membersAwaitingGroupKey == 0, "\(doctor.membersAwaitingGroupKey) members without a GROUP_KEY and no pending epoch")
+        }
         if doctor.epoch != lastEpoch, let fingerprint, let lastFingerprint {
             try fuzzCheck(fingerprint != lastFingerprint, "epoch \(doctor.epoch) kept the group key of \(lastEpoch)")
         }

@@ -4,7 +4,8 @@ import TelemedProtocol
 
 /// A timer a node asked its host to run: one of the doctor's or the patient's.
 public enum NodeTimerKey: Hashable, Sendable, CustomStringConvertible {
-    /// A doctor timer (a connection's handshake deadline, or a member's frame deadline).
+    /// A doctor timer (a connection's handshake deadline, a member's frame deadline, or the end
+    /// of the epoch window).
     case doctor(DoctorTimer)
     /// The patient's handshake deadline.
     case patient(PatientTimer)
@@ -14,6 +15,7 @@ public enum NodeTimerKey: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case let .doctor(.handshake(connection)): return "doctor handshake \(connection)"
         case let .doctor(.frameCompletion(connection)): return "doctor frame completion \(connection)"
+        case .doctor(.epochWindow): return "doctor epoch window"
         case .patient(.handshake): return "patient handshake"
         }
     }

@@ -58,6 +58,10 @@ public struct DoctorConfiguration: Sendable, Equatable {
     /// with `LeaveReason.outboundQueueFull`). Enforced by the host's transport. Default 1 MiB;
     /// 65,540 bytes (one largest frame) to 64 MiB.
     public var outboundQueueBytes: Int = 1 << 20
+    /// The coalescing window W of batched epochs (PROTOCOL.md §7.1): membership changes within
+    /// W of the first change after an epoch began share one new epoch. 0 starts one epoch per
+    /// change (v1). Default 20 ms; 0–1,000 ms.
+    public var epochWindowMillis: UInt64 = 20
 
     /// The defaults.
     public init() {}
@@ -82,6 +86,7 @@ public struct DoctorConfiguration: Sendable, Equatable {
         try Self.check("repeatedDeviceBlockAlertSources", repeatedDeviceBlockAlertSources, 2...100)
         try Self.check("writeTimeoutMillis", Int(clamping: writeTimeoutMillis), 1_000...600_000)
         try Self.check("outboundQueueBytes", outboundQueueBytes, 65_540...(64 << 20))
+        try Self.check("epochWindowMillis", Int(clamping: epochWindowMillis), 0...1_000)
         return self
     }
 
@@ -96,12 +101,17 @@ public struct PatientConfiguration: Sendable, Equatable {
     public var timeWindowMillis: UInt64 = 30_000
     /// From sending KEY_VERIFICATION until the first GROUP_KEY opens. Default 10 s; 1–60 s.
     public var handshakeTimeoutMillis: UInt64 = 10_000
+    /// The doctor's epoch window W that the patient allows for (PROTOCOL.md §7.1): after its
+    /// KEY_CONFIRMATION it waits for the first GROUP_KEY until the handshake timeout or W after
+    /// the confirmation, whichever ends later. Default 20 ms (the doctor's default); 0–1,000 ms.
+    public var epochWindowMillis: UInt64 = 20
 
     /// The defaults.
     public init() {}
 
     /// Returns `self` after checking every bound.
     public func validated() throws(ConfigurationError) -> PatientConfiguration {
+        try DoctorConfiguration.check("epochWindowMillis", Int(clamping: epochWindowMillis), 0...1_000)
         try DoctorConfiguration.check("timeWindowMillis", Int(clamping: timeWindowMillis), 1_000...300_000)
         try DoctorConfiguration.check("handshakeTimeoutMillis", Int(clamping: handshakeTimeoutMillis), 1_000...60_000)
         return self

@@ -5,6 +5,8 @@ public enum DoctorTimer: Sendable, Hashable {
     /// A frame an active member began must be complete when it fires (the handshake timeout
     /// after its first bytes; PROTOCOL.md §5 "REJECTED and closing").
     case frameCompletion(ConnectionID)
+    /// The coalescing window of the pending epoch has ended: start it (PROTOCOL.md §7.1).
+    case epochWindow
 }
 
 /// Why an active patient stopped being a member.

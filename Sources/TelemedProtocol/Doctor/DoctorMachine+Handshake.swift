@@ -181,7 +181,8 @@ extension DoctorMachine {
     }
 
     /// Makes a confirmed patient a member: ends its other pending handshakes, replaces an
-    /// older session of the same id, and starts a new epoch with the joiner served first.
+    /// older session of the same id, and records the change (a new epoch with the joiner served
+    /// first, at once or at the end of the epoch window).
     private mutating func join(_ patient: PeerID, on connection: ConnectionID, _ verified: Verified,
                                now: Instant, using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         if members[patient] == nil && members.count >= configuration.maxActivePatients {
@@ -210,8 +211,10 @@ extension DoctorMachine {
         table.addMember(Member(patient: patient, connection: connection, source: verified.source,
                                sessionKey: verified.sessionKey, sending: SealingKey(keys.doctorToPatient),
                                receiving: OpeningKey(keys.patientToDoctor)))
-        actions += startEpoch(first: patient, using: &rng)
-        let authenticated = DoctorEvent.patientAuthenticated(patient, connection, source: verified.source, epoch: epoch)
+        actions += membershipChanged(joiner: patient, using: &rng)
+        // With a window the joiner's epoch is the pending one (the next number).
+        let joins = pendingEpoch == nil ? epoch : epoch + 1
+        let authenticated = DoctorEvent.patientAuthenticated(patient, connection, source: verified.source, epoch: joins)
         if let index = actions.firstIndex(where: { if case .event(.epochStarted) = $0 { return true }; return false }) {
             actions.insert(.event(authenticated), at: index)
         } else {

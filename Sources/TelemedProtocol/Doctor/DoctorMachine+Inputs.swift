@@ -168,6 +168,9 @@ extension DoctorMachine {
                   table.hasFrameInProgress(connection) else { return [] }
             return reject(connection, state, .frame, "frame not completed within the handshake timeout",
                           patient: nil, counts: false, now: now, using: &rng)
+        case .epochWindow:
+            guard let pending = pendingEpoch else { return [] }
+            return startEpoch(joiners: pending.joiners, using: &rng)
         }
     }
 

@@ -64,6 +64,10 @@ extension DoctorMachine {
     public var refusesUnauthenticated: Bool { policy.refusesUnauthenticated }
     /// The number of enrolled patients.
     public var enrolledCount: Int { registry.count }
+    /// True while membership changes wait for the end of the epoch window (PROTOCOL.md §7.1).
+    public var hasPendingEpoch: Bool { pendingEpoch != nil }
+    /// Members that have not been sent a GROUP_KEY yet (they joined inside the epoch window).
+    public var membersAwaitingGroupKey: Int { table.members.values.lazy.filter { !$0.keyed }.count }
     /// Broadcasts sent in the current epoch.
     public var broadcastsInEpoch: UInt64 { groupKey?.broadcasts.nextSeq ?? 0 }
     /// The block on a source at `wall`, if any.

@@ -81,27 +81,31 @@ extension DoctorMachine {
 
     // MARK: - Leaving and epochs
 
-    /// Removes a member, optionally telling it why (sealed DISCONNECT), closes its connection
-    /// (unless the transport already reported it closed: `connectionGone`) and starts a new
-    /// epoch for the rest.
+    /// Removes a member, optionally telling it why (sealed DISCONNECT; never to a member that
+    /// has not been sent its first GROUP_KEY, PROTOCOL.md §7.1), closes its connection (unless
+    /// the transport already reported it closed: `connectionGone`) and records the membership
+    /// change (a new epoch for the rest, at once or at the end of the epoch window).
     mutating func leave(_ patient: PeerID, reason: LeaveReason, notify: String?, connectionGone: Bool = false,
                         now: Instant, using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         guard var (member, actions) = removeMember(patient) else { return [] }
         if let notify { actions += sealedDisconnect(to: &member, reason: notify) }
         if !connectionGone { actions.append(.close(member.connection)) }
         actions.append(.event(.patientLeft(patient, member.connection, reason: reason)))
-        return actions + startEpoch(first: nil, using: &rng)
+        return actions + membershipChanged(joiner: nil, using: &rng)
     }
 
-    /// Removes a member from the connection table; the cancel of its `frameCompletion` timer, if
-    /// one runs, comes with it.
+    /// Removes a member from the connection table (and from the joiners of the pending epoch);
+    /// the cancel of its `frameCompletion` timer, if one runs, comes with it.
     mutating func removeMember(_ patient: PeerID) -> (member: Member, actions: [DoctorAction])? {
         guard let (member, hadFrame) = table.removeMember(patient) else { return nil }
+        pendingEpoch?.joiners.removeAll { $0 == patient }
         return (member, hadFrame ? [.cancelTimer(.frameCompletion(member.connection))] : [])
     }
 
-    /// A DISCONNECT sealed under the member's k_d2p with its next seq.
+    /// A DISCONNECT sealed under the member's k_d2p with its next seq; nothing for a member
+    /// that has not been sent a GROUP_KEY (its first frame must be one; it is closed silently).
     func sealedDisconnect(to member: inout Member, reason: String) -> [DoctorAction] {
+        guard member.keyed else { return [] }
         let (identity, patient) = (identity, member.patient)
         let (seq, ct) = member.sending.seal(reason.utf8Prefix(maxBytes: 256)) { seq in
             AssociatedData.disconnect(sender: identity, receiver: patient, seq: seq)
@@ -109,10 +113,44 @@ extension DoctorMachine {
         return [.send(member.connection, codec.encode(.disconnect(DisconnectMessage(seq: seq, ct: ct))))]
     }
 
-    /// Starts epoch e+1 over the current members and sends each its GROUP_KEY, `first` before
-    /// the others, the rest in ascending id order. With no member left, GK is dropped and the
-    /// epoch number stays (the next join starts the next one).
-    mutating func startEpoch(first: PeerID?, using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
+    // Batched epochs (PROTOCOL.md §7.1)
+    // -------------------------------
+    // A membership change (join, leave, kick, replacement, revocation, timeout) with a window
+    // W of 0 starts the next epoch at once (v1). With W > 0 the first change after an epoch
+    // began opens a pending epoch and schedules the `epochWindow` timer W later (a fixed
+    // window: later changes neither extend nor restart it); every change until then joins it.
+    // The pending epoch starts when the timer fires, or earlier when a broadcast is about to
+    // be sealed or the operator rekeys (both absorb it). It starts even if its changes cancel
+    // out. Joiners of the window are sent their GROUP_KEY first, in the order they joined; a
+    // joiner is sent nothing before it. Shutdown (disconnect all) drops a pending epoch.
+
+    /// Records a membership change: starts the next epoch at once when the window is 0,
+    /// otherwise adds the change to the pending epoch (opening it and its timer if needed).
+    mutating func membershipChanged(joiner: PeerID?,
+                                    using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
+        let window = configuration.epochWindowMillis
+        guard window > 0 else { return startEpoch(joiners: joiner.map { [$0] } ?? [], using: &rng) }
+        var actions: [DoctorAction] = []
+        if pendingEpoch == nil {
+            pendingEpoch = PendingEpoch()
+            actions.append(.scheduleTimer(.epochWindow, afterMillis: window))
+        }
+        if let joiner { pendingEpoch?.joiners.append(joiner) }
+        return actions
+    }
+
+    /// Starts the pending epoch now, if there is one (a broadcast or a rekey absorbs it before
+    /// its window ends, so its timer is cancelled).
+    mutating func startPendingEpochEarly(using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
+        guard let pending = pendingEpoch else { return [] }
+        return [.cancelTimer(.epochWindow)] + startEpoch(joiners: pending.joiners, using: &rng)
+    }
+
+    /// Starts epoch e+1 over the current members and sends each its GROUP_KEY: `joiners` first
+    /// in their order, the rest in ascending id order. Clears the pending epoch. With no
+    /// member left, GK is dropped and the epoch number stays (the next join starts the next one).
+    mutating func startEpoch(joiners: [PeerID], using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
+        pendingEpoch = nil
         guard !members.isEmpty else {
             groupKey = nil
             return []
@@ -126,12 +164,14 @@ extension DoctorMachine {
         if broadcastCounts.count > 1_024, let oldest = broadcastCounts.keys.min() { broadcastCounts[oldest] = nil }
         let ordered = activePatients
         var actions: [DoctorAction] = [.event(.epochStarted(epoch, members: ordered))]
-        let sendOrder = (first.map { [$0] } ?? []) + ordered.filter { $0 != first }
+        let firsts = joiners.filter { members[$0] != nil }
+        let sendOrder = firsts + ordered.filter { !firsts.contains($0) }
         for id in sendOrder {
             guard let connection = members[id]?.connection else { continue }
             let (identity, epoch, count) = (identity, epoch, UInt64(members.count))
             var sealed: (seq: UInt64, ciphertext: [UInt8])?
             table.updateMember(id) { member in
+                member.keyed = true
                 sealed = member.sending.seal(key) { seq in
                     AssociatedData.groupKey(idGWN: identity, idI: id, epoch: epoch, seq: seq, members: count)
                 }
@@ -152,7 +192,10 @@ extension DoctorMachine {
         guard (1...16_384).contains(plaintext.count) else {
             throw .invalidBroadcastText("must be 1 to 16384 bytes of UTF-8, got \(plaintext.count)")
         }
-        guard var current = groupKey, !members.isEmpty else { throw .nobodyConnected }
+        guard !members.isEmpty else { throw .nobodyConnected }
+        // §7.1: never seal under a key a departed member knows or a joined one lacks.
+        let epochActions = startPendingEpochEarly(using: &rng)
+        guard var current = groupKey else { throw .nobodyConnected }
         let (identity, epoch, ts) = (identity, epoch, now.wall)
         let (seq, ct) = current.broadcasts.seal(plaintext) { seq in
             AssociatedData.broadcast(idGWN: identity, epoch: epoch, seq: seq, ts: ts)
@@ -165,7 +208,7 @@ extension DoctorMachine {
         groupKey = current
         broadcastCounts[epoch] = current.broadcasts.nextSeq
         let frame = codec.encode(.encMsg(message))
-        var actions: [DoctorAction] = activePatients.compactMap { id in
+        var actions: [DoctorAction] = epochActions + activePatients.compactMap { id in
             members[id].map { .send($0.connection, frame) }
         }
         actions.append(.event(.broadcastSent(epoch: epoch, seq: seq, recipients: members.count)))
@@ -179,10 +222,11 @@ extension DoctorMachine {
         return leave(patient, reason: .kicked, notify: "kicked", now: now, using: &rng)
     }
 
-    /// Starts a new epoch with the same members (a fresh GK).
+    /// Starts a new epoch with the same members (a fresh GK); it absorbs a pending epoch.
     public mutating func rekey(now: Instant, using rng: inout some CryptographicRandomNumberGenerator) throws(DoctorCommandError) -> [DoctorAction] {
         guard !members.isEmpty else { throw .nobodyConnected }
-        return startEpoch(first: nil, using: &rng)
+        if pendingEpoch != nil { return startPendingEpochEarly(using: &rng) }
+        return startEpoch(joiners: [], using: &rng)
     }
 
     /// Lifts a block by hand (audited through the returned event). The event names the block
@@ -207,10 +251,15 @@ extension DoctorMachine {
         }
     }
 
-    /// Shutdown or "disconnect all": DISCONNECT to every member in ascending id order, no new
-    /// epoch, close everything (pending handshakes get REJECTED).
+    /// Shutdown or "disconnect all": DISCONNECT to every keyed member in ascending id order (a
+    /// member not yet sent its GROUP_KEY is closed without a frame), no new epoch (a pending one
+    /// is dropped), close everything (pending handshakes get REJECTED).
     public mutating func disconnectAll(now: Instant) -> [DoctorAction] {
         var actions: [DoctorAction] = []
+        if pendingEpoch != nil {
+            pendingEpoch = nil
+            actions.append(.cancelTimer(.epochWindow))
+        }
         for id in activePatients {
             guard case (var member, let cancel)? = removeMember(id) else { continue }
             actions += cancel

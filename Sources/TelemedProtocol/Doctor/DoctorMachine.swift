@@ -55,6 +55,9 @@ public struct DoctorMachine: Sendable {
     public internal(set) var epoch: UInt64 = 0
     /// GK_e and its broadcast counter; nil while nobody is active.
     var groupKey: EpochKey?
+    /// The membership changes waiting for the next epoch (PROTOCOL.md §7.1); nil when the
+    /// current epoch reflects every change. Only ever set while the window is above 0.
+    var pendingEpoch: PendingEpoch?
     /// Broadcasts sent per epoch (for receipts), bounded to the most recent epochs.
     var broadcastCounts: [UInt64: UInt64] = [:]
     var clockBehindEpisode = false
@@ -168,6 +171,13 @@ extension DoctorMachine {
         let sessionKey: SessionKey
     }
 
+    /// Membership changes since the current epoch began, inside the coalescing window.
+    struct PendingEpoch: Sendable {
+        /// Members that joined in the window and have not been sent a GROUP_KEY yet, in the
+        /// order they joined (they are served first when the epoch starts).
+        var joiners: [PeerID] = []
+    }
+
     /// The current epoch's group key with the sealing key that numbers its broadcasts from 0.
     struct EpochKey: Sendable {
         let key: GroupKey
@@ -186,5 +196,9 @@ extension DoctorMachine {
         var receiving: OpeningKey
         /// The last receipt (DEC_MSG) accepted from this member, if any.
         var lastReceipt: MemberReceipt?
+        /// Whether a GROUP_KEY has been sent to it. A member that joined inside an epoch
+        /// window is not keyed until the pending epoch starts; until then it is sent nothing
+        /// else, and a kick, replacement, revocation or shutdown closes it without a frame.
+        var keyed = false
     }
 }

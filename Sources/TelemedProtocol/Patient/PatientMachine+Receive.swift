@@ -32,7 +32,15 @@ extension PatientMachine {
         let ts = now.wall
         let skv = KeySchedule.sessionKeyVerifier(sessionKey: sessionKey, ts: ts)
         stage = .awaitingGroupKey(Keyed(keys: KeySchedule.trafficKeys(sessionKey: sessionKey)))
-        return [.send(codec.encode(.keyConfirmation(KeyConfirmation(idI: identity, ts: ts, skv: skv))))]
+        var actions: [PatientAction] = [.send(codec.encode(.keyConfirmation(KeyConfirmation(idI: identity, ts: ts, skv: skv))))]
+        // PROTOCOL.md §7.1: the first GROUP_KEY may wait for the doctor's epoch window, so the
+        // wait ends at the handshake timeout or W after this confirmation, whichever is later.
+        let elapsed = now.monotonic >= requested.sentAt ? now.monotonic - requested.sentAt : 0
+        let remaining = configuration.handshakeTimeoutMillis > elapsed ? configuration.handshakeTimeoutMillis - elapsed : 0
+        if configuration.epochWindowMillis > remaining {
+            actions.append(.scheduleTimer(.handshake, afterMillis: configuration.epochWindowMillis))
+        }
+        return actions
     }
 
     // MARK: - GROUP_KEY

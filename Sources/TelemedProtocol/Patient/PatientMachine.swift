@@ -70,6 +70,8 @@ public struct PatientMachine: Sendable {
         let rnI: Bytes32
         /// K = g^t as L bytes.
         let element: [UInt8]
+        /// The monotonic time KEY_VERIFICATION went out (the handshake timer started then).
+        let sentAt: UInt64
     }
 
     /// SK is known; KEY_CONFIRMATION is out.
@@ -135,7 +137,8 @@ public struct PatientMachine: Sendable {
             group: unsigned.group, idI: unsigned.idI, idGWN: unsigned.idGWN, tsI: unsigned.tsI, rnI: unsigned.rnI,
             c1: unsigned.c1, c2: unsigned.c2, sigR: ElementBytes(bytes: signature.rBytes(in: group)),
             sigS: .unchecked(signature.sBytes(in: group)))
-        stage = .awaitingToken(Requested(tsI: request.tsI, rnI: request.rnI, element: group.encodeElement(element)))
+        stage = .awaitingToken(Requested(tsI: request.tsI, rnI: request.rnI, element: group.encodeElement(element),
+                                         sentAt: now.monotonic))
         return [.send(codec.encode(.keyVerification(request))),
                 .scheduleTimer(.handshake, afterMillis: configuration.handshakeTimeoutMillis)]
     }

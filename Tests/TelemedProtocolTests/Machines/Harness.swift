@@ -40,7 +40,17 @@ struct Harness {
     var nextConnection: UInt64 = 1
     var hook: ((Flight) -> Verdict)?
 
-    init(patients names: [String], seed: UInt64 = 1, configuration: DoctorConfiguration = DoctorConfiguration(),
+    /// The machine tests' default: the spec's defaults with an epoch window of 0, so that every
+    /// membership change starts its epoch at once (v1) and a test reads its GROUP_KEYs right
+    /// after the change. Batched epochs (PROTOCOL.md §7.1) are tested with a window set
+    /// (BatchedEpochTests) and in the model-based tests.
+    static var immediateEpochs: DoctorConfiguration {
+        var configuration = DoctorConfiguration()
+        configuration.epochWindowMillis = 0
+        return configuration
+    }
+
+    init(patients names: [String], seed: UInt64 = 1, configuration: DoctorConfiguration = Harness.immediateEpochs,
          state: SecurityState = SecurityState(), start: UInt64 = 1_764_000_000_000) throws {
         var rng = SeededRandom(seed: seed)
         doctorKey = Harness.keyCache.key("doctor")

@@ -58,7 +58,7 @@ final class RevisionPolicyTests: XCTestCase {
     // MARK: - §7.3 the per-id replay quota
 
     func testAnIDOverItsReplayQuotaIsRefusedWithRLimitAndNothingChanges() throws {
-        var configuration = DoctorConfiguration()
+        var configuration = Harness.immediateEpochs
         configuration.replayQuotaPerID = 2
         var h = try Harness(patients: ["alice", "bob"], configuration: configuration)
         var tokens: [ConnectionID] = []
@@ -94,7 +94,7 @@ final class RevisionPolicyTests: XCTestCase {
     }
 
     func testAFullReplayCacheIsRLimitNotRReplay() throws {
-        var configuration = DoctorConfiguration()
+        var configuration = Harness.immediateEpochs
         configuration.replayCacheCapacity = 1
         var h = try Harness(patients: ["alice", "bob"], configuration: configuration)
         let first = try h.openRaw(from: "192.0.2.1")
@@ -129,7 +129,7 @@ final class RevisionPolicyTests: XCTestCase {
     }
 
     func testTheQuotaIsValidatedLikeTheOtherBounds() {
-        var c = DoctorConfiguration()
+        var c = Harness.immediateEpochs
         XCTAssertEqual(c.replayQuotaPerID, 64)
         c.replayQuotaPerID = 0
         XCTAssertThrowsError(try c.validated())
@@ -219,7 +219,7 @@ final class RevisionPolicyTests: XCTestCase {
     }
 
     func testASaturatedBlockTableDoesNotRefuseAPendingConfirmation() throws {
-        var configuration = DoctorConfiguration()
+        var configuration = Harness.immediateEpochs
         configuration.sourceBlockCapacity = 1
         configuration.failureThreshold = 1
         var h = try Harness(patients: ["alice"], configuration: configuration)
@@ -239,7 +239,7 @@ final class RevisionPolicyTests: XCTestCase {
 
     func testADoctorRestartingWithAFullSourceBlockTableIsSaturatedAtOnceAndAlerts() throws {
         let start: UInt64 = 1_764_000_000_000
-        var configuration = DoctorConfiguration()
+        var configuration = Harness.immediateEpochs
         configuration.sourceBlockCapacity = 2
         var state = SecurityState()
         state.sourceBlocks[try XCTUnwrapSource("203.0.113.1")] = start + 3_600_000
@@ -264,7 +264,7 @@ final class RevisionPolicyTests: XCTestCase {
 
     func testExpiredBlocksAreDroppedBeforeSaturationIsJudgedAtStart() throws {
         let start: UInt64 = 1_764_000_000_000
-        var configuration = DoctorConfiguration()
+        var configuration = Harness.immediateEpochs
         configuration.sourceBlockCapacity = 2
         var state = SecurityState()
         state.sourceBlocks[try XCTUnwrapSource("203.0.113.1")] = start + 3_600_000

@@ -300,6 +300,7 @@ struct ModelRunner {
         func order(_ timer: DoctorTimer) -> UInt64 {
             switch timer {
             case let .handshake(connection), let .frameCompletion(connection): return connection.rawValue
+            case .epochWindow: return .max
             }
         }
         let due = h.timers.filter { $0.value <= h.now.monotonic }
