@@ -126,6 +126,11 @@ final class SimulatedTimers: TimerScheduler {
         generations[key] = nil
     }
 
+    /// Whether `key` is scheduled and not cancelled.
+    func isScheduled(_ key: NodeTimerKey) -> Bool {
+        generations[key] != nil
+    }
+
     /// True when `generation` is still the live schedule of `key`; consumes it.
     func take(_ key: NodeTimerKey, generation: UInt64) -> Bool {
         guard generations[key] == generation else { return false }

@@ -13,7 +13,7 @@ extension Simulation {
         var found = violations
         violations = []
         found += sessionsHaveVerifiedRequests()
-        if settled { found += patientsOnCurrentEpoch() }
+        if settled { found += patientsOnCurrentEpoch() + noEpochPending() }
         found += tablesWithinBounds()
         return found
     }
@@ -66,6 +66,19 @@ extension Simulation {
             } else if session.node.machine.groupKeyFingerprint != machine.groupKeyFingerprint {
                 found.append("invariant: \(patient)'s group key differs from the doctor's in epoch \(machine.epoch)")
             }
+        }
+        return found
+    }
+
+    /// After a settled step the epoch window has ended: no change waits and every member has
+    /// been sent the current GROUP_KEY (PROTOCOL.md §7.1).
+    private func noEpochPending() -> [String] {
+        guard !doctorDown else { return [] }
+        let machine = doctor.machine
+        var found: [String] = []
+        if machine.hasPendingEpoch { found.append("invariant: an epoch is still pending after the step settled") }
+        if machine.membersAwaitingGroupKey > 0 {
+            found.append("invariant: \(machine.membersAwaitingGroupKey) member(s) never sent a GROUP_KEY")
         }
         return found
     }

@@ -62,6 +62,7 @@ extension Simulation {
                 guard wiretap.record(frame) else {
                     throw SimulationFailure(message: "bound hit: the wiretap holds \(wiretap.capacity) frames")
                 }
+                if !towardsDoctor, let message { checkGroupKeyComesFirst(message, on: flow) }
                 if let message { recover(message, in: frame) }
             }
             traceFrame(frame, injected: wasInjected)
@@ -75,6 +76,21 @@ extension Simulation {
             }
         }
         try schedule(delivery, reordered: reordered)
+    }
+
+    /// PROTOCOL.md §7.1: after its SESSION_TOKEN a joiner is sent its GROUP_KEY before any
+    /// other frame (a REJECTED, which ends the connection, excepted), however long the epoch
+    /// window holds it back.
+    func checkGroupKeyComesFirst(_ message: Message, on flow: Flow) {
+        switch message {
+        case .sessionToken: flow.sawSessionToken = true
+        case .groupKey: flow.sawGroupKey = true
+        case .encMsg, .disconnect:
+            if flow.sawSessionToken && !flow.sawGroupKey {
+                violations.append("invariant: \(ScenarioDecoder.name(of: message.opcode)) on conn \(flow.server.rawValue) before its first GROUP_KEY (PROTOCOL.md §7.1)")
+            }
+        default: break
+        }
     }
 
     func flow(for connection: WireConnection) -> (Flow, Bool)? {
@@ -149,12 +165,13 @@ extension Simulation {
         try pump()
     }
 
-    /// Runs events until no traffic is in flight (timers due on the way fire). Bounded in
-    /// events and in virtual time.
+    /// Runs events until no traffic is in flight and the doctor holds no pending epoch (its
+    /// epoch window, PROTOCOL.md §7.1, has fired and the GROUP_KEYs are delivered); timers due
+    /// on the way fire. Bounded in events and in virtual time.
     func settle() throws(SimulationFailure) {
         let horizon = time.now + Simulation.settleHorizonMillis
         var count = 0
-        while queue.pendingDeliveries > 0 {
+        while queue.pendingDeliveries > 0 || (!doctorDown && doctorTimers.isScheduled(.doctor(.epochWindow))) {
             guard let next = queue.nextTime, next <= horizon else {
                 throw SimulationFailure(message: "bound hit: the network did not go quiet within \(Simulation.settleHorizonMillis / 3_600_000) h of virtual time")
             }

@@ -30,6 +30,10 @@ final class Flow {
     var token: SessionToken?
     var tokenElement: [UInt8]?
     var trafficKeys: KeySchedule.TrafficKeys?
+    /// The doctor has sent a SESSION_TOKEN on this flow; then a GROUP_KEY (PROTOCOL.md §7.1:
+    /// nothing but GROUP_KEY or REJECTED may come between).
+    var sawSessionToken = false
+    var sawGroupKey = false
 
     init(client: WireConnection, server: WireConnection, clientAddress: PeerAddress, owner: Owner, run: Int) {
         self.client = client

@@ -30,6 +30,7 @@ enum ConfigurationDecoder {
         try count("maxActivePatients", &configuration.maxActivePatients)
         try count("repeatedDeviceBlockAlertSources", &configuration.repeatedDeviceBlockAlertSources)
         try millis("writeTimeoutMillis", &configuration.writeTimeoutMillis)
+        try millis("epochWindowMillis", &configuration.epochWindowMillis)
         try reader.finish()
         do {
             return try configuration.validated()
@@ -44,6 +45,7 @@ enum ConfigurationDecoder {
         var reader = try ObjectReader(value, at: path)
         if let number = try reader.uint("timeWindowMillis") { configuration.timeWindowMillis = number }
         if let number = try reader.uint("handshakeTimeoutMillis") { configuration.handshakeTimeoutMillis = number }
+        if let number = try reader.uint("epochWindowMillis") { configuration.epochWindowMillis = number }
         try reader.finish()
         do {
             return try configuration.validated()

@@ -66,10 +66,12 @@ final class InMemoryCluster {
                                 timers: doctorTimers, rng: NodeRandom(SeededRandom(seed: 7)),
                                 logger: Logger(label: "test.doctor"), observer: { box.events.append($0) })
         doctorBox = box
+        epochWindowMillis = configuration.epochWindowMillis
         try doctor.start()
     }
 
     private let doctorBox: EventBox
+    private let epochWindowMillis: UInt64
     final class EventBox { var events: [DoctorEvent] = [] }
 
     /// All doctor events so far.
@@ -106,8 +108,20 @@ final class InMemoryCluster {
         }
     }
 
-    /// Delivers everything in flight, handing each event to its node.
+    /// Delivers everything in flight, handing each event to its node; when the doctor then
+    /// waits on an epoch window (PROTOCOL.md §7.1), lets the window pass on the virtual clock,
+    /// fires it through `DoctorNode.timerFired` and delivers again, until nothing is pending.
     func run() {
+        deliverAll()
+        while doctorTimers.due[.doctor(.epochWindow)] != nil {
+            clock.advance(millis: epochWindowMillis)
+            doctorTimers.cancel(.doctor(.epochWindow))
+            doctor.timerFired(.doctor(.epochWindow))
+            deliverAll()
+        }
+    }
+
+    private func deliverAll() {
         let outcome = network.runUntilIdle(maxSteps: 10_000) { [self] event in
             if event.endpoint == "doctor" {
                 doctor.handle(event.event)
