@@ -9,7 +9,13 @@
 // State (all times in ms; blocks and failures on the wall clock, timers and the replay cache
 // on the monotonic clock):
 //   active      id → connection of each member
-//   epoch       bumped by every membership change that leaves somebody in the group, and by rekey
+//   epoch       bumped once per epoch window (§7.1) that ends with somebody in the group, and
+//               by rekey; with a window of 0, once per membership change
+//   windowEnd   the monotonic time the pending epoch starts (nil: none pending). The first
+//               membership change after an epoch began sets it W ahead; later changes join it.
+//               It ends when the clock passes it (in time order with the other deadlines; on a
+//               tie the other deadlines go first, as the host fires them), or at once when a
+//               broadcast is sealed or the operator rekeys. A restart drops it.
 //   pending     connection → opened (nothing verified) | verified(id) (SESSION_TOKEN sent)
 //   blocks      source → expiry, prefix → expiry, device (id, source) → expiry; a block is in
 //               force while expiry > now; nothing a peer sends shortens it
@@ -125,6 +131,7 @@ struct DoctorModel {
     var mono: UInt64
     var active: [PeerID: ConnectionID] = [:]
     var epoch: UInt64 = 0
+    var windowEnd: UInt64?
     var pending: [ConnectionID: Pending] = [:]
     var sourceBlocks: [SourceAddress: UInt64] = [:]
     var prefixBlocks: [SourcePrefix: UInt64] = [:]
@@ -201,8 +208,13 @@ struct DoctorModel {
             $0.value.deadline <= mono ? ($0.value.deadline, $0.key) : nil
         }
         for case let (connection, deadline?) in begun where deadline <= mono { due.append((deadline, connection)) }
+        // The end of the epoch window sorts after every connection deadline of the same time.
+        if let windowEnd, windowEnd <= mono { due.append((windowEnd, ConnectionID(.max))) }
         for (_, connection) in due.sorted(by: { ($0.deadline, $0.connection.rawValue) < ($1.deadline, $1.connection.rawValue) }) {
-            if let state = pending[connection] {
+            if connection == ConnectionID(.max) {
+                reached("epoch window ended")
+                startPendingEpoch()
+            } else if let state = pending[connection] {
                 // §7.6: a begun frame makes the stall R-FRAME; no frame begun, R-STATE.
                 let stalledFrame = begun[connection] != nil
                 reached(stalledFrame ? "handshake timeout inside a frame" : "handshake timeout")
@@ -232,6 +244,7 @@ struct DoctorModel {
         begun = [:]
         replay = []
         epoch = 0
+        windowEnd = nil
         startTime = max(startTime, wall)
         forgetExpired()
         saturated = sourceBlocks.count + prefixBlocks.count >= config.sourceBlockCapacity
@@ -382,7 +395,28 @@ struct DoctorModel {
         if active[patient] != nil { reached("session replaced") }
         // A replaced session leaves without an epoch of its own: the join makes the one new epoch.
         active[patient] = connection
-        epoch += 1
+        membershipChanged()
+    }
+
+    // MARK: - Epochs (§7.1)
+
+    /// A join, leave, kick, replacement or timeout: the next epoch at once (window 0), or the
+    /// pending one, opened here if none is.
+    mutating func membershipChanged() {
+        if config.epochWindowMillis == 0 {
+            if !active.isEmpty { epoch += 1 }
+        } else if windowEnd == nil {
+            windowEnd = mono + config.epochWindowMillis
+        } else {
+            reached("change joined a pending epoch")
+        }
+    }
+
+    /// The pending epoch starts: one new epoch if anybody is left.
+    mutating func startPendingEpoch() {
+        guard windowEnd != nil else { return }
+        windowEnd = nil
+        if !active.isEmpty { epoch += 1 }
     }
 
     // MARK: - Members
@@ -392,7 +426,7 @@ struct DoctorModel {
         guard let connection = active.removeValue(forKey: patient) else { return }
         begun[connection] = nil
         if let rule { rejections.append(Rejection(connection: connection, rule: rule)) }
-        if !active.isEmpty && mutant != .noEpochOnLeave { epoch += 1 }
+        if mutant != .noEpochOnLeave { membershipChanged() }
     }
 
     /// Operator kick: fails when the id is not a member.
@@ -405,6 +439,8 @@ struct DoctorModel {
     /// Operator rekey: fails with nobody connected.
     mutating func rekey() -> Bool {
         guard !active.isEmpty else { return false }
+        if windowEnd != nil { reached("rekey absorbed a pending epoch") }
+        windowEnd = nil
         epoch += 1
         return true
     }
@@ -412,9 +448,13 @@ struct DoctorModel {
     /// Operator broadcast: fails with nobody connected; changes nothing.
     /// Operator broadcast: fails with nobody connected. Every member's patient answers with a
     /// DEC_MSG, a whole frame, which completes any frame it had begun.
+    /// A pending epoch starts before the broadcast is sealed (§7.1).
     mutating func broadcast() -> Bool {
+        guard !active.isEmpty else { return false }
+        if windowEnd != nil { reached("broadcast started a pending epoch") }
+        startPendingEpoch()
         for connection in active.values { frameCompleted(connection) }
-        return !active.isEmpty
+        return true
     }
 
     // MARK: - Ending a pending handshake

@@ -37,7 +37,7 @@ struct ModelEventGenerator {
         case 46..<48: return .rekey(seed: seed)
         case 48..<50: return .broadcast(seed: seed)
         case 50..<64:
-            let steps: [UInt64] = [300, 1_000, 1_500, 2_500, 6_500, 61_000, 121_000]
+            let steps: [UInt64] = [10, 300, 1_000, 1_500, 2_500, 6_500, 61_000, 121_000]
             return .advance(millis: steps[int(steps.count)])
         case 64..<65:
             let steps: [Int64] = [-3_600_000, -5_000, 3_600_000]

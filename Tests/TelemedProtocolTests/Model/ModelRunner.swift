@@ -388,6 +388,7 @@ struct ModelRunner {
         let doctor = h.doctor
         check("active", model: describe(model.active), machine: describe(doctor.members.mapValues(\.connection)))
         check("epoch", model: model.epoch, machine: doctor.epoch)
+        check("epoch pending", model: model.windowEnd != nil, machine: doctor.hasPendingEpoch)
         var machinePending: [ConnectionID: String] = [:]
         for (connection, state) in doctor.connections {
             switch state {
@@ -397,12 +398,14 @@ struct ModelRunner {
             }
         }
         check("pending", model: describe(model.pending.mapValues(\.description)), machine: describe(machinePending))
-        // Every member's own machine holds the current epoch's GROUP_KEY.
+        // Every member's own machine holds the current epoch's GROUP_KEY; only while an epoch
+        // is pending may a member that joined in its window hold none yet.
         for (patient, connection) in model.active {
             guard let machine = h.patients[connection] else {
                 differences.append("member \(patient) on \(connection) has no patient machine")
                 continue
             }
+            if !machine.isActive && model.windowEnd != nil { continue }
             if !machine.isActive || machine.epoch != model.epoch || machine.groupKeyFingerprint != doctor.groupKeyFingerprint {
                 differences.append("member \(patient): patient machine on epoch \(machine.epoch) (active \(machine.isActive)), model epoch \(model.epoch)")
             }

@@ -24,7 +24,7 @@ enum ModelWorld {
 
     /// Small tables and short times so that every limit and expiry is reachable in a few events.
     static var configuration: DoctorConfiguration {
-        var c = Harness.immediateEpochs
+        var c = DoctorConfiguration()
         c.timeWindowMillis = 2_000
         c.handshakeTimeoutMillis = 6_000
         c.failureThreshold = 3
@@ -39,6 +39,9 @@ enum ModelWorld {
         c.replayCacheCapacity = 6
         c.replayQuotaPerID = 2
         c.maxActivePatients = 3
+        // Batched epochs (§7.1) at a window the events can straddle: an `advance` of 10 ms
+        // ends inside it, every longer one past it.
+        c.epochWindowMillis = 20
         return c
     }
 }
