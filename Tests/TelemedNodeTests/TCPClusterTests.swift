@@ -6,11 +6,12 @@ import XCTest
 final class TCPClusterTests: XCTestCase {
     func testThreePatientsOverTCP() async throws {
         let cluster = try await TCPCluster(enrolling: ["alice", "bob", "carol"])
-        for name in ["alice", "bob", "carol"] {
+        for (index, name) in ["alice", "bob", "carol"].enumerated() {
             cluster.startPatient(name)
-            // One at a time, so the epochs are predictable.
-            let joined = await eventually { await cluster.doctor.status().members.contains { $0.id == name } }
-            XCTAssertTrue(joined, "\(name) did not authenticate")
+            // One at a time, each keyed in its own epoch (its epoch window ended, PROTOCOL.md
+            // §7.1), so the epochs are predictable.
+            let joined = await eventually { cluster.latestEpoch(name) == UInt64(index + 1) }
+            XCTAssertTrue(joined, "\(name) did not authenticate in epoch \(index + 1)")
         }
         let allAtThree = await eventually { ["alice", "bob", "carol"].allSatisfy { cluster.latestEpoch($0) == 3 } }
         XCTAssertTrue(allAtThree, "epochs: \(["alice", "bob", "carol"].map(cluster.latestEpoch))")

@@ -117,10 +117,15 @@ final class WorkedExampleTests: XCTestCase {
         let confirmation = try XCTUnwrap(sent(patient.frameReceived(token, now: try at("ts_kc"), using: &rng)).first)
         XCTAssertEqual(confirmation, try example.body("KEY_CONFIRMATION"))
 
-        // GROUP_KEY: RN_1.
+        // GROUP_KEY: RN_1. With the default epoch window (§7.1) the join opens a pending epoch;
+        // it starts when the window's timer fires (a GROUP_KEY carries no time, so its bytes do
+        // not depend on when).
         rng.push(try example.input("RN_1"))
         let joined = doctor.frameReceived(confirmation, on: connection, now: try at("ts_kc"), using: &rng)
-        let groupKey = try XCTUnwrap(sent(joined).first)
+        XCTAssertTrue(sent(joined).isEmpty, "nothing before the epoch window ends")
+        XCTAssertTrue(joined.contains(.scheduleTimer(.epochWindow, afterMillis: 20)))
+        let windowEnded = doctor.timerFired(.epochWindow, now: try at("ts_kc"), using: &rng)
+        let groupKey = try XCTUnwrap(sent(windowEnded).first)
         XCTAssertEqual(groupKey, try example.body("GROUP_KEY"))
         _ = patient.frameReceived(groupKey, now: try at("ts_kc"), using: &rng)
         XCTAssertTrue(patient.isActive)
