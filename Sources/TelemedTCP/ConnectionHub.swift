@@ -23,17 +23,23 @@ final class ConnectionHub: Sendable {
         var acceptingNew = true
         /// False while the host is not ready yet (see ``ConnectionHub/startAccepting()``).
         var ready = true
+        /// `.refused` events yielded and not yet taken by the consumer.
+        var untakenRefusals = 0
+        /// Refusals not reported because `maxQueuedRefusals` were waiting.
+        var unreportedRefusals: UInt64 = 0
     }
 
     private let state = NIOLockedValueBox(State())
     private let settings: TCPConnectionSettings
     private let maxConnections: Int
+    private let maxQueuedRefusals: Int
     private let stream: AsyncStream<TransportEvent>
     private let continuation: AsyncStream<TransportEvent>.Continuation
 
-    init(settings: TCPConnectionSettings, maxConnections: Int, ready: Bool = true) {
+    init(settings: TCPConnectionSettings, maxConnections: Int, maxQueuedRefusals: Int = .max, ready: Bool = true) {
         self.settings = settings
         self.maxConnections = maxConnections
+        self.maxQueuedRefusals = maxQueuedRefusals
         state.withLockedValue { $0.ready = ready }
         (stream, continuation) = AsyncStream.makeStream(of: TransportEvent.self, bufferingPolicy: .unbounded)
     }
@@ -61,7 +67,7 @@ final class ConnectionHub: Sendable {
             return (id, entry)
         }
         guard let (id, entry) = entry else {
-            if state.withLockedValue({ $0.acceptingNew && $0.ready }), let peer = PeerAddress(channel.remoteAddress) {
+            if let peer = PeerAddress(channel.remoteAddress), reportRefusal() {
                 continuation.yield(.refused(peer, .connectionLimit))
             }
             try channel.pipeline.syncOperations.addHandler(CloseOnActiveHandler())
@@ -74,6 +80,23 @@ final class ConnectionHub: Sendable {
         try channel.pipeline.syncOperations.addHandler(entry.handler.value)
         return id
     }
+
+    /// Whether a turned-away connection is reported: only while the host is serving and fewer
+    /// than `maxQueuedRefusals` refusals wait untaken (otherwise it is counted, unreported).
+    private func reportRefusal() -> Bool {
+        state.withLockedValue { state in
+            guard state.acceptingNew, state.ready else { return false }
+            guard state.untakenRefusals < maxQueuedRefusals else {
+                state.unreportedRefusals += 1
+                return false
+            }
+            state.untakenRefusals += 1
+            return true
+        }
+    }
+
+    /// Refusals turned away without an event.
+    var unreportedRefusals: UInt64 { state.withLockedValue { $0.unreportedRefusals } }
 
     private func detach(_ id: ConnectionID) {
         state.withLockedValue { state in
@@ -98,6 +121,10 @@ final class ConnectionHub: Sendable {
     }
 
     private func taken(_ event: TransportEvent) {
+        if case .refused = event {
+            state.withLockedValue { $0.untakenRefusals = max(0, $0.untakenRefusals - 1) }
+            return
+        }
         guard case .frame(let connection, _) = event, let entry = entry(connection) else { return }
         entry.channel.eventLoop.execute { entry.handler.value.frameConsumed() }
     }

@@ -10,6 +10,12 @@ import TelemedTransport
 /// left in the kernel's backlog), reported as `.refused(peer, .connectionLimit)` and never
 /// given an identifier. Every timer and bound of ``TCPConnectionSettings`` applies to each
 /// connection. Thread-safe: call it from anywhere; consume ``events`` from one task.
+///
+/// The event stream is bounded without dropping anything a connection said: each admitted
+/// connection has at most `maxUnconsumedFrames` frames waiting (then the transport stops
+/// reading it, and TCP pushes back on the peer) plus its open, frame-start, refused-prefix and
+/// close events; there are at most ``Configuration/maxConnections`` of them; and at most
+/// ``Configuration/maxQueuedRefusals`` refusals of turned-away connections wait untaken.
 public final class TCPServerTransport: AsyncTransport {
     /// Where and how to listen.
     public struct Configuration: Sendable {
@@ -28,6 +34,12 @@ public final class TCPServerTransport: AsyncTransport {
         /// a host can bind (and learn its port) before it is ready to serve, e.g. before the
         /// doctor has recorded its start time (PROTOCOL.md §5, "Clocks").
         public var acceptsImmediately: Bool
+        /// The most `.refused` events that may wait in ``TCPServerTransport/events``, untaken.
+        /// A refusal beyond it is not reported (the connection is still turned away) and is
+        /// counted in ``TCPServerTransport/unreportedRefusals``, so a flood of connections over
+        /// the cap cannot grow the event stream (or the host's audit work) without bound.
+        /// Default 256; at least 1.
+        public var maxQueuedRefusals: Int = 256
 
         /// Sets every field; the defaults suit a local doctor.
         public init(
@@ -63,6 +75,10 @@ public final class TCPServerTransport: AsyncTransport {
     /// The port actually bound.
     public var boundPort: Int { localAddress.port }
 
+    /// Connections turned away (over the cap) whose `.refused` event was not reported because
+    /// ``Configuration/maxQueuedRefusals`` refusals were already waiting untaken.
+    public var unreportedRefusals: UInt64 { hub.unreportedRefusals }
+
     private init(hub: ConnectionHub, listener: Channel, localAddress: PeerAddress) {
         self.hub = hub
         self.listener = listener
@@ -74,7 +90,9 @@ public final class TCPServerTransport: AsyncTransport {
         configuration: Configuration = Configuration(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(TCPTransportError) -> TCPServerTransport {
+        precondition(configuration.maxQueuedRefusals >= 1, "At least one refusal must be reportable.")
         let hub = ConnectionHub(settings: configuration.connection, maxConnections: configuration.maxConnections,
+                                maxQueuedRefusals: configuration.maxQueuedRefusals,
                                 ready: configuration.acceptsImmediately)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)

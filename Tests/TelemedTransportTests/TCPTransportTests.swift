@@ -154,6 +154,35 @@ final class TCPTransportTests: XCTestCase {
         XCTAssertThrowsError(try RawSocket(port: server.boundPort).readUntilEndOfStream())
     }
 
+    /// `TCPServerTransport` (the listener `doctor serve` runs): a flood of connections over the
+    /// cap, while the consumer is not reading, queues at most `maxQueuedRefusals` `.refused`
+    /// events; the rest are turned away all the same and counted in `unreportedRefusals`. Once
+    /// the consumer has taken the queued ones, refusals are reported again.
+    func testRefusalEventsWaitingForTheConsumerAreBounded() async throws {
+        var configuration = TCPServerTransport.Configuration(port: 0, maxConnections: 0)
+        configuration.maxQueuedRefusals = 2
+        let server = try await TCPServerTransport.start(configuration: configuration)
+        for _ in 0..<5 {
+            let socket = try RawSocket(port: server.boundPort)
+            XCTAssertEqual(try socket.readUntilEndOfStream(), [], "turned away")
+        }
+        XCTAssertEqual(server.unreportedRefusals, 3)
+        let log = await EventLog.consuming(server.events)
+        _ = try await log.first { if case .refused = $0 { true } else { false } }
+        try await Task.sleep(for: .milliseconds(100))
+        let queued = await log.events.filter { if case .refused = $0 { true } else { false } }.count
+        XCTAssertEqual(queued, 2, "only the bound's worth of refusals waited")
+        XCTAssertEqual(try RawSocket(port: server.boundPort).readUntilEndOfStream(), [])
+        var reported = 0
+        for _ in 0..<300 where reported < 3 {
+            reported = await log.events.filter { if case .refused = $0 { true } else { false } }.count
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        XCTAssertEqual(reported, 3, "reported again once the consumer caught up")
+        XCTAssertEqual(server.unreportedRefusals, 3)
+        await server.shutdown()
+    }
+
     func testConnectionCapTurnsExtraConnectionsAway() async throws {
         let (server, log) = try await startServer(maxConnections: 1)
         let first = try RawSocket(port: server.boundPort)
