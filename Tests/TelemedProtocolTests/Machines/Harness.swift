@@ -4,8 +4,9 @@ import struct TelemedTransport.IPAddress
 
 /// A doctor and N patients in one process: the package's one ``MachineDriver``, unobserved (so
 /// nothing it does needs `try`), with the conveniences of the machine tests' cast. Frames are
-/// pumped between the machines in FIFO order, through a hook that can edit, drop, duplicate or
-/// hold back any frame in flight; every loop is bounded.
+/// pumped between the machines in FIFO order, through a hook that can replace, drop or
+/// duplicate any frame in flight (`pump(holdingBack:)` also holds frames back); every loop is
+/// bounded.
 typealias Harness = MachineDriver<Unobserved>
 
 /// The machine tests' cast: one doctor identity in one group, keys derived from names.
