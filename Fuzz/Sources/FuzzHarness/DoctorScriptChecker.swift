@@ -23,9 +23,15 @@ import TelemedProtocol
 //     (PROTOCOL.md §7.1), and a new epoch means a new group key;
 //   * a member is sent no ENC_MSG or DISCONNECT before its first GROUP_KEY, and an ENC_MSG only
 //     in the epoch of the last GROUP_KEY it was sent (a broadcast starts a pending epoch first).
+//   * whenever the frames in flight are all delivered: every honest patient that is active on
+//     the connection the doctor holds for it is in the doctor's epoch with its group key.
+//
+// It is the observer of the script's `MachineDriver`, which shows it every action list before
+// carrying it out and every open and peer close before the doctor answers it.
 
 /// Host-side record and invariant checks for one doctor script.
-struct DoctorScriptChecker {
+struct DoctorScriptChecker: MachineObserver {
+    typealias Failure = FuzzViolation
     let configuration: DoctorConfiguration
     let codec: MessageCodec
     var open: Set<ConnectionID> = []
@@ -37,6 +43,8 @@ struct DoctorScriptChecker {
     var lastEpoch: UInt64 = 0
     var lastEpochEvent: UInt64 = 0
     var lastFingerprint: Bytes32?
+    /// Frames honest patients sent (the first 64), for replays.
+    var patientFrames: [[UInt8]] = []
 
     init(configuration: DoctorConfiguration, group: TelemedGroup) {
         self.configuration = configuration
@@ -52,6 +60,29 @@ struct DoctorScriptChecker {
     mutating func peerClosed(_ connection: ConnectionID) {
         open.remove(connection)
         closed.insert(connection)
+    }
+
+    // MARK: - What the driver shows
+
+    mutating func doctorActed(_ actions: [DoctorAction], doctor: DoctorMachine, now: Instant) throws(FuzzViolation) {
+        try check(actions, doctor: doctor, now: now)
+    }
+
+    mutating func patientActed(_ actions: [PatientAction], on connection: ConnectionID) throws(FuzzViolation) {
+        for case let .send(body) in actions where patientFrames.count < 64 { patientFrames.append(body) }
+    }
+
+    mutating func settled(doctor: DoctorMachine, patients: [ConnectionID: PatientMachine]) throws(FuzzViolation) {
+        for (connection, patient) in patients where patient.isActive && doctor.connection(of: patient.identity) == connection {
+            try fuzzCheck(patient.epoch == doctor.epoch,
+                          "active \(patient.identity) on \(connection) is in epoch \(patient.epoch), the doctor in \(doctor.epoch)")
+            try fuzzCheck(patient.groupKeyFingerprint == doctor.groupKeyFingerprint,
+                          "active \(patient.identity) holds another group key than the doctor's")
+        }
+    }
+
+    func didNotSettle(after deliveries: Int) throws(FuzzViolation) {
+        throw FuzzViolation("frames kept flowing for \(deliveries) deliveries")
     }
 
     // MARK: - One answer

@@ -1,8 +1,8 @@
 @_spi(Testing) import TelemedCrypto
 @testable import TelemedProtocol
 
-/// Feeds one event sequence to a fresh DoctorMachine (through the Harness, with real
-/// PatientMachines for honest patients and the Crafter for hostile frames) and to a fresh
+/// Feeds one event sequence to a fresh DoctorMachine (through the Harness, the package's one
+/// `MachineDriver`, with real PatientMachines for honest patients and the Crafter for hostile frames) and to a fresh
 /// DoctorModel, and compares them after every step.
 ///
 /// The runner decides what to send from the *model's* view (which connection a slot names,
@@ -92,13 +92,9 @@ struct ModelRunner {
             case .opened:
                 let id = ModelWorld.patientIDs[p]
                 guard h.patients[connection] == nil else { return nil }
-                var patient = try PatientMachine(configuration: PatientConfiguration(), identity: id,
-                                                 privateKey: Harness.keyCache.key(ModelWorld.patients[p]),
-                                                 doctorID: Harness.doctorID, doctorKey: h.doctorKey.publicKey)
-                let actions = patient.connected(now: h.now, using: &h.rng)
-                h.patients[connection] = patient
-                h.patientIDs[connection] = id
-                h.applyPatient(connection, actions)
+                h.start(try PatientMachine(configuration: PatientConfiguration(), identity: id,
+                                           privateKey: Harness.keyCache.key(ModelWorld.patients[p]),
+                                           doctorID: Harness.doctorID, doctorKey: h.doctorKey.publicKey), on: connection)
                 let request = h.framesFromPatient(connection).first
                 let holding = pumpHolding(connection)
                 let ts = h.now.wall
@@ -125,7 +121,7 @@ struct ModelRunner {
         case let .slotDrop(slot, how):
             guard let (connection, _) = pendingSlot(slot) else { return nil }
             held[connection] = nil
-            transportClose(connection, how)
+            h.transportClosed(connection, how)
             model.closed(connection, how)
         case let .slotFrame(slot, report):
             guard let (connection, _) = pendingSlot(slot) else { return nil }
@@ -141,7 +137,7 @@ struct ModelRunner {
         case let .memberDrop(p):
             let id = ModelWorld.patientIDs[p]
             guard let connection = model.active[id] else { return nil }
-            transportClose(connection, .closedByPeer)
+            h.transportClosed(connection, .closedByPeer)
             model.leave(id)
         case let .memberGarbage(p, kind):
             let id = ModelWorld.patientIDs[p]
@@ -185,7 +181,7 @@ struct ModelRunner {
         case let .advance(millis):
             h.advance(by: millis)
             model.advance(by: millis)
-            fireDueTimers()
+            h.fireDueTimers()
         case let .stepWall(millis):
             h.now.wall = millis >= 0 ? h.now.wall + UInt64(millis) : h.now.wall - UInt64(-millis)
             model.stepWall(by: millis)
@@ -197,7 +193,7 @@ struct ModelRunner {
                 h.applyDoctor(h.doctor.frameRefused(on: connection, declaredLength: 1 << 31, now: h.now, using: &h.rng))
                 model.frameRefused(connection)
             case .cutFrame:
-                transportClose(connection, .cutFrame)
+                h.transportClosed(connection, .cutFrame)
                 model.closed(connection, .cutFrame)
             default:
                 let (body, frame) = try craft(attack)
@@ -206,15 +202,7 @@ struct ModelRunner {
             }
         case .restart:
             let state = h.doctor.securityState
-            for connection in Set(h.sources.keys).union(h.patients.keys).sorted() where !h.closed.contains(connection) {
-                h.closed.insert(connection)
-                if var patient = h.patients[connection] {
-                    _ = patient.connectionLost()
-                    h.patients[connection] = patient
-                }
-            }
-            h.queue = []
-            h.timers = [:]
+            h.loseAllConnections()
             held = [:]
             h.doctor = try DoctorMachine(configuration: ModelWorld.configuration, group: Harness.group,
                                          identity: Harness.doctorID, privateKey: h.doctorKey,
@@ -256,30 +244,12 @@ struct ModelRunner {
 
     /// Delivers queued frames, holding back the KEY_CONFIRMATION sent on `connection`.
     mutating func pumpHolding(_ connection: ConnectionID) -> [UInt8]? {
-        var holding: [UInt8]?
-        var steps = 0
-        while !h.queue.isEmpty && steps < 1_000 {
-            steps += 1
-            let flight = h.queue.removeFirst()
-            if flight.direction == .toDoctor, flight.connection == connection,
-               case .keyConfirmation? = crafter.decode(flight.body) {
-                holding = flight.body
-                continue
-            }
-            h.deliver(flight)
-        }
-        return holding
-    }
-
-    /// The transport reports `connection` gone, and the patient behind it (if any) sees it too.
-    mutating func transportClose(_ connection: ConnectionID, _ how: ConnectionEnd) {
-        guard !h.closed.contains(connection) else { return }
-        h.closed.insert(connection)
-        if var patient = h.patients[connection] {
-            _ = patient.connectionLost()
-            h.patients[connection] = patient
-        }
-        h.applyDoctor(h.doctor.connectionClosed(connection, how, now: h.now, using: &h.rng))
+        let crafter = crafter
+        return h.pump { flight in
+            guard flight.direction == .toDoctor, flight.connection == connection,
+                  case .keyConfirmation? = crafter.decode(flight.body) else { return false }
+            return true
+        }.last?.body
     }
 
     /// What `DoctorNode.handle` feeds for a transport's `.frameStarted` / `.frameRefused`.
@@ -292,22 +262,6 @@ struct ModelRunner {
             held[connection] = nil
             h.applyDoctor(h.doctor.frameRefused(on: connection, declaredLength: 65_537, now: h.now, using: &h.rng))
             model.frameRefused(connection)
-        }
-    }
-
-    /// Fires due handshake timers in (due, connection) order — deterministic on ties.
-    mutating func fireDueTimers() {
-        func order(_ timer: DoctorTimer) -> UInt64 {
-            switch timer {
-            case let .handshake(connection), let .frameCompletion(connection): return connection.rawValue
-            case .epochWindow: return .max
-            }
-        }
-        let due = h.timers.filter { $0.value <= h.now.monotonic }
-            .sorted { ($0.value, order($0.key)) < ($1.value, order($1.key)) }
-        for (timer, _) in due {
-            h.timers[timer] = nil
-            h.applyDoctor(h.doctor.timerFired(timer, now: h.now, using: &h.rng))
         }
     }
 

@@ -127,29 +127,29 @@ final class FuzzCorpusReplayTests: XCTestCase {
 
         var run = try state(after: 12)   // patient1 active on slot 0, 3 header bytes sent
         let slot0 = try XCTUnwrap(run.slots[0]).connection
-        XCTAssertEqual(run.doctor.activePatients, [patient1])
-        XCTAssertNotNil(run.timers[.frameCompletion(slot0)])
+        XCTAssertEqual(run.driver.doctor.activePatients, [patient1])
+        XCTAssertNotNil(run.driver.timers[.frameCompletion(slot0)])
         XCTAssertTrue(try XCTUnwrap(run.slots[0]).reader.isInsideFrame)
         run = try state(after: 15)       // its frame-completion timer fired
-        XCTAssertEqual(run.doctor.activePatients, [])
-        XCTAssertFalse(run.checker.isOpen(slot0))
+        XCTAssertEqual(run.driver.doctor.activePatients, [])
+        XCTAssertFalse(run.driver.observer.isOpen(slot0))
 
         run = try state(after: 30)       // patient2 active on slot 1, header and 2 of 9 body bytes
         let slot1 = try XCTUnwrap(run.slots[1]).connection
-        XCTAssertEqual(run.doctor.activePatients, [patient2])
-        XCTAssertNotNil(run.timers[.frameCompletion(slot1)])
+        XCTAssertEqual(run.driver.doctor.activePatients, [patient2])
+        XCTAssertNotNil(run.driver.timers[.frameCompletion(slot1)])
         run = try state(after: 32)       // 10,001 ms later
-        XCTAssertEqual(run.doctor.activePatients, [])
-        XCTAssertFalse(run.checker.isOpen(slot1))
+        XCTAssertEqual(run.driver.doctor.activePatients, [])
+        XCTAssertFalse(run.driver.observer.isOpen(slot1))
 
         run = try state(after: 43)       // patient1 again, on slot 2; 2 bytes of a 65,537 prefix
         let slot2 = try XCTUnwrap(run.slots[2]).connection
-        XCTAssertEqual(run.doctor.activePatients, [patient1])
-        XCTAssertTrue(run.checker.isOpen(slot2))
+        XCTAssertEqual(run.driver.doctor.activePatients, [patient1])
+        XCTAssertTrue(run.driver.observer.isOpen(slot2))
         run = try state(after: script.count)   // the prefix's last 2 bytes: refused, closed
-        XCTAssertEqual(run.doctor.activePatients, [])
-        XCTAssertFalse(run.checker.isOpen(slot2))
-        XCTAssertNil(run.slots[2], "the host drops a slot the doctor closed")
+        XCTAssertEqual(run.driver.doctor.activePatients, [])
+        XCTAssertFalse(run.driver.observer.isOpen(slot2))
+        XCTAssertNil(run.live(2), "the host drops a slot the doctor closed")
     }
 
     /// The checker itself must be able to fail: a doctor that sends GROUP_KEY to a connection

@@ -1,0 +1,1 @@
+../../../Tests/TelemedProtocolTests/Machines/MachineDriver.swift
