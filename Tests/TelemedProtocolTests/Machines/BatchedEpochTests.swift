@@ -27,6 +27,19 @@ final class BatchedEpochTests: XCTestCase {
         h.doctorLog.compactMap { if case let .scheduleTimer(.epochWindow, after) = $0 { return after }; return nil }
     }
 
+    /// Alice joins and her window ends (epoch 1); then Bob joins and his epoch is pending.
+    private func aliceKeyedThenBobJoining() throws -> (Harness, ConnectionID, ConnectionID) {
+        var h = try Harness(patients: ["alice", "bob"], configuration: Self.window(20))
+        let a = try h.connect("alice", from: "192.0.2.1")
+        h.pump()
+        h.advance(by: 20)
+        h.fireDueTimers()
+        h.pump()
+        let b = try h.connect("bob", from: "192.0.2.2")
+        h.pump()
+        return (h, a, b)
+    }
+
     /// Three joins inside one window: one timer, one epoch when it fires, joiners keyed in the
     /// order they joined; nobody holds a group key before the window ends.
     func testJoinsInsideOneWindowShareOneEpoch() throws {
@@ -81,14 +94,7 @@ final class BatchedEpochTests: XCTestCase {
     /// then the ENC_MSG under the new key); the joiner's first frame after SESSION_TOKEN is its
     /// GROUP_KEY and it reads the broadcast.
     func testABroadcastStartsThePendingEpochBeforeItIsSealed() throws {
-        var h = try Harness(patients: ["alice", "bob"], configuration: Self.window(20))
-        let a = try h.connect("alice", from: "192.0.2.1")
-        h.pump()
-        h.advance(by: 20)
-        h.fireDueTimers()
-        h.pump()
-        let b = try h.connect("bob", from: "192.0.2.2")
-        h.pump()
+        var (h, a, b) = try aliceKeyedThenBobJoining()
         XCTAssertEqual(h.doctor.epoch, 1)
         let before = h.doctorLog.count
         try h.broadcast("the clinic opens at nine")
@@ -126,14 +132,7 @@ final class BatchedEpochTests: XCTestCase {
     /// A joiner kicked before its first GROUP_KEY is closed without any frame; the window still
     /// ends in exactly one new epoch for the others although its changes cancel out.
     func testAJoinerKickedBeforeItsGroupKeyIsClosedSilently() throws {
-        var h = try Harness(patients: ["alice", "bob"], configuration: Self.window(20))
-        let a = try h.connect("alice", from: "192.0.2.1")
-        h.pump()
-        h.advance(by: 20)
-        h.fireDueTimers()
-        h.pump()
-        let b = try h.connect("bob", from: "192.0.2.2")
-        h.pump()
+        var (h, a, b) = try aliceKeyedThenBobJoining()
         h.applyDoctor(try h.doctor.kick(try PeerID("bob"), now: h.now, using: &h.rng))
         h.pump()
         XCTAssertEqual(try opcodes(h, to: b), [.sessionToken], "no DISCONNECT, no GROUP_KEY")
@@ -168,14 +167,7 @@ final class BatchedEpochTests: XCTestCase {
     /// Shutdown drops the pending epoch: DISCONNECT to keyed members only, a silent close for
     /// the joiner, no GROUP_KEY, and the window's timer is cancelled.
     func testShutdownDropsThePendingEpoch() throws {
-        var h = try Harness(patients: ["alice", "bob"], configuration: Self.window(20))
-        let a = try h.connect("alice", from: "192.0.2.1")
-        h.pump()
-        h.advance(by: 20)
-        h.fireDueTimers()
-        h.pump()
-        let b = try h.connect("bob", from: "192.0.2.2")
-        h.pump()
+        var (h, a, b) = try aliceKeyedThenBobJoining()
         let before = h.doctorLog.count
         h.applyDoctor(h.doctor.disconnectAll(now: h.now))
         XCTAssertTrue(h.doctorLog[before...].contains(.cancelTimer(.epochWindow)))
