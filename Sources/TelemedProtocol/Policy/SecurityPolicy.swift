@@ -24,11 +24,50 @@ struct SecurityPolicy: Sendable {
     /// Set while a source block could not be recorded at all.
     private(set) var saturated = false
     private let deviceCapacity: Int
+    /// When each entry of `state` may expire (see ExpiryQueue.swift): purges pop it instead of
+    /// scanning the tables.
+    private var expiries = ExpiryQueue()
 
     init(state: SecurityState, configuration: DoctorConfiguration, enrolledPatients: Int) {
         self.state = state
         self.configuration = configuration
         self.deviceCapacity = max(1, enrolledPatients) * configuration.deviceBlocksPerPatient
+        rebuildExpiries()
+    }
+
+    // MARK: - Expiry index
+
+    /// The wall time from which a failure list may hold a time outside the window.
+    private func failuresDue(_ times: [UInt64]) -> UInt64? {
+        times.min().map { $0 &+ configuration.failureWindowMillis &+ 1 }
+    }
+
+    /// The wall time from which a device-block history may hold a record 24 h old.
+    private static func historyDue(_ records: [DeviceBlockRecord]) -> UInt64? {
+        records.map(\.at).min().map { $0 &+ 24 * 3_600_000 }
+    }
+
+    /// Re-indexes every entry of `state` (at start, and when stale items outnumber entries).
+    private mutating func rebuildExpiries() {
+        expiries.removeAll()
+        for (source, until) in state.sourceBlocks { expiries.schedule(.source(source), at: until) }
+        for (prefix, until) in state.prefixBlocks { expiries.schedule(.prefix(prefix), at: until) }
+        for (device, until) in state.deviceBlocks { expiries.schedule(.device(device), at: until) }
+        for (source, times) in state.failures {
+            if let due = failuresDue(times) { expiries.schedule(.failures(source), at: due) }
+        }
+        for (id, records) in state.deviceBlockHistory {
+            if let due = Self.historyDue(records) { expiries.schedule(.history(id), at: due) }
+        }
+    }
+
+    /// Indexes one written entry; rebuilds the index when it holds far more items than the
+    /// tables hold entries (stale items of lifted or extended entries).
+    private mutating func index(_ entry: ExpiringEntry, at due: UInt64) {
+        expiries.schedule(entry, at: due)
+        let live = state.sourceBlocks.count + state.prefixBlocks.count + state.deviceBlocks.count
+            + state.failures.count + state.deviceBlockHistory.count
+        if expiries.count > 4 * live + 1_024 { rebuildExpiries() }
     }
 
     // MARK: - Queries
@@ -66,40 +105,55 @@ struct SecurityPolicy: Sendable {
 
     /// Drops expired blocks and failure times; clears saturation when room appears.
     mutating func purgeExpired(now: UInt64) -> [SecurityChange] {
-        // This runs on every accept and every first frame, so it only scans: the tables can
-        // hold tens of thousands of entries, and only the (few) expired keys are sorted, to
-        // keep the order of the emitted changes deterministic.
+        // This runs on every accept and every first frame, so it does not scan the tables: it
+        // pops the entries whose expiry is due from the index (usually none) and re-checks each
+        // against its table. The expired keys are sorted per table, so the emitted changes come
+        // in the same deterministic order a full scan would give.
+        var sources: Set<SourceAddress> = [], prefixes: Set<SourcePrefix> = [], devices: Set<DeviceKey> = []
+        var failing: Set<SourceAddress> = [], histories: Set<PeerID> = []
+        for entry in expiries.popDue(atOrBefore: now) {
+            switch entry {
+            case let .source(source): if let until = state.sourceBlocks[source], until <= now { sources.insert(source) }
+            case let .prefix(prefix): if let until = state.prefixBlocks[prefix], until <= now { prefixes.insert(prefix) }
+            case let .device(device): if let until = state.deviceBlocks[device], until <= now { devices.insert(device) }
+            case let .failures(source): if state.failures[source] != nil { failing.insert(source) }
+            case let .history(id): if state.deviceBlockHistory[id] != nil { histories.insert(id) }
+            }
+        }
         var changes: [SecurityChange] = []
-        for source in state.sourceBlocks.compactMap({ $0.value <= now ? $0.key : nil }).sorted() {
+        for source in sources.sorted() {
             state.sourceBlocks[source] = nil
             changes.append(.unblocked(.source(source), reason: .expired))
         }
-        for prefix in state.prefixBlocks.compactMap({ $0.value <= now ? $0.key : nil }).sorted() {
+        for prefix in prefixes.sorted() {
             state.prefixBlocks[prefix] = nil
             changes.append(.unblocked(.prefix(prefix), reason: .expired))
         }
-        for device in state.deviceBlocks.compactMap({ $0.value <= now ? $0.key : nil }).sorted() {
+        for device in devices.sorted() {
             state.deviceBlocks[device] = nil
             changes.append(.unblocked(.device(device), reason: .expired))
         }
-        let stale = state.failures.compactMap { entry in
-            entry.value.contains { isOutsideWindow($0, now: now) } ? entry.key : nil
-        }
-        for source in stale.sorted() {
-            let live = (state.failures[source] ?? []).filter { !isOutsideWindow($0, now: now) }
+        for source in failing.sorted() {
+            let times = state.failures[source] ?? []
+            guard times.contains(where: { isOutsideWindow($0, now: now) }) else {
+                // Not yet (the clock stepped back since the item was due): look again later.
+                if let due = failuresDue(times) { expiries.schedule(.failures(source), at: max(due, now &+ 1)) }
+                continue
+            }
+            let live = times.filter { !isOutsideWindow($0, now: now) }
             if live.isEmpty {
                 state.failures[source] = nil
                 changes.append(.failuresCleared(source))
             } else {
                 state.failures[source] = live
+                if let due = failuresDue(live) { expiries.schedule(.failures(source), at: due) }
             }
         }
-        let outdated = state.deviceBlockHistory.compactMap { entry in
-            entry.value.contains { now >= $0.at &+ 24 * 3_600_000 } ? entry.key : nil
-        }
-        for id in outdated {
-            let live = (state.deviceBlockHistory[id] ?? []).filter { now < $0.at &+ 24 * 3_600_000 }
+        for id in histories {
+            let records = state.deviceBlockHistory[id] ?? []
+            let live = records.filter { now < $0.at &+ 24 * 3_600_000 }
             state.deviceBlockHistory[id] = live.isEmpty ? nil : live
+            if let due = Self.historyDue(live) { expiries.schedule(.history(id), at: max(due, now &+ 1)) }
         }
         if saturated && state.sourceTableCount < configuration.sourceBlockCapacity { saturated = false }
         return changes
@@ -131,7 +185,9 @@ struct SecurityPolicy: Sendable {
         }
         times.append(now)
         if times.count > configuration.failureThreshold { times.removeFirst(times.count - configuration.failureThreshold) }
+        let earlierDue = state.failures[source].flatMap(failuresDue)
         state.failures[source] = times
+        if let due = failuresDue(times), due != earlierDue { index(.failures(source), at: due) }
         changes.append(.failureCounted(source, at: now))
         guard times.count >= configuration.failureThreshold else { return (changes, [], nil) }
         state.failures[source] = nil
@@ -151,6 +207,7 @@ struct SecurityPolicy: Sendable {
         if state.sourceBlocks[source] != nil || state.sourceTableCount < capacity {
             let newUntil = max(until, state.sourceBlocks[source] ?? 0)
             state.sourceBlocks[source] = newUntil
+            index(.source(source), at: newUntil)
             changes.append(.blocked(.source(source), until: newUntil))
             return (changes, [], newUntil)
         }
@@ -169,6 +226,7 @@ struct SecurityPolicy: Sendable {
             changes.append(.unblocked(.source(finer), reason: .coveredByPrefix))
         }
         state.prefixBlocks[prefix] = prefixUntil
+        index(.prefix(prefix), at: prefixUntil)
         changes.append(.blocked(.prefix(prefix), until: prefixUntil))
         return (changes, [], prefixUntil)
     }
@@ -188,10 +246,13 @@ struct SecurityPolicy: Sendable {
             }
         }
         state.deviceBlocks[device] = until
+        index(.device(device), at: until)
         changes.append(.blocked(.device(device), until: until))
-        var history = (state.deviceBlockHistory[device.patient] ?? []).filter { now < $0.at &+ 24 * 3_600_000 }
+        let earlier = state.deviceBlockHistory[device.patient] ?? []
+        var history = earlier.filter { now < $0.at &+ 24 * 3_600_000 }
         history.append(DeviceBlockRecord(source: device.source, at: now))
         state.deviceBlockHistory[device.patient] = history
+        if let due = Self.historyDue(history), due != Self.historyDue(earlier) { index(.history(device.patient), at: due) }
         let distinct = Set(history.map(\.source)).count
         let alerts: [SecurityAlert] = distinct >= configuration.repeatedDeviceBlockAlertSources
             ? [.repeatedDeviceBlocks(device.patient, sources: distinct)] : []
