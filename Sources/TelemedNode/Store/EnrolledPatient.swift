@@ -109,3 +109,20 @@ public struct LegacyImport: Sendable, Equatable {
             && lhs.skipped.map(\.id) == rhs.skipped.map(\.id) && lhs.skipped.map(\.reason) == rhs.skipped.map(\.reason)
     }
 }
+
+// MARK: - PatientListing
+
+/// One line of the doctor's `patients` listing: the registry row and whether the id holds a
+/// session now.
+public struct PatientListing: Sendable, Equatable {
+    /// The registry row (id, key, fingerprint, enrolled/revoked).
+    public let patient: EnrolledPatient
+    /// True while the id is an active member.
+    public let connected: Bool
+
+    /// A listing line.
+    public init(patient: EnrolledPatient, connected: Bool) {
+        self.patient = patient
+        self.connected = connected
+    }
+}
