@@ -43,7 +43,9 @@ struct ModelEventGenerator {
             let steps: [Int64] = [-3_600_000, -5_000, 3_600_000]
             return .stepWall(millis: steps[int(steps.count)])
         case 65..<66: return .restart
-        case 66..<92: return .hostile(attack(), source: hostileSource(), seed: seed)
+        case 66..<67: return .revoke(patient: patient())
+        case 67..<68: return .enroll(patient: patient())
+        case 68..<92: return .hostile(attack(), source: hostileSource(), seed: seed)
         default: return .replay(capture: int(8), source: hostileSource())
         }
     }
