@@ -88,6 +88,35 @@ final class RegistryClusterTests: XCTestCase {
         XCTAssertNil(cluster.patients["alice"]?.end)
     }
 
+    /// An offline command wrote the store while the doctor ran (`SecurityStore.revoke` /
+    /// `.enroll` on the same database): the running node does not see it until the operator
+    /// repeats the command live, which then applies it to the machine without a second write
+    /// (`DoctorNode.revoke`, `DoctorNode.enroll`); a different key is still refused.
+    func testALiveCommandCatchesUpWithAnOfflineChange() throws {
+        let cluster = try InMemoryCluster(enrolling: ["alice", "bob"])
+        try cluster.connect("alice")
+        try cluster.connect("bob")
+        try cluster.store.revoke(id("bob"), at: cluster.clock.now().wall)
+        XCTAssertEqual(cluster.doctor.machine.activePatients, [id("alice"), id("bob")], "the running machine has not seen it")
+        let revokeRows = try cluster.audit.rows(kind: .revoke).count
+        try cluster.doctor.revoke(id("bob"))
+        cluster.run()
+        XCTAssertEqual(cluster.patients["bob"]?.end, .disconnectedByDoctor("revoked"))
+        XCTAssertEqual(cluster.doctor.machine.enrolledPatients, [id("alice")])
+        XCTAssertEqual(try cluster.audit.rows(kind: .revoke).count, revokeRows, "no second revoke row")
+
+        let carol = TestKeys.key("carol").publicKey
+        try cluster.store.enroll(id("carol"), publicKey: carol, group: TestKeys.group, at: cluster.clock.now().wall)
+        XCTAssertThrowsError(try cluster.doctor.enroll(id("carol"), publicKey: TestKeys.key("carol-other").publicKey)) {
+            XCTAssertEqual($0 as? StoreError, .registry(.alreadyEnrolled(self.id("carol"))))
+        }
+        XCTAssertEqual(cluster.doctor.machine.enrolledPatients, [id("alice")])
+        XCTAssertEqual(try cluster.doctor.enroll(id("carol"), publicKey: carol), .enrolled)
+        XCTAssertEqual(cluster.doctor.machine.enrolledPatients, [id("alice"), id("carol")])
+        try cluster.connect("carol")
+        XCTAssertEqual(cluster.doctor.machine.activePatients, [id("alice"), id("carol")])
+    }
+
     /// The console path: `DoctorService.revoke` over TCP ends the connected patient's session
     /// ("revoked"), the others get a new epoch, `patients()` lists her revoked, and
     /// `DoctorService.enroll` of a new key is live (no restart).
