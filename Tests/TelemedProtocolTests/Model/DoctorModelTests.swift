@@ -43,8 +43,8 @@ final class DoctorModelTests: XCTestCase {
         environment["TELEMED_MODEL_EVENTS"].flatMap(Int.init).map { max(1, $0) } ?? 60
     }
 
-    static func events(seed: UInt64, count: Int) -> [ModelEvent] {
-        var generator = ModelEventGenerator(seed: seed)
+    static func events(seed: UInt64, count: Int, registry: Bool = false) -> [ModelEvent] {
+        var generator = ModelEventGenerator(seed: seed, registry: registry)
         return generator.events(count: count)
     }
 
@@ -92,6 +92,34 @@ final class DoctorModelTests: XCTestCase {
             XCTAssertEqual(required.subtracting(rules), [], "rules the default run never exercised")
             XCTAssertGreaterThan(joins, 20, "too few completed joins")
             print("model paths reached: \(paths.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))")
+        }
+    }
+
+    /// The same comparison with the operator's `revoke` and `enroll` mixed into the random
+    /// sequences (`DoctorMachine.revoke` / `.enroll` against `DoctorModel.revoke` / `.enroll`).
+    func testMachineAgreesWithTheReferenceModelUnderRevocations() throws {
+        var paths: [String: Int] = [:]
+        let seeds = try runSeeds()
+        for seed in seeds {
+            let events = Self.events(seed: seed, count: length, registry: true)
+            var runner = try ModelRunner(mutant: mutant, fault: fault)
+            let found = try runner.run(events)
+            paths.merge(runner.coverage, uniquingKeysWith: +)
+            guard found != nil else { continue }
+            var shrinker = ModelShrinker(mutant: mutant, fault: fault)
+            if let (shortest, divergence) = try shrinker.shrink(events) {
+                XCTFail(Self.report(seed: seed, events: shortest, divergence: divergence, replays: shrinker.replays,
+                                    mutant: mutant, fault: fault)
+                        + "\n(sequences with revoke/enroll: testMachineAgreesWithTheReferenceModelUnderRevocations)")
+            } else {
+                XCTFail("seed \(seed): the divergence did not reproduce from a fresh start (nondeterminism)")
+            }
+        }
+        if seeds.count >= Int(Self.defaultRuns) {
+            for path in ["revoke", "revoke ended a session", "enroll again"] {
+                XCTAssertNotNil(paths[path], "the random run never reached \(path)")
+            }
+            print("model paths reached with revocations: \(paths.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))")
         }
     }
 
