@@ -1,3 +1,5 @@
+import Logging
+import TelemedCrypto
 import TelemedProtocol
 
 // MARK: - Operator commands
@@ -36,6 +38,71 @@ extension DoctorNode {
     public func disconnectAll() {
         let now = clock.now()
         apply(machine.disconnectAll(now: now), now: now)
+    }
+
+    // MARK: - Registry
+
+    /// Enrolls `publicKey` for `id` while the doctor runs: checked by the machine (on a copy,
+    /// so a refusal changes nothing), then written to the security store with its audit row,
+    /// and only once that is durable fed to the machine, whose actions are then applied (for a
+    /// replace, the old key's session ends: DISCONNECT "key replaced", close, new epoch).
+    ///
+    /// - Throws: ``StoreError/registry(_:)`` for a refusal (by the machine or by the store,
+    ///   which also refuses retired keys), or a write failure; either way nothing changed and
+    ///   nothing was sent.
+    @discardableResult
+    public func enroll(_ id: PeerID, publicKey: PublicKey, replace: Bool = false) throws(StoreError) -> EnrollmentKind {
+        let now = clock.now()
+        var next = machine
+        var draw = rng
+        let actions: [DoctorAction]
+        do {
+            actions = try next.enroll(id, publicKey: publicKey, replace: replace, now: now, using: &draw)
+        } catch {
+            throw .registry(error)
+        }
+        let kind = try store.enroll(id, publicKey: publicKey, group: machine.group, replace: replace, at: now.wall)
+        machine = next
+        rng = draw
+        logger.notice("patient enrolled", metadata: ["patient": "\(id)", "kind": "\(kind.rawValue)",
+                                                     "fingerprint": "\(publicKey.fingerprint)"])
+        apply(actions, now: now)
+        return kind
+    }
+
+    /// Revokes `id` while the doctor runs: checked by the machine on a copy, written to the
+    /// security store (row revoked, key retired, audit row), and only then fed to the machine:
+    /// its session ends at once (DISCONNECT "revoked", close, one new epoch for the rest), its
+    /// pending handshakes end, and from then on it is refused like an unknown id.
+    ///
+    /// - Throws: ``StoreError/registry(_:)`` (``RegistryError/notEnrolled(_:)``,
+    ///   ``RegistryError/alreadyRevoked(_:)``) or a write failure; nothing changed then.
+    public func revoke(_ id: PeerID) throws(StoreError) {
+        let now = clock.now()
+        var next = machine
+        var draw = rng
+        let actions: [DoctorAction]
+        do {
+            actions = try next.revoke(id, now: now, using: &draw)
+        } catch {
+            // The store tells a revoked id apart from one never enrolled.
+            if case .notEnrolled = error, let row = try store.patient(id), row.status == .revoked {
+                throw .registry(.alreadyRevoked(id))
+            }
+            throw .registry(error)
+        }
+        try store.revoke(id, at: now.wall)
+        machine = next
+        rng = draw
+        logger.notice("patient revoked", metadata: ["patient": "\(id)"])
+        apply(actions, now: now)
+    }
+
+    /// Every id the store knows (revoked ones included), ascending, with whether it is a
+    /// member now.
+    public func patients() throws(StoreError) -> [PatientListing] {
+        let active = Set(machine.activePatients)
+        return try store.patients().map { PatientListing(patient: $0, connected: active.contains($0.id)) }
     }
 
     /// Records the doctor's stop in the audit log (the host calls it once, at shutdown).

@@ -51,25 +51,38 @@ public final class DoctorNode {
     let logger: Logger
     let observer: ((DoctorEvent) -> Void)?
 
+    /// What the one-time import of `keys.registry` into the store did when this node was built
+    /// (audited row by row); nil when the store had imported before. The host may report it.
+    public let legacyImport: LegacyImport?
+
     /// True once a security change could not be written (the node keeps failing closed).
     public private(set) var storeFailed = false
 
     // MARK: - Building
 
-    /// Builds the node, restoring the saved security state from `securityStore`. Call
-    /// ``start()`` before feeding it any transport event.
+    /// Builds the node, restoring the saved security state and the patient registry from
+    /// `securityStore`. Call ``start()`` before feeding it any transport event.
+    ///
+    /// The registry the machine starts with is the store's (``SecurityStore/registry(group:)``):
+    /// `keys.registry` only seeds it, through the store's one-time
+    /// ``SecurityStore/importLegacyRegistry(_:group:at:)`` on the first node built over a
+    /// database. After that, enrollments and revocations (``enroll(_:publicKey:replace:)``,
+    /// ``revoke(_:)``, or the offline commands) are the only changes, and they survive restarts.
     public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, securityStore: SecurityStore,
                 audit: AuditLog?, transport: any Transport, clock: any NodeClock, timers: any TimerScheduler,
                 rng: NodeRandom, logger: Logger, observer: ((DoctorEvent) -> Void)? = nil) throws(DoctorNodeError) {
         let restored: SecurityState
+        let registry: [PeerID: PublicKey]
         do {
             restored = try securityStore.load()
+            legacyImport = try securityStore.importLegacyRegistry(keys.registry, group: keys.group, at: clock.now().wall)
+            registry = try securityStore.registry(group: keys.group)
         } catch {
             throw .store(error)
         }
         do {
             machine = try DoctorMachine(configuration: configuration, group: keys.group, identity: keys.identity,
-                                        privateKey: keys.privateKey, registry: keys.registry, restoring: restored)
+                                        privateKey: keys.privateKey, registry: registry, restoring: restored)
         } catch {
             throw .configuration(error)
         }

@@ -1,4 +1,5 @@
 import Logging
+import TelemedCrypto
 import TelemedProtocol
 import TelemedTransport
 
@@ -18,7 +19,7 @@ public actor DoctorService {
         /// Active patients in ascending id order, with their last receipt in this session
         /// (``DoctorMachine/lastReceipt(of:)``).
         public var members: [(id: String, lastReceipt: DoctorMachine.MemberReceipt?)]
-        /// Every enrolled id.
+        /// Every enrolled id (the live registry: enrollments and revocations included).
         public var enrolled: [String]
         /// Connections still in their handshake.
         public var pendingHandshakes: Int
@@ -128,6 +129,27 @@ public actor DoctorService {
         try running().unblock(target)
     }
 
+    /// Enrolls a patient's public key while the doctor runs (persisted and audited first, then
+    /// fed to the machine; see ``DoctorNode/enroll(_:publicKey:replace:)``). With `replace`, an
+    /// enrolled id gets the new key and its old key's session ends.
+    @discardableResult
+    public func enroll(_ patient: PeerID, publicKey: PublicKey, replace: Bool = false) throws(StoreError) -> EnrollmentKind {
+        try running().enroll(patient, publicKey: publicKey, replace: replace)
+    }
+
+    /// Revokes a patient while the doctor runs: its session ends at once (DISCONNECT
+    /// "revoked", close, one new epoch for the rest) and it is refused like an unknown id from
+    /// then on (see ``DoctorNode/revoke(_:)``).
+    public func revoke(_ patient: PeerID) throws(StoreError) {
+        try running().revoke(patient)
+    }
+
+    /// Every id in the registry, revoked ones included, with its fingerprint, status and
+    /// whether it is connected (the console's `patients`).
+    public func patients() throws(StoreError) -> [PatientListing] {
+        try running().patients()
+    }
+
     /// Disconnects everyone (the console's `disconnect`).
     public func disconnectAll() {
         running().disconnectAll()
@@ -150,7 +172,7 @@ public actor DoctorService {
         let machine = node.machine
         return Status(identity: machine.identity.value, epoch: machine.epoch,
                       members: machine.activePatients.map { id in (id.value, machine.lastReceipt(of: id)) },
-                      enrolled: keys.registry.keys.sorted().map(\.value),
+                      enrolled: machine.enrolledPatients.map(\.value),
                       pendingHandshakes: machine.pendingHandshakes)
     }
 

@@ -27,19 +27,23 @@ public final class AuditLog {
         guard !rows.isEmpty else { return }
         do {
             try writer.write { db in
-                for row in rows {
-                    try db.execute(sql: """
-                        INSERT INTO audit (wall, kind, rule, patient, source, connection, epoch, seq, detail)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [Int64(clamping: row.wall), row.kind.rawValue, row.rule, row.patient,
-                                         row.source, row.connection.map { Int64(clamping: $0) },
-                                         row.epoch.map { Int64(clamping: $0) }, row.seq.map { Int64(clamping: $0) },
-                                         row.detail])
-                }
+                for row in rows { try Self.insert(row, db) }
             }
         } catch {
             throw .writeFailed("\(error)")
         }
+    }
+
+    /// Inserts one row inside a transaction the caller holds (the registry writes its audit
+    /// rows in the same transaction as the change they record).
+    static func insert(_ row: AuditRow, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO audit (wall, kind, rule, patient, source, connection, epoch, seq, detail)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [Int64(clamping: row.wall), row.kind.rawValue, row.rule, row.patient,
+                             row.source, row.connection.map { Int64(clamping: $0) },
+                             row.epoch.map { Int64(clamping: $0) }, row.seq.map { Int64(clamping: $0) },
+                             row.detail])
     }
 
     // MARK: - Reading

@@ -30,6 +30,14 @@ public enum AuditKind: String, Sendable, CaseIterable, Codable {
     case start
     /// The doctor shut down.
     case stop
+    /// A patient's public key was enrolled (a new id, an id enrolled again after its
+    /// revocation, or the one-time import of the legacy `registry/` files). The detail names
+    /// the key's fingerprint.
+    case enroll
+    /// An enrolled patient's key was replaced by another (the old key is retired).
+    case replace
+    /// A patient was revoked (its key is retired; the id is refused like an unknown id).
+    case revoke
 }
 
 // MARK: - AuditRow

@@ -2,7 +2,8 @@ import GRDB
 
 // MARK: - Schema
 
-/// The doctor's database: security state (blocks, failure counters, T0) and the audit log.
+/// The doctor's database: security state (blocks, failure counters, T0), the patient registry
+/// (enrolled and revoked patients, retired keys) and the audit log.
 enum DoctorDatabase {
     /// Opens (creating if needed) the database at `path` in WAL mode with full syncs.
     static func open(path: String) throws(StoreError) -> any DatabaseWriter {
@@ -52,6 +53,22 @@ enum DoctorDatabase {
                                     rule TEXT, patient TEXT, source TEXT, connection INTEGER, epoch INTEGER,
                                     seq INTEGER, detail TEXT NOT NULL);
                 CREATE INDEX audit_by_kind ON audit (kind);
+                """)
+        }
+        // The patient registry (issue 13): who is enrolled with which public key, who was
+        // revoked, and every key that was revoked or replaced (never enrolled again).
+        // `key_group` is the group's name; `public_key` its L-byte encoding; `fingerprint` the
+        // 64 hex digits of KeyFingerprint (SHA-256 of `public_key`). At most one enrolled
+        // (not revoked) row holds a given key.
+        migrator.registerMigration("v2-registry") { db in
+            try db.execute(sql: """
+                CREATE TABLE patients (id TEXT PRIMARY KEY NOT NULL, key_group TEXT NOT NULL,
+                                       public_key BLOB NOT NULL, fingerprint TEXT NOT NULL,
+                                       enrolled_at INTEGER NOT NULL, revoked_at INTEGER);
+                CREATE UNIQUE INDEX patients_enrolled_key ON patients (fingerprint) WHERE revoked_at IS NULL;
+                CREATE TABLE retired_keys (fingerprint TEXT PRIMARY KEY NOT NULL, patient TEXT NOT NULL,
+                                           key_group TEXT NOT NULL, retired_at INTEGER NOT NULL,
+                                           reason TEXT NOT NULL);
                 """)
         }
         try migrator.migrate(writer)

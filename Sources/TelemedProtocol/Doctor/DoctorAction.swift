@@ -26,6 +26,11 @@ public enum LeaveReason: String, Sendable, Equatable {
     case outboundQueueFull
     /// The doctor disconnected everyone (shutdown or the `disconnect` command).
     case shutdown
+    /// The operator revoked the patient (DISCONNECT "revoked").
+    case revoked
+    /// The operator replaced the patient's key; the session of the old key ends
+    /// (DISCONNECT "key replaced").
+    case keyReplaced = "key_replaced"
 }
 
 /// What the doctor tells its host. Plain data: no secrets, no plaintexts.

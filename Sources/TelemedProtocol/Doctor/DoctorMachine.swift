@@ -38,7 +38,9 @@ public struct DoctorMachine: Sendable {
     /// ID_GWN.
     public let identity: PeerID
     let privateKey: PrivateKey
-    let registry: [PeerID: PublicKey]
+    /// The enrolled patients, id → public key. Changed only by the operator inputs
+    /// ``enroll(_:publicKey:replace:now:using:)`` and ``revoke(_:now:using:)``.
+    var registry: [PeerID: PublicKey]
     /// A fixed valid key that unknown ids are verified against, so the work and the answer
     /// match a bad signature (R-ID).
     let dummyKey: PublicKey
@@ -112,6 +114,7 @@ public struct DoctorMachine: Sendable {
     public mutating func start(now: Instant) -> [DoctorAction] {
         started = true
         let changes = policy.recordStart(wallClock: now.wall) + policy.purgeExpired(now: now.wall)
+            + policy.resizeDeviceTable(enrolledPatients: registry.count, now: now.wall)
         let alerts = policy.recomputeSaturation()
         return changes.map { .persist($0) } + alerts.map { .event(.alert($0)) }
     }

@@ -66,6 +66,15 @@ struct ReplayCache: Sendable {
         return .inserted
     }
 
+    /// Forgets every entry of `patient` (it was revoked or its key replaced: a request of an id
+    /// that is not enrolled must meet an empty cache, as an unknown id's does). Scans the cache
+    /// once; an operator action, not a per-request cost.
+    mutating func remove(_ patient: PeerID) {
+        guard perID[patient] != nil else { return }
+        for key in expiries.keys where key.patient == patient { expiries[key] = nil }
+        perID[patient] = nil
+    }
+
     /// Drops entries whose lifetime has ended.
     mutating func purge(now: UInt64) {
         while head < order.count, order[head].expiry <= now {

@@ -23,12 +23,29 @@ struct SecurityPolicy: Sendable {
     let configuration: DoctorConfiguration
     /// Set while a source block could not be recorded at all.
     private(set) var saturated = false
-    private let deviceCapacity: Int
+    /// The device-block table's bound: `deviceBlocksPerPatient` × enrolled patients (at least one).
+    private(set) var deviceCapacity: Int
 
     init(state: SecurityState, configuration: DoctorConfiguration, enrolledPatients: Int) {
         self.state = state
         self.configuration = configuration
         self.deviceCapacity = max(1, enrolledPatients) * configuration.deviceBlocksPerPatient
+    }
+
+    /// Resizes the device-block table to `enrolledPatients` × `deviceBlocksPerPatient` (an
+    /// enrollment or revocation changed the count) and, when the table now holds more blocks
+    /// than that, drops expired ones and then evicts the blocks closest to expiry, as a full
+    /// table does (PROTOCOL.md §5).
+    mutating func resizeDeviceTable(enrolledPatients: Int, now: UInt64) -> [SecurityChange] {
+        deviceCapacity = max(1, enrolledPatients) * configuration.deviceBlocksPerPatient
+        guard state.deviceBlocks.count > deviceCapacity else { return [] }
+        var changes = purgeExpired(now: now)
+        while state.deviceBlocks.count > deviceCapacity,
+              let victim = state.deviceBlocks.min(by: { ($0.value, $0.key) < ($1.value, $1.key) })?.key {
+            state.deviceBlocks[victim] = nil
+            changes.append(.unblocked(.device(victim), reason: .evicted))
+        }
+        return changes
     }
 
     // MARK: - Queries
@@ -226,9 +243,9 @@ struct SecurityPolicy: Sendable {
     }
 
     /// Lifts every device block of one patient id. Returns the changes (empty when none).
-    mutating func unblockDevices(of patient: PeerID) -> [SecurityChange] {
+    mutating func unblockDevices(of patient: PeerID, reason: UnblockReason = .operatorUnblock) -> [SecurityChange] {
         let keys = state.deviceBlocks.keys.filter { $0.patient == patient }.sorted()
         for key in keys { state.deviceBlocks[key] = nil }
-        return keys.map { .unblocked(.device($0), reason: .operatorUnblock) }
+        return keys.map { .unblocked(.device($0), reason: reason) }
     }
 }

@@ -87,7 +87,8 @@ public enum SecurityChange: Sendable, Equatable {
     case failuresCleared(SourceAddress)
     /// A block was set or extended until the given wall time.
     case blocked(BlockTarget, until: UInt64)
-    /// A block was removed: expired, replaced by a prefix block, evicted, or lifted by hand.
+    /// A block was removed: expired, replaced by a prefix block, evicted, lifted by hand, or its
+    /// patient revoked.
     case unblocked(BlockTarget, reason: UnblockReason)
 }
 
@@ -101,4 +102,7 @@ public enum UnblockReason: String, Sendable, Equatable, Codable {
     case evicted
     /// The operator lifted it.
     case operatorUnblock
+    /// The device's patient was revoked, or its key replaced: an id that is not enrolled holds
+    /// no device block, exactly like an id that never was (R-ID).
+    case patientRevoked
 }
