@@ -116,19 +116,17 @@ final class PersistenceTests: XCTestCase {
 
     // MARK: - Key files
 
+    /// Exercises ``KeyStore/createDoctor(id:group:using:)``, ``KeyStore/loadDoctor()`` (with the
+    /// legacy registry files) and ``KeyStore/loadCredential(_:)`` (a legacy credential).
     func testKeyFilesAreOwnerOnlyAndRoundTrip() throws {
         let directory = try temporaryDirectory("keys") + "/state"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let keys = KeyStore(directory: directory)
         var rng = SeededRandom(seed: 3)
         let doctor = try keys.createDoctor(id: TestKeys.id("dr-who"), group: TestKeys.group, using: &rng)
-        let credential = try keys.enroll(TestKeys.id("alice"), doctor: doctor, host: "127.0.0.1", port: 8123, using: &rng)
-        for path in [keys.doctorKeyPath, keys.registryPath(TestKeys.id("alice")), keys.credentialPath(TestKeys.id("alice"))] {
-            XCTAssertEqual(try mode(path), 0o600, path)
-        }
-        for path in [directory, keys.registryDirectory, keys.credentialDirectory] {
-            XCTAssertEqual(try mode(path), 0o700, path)
-        }
+        let credential = try writeLegacyEnrollment("alice", doctor: doctor, port: 8123, in: keys, using: &rng)
+        XCTAssertEqual(try mode(keys.doctorKeyPath), 0o600)
+        XCTAssertEqual(try mode(directory), 0o700)
         let store = try SecurityStore(path: keys.databasePath)
         _ = store
         XCTAssertEqual(try mode(keys.databasePath), 0o600)
@@ -151,7 +149,7 @@ final class PersistenceTests: XCTestCase {
         let keys = KeyStore(directory: directory)
         var rng = SeededRandom(seed: 4)
         let doctor = try keys.createDoctor(id: TestKeys.id("doctor"), group: TestKeys.group, using: &rng)
-        try keys.enroll(TestKeys.id("alice"), doctor: doctor, host: "127.0.0.1", port: 8000, using: &rng)
+        try writeLegacyEnrollment("alice", doctor: doctor, port: 8000, in: keys, using: &rng)
 
         // A registry entry of another group.
         let bobPath = keys.registryPath(TestKeys.id("bob"))
@@ -189,6 +187,31 @@ final class PersistenceTests: XCTestCase {
         XCTAssertThrowsError(try keys.loadCredential(TestKeys.id("nobody"))) { error in
             guard case .missing? = error as? KeyStoreError else { return XCTFail("\(error)") }
         }
+    }
+
+    /// Writes what the removed `doctor enroll <id>` wrote (a registry entry and a credential
+    /// holding the patient's private key), which ``KeyStore/loadRegistry(group:)`` (the store's
+    /// legacy import) and ``KeyStore/loadCredential(_:)`` (a legacy device) still read.
+    @discardableResult
+    private func writeLegacyEnrollment(_ name: String, doctor: DoctorKeyMaterial, port: Int, in keys: KeyStore,
+                                       using rng: inout SeededRandom) throws -> PatientCredential {
+        let id = TestKeys.id(name)
+        let key = PrivateKey(generatingIn: doctor.group, using: &rng)
+        let registry = #"{"format":"telemed-enrolled-patient-v1","group":"\#(doctor.group.name)","id":"\#(name)","#
+            + #""publicKey":"\#(key.publicKey.hex)"}"#
+        let credential = #"{"format":"telemed-patient-credential-v1","group":"\#(doctor.group.name)","id":"\#(name)","#
+            + #""privateKey":"\#(BigInt.encodeHex(key.scalarBytes))","publicKey":"\#(key.publicKey.hex)","#
+            + #""doctorID":"\#(doctor.identity)","doctorPublicKey":"\#(doctor.privateKey.publicKey.hex)","#
+            + #""doctorHost":"127.0.0.1","doctorPort":\#(port)}"#
+        for (directory, path, text) in [(keys.registryDirectory, keys.registryPath(id), registry),
+                                        (keys.credentialDirectory, keys.credentialPath(id), credential)] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(text.utf8),
+                                                         attributes: [.posixPermissions: 0o600]))
+        }
+        return PatientCredential(identity: id, privateKey: key, doctorID: doctor.identity,
+                                 doctorKey: doctor.privateKey.publicKey, host: "127.0.0.1", port: port)
     }
 
     private func mode(_ path: String) throws -> Int {

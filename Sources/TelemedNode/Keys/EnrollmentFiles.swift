@@ -284,3 +284,31 @@ extension PrivateFiles {
         try write(Array(data) + [0x0a], to: path, overwrite: overwrite)
     }
 }
+
+// MARK: - Refusals named by file and field
+
+extension EnrollmentRequest {
+    /// A registry refusal of the request read from `path` (by the security store or the
+    /// doctor's machine), as an error naming the file and the field at fault: `id` for an id
+    /// already enrolled, `publicKey` for a key that is retired, in use or unchanged, `group` for
+    /// a key of another group. Other cases keep the registry's wording under the field `id`.
+    public static func refusal(_ error: RegistryError, path: String) -> KeyStoreError {
+        switch error {
+        case let .alreadyEnrolled(id):
+            return .invalidField(path: path, field: "id",
+                                 reason: "\(id) is already enrolled (enroll with replace to give it this key, or revoke it first)")
+        case let .keyUnchanged(id):
+            return .invalidField(path: path, field: "publicKey", reason: "is the key \(id) has already; nothing to replace")
+        case let .keyRetired(fingerprint):
+            return .invalidField(path: path, field: "publicKey",
+                                 reason: "\(fingerprint) was revoked or replaced before and is never enrolled again; "
+                                     + "the device must make a new key")
+        case let .keyInUse(fingerprint, by: id):
+            return .invalidField(path: path, field: "publicKey", reason: "\(fingerprint) is enrolled for \(id) already")
+        case let .wrongGroup(expected, found):
+            return .wrongGroup(path: path, expected: expected, found: String(found.prefix(64)))
+        case .notEnrolled, .alreadyRevoked:
+            return .invalidField(path: path, field: "id", reason: "\(error)")
+        }
+    }
+}
