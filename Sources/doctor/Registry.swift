@@ -6,6 +6,13 @@ import TelemedProtocol
 
 // MARK: - Shared by the offline commands and the console
 
+/// A refusal at run time (not a usage mistake): printed as `Error: …` without the usage
+/// lines; exit status 1.
+struct Refusal: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// The doctor's card for `doctor` listening at `host`:`port`.
 func makeCard(_ doctor: DoctorKeyMaterial, host: String, port: Int) throws -> DoctorCard {
     try DoctorCard(identity: doctor.identity, publicKey: doctor.privateKey.publicKey, host: host, port: port)
@@ -92,7 +99,7 @@ func openRegistry(_ keys: KeyStore, doctor: DoctorKeyMaterial) throws -> Securit
 /// Refuses an offline registry change while a doctor serves from the same state directory.
 func refuseWhileServing(_ stateDir: String, console: String) throws {
     if StateLock.isHeld(stateDir) {
-        throw ValidationError("""
+        throw Refusal("""
             a doctor is serving from \(stateDir): change the registry in its console (\(console)), \
             so the running doctor applies it at once
             """)
@@ -182,7 +189,7 @@ struct Enroll: AsyncParsableCommand {
         do {
             try writeCard(card, to: cardOut, for: checked.identity)
         } catch {
-            throw ValidationError("\(checked.identity) is enrolled, but the card was not written: \(error); "
+            throw Refusal("\(checked.identity) is enrolled, but the card was not written: \(error); "
                                     + "write it with `doctor card --card-out <path>`")
         }
     }

@@ -82,7 +82,7 @@ struct Serve: AsyncParsableCommand {
         let keys = KeyStore(directory: common.stateDir)
         let doctor = try loadOrCreateDoctor(keys, identity: identity, create: true)
         guard StateLock.acquire(common.stateDir) else {
-            throw ValidationError("another doctor is serving from \(common.stateDir) (it holds \(StateLock.path(common.stateDir)))")
+            throw Refusal("another doctor is serving from \(common.stateDir) (it holds \(StateLock.path(common.stateDir)))")
         }
         warnAboutLegacyCredentials(keys)
 

@@ -296,7 +296,7 @@ extension EnrollmentRequest {
         switch error {
         case let .alreadyEnrolled(id):
             return .invalidField(path: path, field: "id",
-                                 reason: "\(id) is already enrolled (enroll with replace to give it this key, or revoke it first)")
+                                 reason: "\(id) is already enrolled (--replace gives it this key; or revoke it first)")
         case let .keyUnchanged(id):
             return .invalidField(path: path, field: "publicKey", reason: "is the key \(id) has already; nothing to replace")
         case let .keyRetired(fingerprint):
