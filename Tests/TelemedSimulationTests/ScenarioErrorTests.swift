@@ -37,6 +37,34 @@ final class ScenarioErrorTests: XCTestCase {
         }
     }
 
+    /// The `enroll` and `revoke` steps (`StepDecoder`, `NameChecker`): a patient outside the cast,
+    /// a key name that is an attacker's, an empty key name, a signer named by no earlier
+    /// `enroll`, a wrong `replace` type — each refused with its path; a signer introduced by an
+    /// earlier `enroll` is accepted.
+    func testEnrollAndRevokeStepsAreChecked() {
+        let cast = #""patients":[{"id":"alice","host":"10.0.1.10"}],"attackers":[{"name":"eve","host":"203.0.113.7"}]"#
+        let cases: [(String, String)] = [
+            (#"{\#(cast),"steps":[{"do":"revoke","patient":"zed"}]}"#, "$.steps[0].patient"),
+            (#"{\#(cast),"steps":[{"do":"revoke"}]}"#, "$.steps[0].patient"),
+            (#"{\#(cast),"steps":[{"do":"enroll","patient":"zed"}]}"#, "$.steps[0].patient"),
+            (#"{\#(cast),"steps":[{"do":"enroll","patient":"alice","key":"eve"}]}"#, "$.steps[0].key"),
+            (#"{\#(cast),"steps":[{"do":"enroll","patient":"alice","key":""}]}"#, "$.steps[0].key"),
+            (#"{\#(cast),"steps":[{"do":"enroll","patient":"alice","replace":"yes"}]}"#, "$.steps[0].replace"),
+            (#"{\#(cast),"steps":[{"do":"connect","patient":"alice","signer":"phone"}]}"#, "$.steps[0].signer"),
+            (#"{\#(cast),"steps":[{"do":"connect","patient":"alice","signer":"phone"},{"do":"enroll","patient":"alice","key":"phone"}]}"#,
+             "$.steps[0].signer"),
+        ]
+        for (json, path) in cases {
+            guard let found = scenarioError(json) else {
+                XCTFail("accepted: \(json)")
+                continue
+            }
+            XCTAssertEqual(found.path, path, "\(json) → \(found)")
+        }
+        XCTAssertNil(scenarioError(#"{\#(cast),"steps":[{"do":"enroll","patient":"alice","key":"phone","replace":true},"#
+                                   + #"{"do":"connect","patient":"alice","signer":"phone"},{"do":"revoke","patient":"alice"}]}"#))
+    }
+
     func testLoadingAFileNamesTheFile() throws {
         let path = NSTemporaryDirectory() + "sim-bad-\(getpid()).json"
         try Data(#"{"seed":"one"}"#.utf8).write(to: URL(fileURLWithPath: path))

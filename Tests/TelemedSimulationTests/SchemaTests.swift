@@ -25,7 +25,7 @@ final class SchemaTests: XCTestCase {
         let schema = try schema()
         guard case let .array(steps)? = schema["$defs"]?["step"]?["oneOf"] else { return XCTFail("no steps") }
         let verbs = steps.compactMap { $0["properties"]?["do"]?["const"]?.stringValue }
-        XCTAssertEqual(Set(verbs), ["connect", "leave", "kick", "broadcast", "rekey", "unblock", "restart", "advance",
+        XCTAssertEqual(Set(verbs), ["connect", "leave", "kick", "broadcast", "rekey", "unblock", "enroll", "revoke", "restart", "advance",
                                     "skew", "send", "inject", "flood", "close", "check"])
         for key in keys(schema["$defs"]?["expect"]?["properties"]) {
             // Every documented expectation key is known to the decoder (a wrong value, not an unknown key).

@@ -13,6 +13,7 @@ extension Simulation {
         var found = violations
         violations = []
         found += sessionsHaveVerifiedRequests()
+        found += revokedPatientsHoldNoSession()
         if settled { found += patientsOnCurrentEpoch() }
         found += tablesWithinBounds()
         return found
@@ -30,7 +31,7 @@ extension Simulation {
                 continue
             }
             if flow.verifiedRequestFor == patient { continue }
-            guard let key = keys.registry[patient] else {
+            guard let key = machine.enrolledKey(of: patient) else {
                 found.append("invariant: member \(patient) is not enrolled")
                 continue
             }
@@ -46,6 +47,31 @@ extension Simulation {
             } else {
                 found.append("invariant: member \(patient) has a session without a KEY_VERIFICATION verified under its key")
             }
+        }
+        return found
+    }
+
+    /// Revoked ids hold no session: no id the security store lists as revoked is a member, and
+    /// the machine's registry is exactly the store's enrolled ids (what it would load after a
+    /// restart).
+    private func revokedPatientsHoldNoSession() -> [String] {
+        let machine = doctor.machine
+        let rows: [EnrolledPatient]
+        do {
+            rows = try store.patients()
+        } catch {
+            return ["invariant: the registry could not be read: \(error)"]
+        }
+        var found: [String] = []
+        for row in rows where row.status == .revoked && machine.connection(of: row.id) != nil {
+            found.append("invariant: \(row.id) is revoked but holds a session")
+        }
+        let stored = rows.filter { $0.status == .enrolled }.map(\.id)
+        if stored != machine.enrolledPatients {
+            found.append("invariant: the doctor's registry \(machine.enrolledPatients) differs from the store's \(stored)")
+        }
+        for row in rows where row.status == .enrolled && machine.enrolledKey(of: row.id) != row.publicKey {
+            found.append("invariant: \(row.id)'s enrolled key differs between the doctor and the store")
         }
         return found
     }
@@ -81,7 +107,7 @@ extension Simulation {
             ("active patients", machine.activePatients.count, configuration.maxActivePatients),
             ("source-block table", state.sourceTableCount, configuration.sourceBlockCapacity),
             ("failure counters", state.failures.count, configuration.failureTableCapacity),
-            ("device blocks", state.deviceBlocks.count, configuration.deviceBlocksPerPatient * max(1, keys.registry.count)),
+            ("device blocks", state.deviceBlocks.count, configuration.deviceBlocksPerPatient * max(1, machine.enrolledPatients.count)),
         ]
         for (source, times) in state.failures.sorted(by: { $0.key < $1.key }) {
             checks.append(("failure times of \(source)", times.count, configuration.failureThreshold))

@@ -13,6 +13,10 @@ extension Simulation {
         case let .broadcast(label, text): return "operator broadcasts \(label) (\(text.utf8.count) bytes)"
         case .rekey: return "operator rekeys"
         case let .unblock(target): return "operator unblocks \(target)"
+        case let .enroll(patient, key, replace):
+            let keyText = key.map { $0 == patient ? "its own key" : "key \($0)" } ?? "its own key"
+            return "operator \(replace ? "replaces the key of" : "enrolls") \(patient) with \(keyText)"
+        case let .revoke(patient): return "operator revokes \(patient)"
         case .restartDoctor: return "doctor restarts (same security store)"
         case let .advance(millis): return "advance \(DurationText.text(millis))"
         case let .skew(actor, millis, relative):

@@ -47,7 +47,8 @@ extension Simulation {
 
     private func recoverToken(_ token: SessionToken, on flow: Flow) {
         guard let request = flow.request, let requestElement = flow.requestElement, request.rnI == token.rnI,
-              let patientKey = keys.patientKeys[token.idI.value],
+              let patientKey = doctor.machine.enrolledKey(of: token.idI).flatMap(privateKey(matching:))
+                ?? keys.patientKeys[token.idI.value],
               let ciphertext = try? ElGamalCiphertext(group: keys.group, c1Bytes: token.c1.bytes, c2Bytes: token.c2.bytes),
               let element = try? patientKey.decrypt(ciphertext) else { return }
         let doctorElement = keys.group.encodeElement(element)

@@ -41,6 +41,14 @@ extension Simulation {
             operatorCommand { () throws(DoctorCommandError) in try doctor.rekey() }
         case let .unblock(target):
             operatorCommand { () throws(DoctorCommandError) in try doctor.unblock(target) }
+        case let .enroll(patient, keyName, replace):
+            let key = try signingKey(named: keyName ?? patient)
+            registryCommand { () throws(StoreError) in
+                try doctor.enroll(try registryID(patient), publicKey: key.publicKey, replace: replace)
+                deviceKeys[patient] = key
+            }
+        case let .revoke(patient):
+            registryCommand { () throws(StoreError) in try doctor.revoke(try registryID(patient)) }
         case .restartDoctor:
             try restartDoctor()
         case let .advance(millis):
@@ -77,6 +85,56 @@ extension Simulation {
         }
     }
 
+    private func registryID(_ text: String) throws(StoreError) -> PeerID {
+        guard let id = try? PeerID(text) else { throw .registry(.notEnrolled(keys.doctorID)) }
+        return id
+    }
+
+    /// Runs an enroll or revoke; a refusal is recorded as the step's command error, named after
+    /// the ``RegistryError`` case (`alreadyEnrolled`, `keyRetired`, …).
+    private func registryCommand(_ command: () throws(StoreError) -> Void) {
+        do {
+            try command()
+        } catch {
+            window.commandError = Simulation.registryErrorName(error)
+            emit("commandError", [("error", .string(window.commandError ?? "")), ("detail", .string(error.description))])
+        }
+    }
+
+    static func registryErrorName(_ error: StoreError) -> String {
+        guard case let .registry(refusal) = error else { return "storeFailure" }
+        switch refusal {
+        case .alreadyEnrolled: return "alreadyEnrolled"
+        case .notEnrolled: return "notEnrolled"
+        case .alreadyRevoked: return "alreadyRevoked"
+        case .keyUnchanged: return "keyUnchanged"
+        case .keyRetired: return "keyRetired"
+        case .keyInUse: return "keyInUse"
+        case .wrongGroup: return "wrongGroup"
+        }
+    }
+
+    /// The private key called `name`: a patient's cast key (by its id), or a named key, generated
+    /// from the seed on first use and added to the secrets the trace is scanned for.
+    func signingKey(named name: String) throws(SimulationFailure) -> PrivateKey {
+        if let key = keys.patientKeys[name] ?? namedKeys[name] { return key }
+        guard scenario.patients.contains(where: { $0.id == name }) == false else {
+            throw SimulationFailure(message: "no key for \(name)")
+        }
+        var random = root.fork("key/named/\(name)")
+        let key = PrivateKey(generatingIn: keys.group, using: &random)
+        namedKeys[name] = key
+        secrets.add(key.scalarBytes, "key \(name)'s private key")
+        return key
+    }
+
+    /// The private key matching `publicKey` among the cast and named keys.
+    func privateKey(matching publicKey: PublicKey) -> PrivateKey? {
+        for (_, key) in keys.patientKeys.sorted(by: { $0.key < $1.key }) where key.publicKey == publicKey { return key }
+        for (_, key) in namedKeys.sorted(by: { $0.key < $1.key }) where key.publicKey == publicKey { return key }
+        return nil
+    }
+
     static func commandErrorName(_ error: DoctorCommandError) -> String {
         switch error {
         case .nobodyConnected: return "nobodyConnected"
@@ -90,9 +148,18 @@ extension Simulation {
 
     /// A real patient device opens a connection and runs the handshake through `PatientNode`.
     func connect(_ patient: String, from: String?, signer: String?) throws(SimulationFailure) {
-        guard let spec = scenario.patients.first(where: { $0.id == patient }),
-              let signingKey = keys.patientKeys[signer ?? patient], let clock = clocks[patient] else {
+        guard let spec = scenario.patients.first(where: { $0.id == patient }), let clock = clocks[patient] else {
             throw SimulationFailure(message: "unknown patient \(patient)")
+        }
+        // The device signs with the key an `enroll` step gave it, else its cast key; `signer`
+        // overrides both (a patient id: that patient's cast key; or a named key).
+        let signingKey: PrivateKey
+        if let signer {
+            signingKey = try self.signingKey(named: signer)
+        } else if let device = deviceKeys[patient] {
+            signingKey = device
+        } else {
+            signingKey = try self.signingKey(named: patient)
         }
         let endpoint = try endpoint(owner: patient, host: from ?? spec.host)
         let flow = try openFlow(from: endpoint, owner: .patient(patient))
@@ -137,6 +204,10 @@ extension Simulation {
             return [("label", .string(label)), ("length", .int(bytes.count)), ("sha256", .string(Simulation.digestPrefix(bytes)))]
         case let .unblock(target):
             return [("target", .string(target))]
+        case let .enroll(patient, key, replace):
+            return [("patient", .string(patient)), ("key", .string(key ?? patient)), ("replace", .bool(replace))]
+        case let .revoke(patient):
+            return [("patient", .string(patient))]
         case let .advance(millis):
             return [("millis", .uint(millis))]
         case let .skew(actor, millis, relative):

@@ -85,6 +85,11 @@ final class Simulation {
     /// Connections opened from each address (bounded by ``ephemeralPortsPerAddress``).
     var connectionsFrom: [IPAddress: Int] = [:]
     var counters: [String: Int] = [:]
+    /// Keys named by `enroll` steps, generated from the seed on first use (`key/named/<name>`).
+    var namedKeys: [String: PrivateKey] = [:]
+    /// The key each patient's device holds now, when an `enroll` step gave it another than its
+    /// cast key.
+    var deviceKeys: [String: PrivateKey] = [:]
 
     // MARK: Randomness and traffic
 

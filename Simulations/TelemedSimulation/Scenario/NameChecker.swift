@@ -20,8 +20,9 @@ struct NameChecker {
         }
         var labels: Set<String> = []
         var owners: [String: String] = [:]   // connection label → the attacker that opened it
+        var keyNames: Set<String> = []        // keys named by earlier `enroll` steps
         for step in scenario.steps {
-            try checkAction(step, ids: ids, attackers: attackers, owners: &owners, labels: &labels)
+            try checkAction(step, ids: ids, attackers: attackers, owners: &owners, labels: &labels, keyNames: &keyNames)
             let connections = Set(owners.keys)
             let senders = ids.union(connections).union([scenario.doctor.id, "doctor"])
             for (index, intercept) in step.intercepts.enumerated() where !senders.contains(intercept.sender) {
@@ -34,7 +35,8 @@ struct NameChecker {
     }
 
     private func checkAction(_ step: Step, ids: Set<String>, attackers: Set<String>,
-                             owners: inout [String: String], labels: inout Set<String>) throws(ScenarioError) {
+                             owners: inout [String: String], labels: inout Set<String>,
+                             keyNames: inout Set<String>) throws(ScenarioError) {
         func patient(_ id: String, _ key: String = "patient") throws(ScenarioError) {
             guard ids.contains(id) else { throw ScenarioError(path: "\(step.path).\(key)", message: "unknown patient \"\(id)\"") }
         }
@@ -46,9 +48,17 @@ struct NameChecker {
         switch step.action {
         case let .connect(id, _, signer):
             try patient(id)
-            if let signer { try patient(signer, "signer") }
-        case let .leave(id), let .kick(id):
+            if let signer, !keyNames.contains(signer) { try patient(signer, "signer") }
+        case let .leave(id), let .kick(id), let .revoke(id):
             try patient(id)
+        case let .enroll(id, key, _):
+            try patient(id)
+            if let key, !ids.contains(key) {
+                guard !attackers.contains(key), key != "doctor", key != scenario.doctor.id else {
+                    throw ScenarioError(path: "\(step.path).key", message: "\"\(key)\" names an attacker or the doctor, not a patient key")
+                }
+                keyNames.insert(key)
+            }
         case let .broadcast(label, _):
             guard labels.insert(label).inserted else {
                 throw ScenarioError(path: "\(step.path).label", message: "broadcast label \"\(label)\" is used twice")

@@ -21,7 +21,8 @@ public struct Step: Sendable {
 /// What a step does.
 public enum StepAction: Sendable {
     /// A patient opens a new connection and runs the real handshake. `signer` makes its
-    /// device sign with another patient's key; `from` uses another source address (normalised at load).
+    /// device sign with another key (a patient id: that patient's cast key; or a key named by an
+    /// earlier `enroll` step); `from` uses another source address (normalised at load).
     case connect(patient: String, from: String?, signer: String?)
     /// A patient leaves (sealed DISCONNECT).
     case leave(patient: String)
@@ -33,6 +34,14 @@ public enum StepAction: Sendable {
     case rekey
     /// The operator lifts a block (`ip`, `id@ip`, prefix or patient id).
     case unblock(target: String)
+    /// The operator enrolls `patient` with a key while the doctor runs: its own cast key
+    /// (`key` nil or its id), another patient's cast key (`key` that patient's id) or a named key
+    /// generated from the seed (any other name; the same name is the same key all run long).
+    /// `replace` replaces the key of an enrolled id. On success the patient's device holds that
+    /// key: its next `connect` signs with it.
+    case enroll(patient: String, key: String?, replace: Bool)
+    /// The operator revokes `patient` while the doctor runs.
+    case revoke(patient: String)
     /// The doctor process dies and starts again with the same security store.
     case restartDoctor
     /// Virtual time moves forward; timers fire on the way.
@@ -59,6 +68,8 @@ public enum StepAction: Sendable {
         case .broadcast: return "broadcast"
         case .rekey: return "rekey"
         case .unblock: return "unblock"
+        case .enroll: return "enroll"
+        case .revoke: return "revoke"
         case .restartDoctor: return "restart"
         case .advance: return "advance"
         case .skew: return "skew"

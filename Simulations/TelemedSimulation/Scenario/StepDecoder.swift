@@ -35,6 +35,14 @@ enum StepDecoder {
             return .broadcast(label: label, text: text)
         case "rekey": return .rekey
         case "unblock": return .unblock(target: try reader.requireString("target"))
+        case "enroll":
+            let patient = try reader.requireString("patient")
+            let key = try reader.string("key")
+            if let key, key.isEmpty || key.utf8.count > 64 {
+                throw ScenarioError(path: reader.child("key"), message: "a key name is 1 to 64 characters")
+            }
+            return .enroll(patient: patient, key: key, replace: try reader.bool("replace") ?? false)
+        case "revoke": return .revoke(patient: try reader.requireString("patient"))
         case "restart": return .restartDoctor
         case "advance":
             guard let millis = try duration(&reader), millis >= 0 else {
@@ -55,7 +63,7 @@ enum StepDecoder {
         case "check": return .check
         default:
             throw ScenarioError(path: reader.child("do"), message: "unknown step \"\(verb)\" (connect, leave, kick, "
-                + "broadcast, rekey, unblock, restart, advance, skew, send, inject, flood, close, check)")
+                + "broadcast, rekey, unblock, enroll, revoke, restart, advance, skew, send, inject, flood, close, check)")
         }
     }
 

@@ -12,7 +12,10 @@ public struct DoctorKeyMaterial: Sendable, CustomStringConvertible, CustomDebugS
     public let identity: PeerID
     /// x_GWN.
     public let privateKey: PrivateKey
-    /// Enrolled patients: id → public key.
+    /// Enrolled patients: id → public key, as the legacy `registry/<id>.json` files (or a test)
+    /// give them. A ``DoctorNode`` only seeds its security store's registry with it, once per
+    /// database (``SecurityStore/importLegacyRegistry(_:group:at:)``); from then on the store's
+    /// registry is the one the doctor uses.
     public let registry: [PeerID: PublicKey]
 
     /// Collects the material.

@@ -47,6 +47,10 @@ extension DoctorNode {
     /// and only once that is durable fed to the machine, whose actions are then applied (for a
     /// replace, the old key's session ends: DISCONNECT "key replaced", close, new epoch).
     ///
+    /// An enrollment of this very key that the store already holds but the running machine does
+    /// not (an offline `doctor enroll` while this doctor ran) is applied to the machine without
+    /// a second write.
+    ///
     /// - Throws: ``StoreError/registry(_:)`` for a refusal (by the machine or by the store,
     ///   which also refuses retired keys), or a write failure; either way nothing changed and
     ///   nothing was sent.
@@ -61,7 +65,15 @@ extension DoctorNode {
         } catch {
             throw .registry(error)
         }
-        let kind = try store.enroll(id, publicKey: publicKey, group: machine.group, replace: replace, at: now.wall)
+        let kind: EnrollmentKind
+        do {
+            kind = try store.enroll(id, publicKey: publicKey, group: machine.group, replace: replace, at: now.wall)
+        } catch .registry(.alreadyEnrolled(id)) where !replace {
+            // An offline `enroll` wrote this very key while the doctor ran: the store already
+            // holds (and audited) it; the running machine catches up. Another key: refused.
+            guard try store.patient(id)?.publicKey == publicKey else { throw .registry(.alreadyEnrolled(id)) }
+            kind = .enrolled
+        }
         machine = next
         rng = draw
         logger.notice("patient enrolled", metadata: ["patient": "\(id)", "kind": "\(kind.rawValue)",
@@ -74,6 +86,9 @@ extension DoctorNode {
     /// security store (row revoked, key retired, audit row), and only then fed to the machine:
     /// its session ends at once (DISCONNECT "revoked", close, one new epoch for the rest), its
     /// pending handshakes end, and from then on it is refused like an unknown id.
+    ///
+    /// A revocation the store already holds but the running machine does not (an offline
+    /// `doctor revoke` while this doctor ran) is applied to the machine without a second write.
     ///
     /// - Throws: ``StoreError/registry(_:)`` (``RegistryError/notEnrolled(_:)``,
     ///   ``RegistryError/alreadyRevoked(_:)``) or a write failure; nothing changed then.
@@ -91,7 +106,12 @@ extension DoctorNode {
             }
             throw .registry(error)
         }
-        try store.revoke(id, at: now.wall)
+        do {
+            try store.revoke(id, at: now.wall)
+        } catch .registry(.alreadyRevoked(id)) {
+            // An offline `revoke` wrote it while the doctor ran (the machine still had the id):
+            // the store already holds and audited it; the running machine catches up now.
+        }
         machine = next
         rng = draw
         logger.notice("patient revoked", metadata: ["patient": "\(id)"])

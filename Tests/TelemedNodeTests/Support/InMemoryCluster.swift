@@ -76,12 +76,13 @@ final class InMemoryCluster {
     var events: [DoctorEvent] { doctorBox.events }
 
     /// Connects a patient from its own address (10.0.1.x) and runs the network until idle.
+    /// `credential` overrides the test key of `name` (a patient with a new device key).
     @discardableResult
-    func connect(_ name: String, host: String? = nil) throws -> PatientNode {
+    func connect(_ name: String, host: String? = nil, credential: PatientCredential? = nil) throws -> PatientNode {
         nextHost += 1
         let endpoint = network.addEndpoint(named: "\(name)-\(nextHost)", host: host ?? "10.0.1.\(nextHost)")
         let connection = endpoint.connect(to: listenAddress)
-        let node = try PatientNode(configuration: PatientConfiguration(), credential: TestKeys.credential(name),
+        let node = try PatientNode(configuration: PatientConfiguration(), credential: credential ?? TestKeys.credential(name),
                                    transport: endpoint, connection: connection, clock: clock,
                                    timers: ManualTimerScheduler(), rng: NodeRandom(SeededRandom(seed: UInt64(nextHost))),
                                    logger: Logger(label: "test.\(name)"),

@@ -116,7 +116,8 @@ struct DoctorModel {
     // MARK: - Configuration and state
 
     let config: DoctorConfiguration
-    let enrolled: Set<PeerID>
+    /// Changed by the operator's revoke and enroll; survives restarts (the registry is stored).
+    var enrolled: Set<PeerID>
     /// T0: the largest start time recorded (R-START); persisted across restarts.
     var startTime: UInt64
     let mutant: ModelMutant
@@ -415,6 +416,51 @@ struct DoctorModel {
     mutating func broadcast() -> Bool {
         for connection in active.values { frameCompleted(connection) }
         return !active.isEmpty
+    }
+
+    // MARK: - Registry (enroll and revoke)
+
+    /// Operator revoke: fails when the id is not enrolled. Otherwise the id is treated as
+    /// never enrolled from now on: whatever could make its requests differ from an unknown
+    /// id's goes (its device blocks, its replay entries), the device-block table shrinks to
+    /// the new bound (expired blocks forgotten first, then the ones closest to expiry evicted),
+    /// its verified handshakes end (R-ID, not counted: their signatures had verified) and its
+    /// session ends like a kick (a new epoch for the rest, no rejection).
+    mutating func revoke(_ patient: PeerID) -> Bool {
+        guard enrolled.remove(patient) != nil else { return false }
+        reached("revoke")
+        deviceBlocks = deviceBlocks.filter { $0.key.patient != patient }
+        replay.removeAll { $0.patient == patient }
+        shrinkDeviceTable()
+        let verified = pending.filter {
+            if case let .verified(_, other, _) = $0.value { return other == patient }
+            return false
+        }.keys.sorted()
+        for connection in verified {
+            reached("revoke ended a pending handshake")
+            end(connection, rule: .identity, counts: false)
+        }
+        if active[patient] != nil { reached("revoke ended a session") }
+        leave(patient)
+        return true
+    }
+
+    /// Operator enroll of an id that is not enrolled (with its own, unchanged key): it is known
+    /// again. Fails when the id is enrolled (no replace in the model).
+    mutating func enroll(_ patient: PeerID) -> Bool {
+        guard enrolled.insert(patient).inserted else { return false }
+        reached("enroll again")
+        return true
+    }
+
+    private mutating func shrinkDeviceTable() {
+        guard deviceBlocks.count > deviceCapacity else { return }
+        forgetExpired()
+        while deviceBlocks.count > deviceCapacity,
+              let victim = deviceBlocks.min(by: { ($0.value, $0.key) < ($1.value, $1.key) })?.key {
+            deviceBlocks[victim] = nil
+            reached("device block evicted by a revoke")
+        }
     }
 
     // MARK: - Ending a pending handshake

@@ -43,8 +43,8 @@ final class DoctorModelTests: XCTestCase {
         environment["TELEMED_MODEL_EVENTS"].flatMap(Int.init).map { max(1, $0) } ?? 60
     }
 
-    static func events(seed: UInt64, count: Int) -> [ModelEvent] {
-        var generator = ModelEventGenerator(seed: seed)
+    static func events(seed: UInt64, count: Int, registry: Bool = false) -> [ModelEvent] {
+        var generator = ModelEventGenerator(seed: seed, registry: registry)
         return generator.events(count: count)
     }
 
@@ -92,6 +92,34 @@ final class DoctorModelTests: XCTestCase {
             XCTAssertEqual(required.subtracting(rules), [], "rules the default run never exercised")
             XCTAssertGreaterThan(joins, 20, "too few completed joins")
             print("model paths reached: \(paths.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))")
+        }
+    }
+
+    /// The same comparison with the operator's `revoke` and `enroll` mixed into the random
+    /// sequences (`DoctorMachine.revoke` / `.enroll` against `DoctorModel.revoke` / `.enroll`).
+    func testMachineAgreesWithTheReferenceModelUnderRevocations() throws {
+        var paths: [String: Int] = [:]
+        let seeds = try runSeeds()
+        for seed in seeds {
+            let events = Self.events(seed: seed, count: length, registry: true)
+            var runner = try ModelRunner(mutant: mutant, fault: fault)
+            let found = try runner.run(events)
+            paths.merge(runner.coverage, uniquingKeysWith: +)
+            guard found != nil else { continue }
+            var shrinker = ModelShrinker(mutant: mutant, fault: fault)
+            if let (shortest, divergence) = try shrinker.shrink(events) {
+                XCTFail(Self.report(seed: seed, events: shortest, divergence: divergence, replays: shrinker.replays,
+                                    mutant: mutant, fault: fault)
+                        + "\n(sequences with revoke/enroll: testMachineAgreesWithTheReferenceModelUnderRevocations)")
+            } else {
+                XCTFail("seed \(seed): the divergence did not reproduce from a fresh start (nondeterminism)")
+            }
+        }
+        if seeds.count >= Int(Self.defaultRuns) {
+            for path in ["revoke", "revoke ended a session", "enroll again"] {
+                XCTAssertNotNil(paths[path], "the random run never reached \(path)")
+            }
+            print("model paths reached with revocations: \(paths.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))")
         }
     }
 
@@ -266,6 +294,43 @@ final class DoctorModelTests: XCTestCase {
         var runner = try ModelRunner()
         XCTAssertNil(try runner.run(events))
         XCTAssertEqual(runner.model.active.keys.sorted(), [ModelWorld.patientIDs[0]])
+    }
+
+    /// Enroll and revoke (`DoctorMachine.revoke` / `.enroll` against the model): amy and ben are
+    /// members, ben has a second handshake verified and held, and amy's device from 10.0.0.2 is
+    /// blocked (wrong SKV); revoking ben ends his session and handshake; revoking amy drops her
+    /// device block; her replayed capture and her honest join are refused R-ID; a restart keeps
+    /// both revoked; amy enrolled again joins; enrolling an enrolled id fails.
+    func testRevokeAndEnrollAgreeWithTheModel() throws {
+        let events: [ModelEvent] = [
+            .join(patient: 0, source: 0, seed: 1), .join(patient: 1, source: 2, seed: 2),
+            .beginJoin(patient: 1, source: 3, seed: 3),
+            .beginJoin(patient: 0, source: 1, seed: 4), .slotWrongSKV(slot: 0, patient: 0, seed: 5),
+            .revoke(patient: 1), .revoke(patient: 0), .revoke(patient: 0),
+            .replay(capture: 0, source: 4), .join(patient: 0, source: 4, seed: 6),
+            .restart, .join(patient: 1, source: 2, seed: 7),
+            .enroll(patient: 0), .enroll(patient: 2), .advance(millis: 1_000), .join(patient: 0, source: 0, seed: 8),
+        ]
+        try assertAgrees(events, expecting: ["revoke", "revoke ended a pending handshake", "revoke ended a session",
+                                             "enroll again", "restart"])
+        var runner = try ModelRunner()
+        XCTAssertNil(try runner.run(events))
+        XCTAssertEqual(runner.model.active.keys.sorted(), [ModelWorld.patientIDs[0]])
+        XCTAssertEqual(runner.model.enrolled.sorted(), [ModelWorld.patientIDs[0], ModelWorld.patientIDs[2], ModelWorld.patientIDs[3]])
+        XCTAssertTrue(runner.rulesSeen.contains(.identity))
+    }
+
+    /// With one device block allowed per enrolled patient (ModelWorld), four device blocks fill
+    /// the table; a revocation of an id without blocks shrinks it and evicts the one closest
+    /// to expiry, as the machine does.
+    func testARevocationShrinksAFullDeviceBlockTable() throws {
+        var events: [ModelEvent] = []
+        for (index, patient) in [0, 0, 2, 3].enumerated() {
+            events += [.beginJoin(patient: patient, source: index, seed: UInt64(10 + index)),
+                       .slotWrongSKV(slot: 0, patient: patient, seed: UInt64(20 + index)), .advance(millis: 300)]
+        }
+        events += [.revoke(patient: 1)]
+        try assertAgrees(events, expecting: ["wrong SKV", "revoke", "device block evicted by a revoke"])
     }
 
     // MARK: - The checker can fail

@@ -106,6 +106,10 @@ enum ModelEvent: Equatable, CustomStringConvertible {
     case replay(capture: Int, source: Int)
     /// The doctor process restarts with its persisted security state.
     case restart
+    /// The operator revokes a patient (fails when it is not enrolled).
+    case revoke(patient: Int)
+    /// The operator enrolls a patient again with its own key (fails when it is enrolled).
+    case enroll(patient: Int)
 
     var description: String {
         func p(_ i: Int) -> String { ModelWorld.patients[i] }
@@ -130,6 +134,8 @@ enum ModelEvent: Equatable, CustomStringConvertible {
         case let .hostile(attack, src, _): return "hostile from \(s(src)): \(attack)"
         case let .replay(capture, src): return "replay captured request #\(capture) from \(s(src))"
         case .restart: return "doctor restarts (security state restored)"
+        case let .revoke(i): return "operator revokes \(p(i))"
+        case let .enroll(i): return "operator enrolls \(p(i)) (its own key)"
         }
     }
 }

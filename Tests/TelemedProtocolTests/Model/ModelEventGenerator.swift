@@ -5,8 +5,14 @@ import TelemedTestSupport
 /// one of them usually collects enough failures to be blocked.
 struct ModelEventGenerator {
     var rng: SplitMix64
+    /// Whether sequences include the operator's `revoke` and `enroll` (off: the sequences the
+    /// seeds produced before those events existed, which the mutant searches rely on).
+    let registry: Bool
 
-    init(seed: UInt64) { rng = SplitMix64(seed: seed ^ 0x5eed_0f_7e1e_3ed) }
+    init(seed: UInt64, registry: Bool = false) {
+        rng = SplitMix64(seed: seed ^ 0x5eed_0f_7e1e_3ed)
+        self.registry = registry
+    }
 
     mutating func int(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
     mutating func patient() -> Int { int(ModelWorld.patients.count) }
@@ -43,7 +49,12 @@ struct ModelEventGenerator {
             let steps: [Int64] = [-3_600_000, -5_000, 3_600_000]
             return .stepWall(millis: steps[int(steps.count)])
         case 65..<66: return .restart
-        case 66..<92: return .hostile(attack(), source: hostileSource(), seed: seed)
+        case 66..<92:
+            // With `registry`, part of the hostile share becomes operator revokes and
+            // enrollments; without it the draws (and so every older seed's sequence) are as before.
+            if registry && roll < 69 { return .revoke(patient: patient()) }
+            if registry && roll < 73 { return .enroll(patient: patient()) }
+            return .hostile(attack(), source: hostileSource(), seed: seed)
         default: return .replay(capture: int(8), source: hostileSource())
         }
     }

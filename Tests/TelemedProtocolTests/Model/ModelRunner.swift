@@ -172,6 +172,19 @@ struct ModelRunner {
                 try h.doctor.kick(id, now: h.now, using: &h.rng)
             }
             return (model.kick(id), machine)
+        case let .revoke(p):
+            let id = ModelWorld.patientIDs[p]
+            let machine = registryCommand { (h: inout Harness) throws(RegistryError) in
+                try h.doctor.revoke(id, now: h.now, using: &h.rng)
+            }
+            return (model.revoke(id), machine)
+        case let .enroll(p):
+            let id = ModelWorld.patientIDs[p]
+            let key = Harness.keyCache.key(ModelWorld.patients[p]).publicKey
+            let machine = registryCommand { (h: inout Harness) throws(RegistryError) in
+                try h.doctor.enroll(id, publicKey: key, replace: false, now: h.now, using: &h.rng)
+            }
+            return (model.enroll(id), machine)
         case .rekey:
             let machine = command { (h: inout Harness) throws(DoctorCommandError) in
                 try h.doctor.rekey(now: h.now, using: &h.rng)
@@ -216,9 +229,11 @@ struct ModelRunner {
             h.queue = []
             h.timers = [:]
             held = [:]
+            // The registry survives like the security state (the doctor stores it).
+            let registry = h.doctor.registry
             h.doctor = try DoctorMachine(configuration: ModelWorld.configuration, group: Harness.group,
                                          identity: Harness.doctorID, privateKey: h.doctorKey,
-                                         registry: h.keys.mapValues(\.publicKey), restoring: state)
+                                         registry: registry, restoring: state)
             h.doctor.fault = fault
             h.applyDoctor(h.doctor.start(now: h.now))
             model.restart()
@@ -320,6 +335,16 @@ struct ModelRunner {
         }
     }
 
+    mutating func registryCommand(_ body: (inout Harness) throws(RegistryError) -> [DoctorAction]) -> Bool {
+        do {
+            let actions = try body(&h)
+            h.applyDoctor(actions)
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// The bytes of a hostile first frame and what the model makes of it.
     mutating func craft(_ attack: Attack) throws -> ([UInt8], DoctorModel.FirstFrame) {
         let now = h.now.wall
@@ -387,6 +412,7 @@ struct ModelRunner {
         let doctor = h.doctor
         check("active", model: describe(model.active), machine: describe(doctor.members.mapValues(\.connection)))
         check("epoch", model: model.epoch, machine: doctor.epoch)
+        check("enrolled", model: model.enrolled.sorted(), machine: doctor.enrolledPatients)
         var machinePending: [ConnectionID: String] = [:]
         for (connection, state) in doctor.connections {
             switch state {
