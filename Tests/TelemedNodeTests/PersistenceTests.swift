@@ -189,31 +189,6 @@ final class PersistenceTests: XCTestCase {
         }
     }
 
-    /// Writes what the removed `doctor enroll <id>` wrote (a registry entry and a credential
-    /// holding the patient's private key), which ``KeyStore/loadRegistry(group:)`` (the store's
-    /// legacy import) and ``KeyStore/loadCredential(_:)`` (a legacy device) still read.
-    @discardableResult
-    private func writeLegacyEnrollment(_ name: String, doctor: DoctorKeyMaterial, port: Int, in keys: KeyStore,
-                                       using rng: inout SeededRandom) throws -> PatientCredential {
-        let id = TestKeys.id(name)
-        let key = PrivateKey(generatingIn: doctor.group, using: &rng)
-        let registry = #"{"format":"telemed-enrolled-patient-v1","group":"\#(doctor.group.name)","id":"\#(name)","#
-            + #""publicKey":"\#(key.publicKey.hex)"}"#
-        let credential = #"{"format":"telemed-patient-credential-v1","group":"\#(doctor.group.name)","id":"\#(name)","#
-            + #""privateKey":"\#(BigInt.encodeHex(key.scalarBytes))","publicKey":"\#(key.publicKey.hex)","#
-            + #""doctorID":"\#(doctor.identity)","doctorPublicKey":"\#(doctor.privateKey.publicKey.hex)","#
-            + #""doctorHost":"127.0.0.1","doctorPort":\#(port)}"#
-        for (directory, path, text) in [(keys.registryDirectory, keys.registryPath(id), registry),
-                                        (keys.credentialDirectory, keys.credentialPath(id), credential)] {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(text.utf8),
-                                                         attributes: [.posixPermissions: 0o600]))
-        }
-        return PatientCredential(identity: id, privateKey: key, doctorID: doctor.identity,
-                                 doctorKey: doctor.privateKey.publicKey, host: "127.0.0.1", port: port)
-    }
-
     private func mode(_ path: String) throws -> Int {
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         return try XCTUnwrap(attributes[.posixPermissions] as? Int) & 0o777
