@@ -117,6 +117,7 @@ struct Serve: AsyncParsableCommand {
         server.startAccepting()
         let enrolled = await service.status().enrolled
         say("doctor \"\(doctor.identity)\" (group \(doctor.group.name)) listening on \(server.localAddress)")
+        say("doctor key fingerprint \(card.fingerprint)")
         say("state directory \(common.stateDir); enrolled: \(enrolled.isEmpty ? "nobody yet" : enrolled.joined(separator: ", "))")
         say("type \"help\" for commands")
 
