@@ -127,8 +127,8 @@ struct Enroll: AsyncParsableCommand {
             Examples:
               doctor enroll --request carol.request.json
               doctor enroll --request carol.request.json --host 192.0.2.10 --port 9000
-              doctor enroll --request carol.request.json \\
-                  --fingerprint "bb72 63a9 ce37 2e08 ec79 e299 f2ca 99fe 9428 fc0d 36ff f838 3672 c9b2 8f3f e16d"
+              doctor enroll --request carol.request.json --fingerprint "0386 … 2059"
+                  (with all 16 groups carol read out)
               doctor enroll --request carol-new-phone.request.json --replace
             """)
 

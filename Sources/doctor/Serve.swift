@@ -17,7 +17,7 @@ struct Serve: AsyncParsableCommand {
 
               broadcast <text>    seal, sign and send <text> to every connected patient
               list                patients, epoch, last receipt
-              patients            the registry: ids, fingerprints, enrolled/revoked, connected
+              patients            registry: ids, fingerprints, status, connected
               enroll <file> [--replace]
                                   enroll a patient from its request (as `doctor enroll
                                   --request`), at once; writes doctor-card.json
