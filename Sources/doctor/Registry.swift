@@ -20,8 +20,8 @@ func makeCard(_ doctor: DoctorKeyMaterial, host: String, port: Int) throws -> Do
 
 /// Reads and checks an enrollment request in the doctor's group, checks it against the
 /// fingerprint the patient read out (when given), and prints the fingerprint to compare.
-func readRequest(_ path: String, doctor: DoctorKeyMaterial, expected: String?) throws -> EnrollmentRequest {
-    let request = try EnrollmentRequest.read(from: path, group: doctor.group)
+func readRequest(_ path: String, group: TelemedGroup, expected: String?) throws -> EnrollmentRequest {
+    let request = try EnrollmentRequest.read(from: path, group: group)
     if let expected {
         let stated: KeyFingerprint
         do {
@@ -178,9 +178,11 @@ struct Enroll: AsyncParsableCommand {
         guard let request else { return }
         try refuseWhileServing(common.stateDir, console: "enroll \(request)")
         let keys = KeyStore(directory: common.stateDir)
+        // The request is checked before anything is created (a first enroll also makes the doctor key).
+        let group = keys.hasDoctor ? try keys.loadDoctor().group : try identity.resolvedGroup()
+        let checked = try readRequest(request, group: group, expected: fingerprint)
         let doctor = try loadOrCreateDoctor(keys, identity: identity, create: true)
         let card = try makeCard(doctor, host: host, port: port)
-        let checked = try readRequest(request, doctor: doctor, expected: fingerprint)
         let store = try openRegistry(keys, doctor: doctor)
         let wall = SystemClock().now().wall
         try await register(checked, from: request) { () throws(StoreError) in

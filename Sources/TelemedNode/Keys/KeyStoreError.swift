@@ -28,7 +28,7 @@ public enum KeyStoreError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .missing(path, hint): return "\(path): no such file (\(hint))"
         case let .unreadable(path, reason): return "\(path): cannot be read: \(reason)"
-        case let .malformed(path, reason): return "\(path): malformed key file: \(reason)"
+        case let .malformed(path, reason): return "\(path): malformed: \(reason)"
         case let .invalidField(path, field, reason): return "\(path): field \"\(field)\" \(reason)"
         case let .wrongGroup(path, expected, found):
             return "\(path): field \"group\" is \(found), but this deployment uses \(expected)"
