@@ -169,8 +169,8 @@ struct Serve: AsyncParsableCommand {
         guard count > 0 else { return }
         say("""
             warning: \(keys.credentialDirectory) holds \(count) legacy credential(s) with patients' private keys made \
-            on this machine; once those patients have their own keys (patient init, enroll --request, revoke the old), \
-            delete the directory
+            on this machine; once those patients have their own keys (`patient init` on the device, then \
+            `doctor enroll --request <file> --replace`, which retires the old key), delete the directory
             """)
     }
 }
