@@ -242,8 +242,8 @@ struct Pin: ParsableCommand {
             Checks the card (written by the doctor's `enroll`): its format, the group (the group of \
             every device key in the state directory), the doctor's id, that the public key is a \
             valid group element and that the fingerprint in the card is the key's. Prints the \
-            doctor's fingerprint, which the doctor reads to you out of band (its `enroll` and \
-            `patients` print it), and stores the card as <state-dir>/pinned-doctor.json. Pinning the \
+            doctor's fingerprint, which the doctor reads to you out of band (`doctor enroll`, \
+            `doctor card` and the start of `doctor serve` print it), and stores the card as <state-dir>/pinned-doctor.json. Pinning the \
             same doctor again updates its address; another doctor needs --replace.
 
             Examples:
