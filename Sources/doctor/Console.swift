@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import TelemedCrypto
 import TelemedNode
 import TelemedProtocol
 
@@ -23,8 +24,13 @@ final class Console: Sendable {
 
     private let inputs: AsyncStream<Input>
     private let continuation: AsyncStream<Input>.Continuation
+    /// This doctor's card (its serving address), written by `enroll`.
+    private let card: DoctorCard
+    /// Where `enroll` writes the card.
+    static let cardPath = "doctor-card.json"
 
-    init() {
+    init(card: DoctorCard) {
+        self.card = card
         (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
     }
 
@@ -73,6 +79,14 @@ final class Console: Sendable {
                 try await service.broadcast(argument)
             case "list":
                 await list(service)
+            case "patients":
+                showPatients(try await service.patients().map { ($0.patient, $0.connected) })
+            case "enroll":
+                try await enroll(argument, on: service)
+            case "revoke":
+                guard let id = try? PeerID(argument) else { say("usage: revoke <patient id>"); return .next }
+                try await service.revoke(id)
+                say("revoked \(id): its session (if any) ended and its key can never log in again")
             case "kick":
                 guard let id = try? PeerID(argument) else { say("usage: kick <patient id>"); return .next }
                 try await service.kick(id)
@@ -101,6 +115,23 @@ final class Console: Sendable {
         return .next
     }
 
+    /// `enroll <file> [--replace]`: checks the request, prints its fingerprint, enrolls it in
+    /// the running doctor (persisted first), writes the card.
+    private func enroll(_ argument: String, on service: DoctorService) async throws {
+        var words = argument.split(separator: " ").map(String.init)
+        let replace = words.contains("--replace")
+        words.removeAll { $0 == "--replace" }
+        guard words.count == 1, let path = words.first else { return say("usage: enroll <request file> [--replace]") }
+        let request = try EnrollmentRequest.read(from: path, group: card.group)
+        say("request \(path): patient \"\(request.identity)\", group \(request.group.name)")
+        say("fingerprint (the patient reads the one its device showed; they must be the same):")
+        say("  \(request.fingerprint)")
+        try await register(request, from: path) { () throws(StoreError) in
+            try await service.enroll(request.identity, publicKey: request.publicKey, replace: replace)
+        }
+        try writeCard(card, to: Self.cardPath, for: request.identity)
+    }
+
     private func list(_ service: DoctorService) async {
         let status = await service.status()
         say("epoch \(status.epoch); \(status.members.count) connected of \(status.enrolled.count) enrolled; "
@@ -116,6 +147,10 @@ final class Console: Sendable {
     static let help = """
         broadcast <text>    send <text> to every connected patient
         list                patients, epoch, last receipt
+        patients            registry: ids, fingerprints, enrolled/revoked, connected
+        enroll <file> [--replace]
+                            enroll a patient from its request file; writes doctor-card.json
+        revoke <id>         revoke a patient: its session ends, its key is refused
         kick <id>           disconnect one patient
         rekey               new group key for the same patients
         blocks              active blocks

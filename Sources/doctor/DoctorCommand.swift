@@ -16,21 +16,30 @@ struct DoctorCommand: AsyncParsableCommand {
         discussion: """
             The doctor authenticates enrolled patients (ElGamal signatures and key exchange), keeps a \
             group key that changes on every join and leave, and broadcasts messages sealed under it. \
-            Keys, credentials and the security database (blocks, audit log) live in the state directory.
+            Its key, the patient registry and the security database (blocks, audit log) live in the \
+            state directory. Patients make their own keys on their devices; the doctor enrolls \
+            public keys only.
 
-            Quick start on one machine (three terminals):
-              swift run doctor serve --enroll alice,bob   # keys on first run
+            Quick demo on one machine (three terminals; a DEMO SHORTCUT makes the patients' keys):
+              swift run doctor serve --demo-enroll alice,bob
               swift run patient alice
               swift run patient bob
             then type `broadcast Clinic closes at 5pm` in the doctor's terminal.
 
+            Enrolling a patient's device (compare the fingerprints out of band):
+              patient init carol --state-dir dev              # on carol's device
+              doctor enroll --request carol.request.json      # writes doctor-card.json
+              patient pin doctor-card.json --state-dir dev    # on carol's device
+              doctor serve
+              patient carol --state-dir dev
+
             Examples:
               doctor init --id dr-house              # only create the doctor key
-              doctor enroll alice bob --port 9000    # credentials for port 9000
-              doctor serve --port 9000               # auto-inits on first run
-              doctor serve --state-dir ./clinic      # another state directory
+              doctor serve --port 9000 --state-dir ./clinic
+              doctor patients                        # the registry, with fingerprints
+              doctor revoke carol                    # while no doctor serves
             """,
-        subcommands: [Serve.self, Init.self, Enroll.self],
+        subcommands: [Serve.self, Init.self, Enroll.self, Revoke.self, Patients.self, Card.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -38,7 +47,7 @@ struct DoctorCommand: AsyncParsableCommand {
 
 /// Options every subcommand takes.
 struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The state directory (keys, credentials, doctor.sqlite).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The state directory (doctor.json, doctor.sqlite).", valueName: "path"))
     var stateDir: String = "./.telemed"
 
     @Option(name: .long, help: ArgumentHelp("Log level on standard error: trace, debug, info, notice, warning, error, critical.",
@@ -105,24 +114,6 @@ func parseIDs(_ texts: [String]) throws -> [PeerID] {
     }
 }
 
-/// Enrolls the ids that are not enrolled yet; returns the newly enrolled ones.
-@discardableResult
-func enrollMissing(_ ids: [PeerID], store: KeyStore, doctor: DoctorKeyMaterial, host: String, port: Int,
-                   failIfEnrolled: Bool) throws -> [PeerID] {
-    var enrolled: [PeerID] = []
-    var rng = SystemRandom()
-    for id in ids {
-        if store.isEnrolled(id) {
-            if failIfEnrolled { throw KeyStoreError.alreadyExists(path: store.registryPath(id)) }
-            continue
-        }
-        try store.enroll(id, doctor: doctor, host: host, port: port, using: &rng)
-        say("enrolled \(id): credential \(store.credentialPath(id)) (doctor at \(host):\(port))")
-        enrolled.append(id)
-    }
-    return enrolled
-}
-
 // MARK: - init
 
 struct Init: AsyncParsableCommand {
@@ -147,41 +138,3 @@ struct Init: AsyncParsableCommand {
     }
 }
 
-// MARK: - enroll
-
-struct Enroll: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Enroll patients: generate each one's key pair and credential, register its public key.",
-        discussion: """
-            For each id, writes <state-dir>/patients/<id>.json (the patient's credential: its private \
-            key, the pinned doctor id and public key, and the doctor's address) and \
-            <state-dir>/registry/<id>.json (its public key, read by the doctor). Both are mode 0600. \
-            Creates the doctor key first if there is none. A running doctor sees new patients after \
-            a restart.
-
-            Examples:
-              doctor enroll alice bob
-              doctor enroll carol,dave --host 192.0.2.10 --port 9000
-            """)
-
-    @OptionGroup var common: CommonOptions
-    @OptionGroup var identity: IdentityOptions
-
-    @Option(name: .long, help: ArgumentHelp("The doctor's address written into the credentials.", valueName: "host"))
-    var host: String = "127.0.0.1"
-
-    @Option(name: .long, help: ArgumentHelp("The doctor's port written into the credentials.", valueName: "port"))
-    var port: Int = 8000
-
-    @Argument(help: ArgumentHelp("Patient ids (1–64 of A-Z a-z 0-9 . _ -), separated by spaces or commas.",
-                                 valueName: "id"))
-    var ids: [String]
-
-    func run() async throws {
-        _ = try common.bootstrapLogging()
-        guard (1...65_535).contains(port) else { throw ValidationError("port \(port) is outside 1...65535") }
-        let store = KeyStore(directory: common.stateDir)
-        let doctor = try loadOrCreateDoctor(store, identity: identity, create: true)
-        try enrollMissing(try parseIDs(ids), store: store, doctor: doctor, host: host, port: port, failIfEnrolled: true)
-    }
-}

@@ -2,50 +2,113 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import TelemedCrypto
 import TelemedNode
 import TelemedProtocol
 import TelemedTCP
 
 // MARK: - patient
 
-/// `patient <id>`: one patient device.
+/// `patient`: one patient device. Subcommands init, pin and connect (the default: `patient <id>`).
 @main
 struct PatientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "patient",
-        abstract: "Join the doctor's conference as an enrolled patient and print its broadcasts.",
+        abstract: "A patient's device: make its key, pin the doctor, join the doctor's conference.",
         discussion: """
-            Reads the credential <state-dir>/patients/<id>.json (written by `doctor enroll` or \
-            `doctor serve --enroll`), connects to the doctor it names, authenticates, and prints every \
-            group-key epoch and every broadcast with its time; a receipt goes back for each broadcast. \
+            The device generates its own key pair (`patient init`); only the public key leaves it, \
+            in an enrollment request the doctor registers with `doctor enroll --request`. The \
+            doctor's card comes back and is pinned (`patient pin`). `patient <id>` then connects, \
+            authenticates and prints every broadcast.
+
+            Files in the state directory (mode 0700; every file 0600):
+              <id>.key.json       the key pair (never copy it off the device)
+              <id>.request.json   the enrollment request for the doctor (no secret)
+              pinned-doctor.json  the pinned doctor card
+
+            Setting up a device (compare fingerprints out of band, e.g. read aloud):
+              patient init carol --state-dir dev       # prints carol's fingerprint
+              (give dev/carol.request.json to the doctor, who runs
+               doctor enroll --request carol.request.json)
+              patient pin doctor-card.json --state-dir dev
+              patient carol --state-dir dev            # connect
+
+            Loopback demo (the doctor's `serve --demo-enroll alice,bob` made the
+            keys in the shared ./.telemed): patient alice
+            """,
+        subcommands: [Connect.self, Init.self, Pin.self],
+        defaultSubcommand: Connect.self)
+}
+
+/// Log level option shared by the subcommands.
+struct LogOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Log level on standard error (trace … critical).", valueName: "level"))
+    var logLevel: String = "error"
+
+    func bootstrap() throws {
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \"\(logLevel)\"") }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// Parses a patient id given on the command line.
+func parsePatientID(_ text: String) throws -> PeerID {
+    do {
+        return try PeerID(text)
+    } catch {
+        throw ValidationError("\"\(text.prefix(80))\" is not a valid patient id (1 to 64 characters of A-Z a-z 0-9 . _ -)")
+    }
+}
+
+// MARK: - connect
+
+/// `patient <id>` (`patient connect <id>`): joins the conference.
+struct Connect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Join the doctor's conference as an enrolled patient and print its broadcasts (the default).",
+        discussion: """
+            Reads the device key <state-dir>/<id>.key.json (made by `patient init`, or by the \
+            doctor's `serve --demo-enroll` in the loopback demo) and the pinned doctor card \
+            <state-dir>/pinned-doctor.json (stored by `patient pin`), connects to the doctor it \
+            names, authenticates, and prints every group-key epoch and every broadcast with its \
+            time; a receipt goes back for each broadcast. A device set up before device-generated \
+            keys (a credential <state-dir>/patients/<id>.json written by an older `doctor enroll`) \
+            still connects, with a notice to make a new key. \
             Ctrl-C (SIGINT) or SIGTERM leaves cleanly (DISCONNECT) and exits 0, unless the session \
             had already ended for another reason (then that reason's status). A dropped connection \
             is retried with backoff (0.5 s doubling to 30 s). A refused login (the doctor sent \
-            REJECTED, e.g. after a doctor restart while this device's clock lags) is retried \
+            REJECTED, e.g. after a doctor restart while this device's clock lags, or after the \
+            doctor revoked this key) is retried \
             --refusal-retries times within 15 minutes (delays from --refusal-delay, doubling, up to \
             20 % shorter at random), then the patient gives up. --no-reconnect turns both off. \
             A protocol violation by the doctor is never retried.
 
             Exit status: 0 left, or the doctor shut down; 1 connection lost (with --no-reconnect); \
             2 refused by the doctor (REJECTED, retries spent) or a protocol violation by the doctor; \
-            3 disconnected by the doctor (kicked, replaced).
+            3 disconnected by the doctor (kicked, replaced, revoked).
 
             Examples:
-              patient alice                 # reads ./.telemed/patients/alice.json
-              patient bob --state-dir ./clinic --no-reconnect
-              patient carol --port 9000     # override the credential's port
+              patient alice                 # ./.telemed/alice.key.json, pinned-doctor.json
+              patient carol --state-dir dev --no-reconnect
+              patient carol --port 9000     # override the pinned card's port
+              patient connect init          # a patient whose id is a subcommand's name
             """)
 
-    @Argument(help: ArgumentHelp("The patient id (its credential must exist).", valueName: "id"))
+    @Argument(help: ArgumentHelp("The patient id (its device key and a pinned card must exist).", valueName: "id"))
     var id: String
 
-    @Option(name: .long, help: ArgumentHelp("The state directory holding patients/<id>.json.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The device's state directory (<id>.key.json, pinned-doctor.json).",
+                                            valueName: "path"))
     var stateDir: String = "./.telemed"
 
-    @Option(name: .long, help: ArgumentHelp("Connect to this host instead of the credential's.", valueName: "host"))
+    @Option(name: .long, help: ArgumentHelp("Connect to this host instead of the pinned card's.", valueName: "host"))
     var host: String?
 
-    @Option(name: .long, help: ArgumentHelp("Connect to this port instead of the credential's.", valueName: "port"))
+    @Option(name: .long, help: ArgumentHelp("Connect to this port instead of the pinned card's.", valueName: "port"))
     var port: Int?
 
     @Flag(name: .long, help: "Exit after a dropped connection or a refusal instead of reconnecting.")
@@ -65,23 +128,13 @@ struct PatientCommand: AsyncParsableCommand {
         }
     }
 
-    @Option(name: .long, help: ArgumentHelp("Log level on standard error (trace … critical).", valueName: "level"))
-    var logLevel: String = "error"
+    @OptionGroup var log: LogOptions
 
     func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \"\(logLevel)\"") }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let patientID: PeerID
-        do {
-            patientID = try PeerID(id)
-        } catch {
-            throw ValidationError("\"\(id)\" is not a valid patient id")
-        }
-        let stored = try KeyStore(directory: stateDir).loadCredential(patientID)
+        try log.bootstrap()
+        let patientID = try parsePatientID(id)
+        let stored = try Self.loadCredential(patientID, stateDir: stateDir)
+        if let port, !(1...65_535).contains(port) { throw ValidationError("--port \(port) is outside 1...65535") }
         let credential = PatientCredential(identity: stored.identity, privateKey: stored.privateKey,
                                            doctorID: stored.doctorID, doctorKey: stored.doctorKey,
                                            host: host ?? stored.host, port: port ?? stored.port)
@@ -111,6 +164,114 @@ struct PatientCommand: AsyncParsableCommand {
         let (message, status) = PatientConsole.describe(outcome)
         say("\(name): \(message)")
         Foundation.exit(status)
+    }
+
+    /// The device key and the pinned card; a legacy credential (`patients/<id>.json`, written by
+    /// the doctor before device-generated keys) when the device has no key of its own.
+    static func loadCredential(_ id: PeerID, stateDir: String) throws -> PatientCredential {
+        let device = PatientDevice(directory: stateDir)
+        let legacy = KeyStore(directory: stateDir)
+        if !device.hasKey(id), FileManager.default.fileExists(atPath: legacy.credentialPath(id)) {
+            FileHandle.standardError.write(Data(("""
+                \(id): using the legacy credential \(legacy.credentialPath(id)), whose private key was made on \
+                the doctor's machine; make this device its own key with `patient init` and have it enrolled.
+
+                """).utf8))
+            return try legacy.loadCredential(id)
+        }
+        return try device.credential(id)
+    }
+}
+
+// MARK: - init
+
+/// `patient init <id>`: the device makes its own key pair and an enrollment request.
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate this device's key pair and an enrollment request for the doctor.",
+        discussion: """
+            Writes <state-dir>/<id>.key.json (the key pair; mode 0600 in a 0700 directory; it never \
+            leaves this device) and <state-dir>/<id>.request.json (id, group, public key and its \
+            fingerprint; no secret), and prints the fingerprint: 16 groups of 4 hexadecimal digits. \
+            Hand the request file to the doctor (e-mail, USB stick: it is not secret), then read the \
+            fingerprint to the doctor over another channel (phone, in person); the doctor's \
+            `enroll` prints the fingerprint of the key it received, and the two must be identical. \
+            Refuses to replace an existing device key.
+
+            Examples:
+              patient init carol --state-dir dev
+              patient init dave --group telemed-3072-256   # the doctor's group
+            """)
+
+    @Argument(help: ArgumentHelp("The patient id (1–64 of A-Z a-z 0-9 . _ -), as the doctor will know it.",
+                                 valueName: "id"))
+    var id: String
+
+    @Option(name: .long, help: ArgumentHelp("The doctor's group: telemed-2048-256 or telemed-3072-256.",
+                                            valueName: "name"))
+    var group: String = "telemed-2048-256"
+
+    @Option(name: .long, help: ArgumentHelp("The device's state directory.", valueName: "path"))
+    var stateDir: String = "./.telemed"
+
+    func run() throws {
+        let patientID = try parsePatientID(id)
+        let telemedGroup: TelemedGroup
+        do {
+            telemedGroup = try TelemedGroup.named(group)
+        } catch {
+            throw ValidationError("unknown group \"\(group.prefix(64))\" (telemed-2048-256 or telemed-3072-256)")
+        }
+        let device = PatientDevice(directory: stateDir)
+        var rng = SystemRandom()
+        let request = try device.create(patientID, group: telemedGroup, using: &rng)
+        say("created \(patientID)'s key pair in \(device.keyPath(patientID)) (keep it on this device)")
+        say("enrollment request: \(device.requestPath(patientID)) (give it to the doctor)")
+        say("group \(request.group.name); fingerprint (read it to the doctor, who must see the same):")
+        say("  \(request.fingerprint)")
+    }
+}
+
+// MARK: - pin
+
+/// `patient pin <card>`: stores the doctor's card on the device.
+struct Pin: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the doctor's card and pin it on this device.",
+        discussion: """
+            Checks the card (written by the doctor's `enroll`): its format, the group (the group of \
+            every device key in the state directory), the doctor's id, that the public key is a \
+            valid group element and that the fingerprint in the card is the key's. Prints the \
+            doctor's fingerprint, which the doctor reads to you out of band (`doctor enroll`, \
+            `doctor card` and the start of `doctor serve` print it), and stores the card as <state-dir>/pinned-doctor.json. Pinning the \
+            same doctor again updates its address; another doctor needs --replace.
+
+            Examples:
+              patient pin doctor-card.json --state-dir dev
+              patient pin new-clinic-card.json --replace
+            """)
+
+    @Argument(help: ArgumentHelp("The doctor's card (doctor-card.json).", valueName: "file"))
+    var file: String
+
+    @Option(name: .long, help: ArgumentHelp("The device's state directory.", valueName: "path"))
+    var stateDir: String = "./.telemed"
+
+    @Flag(name: .long, help: "Replace a pinned card of another doctor.")
+    var replace = false
+
+    func run() throws {
+        let card = try DoctorCard.read(from: file)
+        let device = PatientDevice(directory: stateDir)
+        let outcome = try device.pin(card, replace: replace)
+        say("doctor \"\(card.identity)\" at \(card.host):\(card.port), group \(card.group.name)")
+        say("doctor's fingerprint (the doctor reads it to you; it must be the same):")
+        say("  \(card.fingerprint)")
+        switch outcome {
+        case .pinned: say("pinned in \(device.pinnedCardPath)")
+        case .refreshed: say("already pinned; card rewritten in \(device.pinnedCardPath)")
+        case let .replaced(previous): say("replaced the doctor with fingerprint \(previous); pinned in \(device.pinnedCardPath)")
+        }
     }
 }
 

@@ -116,19 +116,17 @@ final class PersistenceTests: XCTestCase {
 
     // MARK: - Key files
 
+    /// Exercises ``KeyStore/createDoctor(id:group:using:)``, ``KeyStore/loadDoctor()`` (with the
+    /// legacy registry files) and ``KeyStore/loadCredential(_:)`` (a legacy credential).
     func testKeyFilesAreOwnerOnlyAndRoundTrip() throws {
         let directory = try temporaryDirectory("keys") + "/state"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let keys = KeyStore(directory: directory)
         var rng = SeededRandom(seed: 3)
         let doctor = try keys.createDoctor(id: TestKeys.id("dr-who"), group: TestKeys.group, using: &rng)
-        let credential = try keys.enroll(TestKeys.id("alice"), doctor: doctor, host: "127.0.0.1", port: 8123, using: &rng)
-        for path in [keys.doctorKeyPath, keys.registryPath(TestKeys.id("alice")), keys.credentialPath(TestKeys.id("alice"))] {
-            XCTAssertEqual(try mode(path), 0o600, path)
-        }
-        for path in [directory, keys.registryDirectory, keys.credentialDirectory] {
-            XCTAssertEqual(try mode(path), 0o700, path)
-        }
+        let credential = try writeLegacyEnrollment("alice", doctor: doctor, port: 8123, in: keys, using: &rng)
+        XCTAssertEqual(try mode(keys.doctorKeyPath), 0o600)
+        XCTAssertEqual(try mode(directory), 0o700)
         let store = try SecurityStore(path: keys.databasePath)
         _ = store
         XCTAssertEqual(try mode(keys.databasePath), 0o600)
@@ -151,7 +149,7 @@ final class PersistenceTests: XCTestCase {
         let keys = KeyStore(directory: directory)
         var rng = SeededRandom(seed: 4)
         let doctor = try keys.createDoctor(id: TestKeys.id("doctor"), group: TestKeys.group, using: &rng)
-        try keys.enroll(TestKeys.id("alice"), doctor: doctor, host: "127.0.0.1", port: 8000, using: &rng)
+        try writeLegacyEnrollment("alice", doctor: doctor, port: 8000, in: keys, using: &rng)
 
         // A registry entry of another group.
         let bobPath = keys.registryPath(TestKeys.id("bob"))

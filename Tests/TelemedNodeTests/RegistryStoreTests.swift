@@ -136,8 +136,8 @@ final class RegistryStoreTests: XCTestCase {
         let keys = KeyStore(directory: directory)
         var rng = SeededRandom(seed: 11)
         let doctor = try keys.createDoctor(id: id("doctor"), group: group, using: &rng)
-        try keys.enroll(id("alice"), doctor: doctor, host: "127.0.0.1", port: 8000, using: &rng)
-        try keys.enroll(id("bob"), doctor: doctor, host: "127.0.0.1", port: 8000, using: &rng)
+        try writeLegacyEnrollment("alice", doctor: doctor, port: 8000, in: keys, using: &rng)
+        try writeLegacyEnrollment("bob", doctor: doctor, port: 8000, in: keys, using: &rng)
         let legacy = try keys.loadRegistry(group: group)
         XCTAssertEqual(legacy.count, 2)
 

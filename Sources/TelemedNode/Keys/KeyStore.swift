@@ -4,18 +4,21 @@ import TelemedProtocol
 
 // MARK: - KeyStore
 
-/// The key files of one state directory:
+/// The key files of the doctor's state directory:
 ///
 /// ```
 /// <state dir>/            mode 0700
-///   doctor.json           the doctor's key pair            (0600)
-///   registry/<id>.json    an enrolled patient's public key (0600)
-///   patients/<id>.json    a patient's credential           (0600)
-///   doctor.sqlite         security store and audit log (see SecurityStore)
+///   doctor.json           the doctor's key pair                          (0600)
+///   doctor.sqlite         security store, patient registry and audit log (see SecurityStore)
+///   registry/<id>.json    legacy: an enrolled public key, imported into the store once (0600)
+///   patients/<id>.json    legacy: a credential the doctor made (with the patient's private key)
 /// ```
 ///
-/// The doctor and the patients of a loopback demo share one directory; a real patient gets
-/// only its own `patients/<id>.json`, copied out of band.
+/// Patients make their own keys on their devices (``PatientDevice``) and the doctor enrolls
+/// their public keys in the security store; nothing here writes a patient's key. The legacy
+/// files come from the enrollment that generated patients' keys on the doctor's machine:
+/// ``loadRegistry(group:)`` feeds the store's one-time import and ``loadCredential(_:)`` lets
+/// such a device still connect until it has a key of its own.
 public struct KeyStore: Sendable {
     /// The state directory.
     public let directory: String
@@ -92,43 +95,12 @@ public struct KeyStore: Sendable {
 
     // MARK: - Patients
 
-    /// True when `id` has a registry entry.
-    public func isEnrolled(_ id: PeerID) -> Bool {
-        FileManager.default.fileExists(atPath: registryPath(id))
-    }
-
-    /// Generates a patient's key pair, writes its credential (pinning this doctor and its
-    /// address) and registers its public key. Refuses an id that is already enrolled.
-    @discardableResult
-    public func enroll(_ id: PeerID, doctor: DoctorKeyMaterial, host: String, port: Int,
-                       using rng: inout some CryptographicRandomNumberGenerator) throws(KeyStoreError) -> PatientCredential {
-        guard (1...65_535).contains(port) else {
-            throw .writeFailed(path: credentialPath(id), reason: "port \(port) is outside 1...65535")
-        }
-        if isEnrolled(id) { throw .alreadyExists(path: registryPath(id)) }
-        try PrivateFiles.makeDirectory(registryDirectory)
-        try PrivateFiles.makeDirectory(credentialDirectory)
-        let group = doctor.group
-        let key = PrivateKey(generatingIn: group, using: &rng)
-        let credential = CredentialFile(
-            format: CredentialFile.tag, group: group.name, id: id.value,
-            privateKey: BigInt.encodeHex(key.scalarBytes), publicKey: key.publicKey.hex,
-            doctorID: doctor.identity.value, doctorPublicKey: doctor.privateKey.publicKey.hex,
-            doctorHost: host, doctorPort: port)
-        try write(credential, to: credentialPath(id), overwrite: true)
-        let entry = EnrolledPatientFile(format: EnrolledPatientFile.tag, group: group.name, id: id.value,
-                                        publicKey: key.publicKey.hex)
-        try write(entry, to: registryPath(id))
-        return PatientCredential(identity: id, privateKey: key, doctorID: doctor.identity,
-                                 doctorKey: doctor.privateKey.publicKey, host: host, port: port)
-    }
-
-    /// Loads `patients/<id>.json`.
+    /// Loads a legacy credential `patients/<id>.json`.
     public func loadCredential(_ id: PeerID) throws(KeyStoreError) -> PatientCredential {
         let path = credentialPath(id)
         let reader = KeyFileReader(path: path)
         let file = try reader.decode(CredentialFile.self,
-                                     from: PrivateFiles.read(path, hint: "enroll it with `doctor enroll \(id)`"))
+                                     from: PrivateFiles.read(path, hint: "make a device key with `patient init \(id)`"))
         try reader.checkFormat(file.format, CredentialFile.tag)
         let group = try reader.group(file.group, expected: nil)
         let fileID = try reader.id(file.id, field: "id")

@@ -10,7 +10,11 @@ public enum KeyStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The file is not a valid key file of its kind (bad JSON, wrong format tag, bad hex,
     /// a value that is not a key of its group, a public key that does not match).
     case malformed(path: String, reason: String)
-    /// The file holds a key of another group than the deployment's.
+    /// One field of the file has a bad value (an id that is not an id, a public key that is not
+    /// an element of the group's order-q subgroup, a fingerprint that is not its key's, ...).
+    /// The reason never repeats a secret.
+    case invalidField(path: String, field: String, reason: String)
+    /// The file holds a key of another group than the deployment's (its field `group`).
     case wrongGroup(path: String, expected: String, found: String)
     /// The file or directory could not be written.
     case writeFailed(path: String, reason: String)
@@ -24,9 +28,10 @@ public enum KeyStoreError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .missing(path, hint): return "\(path): no such file (\(hint))"
         case let .unreadable(path, reason): return "\(path): cannot be read: \(reason)"
-        case let .malformed(path, reason): return "\(path): malformed key file: \(reason)"
+        case let .malformed(path, reason): return "\(path): malformed: \(reason)"
+        case let .invalidField(path, field, reason): return "\(path): field \"\(field)\" \(reason)"
         case let .wrongGroup(path, expected, found):
-            return "\(path): key of group \(found), but this deployment uses \(expected)"
+            return "\(path): field \"group\" is \(found), but this deployment uses \(expected)"
         case let .writeFailed(path, reason): return "\(path): cannot be written: \(reason)"
         case let .alreadyExists(path): return "\(path): already exists (refusing to overwrite it)"
         case let .invalidID(text):

@@ -49,14 +49,13 @@ final class CrashRestartTests: XCTestCase {
         let state = directory + "/state"
 
         // First run.
-        let first = try Spawned(doctorBinary, ["serve", "--enroll", "alice,dave", "--port", "0", "--state-dir", "state"],
+        let first = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice,dave", "--port", "0", "--state-dir", "state"],
                                 directory: directory, name: "doctor")
         defer { first.stop() }
         let listening = await first.waitFor("type \"help\" for commands")
         XCTAssertTrue(listening, first.output + first.errors)
         let port = try XCTUnwrap(Self.listeningPort(first))
-        let keys = KeyStore(directory: state)
-        let dave = try keys.loadCredential(try PeerID("dave"))
+        let dave = try PatientDevice(directory: state).credential(try PeerID("dave"))
         let codec = MessageCodec(groupName: dave.privateKey.group.name, elementLength: dave.privateKey.group.elementLength)
         let rejected = Framing.frame(codec.encode(.rejected))
 
@@ -136,7 +135,7 @@ final class CrashRestartTests: XCTestCase {
 
         // The database the crash left: sound, and every reported event has its row, in order.
         do {
-            let store = try SecurityStore(path: keys.databasePath)
+            let store = try SecurityStore(path: KeyStore(directory: state).databasePath)
             XCTAssertEqual(try store.integrityCheck(), ["ok"])
             let audit = AuditLog(store: store)
             let all = try audit.rows()

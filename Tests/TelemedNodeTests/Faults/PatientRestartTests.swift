@@ -86,7 +86,7 @@ final class PatientRestartTests: XCTestCase {
         }
         let directory = try temporaryDirectory("patient-restart")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let doctor = try Spawned(doctorBinary, ["serve", "--enroll", "alice,bob", "--port", "0", "--state-dir", "state"],
+        let doctor = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice,bob", "--port", "0", "--state-dir", "state"],
                                  directory: directory, name: "doctor")
         defer { doctor.stop() }
         let listening = await doctor.waitFor("type \"help\" for commands")
