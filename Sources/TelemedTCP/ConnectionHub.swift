@@ -129,13 +129,6 @@ final class ConnectionHub: Sendable {
         entry.channel.eventLoop.execute { entry.handler.value.frameConsumed() }
     }
 
-    /// The identifier of a registered channel (the client learns it after connecting).
-    func connectionID(of channel: Channel) -> ConnectionID? {
-        state.withLockedValue { state in
-            state.entries.first { $0.value.channel === channel }?.key
-        }
-    }
-
     private func entry(_ connection: ConnectionID) -> Entry? {
         state.withLockedValue { $0.entries[connection] }
     }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import TelemedTransport
@@ -27,12 +28,19 @@ public final class TCPClientTransport: AsyncTransport {
     public func connect(host: String, port: Int) async throws(TCPTransportError) -> ConnectionID {
         guard !hub.isShutDown else { throw .shutDown }
         let hub = self.hub
+        // The identifier is taken when the channel is attached, not looked up after the connect
+        // returns: by then the whole exchange may be over (a doctor that answers REJECTED and
+        // closes at once), and the channel already detached, although its events were reported.
+        let attached = NIOLockedValueBox<ConnectionID?>(nil)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: false)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { _ = try hub.attach(channel) }
+                channel.eventLoop.makeCompletedFuture {
+                    let id = try hub.attach(channel)
+                    attached.withLockedValue { $0 = id }
+                }
             }
         let channel: Channel
         do {
@@ -40,7 +48,7 @@ public final class TCPClientTransport: AsyncTransport {
         } catch {
             throw .connectFailed(host: host, port: port, reason: "\(error)")
         }
-        guard let id = hub.connectionID(of: channel) else {
+        guard let id = attached.withLockedValue({ $0 }) else {
             channel.close(promise: nil)
             throw .shutDown
         }
