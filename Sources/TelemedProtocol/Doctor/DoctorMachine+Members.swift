@@ -165,7 +165,8 @@ extension DoctorMachine {
         let ordered = activePatients
         var actions: [DoctorAction] = [.event(.epochStarted(epoch, members: ordered))]
         let firsts = joiners.filter { members[$0] != nil }
-        let sendOrder = firsts + ordered.filter { !firsts.contains($0) }
+        let served = Set(firsts)
+        let sendOrder = firsts + ordered.filter { !served.contains($0) }
         for id in sendOrder {
             guard let connection = members[id]?.connection else { continue }
             let (identity, epoch, count) = (identity, epoch, UInt64(members.count))
