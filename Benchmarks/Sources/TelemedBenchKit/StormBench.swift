@@ -61,6 +61,12 @@ public struct StormFigures: Sendable, Codable {
     public var epochs: Int
     /// The most patients one epoch admitted.
     public var largestEpochJoiners: Int
+    /// The slowest epoch start (elapsed ns) and its members.
+    public var slowestEpochNanoseconds: UInt64
+    public var slowestEpochMembers: Int
+    /// Per patient, the storm's start → its first GROUP_KEY opened, on the doctor's clock, ns
+    /// (everyone reconnects at the start; a later wave waits for its turn).
+    public var admittedAfter: Summary?
     /// doctorSeconds / patients, ns.
     public var doctorPerPatient: Double
     /// doctorCPUSeconds / patients, ns.
@@ -148,6 +154,8 @@ public enum StormBench {
         }
         var rng = SeededRandom(seed: Array("storm-patients".utf8))
         var patientNanoseconds: UInt64 = 0
+        var admittedAt: [UInt64] = []
+        admittedAt.reserveCapacity(count)
         var queue: [Input] = []
         var head = 0
 
@@ -164,6 +172,7 @@ public enum StormBench {
                 case let .scheduleTimer(.handshake, after): patientDue[index] = now.monotonic + after
                 case .cancelTimer(.handshake): patientDue[index] = nil
                 case let .event(.ended(end)): fail("\(ids[index]) ended: \(end)")
+                case .event(.authenticated): admittedAt.append(now.monotonic * 1_000_000)
                 case .event: break
                 }
             }
@@ -175,6 +184,7 @@ public enum StormBench {
             guard !sent.isEmpty || !closed.isEmpty else { return }
             let now = host.clock.now
             let mark = host.clock.pause()
+            defer { patientNanoseconds += host.clock.resume(mark) }
             for (connection, body) in sent {
                 let index = Int(connection.rawValue) - 1
                 guard patients.indices.contains(index) else { continue }
@@ -193,7 +203,6 @@ public enum StormBench {
                 guard patients.indices.contains(index), let actions = patients[index]?.connectionLost() else { continue }
                 handle(actions, of: index, now: now)
             }
-            patientNanoseconds += host.clock.resume(mark)
         }
 
         for wave in 0..<waves {
@@ -269,6 +278,7 @@ public enum StormBench {
             largest = max(largest, record.members - previous)
             previous = record.members
         }
+        let slowest = host.epochs.max { $0.nanoseconds < $1.nanoseconds }
         let singleSummary = Summary(singleTimes), singleCPUSummary = Summary(singleCPU)
         let perPatient = Double(host.busyNanoseconds) / Double(count)
         let cpuPerPatient = Double(host.busyCPUNanoseconds) / Double(count)
@@ -284,6 +294,8 @@ public enum StormBench {
             doctorCPUSeconds: Double(host.busyCPUNanoseconds) / 1e9,
             windowSeconds: Double(host.windowNanoseconds) / 1e9,
             epochs: host.epochs.count, largestEpochJoiners: largest,
+            slowestEpochNanoseconds: slowest?.nanoseconds ?? 0, slowestEpochMembers: slowest?.members ?? 0,
+            admittedAfter: admittedAt.isEmpty ? nil : Summary(admittedAt.map { $0 > stormStart ? $0 - stormStart : 0 }),
             doctorPerPatient: perPatient, doctorCPUPerPatient: cpuPerPatient, single: singleSummary,
             singleCPU: singleCPUSummary, elapsedRatio: perPatient / singleSummary.median, ratio: ratio, target: target,
             pass: active == count && current == count && failureCount == 0 && ratio <= target,
