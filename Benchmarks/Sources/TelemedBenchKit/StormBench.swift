@@ -67,9 +67,9 @@ public struct StormFigures: Sendable, Codable {
     /// Per patient, the storm's start → its first GROUP_KEY opened, on the doctor's clock, ns
     /// (everyone reconnects at the start; a later wave waits for its turn).
     public var admittedAfter: Summary?
-    /// doctorSeconds / patients, ns.
+    /// doctorSeconds / admitted patients (members at the end), ns.
     public var doctorPerPatient: Double
-    /// doctorCPUSeconds / patients, ns.
+    /// doctorCPUSeconds / admitted patients, ns.
     public var doctorCPUPerPatient: Double
     /// One handshake + join on an idle doctor, elapsed ns (open + KEY_VERIFICATION,
     /// KEY_CONFIRMATION + its one-member epoch, summed per sample).
@@ -83,8 +83,21 @@ public struct StormFigures: Sendable, Codable {
     public var target: Double
     /// All active, no failure, ratio within the target.
     public var pass: Bool
+    /// Every epoch (number, members, joiners, elapsed ns of the input that started it) when
+    /// there are at most 200 (JSON only).
+    public var epochLog: [StormEpoch]?
     /// The configuration and model, in words.
     public var settings: String
+}
+
+/// One epoch of a storm.
+public struct StormEpoch: Sendable, Codable {
+    /// The epoch number, its members, the members it added (a storm only adds), and the
+    /// elapsed ns of the input that started it.
+    public var epoch: UInt64
+    public var members: Int
+    public var joiners: Int
+    public var nanoseconds: UInt64
 }
 
 /// Runs reconnect storms.
@@ -280,10 +293,17 @@ public enum StormBench {
         }
         let slowest = host.epochs.max { $0.nanoseconds < $1.nanoseconds }
         let singleSummary = Summary(singleTimes), singleCPUSummary = Summary(singleCPU)
-        let perPatient = Double(host.busyNanoseconds) / Double(count)
-        let cpuPerPatient = Double(host.busyCPUNanoseconds) / Double(count)
-        let ratio = cpuPerPatient / singleCPUSummary.median
         let active = doctor.activePatients.count
+        let perPatient = Double(host.busyNanoseconds) / Double(max(1, active))
+        let cpuPerPatient = Double(host.busyCPUNanoseconds) / Double(max(1, active))
+        let ratio = cpuPerPatient / singleCPUSummary.median
+        var log: [StormEpoch] = []
+        var before = 0
+        for record in host.epochs {
+            log.append(StormEpoch(epoch: record.epoch, members: record.members, joiners: record.members - before,
+                                  nanoseconds: record.nanoseconds))
+            before = record.members
+        }
         return StormFigures(
             patients: count, windowMillis: windowMillis, waveSize: waveSize, waves: waves,
             active: active, patientsCurrent: current, failures: failures, failureCount: failureCount,
@@ -299,6 +319,7 @@ public enum StormBench {
             doctorPerPatient: perPatient, doctorCPUPerPatient: cpuPerPatient, single: singleSummary,
             singleCPU: singleCPUSummary, elapsedRatio: perPatient / singleSummary.median, ratio: ratio, target: target,
             pass: active == count && current == count && failureCount == 0 && ratio <= target,
+            epochLog: log.count <= 200 ? log : nil,
             settings: settings)
     }
 }

@@ -31,8 +31,26 @@ var fixtures: String?
 var outDirectory = "results"
 var spliceTargets: [String] = []
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
+let usage = """
+    usage: telemed-perf [--quick] [--patients N] [--storm-patients N] [--storm-v1-patients N] [--tcp-patients N]
+                        [--fixtures DIR] [--out DIR] [--splice FILE]…
+      --quick                 fewer samples; unless given, --patients 1000 --storm-patients 2000 --storm-v1-patients 1000
+      --patients N            the sequential fill of DoctorMachine (default 10,000; 0 skips it)
+      --storm-patients N      the reconnect storm in process, default epoch window (default 10,000; 0 skips it)
+      --storm-v1-patients N   the same storm with window 0 (v1) and with the default window at this size
+                              (default 2,000; 0 skips both)
+      --tcp-patients N        concurrent patients over TCP on loopback (default 1,000; 0 skips it)
+      --fixtures DIR          time every scenario under DIR through the simulator
+      --out DIR               write latest.md and latest.json there (default results)
+      --splice FILE           rewrite the Markdown between the perf-results markers of FILE
+    Exit status 1 when a target ratio, the storm, the TCP load or a scenario fails. Run it through Benchmarks/run.sh.
+
+    """
 while let argument = arguments.next() {
     switch argument {
+    case "--help", "-h":
+        print(usage, terminator: "")
+        exit(0)
     case "--quick": quick = true
     case "--patients":
         guard let text = arguments.next(), let value = Int(text), value >= 0 else {
@@ -71,8 +89,7 @@ while let argument = arguments.next() {
         }
         spliceTargets.append(text)
     default:
-        FileHandle.standardError.write(Data(("unknown argument \(argument)\nusage: telemed-perf [--quick] [--patients N] "
-            + "[--storm-patients N] [--storm-v1-patients N] [--tcp-patients N] [--fixtures DIR] [--out DIR] [--splice FILE]\n").utf8))
+        FileHandle.standardError.write(Data(("unknown argument \(argument)\n" + usage).utf8))
         exit(2)
     }
 }
