@@ -43,6 +43,20 @@ final class LoadRecorder: @unchecked Sendable {
     private let lock = NSLock()
     private var authenticated: [Int: UInt64] = [:]
     private var received: [Int: [UInt64]] = [:]   // broadcast index → decrypt times
+    private var epochs: [Int: UInt64] = [:]        // patient → the latest epoch whose GROUP_KEY it opened
+
+    func opened(epoch: UInt64, by patient: Int) {
+        lock.lock()
+        epochs[patient] = max(epochs[patient] ?? 0, epoch)
+        lock.unlock()
+    }
+
+    /// True when `count` patients opened the GROUP_KEY of `epoch` (and none a later one).
+    func allOn(epoch: UInt64, count: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return epochs.count == count && epochs.values.allSatisfy { $0 == epoch }
+    }
 
     func authenticated(_ patient: Int, at time: UInt64) {
         lock.lock()
@@ -90,8 +104,9 @@ public enum TCPLoadBench {
         configuration.pendingPerPrefix = max(32, count)
         configuration.pendingTotal = max(1_024, count)
         configuration.handshakeTimeoutMillis = 60_000
-        // Late joiners wait behind every earlier join's rekey: give the patients the longest
-        // handshake timeout the bounds allow too (a timed-out patient counts as an error).
+        // Late joiners wait behind every earlier request of the storm (one doctor core): give the
+        // patients the longest handshake timeout the bounds allow too (a timed-out patient counts
+        // as an error).
         var patientConfiguration = PatientConfiguration()
         patientConfiguration.handshakeTimeoutMillis = 60_000
         let settings = "pendingPerSource, pendingPerPrefix = \(max(32, count)), pendingTotal = \(max(1_024, count)), "
@@ -127,7 +142,10 @@ public enum TCPLoadBench {
                 observer: { event in
                     guard case let .session(session) = event else { return }
                     switch session {
-                    case .authenticated: recorder.authenticated(index, at: monotonicNanoseconds())
+                    case let .authenticated(epoch, _):
+                        recorder.authenticated(index, at: monotonicNanoseconds())
+                        recorder.opened(epoch: epoch, by: index)
+                    case let .groupKeyChanged(epoch, _): recorder.opened(epoch: epoch, by: index)
                     case let .broadcastReceived(_, _, _, text):
                         if let number = Int(text.dropFirst("load broadcast ".count)) {
                             recorder.received(number, at: monotonicNanoseconds())
@@ -154,10 +172,11 @@ public enum TCPLoadBench {
         let handshakeSeconds = Double(lastAuth - start) / 1e9
         let latency = times.isEmpty ? nil : Summary(times.values.map { $0 - start })
 
-        // Let the last epochs settle (every member on the doctor's epoch) before broadcasting.
+        // Let the last epochs settle before broadcasting: every member holds the GROUP_KEY of
+        // the doctor's current epoch (the last window has closed; epochs are batched, §7.1).
         while monotonicNanoseconds() < deadline {
             let status = await doctor.status()
-            if status.members.count == authenticated && status.epoch >= UInt64(authenticated) { break }
+            if status.members.count == authenticated && recorder.allOn(epoch: status.epoch, count: authenticated) { break }
             try await Task.sleep(nanoseconds: 20_000_000)
         }
         try await Task.sleep(nanoseconds: 500_000_000)

@@ -15,6 +15,15 @@ public func monotonicNanoseconds() -> UInt64 {
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
+/// CPU nanoseconds of the calling thread (CLOCK_THREAD_CPUTIME_ID): time the thread ran,
+/// not time it waited while other processes had the core.
+@inline(__always)
+public func threadCPUNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
 /// Keeps a value alive so the optimiser cannot drop the work that produced it.
 @inline(never)
 public func consume<T>(_ value: T) {
