@@ -21,8 +21,7 @@ extension DoctorNode {
     public func rekey() throws(DoctorCommandError) {
         let now = clock.now()
         let actions = try machine.rekey(now: now, using: &rng)
-        writeAudit([AuditRow(wall: now.wall, kind: .rekey, detail: "operator rekey")])
-        apply(actions, now: now)
+        apply(actions, now: now, auditing: [AuditRow(wall: now.wall, kind: .rekey, detail: "operator rekey")])
     }
 
     /// Lifts a block by hand (audited and recorded in the store). `target` is one of:
@@ -127,7 +126,8 @@ extension DoctorNode {
 
     /// Records the doctor's stop in the audit log (the host calls it once, at shutdown).
     public func recordStop(_ detail: String) {
-        writeAudit([AuditRow(wall: clock.now().wall, kind: .stop, detail: detail)])
+        let now = clock.now()
+        apply([], now: now, auditing: [AuditRow(wall: now.wall, kind: .stop, detail: detail)])
     }
 
     // MARK: - Introspection for the console
