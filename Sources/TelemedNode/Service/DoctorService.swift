@@ -260,6 +260,11 @@ public actor DoctorService {
         public var timers: Int
         /// The current epoch.
         public var epoch: UInt64
+        /// Frames, closes and reports waiting for the commit they depend on.
+        public var heldEffects: Int = 0
+        /// Inputs whose writes are not committed yet (at most about
+        /// ``DoctorService/maxUncommittedInputs``: beyond it the service stops reading).
+        public var uncommittedInputs: Int = 0
     }
 
     /// The current table sizes.
@@ -272,7 +277,8 @@ public actor DoctorService {
                         sourceBlocks: state.sourceBlocks.count, prefixBlocks: state.prefixBlocks.count,
                         deviceBlocks: state.deviceBlocks.count, failureSources: state.failures.count,
                         deviceBlockHistoryIDs: state.deviceBlockHistory.count, lastReceipts: machine.membersWithReceipt,
-                        timers: timers?.scheduledCount ?? 0, epoch: machine.epoch)
+                        timers: timers?.scheduledCount ?? 0, epoch: machine.epoch,
+                        heldEffects: node.heldEffects, uncommittedInputs: node.uncommittedInputs)
     }
 
     /// Active blocks, as `(target description, expiry wall ms)`.

@@ -9,6 +9,9 @@ enum DoctorDatabase {
     static func open(path: String) throws(StoreError) -> any DatabaseWriter {
         var configuration = Configuration()
         configuration.label = "telemed-doctor"
+        // The running doctor and the offline commands (`doctor enroll`, `revoke`) share the
+        // file: a writer that finds it locked waits for the other instead of failing at once.
+        configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }

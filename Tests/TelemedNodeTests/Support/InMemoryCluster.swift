@@ -103,6 +103,8 @@ final class InMemoryCluster {
     }
 
     private var endpointOwner: [String: String] = [:]
+    /// Sees every transport event just before the doctor handles it.
+    var doctorInputTap: ((TransportEvent) -> Void)?
     /// Events of endpoints the test drives by hand (attackers), kept for ``frames(for:)``.
     private var scriptedEvents: [String: [TransportEvent]] = [:]
 
@@ -131,6 +133,7 @@ final class InMemoryCluster {
     private func deliverAll() {
         let outcome = network.runUntilIdle(maxSteps: 10_000) { [self] event in
             if event.endpoint == "doctor" {
+                doctorInputTap?(event.event)
                 doctor.handle(event.event)
             } else if let name = endpointOwner[event.endpoint] {
                 patients[name]?.handle(event.event)
