@@ -1,12 +1,15 @@
 // telemed-perf: the performance suite (run it through Benchmarks/run.sh).
 //
-//   telemed-perf [--quick] [--patients N] [--tcp-patients N] [--fixtures DIR] [--out DIR] [--splice FILE]…
+//   telemed-perf [--quick] [--patients N] [--tcp-patients N] [--flood-patients N] [--flood-only]
+//                [--fixtures DIR] [--out DIR] [--splice FILE]…
 //
 // Prints, and writes to DIR/latest.md and DIR/latest.json: the machine, the table of
 // operations (median and p99 per row), the doctor-side handshake against the plain-GMP limit
 // baseline measured in the same run (interleaved, so both see the same machine noise) with
 // PASS/FAIL per target ratio, the system figures at N active patients (0 skips them), the
-// TCP load figures with --tcp-patients N concurrent patients on loopback (0 skips them), and
+// TCP load figures with --tcp-patients N concurrent patients on loopback (0 skips them), the
+// flood figures with --flood-patients N honest logins under a flood (0 skips them;
+// --flood-only runs nothing else and writes no files), and
 // the wall time of every scenario under --fixtures DIR through the simulator (in-process).
 // Each --splice FILE that holds the markers `<!-- perf-results:begin -->` and
 // `<!-- perf-results:end -->` gets the same Markdown between them (the README's table).
@@ -21,6 +24,8 @@ import TelemedSimulation
 var quick = false
 var patients = 10_000
 var tcpPatients = 1_000
+var floodPatients = 200
+var floodOnly = false
 var fixtures: String?
 var outDirectory = "results"
 var spliceTargets: [String] = []
@@ -40,6 +45,13 @@ while let argument = arguments.next() {
             exit(2)
         }
         tcpPatients = value
+    case "--flood-patients":
+        guard let text = arguments.next(), let value = Int(text), value >= 0 else {
+            FileHandle.standardError.write(Data("--flood-patients needs a non-negative count\n".utf8))
+            exit(2)
+        }
+        floodPatients = value
+    case "--flood-only": floodOnly = true
     case "--fixtures":
         guard let text = arguments.next() else {
             FileHandle.standardError.write(Data("--fixtures needs a directory\n".utf8))
@@ -59,7 +71,7 @@ while let argument = arguments.next() {
         }
         spliceTargets.append(text)
     default:
-        FileHandle.standardError.write(Data("unknown argument \(argument)\nusage: telemed-perf [--quick] [--patients N] [--tcp-patients N] [--fixtures DIR] [--out DIR]\n".utf8))
+        FileHandle.standardError.write(Data("unknown argument \(argument)\nusage: telemed-perf [--quick] [--patients N] [--tcp-patients N] [--flood-patients N] [--flood-only] [--fixtures DIR] [--out DIR]\n".utf8))
         exit(2)
     }
 }
@@ -101,6 +113,7 @@ struct Report: Codable {
     var tcp: TCPLoadFigures?
     var simulateSeconds: Double?
     var scenarios: Int?
+    var flood: [FloodFigures]?
 }
 
 var markdown: [String] = []
@@ -111,6 +124,46 @@ var markdown: [String] = []
 
 func tableRow(_ row: Row) -> String {
     "| \(row.operation) | \(row.group) | \(row.variant) | \(format(row.summary.median)) | \(format(row.summary.p99)) | \(row.summary.count) |"
+}
+
+// MARK: - Flood
+
+@MainActor func floodSection() async throws -> [FloodFigures] {
+    guard floodPatients > 0 else { return [] }
+    emit("### Flood (loopback TCP, \(floodPatients) honest logins, SQLite store in a state directory)")
+    emit()
+    emit("Flood threads send garbage or bad-signature first frames as fast as the doctor answers, while "
+         + "\(floodPatients) patients log in from 127.0.0.1, one every 20 ms; the same logins run first "
+         + "without the flood. Fixed: 50 sources, each blocked after R-SRC's 5 failures, then refused on "
+         + "accept. Rotating: each thread moves to a fresh source every 4 attempts, so every rejection is "
+         + "a counted failure. Durable commits are fsyncs of the SQLite WAL (group commit: inputs that "
+         + "arrive during a commit share the next one; audit rows alone are not fsynced). Pending limits "
+         + "for 127.0.0.1 raised to \(floodPatients).")
+    emit()
+    emit("| Flood | Honest in / started (quiet, flooded) | Login p50 / p99 quiet | Login p50 / p99 flooded | p99 ratio (target ≤ 2) | Rejected (counted) | Durable commits (all) | fsyncs per rejected frame |")
+    emit("|---|---|---|---|---|---|---|---|")
+    var all: [FloodFigures] = []
+    for kind in [FloodBench.Kind.fixed, .rotating] {
+        let figures = try await FloodBench.run(kind: kind, honest: floodPatients) { line in
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+        all.append(figures)
+        let quiet = figures.quietLatency.map { "\(format($0.median)) / \(format($0.p99))" } ?? "—"
+        let flooded = figures.floodedLatency.map { "\(format($0.median)) / \(format($0.p99))" } ?? "—"
+        let durable = figures.durableCommits.map { "\($0) (\(figures.commits ?? 0))" } ?? "—"
+        let perFrame = figures.fsyncsPerRejected.map { String(format: "%.4f", $0) } ?? "—"
+        emit("| \(figures.flood), \(figures.floodThreads) threads, \(String(format: "%.1f s", figures.floodSeconds)) "
+             + "| \(figures.authenticatedQuiet), \(figures.authenticatedFlooded) / \(figures.honest) | \(quiet) | \(flooded) "
+             + "| \(String(format: "%.2f", figures.p99Ratio)) \(figures.p99Ratio <= 2 ? "PASS" : "FAIL") "
+             + "| \(figures.rejected) (\(figures.countedFailures)) | \(durable) | \(perFrame) |")
+    }
+    emit()
+    return all
+}
+
+if floodOnly {
+    _ = try await floodSection()
+    exit(0)
 }
 
 // MARK: - Machine
@@ -264,6 +317,8 @@ if tcpPatients > 0 {
     emit()
 }
 
+let flood = try await floodSection()
+
 // MARK: - The simulator's wall time
 
 var simulateSeconds: Double?
@@ -293,7 +348,7 @@ if let fixtures {
 
 let report = Report(machine: machine, quick: quick, rows: rows, handshake: handshakeRows, ratios: ratios,
                     baselineCalls: baselineCalls, system: system, tcp: tcp, simulateSeconds: simulateSeconds,
-                    scenarios: scenarioCount)
+                    scenarios: scenarioCount, flood: flood.isEmpty ? nil : flood)
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
 try FileManager.default.createDirectory(atPath: outDirectory, withIntermediateDirectories: true)
