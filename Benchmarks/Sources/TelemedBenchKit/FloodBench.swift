@@ -78,14 +78,18 @@ public enum FloodBench {
         }
         let material = DoctorKeyMaterial(group: group, identity: doctorID, privateKey: doctorKey, registry: registry)
         // Bad-signature first frames: enrolled ids signed with a key that is not theirs, forged
-        // before the clock starts (the doctor refuses them at the signature, before the replay
-        // cache, so one frame can be sent again; they stay within ΔTS for the run).
+        // once the doctor of the session has started (so after its T0; the doctor refuses them
+        // at the signature, before the replay cache, so one frame can be sent again).
         let forger = PrivateKey(generatingIn: group, using: &rng)
-        var forged: [[UInt8]] = []
-        for index in 0..<32 {
-            var machine = try PatientMachine(configuration: PatientConfiguration(), identity: try PeerID("p\(index % count)"),
-                                             privateKey: forger, doctorID: doctorID, doctorKey: doctorKey.publicKey)
-            for case let .send(body) in machine.connected(now: SystemClock().now(), using: &rng) { forged.append(body) }
+        let forge: @Sendable () throws -> [[UInt8]] = {
+            var random = SeededRandom(seed: Array("flood forgeries".utf8))
+            var forged: [[UInt8]] = []
+            for index in 0..<32 {
+                var machine = try PatientMachine(configuration: PatientConfiguration(), identity: try PeerID("p\(index % count)"),
+                                                 privateKey: forger, doctorID: doctorID, doctorKey: doctorKey.publicKey)
+                for case let .send(body) in machine.connected(now: SystemClock().now(), using: &random) { forged.append(body) }
+            }
+            return forged
         }
 
         // Phase lines carry the Unix time, so that an outside count of fsync calls (strace -ttt)
@@ -97,7 +101,7 @@ public enum FloodBench {
         progress("  flood (\(kind.rawValue)): quiet ends \(stamp())")
         progress("  flood (\(kind.rawValue)): flooded begins \(stamp()): \(count) honest logins under \(threads) flood threads")
         let flooded = try await session(material: material, keys: keys,
-                                        flood: (kind, threads, forged), spacingMillis: spacingMillis,
+                                        flood: (kind, threads, forge), spacingMillis: spacingMillis,
                                         timeoutSeconds: timeoutSeconds)
         progress("  flood (\(kind.rawValue)): flooded ends \(stamp()): \(flooded.rejected) rejected, "
                  + flooded.rules.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
@@ -175,7 +179,7 @@ public enum FloodBench {
     }
 
     private static func session(material: DoctorKeyMaterial, keys: [PrivateKey],
-                                flood: (kind: Kind, threads: Int, forged: [[UInt8]])?, spacingMillis: Int,
+                                flood: (kind: Kind, threads: Int, forge: @Sendable () throws -> [[UInt8]])?, spacingMillis: Int,
                                 timeoutSeconds: Double) async throws -> Outcome {
         let count = keys.count
         var configuration = DoctorConfiguration()
@@ -199,6 +203,7 @@ public enum FloodBench {
         let control = FloodControl()
         var floodStart = monotonicNanoseconds()
         if let flood {
+            let forged = try flood.forge()
             for thread in 0..<flood.threads {
                 let worker = Thread {
                     control.started()
@@ -214,7 +219,7 @@ public enum FloodBench {
                         }
                         let body = thread.isMultiple(of: 2)
                             ? Array("garbage \(attempt)".utf8)
-                            : flood.forged[(thread + attempt) % flood.forged.count]
+                            : forged[(thread + attempt) % forged.count]
                         connection.writeFrame(body)
                         while case .frame = connection.readFrame() {}
                         connection.close()

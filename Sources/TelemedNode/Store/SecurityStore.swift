@@ -105,7 +105,9 @@ public final class SecurityStore: DoctorStore {
         guard batches.contains(where: { !$0.isEmpty }) else { return }
         do {
             try writer.writeWithoutTransaction { db in
-                if durability == .relaxed { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+                // Set for every commit: FULL is the connection's standing level (registry
+                // writes rely on it), NORMAL only for the one relaxed transaction.
+                try db.execute(sql: durability == .durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
                 defer { if durability == .relaxed { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
                 try db.inTransaction(.immediate) {
                     for batch in batches {
@@ -183,6 +185,16 @@ public final class SecurityStore: DoctorStore {
     public func integrityCheck() throws(StoreError) -> [String] {
         do {
             return try writer.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+        } catch {
+            throw .readFailed("\(error)")
+        }
+    }
+
+    /// The writer connection's `PRAGMA synchronous` level (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA),
+    /// for the tests that pin the durability of commits.
+    package func writerSynchronousLevel() throws(StoreError) -> Int {
+        do {
+            return try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
         } catch {
             throw .readFailed("\(error)")
         }

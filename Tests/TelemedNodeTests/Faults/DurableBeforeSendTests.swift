@@ -378,6 +378,30 @@ final class DurableBeforeSendTests: XCTestCase {
         XCTAssertGreaterThan(lostInCrash, 0)
     }
 
+    // MARK: - The sync level SQLite commits with
+
+    /// `SecurityStore(path:)` commits security changes with `synchronous = FULL` on its writer
+    /// connection (GRDB's `DatabasePool` resets it to NORMAL when it enables WAL, after
+    /// `prepareDatabase`), and a relaxed commit of audit rows puts FULL back once it is done, so
+    /// the next block and every registry write are fsynced. Production entry points:
+    /// `DoctorDatabase.open`, `SecurityStore.commit(_:durability:)`.
+    func testSecurityChangesCommitWithFullSyncAndAuditRowsAloneDoNotChangeIt() throws {
+        let directory = try temporaryDirectory("sync")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SecurityStore(path: directory + "/doctor.sqlite")
+        XCTAssertEqual(try store.writerSynchronousLevel(), 2, "a fresh store does not fsync its commits")
+        let source = try XCTUnwrap(SourceAddress(ipText: "10.0.0.66"))
+        try store.commit([StoreBatch(wall: 1_000, audit: [AuditRow(wall: 1_000, kind: .refused, detail: "cap")])],
+                         durability: .relaxed)
+        XCTAssertEqual(try store.writerSynchronousLevel(), 2)
+        try store.commit([StoreBatch(wall: 1_001, changes: [.failureCounted(source, at: 1_001)])], durability: .durable)
+        XCTAssertEqual(try store.writerSynchronousLevel(), 2)
+        XCTAssertEqual(try store.load().failures[source], [1_001])
+        XCTAssertEqual(try store.auditRows(kind: .refused, limit: 10).map(\.detail), ["cap"])
+        let reopened = try SecurityStore(path: directory + "/doctor.sqlite")
+        XCTAssertEqual(try reopened.writerSynchronousLevel(), 2)
+    }
+
     // MARK: - Over TCP
 
     /// `DoctorService` over TCP with a slow store: the raw attacker's REJECTED waits for the
