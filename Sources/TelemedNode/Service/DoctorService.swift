@@ -47,6 +47,12 @@ public actor DoctorService {
     /// Inputs whose writes may wait for a commit before the service stops taking transport
     /// events until the store catches up.
     public static let maxUncommittedInputs = 4_096
+    private var uncommittedLimit = DoctorService.maxUncommittedInputs
+
+    /// Lowers the back-pressure threshold (tests reach it with a handful of inputs).
+    package func setUncommittedLimit(_ limit: Int) {
+        uncommittedLimit = max(1, limit)
+    }
 
     private enum Storage {
         case path(String?)
@@ -132,7 +138,7 @@ public actor DoctorService {
         node?.handle(event)
         // Back-pressure: while too many inputs wait for their commit, take no more events (the
         // transport stops reading, as it does when the actor is busy).
-        while let node, node.uncommittedInputs > Self.maxUncommittedInputs {
+        while let node, node.uncommittedInputs >= uncommittedLimit {
             await withCheckedContinuation { progressWaiters.append($0) }
         }
     }

@@ -428,4 +428,32 @@ final class DurableBeforeSendTests: XCTestCase {
         let drained = await eventually { await cluster.doctor.counters().heldEffects == 0 }
         XCTAssertTrue(drained)
     }
+
+    /// Back-pressure: with the store stalled, `DoctorService` stops taking transport events
+    /// once its limit of uncommitted inputs is reached (so the transport stops reading), and
+    /// takes the rest once the store catches up. Production entry point: the service's event
+    /// pump (`handle` waiting on `storeProgressed`).
+    func testTheServiceStopsReadingWhileTooManyInputsWaitForTheStore() async throws {
+        let store = GatedStore(try SecurityStore.inMemory())
+        let cluster = try await TCPCluster(enrolling: ["alice"], store: store)
+        defer { Task { await cluster.shutdown() } }
+        await cluster.doctor.setUncommittedLimit(2)
+        store.hold()
+        var sockets: [RawSocket] = []
+        for index in 0..<5 {
+            let socket = try RawSocket(port: cluster.port, from: "127.0.0.\(10 + index)")
+            try socket.write(Framing.frame(garbage))
+            sockets.append(socket)
+        }
+        let reachedLimit = await eventually { await cluster.doctor.counters().uncommittedInputs == 2 }
+        XCTAssertTrue(reachedLimit)
+        try await Task.sleep(for: .milliseconds(300))
+        let stalled = await cluster.doctor.counters()
+        XCTAssertEqual(stalled.uncommittedInputs, 2, "the service kept taking inputs past its limit")
+        XCTAssertEqual(try store.base.load().failures.count, 0)
+
+        store.release()
+        for socket in sockets { XCTAssertEqual(try socket.readUntilEndOfStream(), Framing.frame(rejected)) }
+        XCTAssertEqual(try store.base.load().failures.count, 5)
+    }
 }
