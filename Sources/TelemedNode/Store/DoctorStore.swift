@@ -7,7 +7,7 @@
 //   registry         enrolled and revoked patients, retired keys (operator commands)
 //   audit log        one row per event the machine reports, plus operator and host rows
 //
-// The runtime (`DoctorNode`, `DoctorService`, the simulator) sees only the protocol; the
+// The runtime (`DoctorNode`, `DoctorService`) sees only the protocol; the
 // embedded default is `SecurityStore` (SQLite, WAL, one file in the state directory). Writes
 // of the running doctor come as `StoreBatch`es, one per input (the input's security changes
 // and its audit rows together), and the runtime hands the store several consecutive batches
@@ -16,51 +16,8 @@
 // only once it is committed with the durability asked for, so the runtime never needs to know
 // how the store does it.
 //
-// Durability. A group holding any security change is committed `.durable`: on stable storage
-// before `commit` returns (SQLite: `synchronous = FULL`, one fsync of the WAL). A group of
-// audit rows alone is committed `.relaxed`: ordered after every earlier commit and visible to
-// readers at once, it survives a crash of the process but may be lost to a power cut until
-// the next durable commit or checkpoint (SQLite: `synchronous = NORMAL` for that transaction).
-// Audit rows may be weaker because nothing the doctor sends depends on them: they record what
-// happened, while blocks and counters decide what happens next, and the WAL keeps them in
-// order, so a power cut loses at most the newest rows, never a row before a kept one.
-//
-// A PostgreSQL store shared by several gateways (not built; what it would need):
-//
-//   - The same tables with the gateway's id on every audit row, and `commit` as one
-//     transaction per group (the protocol already hands whole groups; a failed group throws
-//     and the runtime fails those inputs closed, exactly as with SQLite). Durable =
-//     `synchronous_commit = on` (and a synchronous standby if the deployment wants blocks to
-//     survive the loss of the primary); relaxed = `synchronous_commit = off` for audit-only
-//     groups. `commit` is called on the pipeline's dedicated thread, so a driver on an event
-//     loop (PostgresNIO) may block there waiting for its future; it must not be called on an
-//     event loop thread.
-//   - Shared blocks: `load()` already returns every block in the table, so a restarted
-//     gateway enforces blocks set by the others. Blocks set by another gateway *while this one
-//     runs* need one more machine input (adopt an external `SecurityChange`) and a feed from the
-//     store: LISTEN/NOTIFY on a `blocks` channel (the writer NOTIFYs in the same transaction),
-//     with polling of a change sequence as the fallback after a reconnect. That input does not
-//     exist yet; until it does, blocks from elsewhere apply from the next restart.
-//   - Shared failure counters: each gateway counts the failures it sees (R-SRC per gateway).
-//     A global count needs the count read back inside the transaction (INSERT … RETURNING the
-//     window's count) and the threshold decided by the store, i.e. the machine asking the store
-//     — again a new input, not a change of this protocol's shape.
-//   - Replay: the replay cache is in memory, per machine. Gateways that share one doctor
-//     identity accept each other's requests, so a KEY_VERIFICATION verified by one gateway
-//     could be replayed to another within ΔTS: either the (id, rn) check-and-insert moves to
-//     the shared store (an INSERT that fails on a duplicate key, inside the verification, so
-//     a new machine input again), or each gateway gets its own identity.
-//   - Clocks: every gateway stamps rows with its own wall clock. T0 stays per gateway (a
-//     `start_time` row keyed by gateway id): it guards that gateway's replay cache, which a
-//     restart empties (PROTOCOL.md §5 "Clocks"). Block expiry compares stored wall times, so
-//     the gateways' clocks must agree (NTP) or shared blocks end early or late by the skew.
-//   - Registry: enroll/revoke are already single transactions that check and write (a unique
-//     index on the enrolled key's fingerprint); with several writers they need
-//     `SERIALIZABLE` (or `SELECT … FOR UPDATE` on the id) so two gateways cannot enroll one key
-//     twice, and the other gateways learn of a revocation through the same feed as blocks.
-//   - Connection loss: `commit` throws `StoreError.writeFailed`, and the doctor keeps failing
-//     the dependent frames closed until a commit succeeds again; reconnecting is the store's
-//     business, inside `commit`.
+// Durability, and what a PostgreSQL store shared by several gateways would need: see the
+// documentation of `DoctorStore` below.
 
 import TelemedCrypto
 import TelemedProtocol
@@ -120,6 +77,56 @@ public enum StoreDurability: String, Sendable, Equatable, Codable, Comparable {
 ///
 /// Writes check first and write nothing when a check fails; every failure is a typed
 /// ``StoreError`` whose text names the operation, never key material.
+///
+/// ## Durability
+///
+/// The runtime commits each group of batches with ``StoreDurability/durable`` when any of them
+/// holds a security change, and with ``StoreDurability/relaxed`` when they hold audit rows
+/// alone. Durable means on stable storage before ``commit(_:durability:)`` returns (SQLite:
+/// `synchronous = FULL`, one fsync of the write-ahead log per commit). Relaxed means ordered
+/// after every earlier commit, visible to readers and kept across a crash of the process, but
+/// possibly lost to a power cut until the next durable commit or checkpoint (SQLite:
+/// `synchronous = NORMAL` for that one transaction). Audit rows may be weaker because nothing
+/// the doctor sends depends on them: they record what happened, while blocks and counters
+/// decide what happens next; and since the log is written in order, a power cut loses at most
+/// the newest rows, never a row older than one that was kept. Registry changes and the start
+/// record (T0) are always durable.
+///
+/// ## A PostgreSQL store shared by several gateways
+///
+/// Not built; what it would take, with the machine and the node unchanged unless said so:
+///
+/// - **Tables and transactions.** The same tables, with the gateway's id on every audit row,
+///   and ``commit(_:durability:)`` as one transaction per group (a failed group throws
+///   ``StoreError/writeFailed(_:)`` and the node fails those inputs closed, exactly as with
+///   SQLite). Durable is `synchronous_commit = on` (with a synchronous standby if blocks must
+///   survive the loss of the primary); relaxed is `SET LOCAL synchronous_commit = off` for
+///   audit-only groups. `commit` runs on the commit pipeline's dedicated writer thread, so a
+///   driver built on an event loop (PostgresNIO) may block there on its future.
+/// - **Shared blocks.** ``load()`` returns every block in the table, so a gateway that starts
+///   enforces the blocks of all the others. A block set by another gateway while this one
+///   runs needs a feed (LISTEN/NOTIFY on a channel the writer notifies inside its transaction,
+///   and polling a change sequence after a reconnect) and one new machine input that adopts an
+///   external ``SecurityChange``; until then, such blocks apply from the next start.
+/// - **Shared failure counters.** Each gateway counts what it sees, so R-SRC's threshold holds
+///   per gateway. A global threshold needs the count read back in the same transaction
+///   (`INSERT … RETURNING` the window's count) and the block decided from it — a question the
+///   machine asks the store, so again a new input.
+/// - **Replay.** The replay cache lives in each machine's memory. Gateways sharing one doctor
+///   identity accept each other's requests, so a KEY_VERIFICATION verified by one could be
+///   replayed to another within ΔTS: either the (id, rn) check-and-insert moves into the
+///   shared store (a unique key, inside the verification), or each gateway has an identity of
+///   its own.
+/// - **Clocks.** Rows carry each gateway's wall clock. T0 stays per gateway (a `start_time`
+///   row keyed by gateway): it guards that gateway's replay cache, which its restart empties
+///   (PROTOCOL.md §5, "Clocks"). Shared block expiries compare wall times written by different
+///   gateways, so their clocks must agree (NTP) or blocks end early or late by the skew.
+/// - **Registry.** ``enroll(_:publicKey:group:replace:at:)`` and ``revoke(_:at:)`` already
+///   check and write in one transaction; with several writers they need `SERIALIZABLE` (or
+///   `SELECT … FOR UPDATE` on the id) so one key cannot be enrolled twice, and the other
+///   gateways learn of a revocation through the same feed as blocks.
+/// - **Connection loss.** Reconnecting is the store's business inside `commit`; while it fails,
+///   the dependent frames of those inputs are dropped and ``DoctorNode/storeFailed`` is set.
 public protocol DoctorStore: AnyObject, Sendable {
     /// Where the store lives, for messages (a file path, `:memory:`, a URL without secrets).
     var location: String { get }
