@@ -299,6 +299,31 @@ final class DurableBeforeSendTests: XCTestCase {
         XCTAssertEqual(try rig.store.base.load().failures.count, 8)
     }
 
+    // MARK: - Registry commands
+
+    /// An enrollment while an earlier input's commit is in flight waits for it: the audit log
+    /// keeps the attacker's failure before the enrollment, and the held REJECTED goes out.
+    /// Production entry points: `DoctorNode.enroll(_:publicKey:replace:)` (its wait for the
+    /// pipeline) and `SecurityStore.enroll`.
+    func testAnEnrollmentWaitsForEarlierInputsSoTheAuditLogStaysInOrder() throws {
+        let directory = try temporaryDirectory("enroll")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rig = try rig(directory)
+        let (mallory, connection) = try attacker(rig, "10.0.0.66", "mallory")
+        rig.store.hold()
+        mallory.send(garbage, on: connection)
+        rig.cluster.run()
+        XCTAssertTrue(rig.store.waitUntilEntered(2))
+        let store = rig.store
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { store.release() }
+        try rig.cluster.doctor.enroll(TestKeys.id("carol"), publicKey: TestKeys.key("carol").publicKey)
+        rig.cluster.run()
+        let kinds = try rig.store.auditRows(kind: nil, limit: 100).map(\.kind).filter { $0 == .authFailure || $0 == .enroll }
+        XCTAssertEqual(kinds, [.enroll, .authFailure, .enroll], "alice's import, the failure, then carol")
+        XCTAssertEqual(rig.cluster.frames(for: mallory), [rejected])
+        XCTAssertEqual(rig.cluster.doctor.machine.enrolledPatients.map(\.value), ["alice", "carol"])
+    }
+
     // MARK: - A crash between commit and send
 
     /// Seeded schedules of counted failures from four sources, with the store held, released
