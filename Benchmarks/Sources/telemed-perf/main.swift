@@ -1,6 +1,7 @@
 // telemed-perf: the performance suite (run it through Benchmarks/run.sh).
 //
 //   telemed-perf [--quick] [--patients N] [--storm-patients N] [--storm-v1-patients N] [--tcp-patients N]
+//                [--flood-patients N] [--flood-only]
 //                [--fixtures DIR] [--out DIR] [--splice FILE]…
 //
 // Prints, and writes to DIR/latest.md and DIR/latest.json: the machine, the table of
@@ -9,7 +10,9 @@
 // PASS/FAIL per target ratio, the system figures at N active patients (0 skips them), the
 // reconnect storm in process with the default epoch window (--storm-patients, default 10,000)
 // and with window 0 for the before/after (--storm-v1-patients, default 2,000; 0 skips either),
-// the TCP load figures with --tcp-patients N concurrent patients on loopback (0 skips them), and
+// the TCP load figures with --tcp-patients N concurrent patients on loopback (0 skips them), the
+// flood figures with --flood-patients N honest logins under a flood (0 skips them;
+// --flood-only runs nothing else and writes no files), and
 // the wall time of every scenario under --fixtures DIR through the simulator (in-process).
 // Each --splice FILE that holds the markers `<!-- perf-results:begin -->` and
 // `<!-- perf-results:end -->` gets the same Markdown between them (the README's table).
@@ -27,19 +30,23 @@ var patients: Int?
 var stormPatients: Int?
 var stormV1Patients: Int?
 var tcpPatients = 1_000
+var floodPatients = 200
+var floodOnly = false
 var fixtures: String?
 var outDirectory = "results"
 var spliceTargets: [String] = []
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 let usage = """
     usage: telemed-perf [--quick] [--patients N] [--storm-patients N] [--storm-v1-patients N] [--tcp-patients N]
-                        [--fixtures DIR] [--out DIR] [--splice FILE]…
+                        [--flood-patients N] [--flood-only] [--fixtures DIR] [--out DIR] [--splice FILE]…
       --quick                 fewer samples; unless given, --patients 1000 --storm-patients 2000 --storm-v1-patients 1000
       --patients N            the sequential fill of DoctorMachine (default 10,000; 0 skips it)
       --storm-patients N      the reconnect storm in process, default epoch window (default 10,000; 0 skips it)
       --storm-v1-patients N   the same storm with window 0 (v1) and with the default window at this size
                               (default 2,000; 0 skips both)
       --tcp-patients N        concurrent patients over TCP on loopback (default 1,000; 0 skips it)
+      --flood-patients N      honest logins under a flood of bad first frames (default 200; 0 skips it)
+      --flood-only            run only the flood figures and write no files
       --fixtures DIR          time every scenario under DIR through the simulator
       --out DIR               write latest.md and latest.json there (default results)
       --splice FILE           rewrite the Markdown between the perf-results markers of FILE
@@ -70,6 +77,13 @@ while let argument = arguments.next() {
             exit(2)
         }
         tcpPatients = value
+    case "--flood-patients":
+        guard let text = arguments.next(), let value = Int(text), value >= 0 else {
+            FileHandle.standardError.write(Data("--flood-patients needs a non-negative count\n".utf8))
+            exit(2)
+        }
+        floodPatients = value
+    case "--flood-only": floodOnly = true
     case "--fixtures":
         guard let text = arguments.next() else {
             FileHandle.standardError.write(Data("--fixtures needs a directory\n".utf8))
@@ -138,6 +152,7 @@ struct Report: Codable {
     var tcp: TCPLoadFigures?
     var simulateSeconds: Double?
     var scenarios: Int?
+    var flood: [FloodFigures]?
 }
 
 var markdown: [String] = []
@@ -148,6 +163,46 @@ var markdown: [String] = []
 
 func tableRow(_ row: Row) -> String {
     "| \(row.operation) | \(row.group) | \(row.variant) | \(format(row.summary.median)) | \(format(row.summary.p99)) | \(row.summary.count) |"
+}
+
+// MARK: - Flood
+
+@MainActor func floodSection() async throws -> [FloodFigures] {
+    guard floodPatients > 0 else { return [] }
+    emit("### Flood (loopback TCP, \(floodPatients) honest logins, SQLite store in a state directory)")
+    emit()
+    emit("Flood threads send garbage or bad-signature first frames as fast as the doctor answers, while "
+         + "\(floodPatients) patients log in from 127.0.0.1, one every 20 ms; the same logins run first "
+         + "without the flood. Fixed: 50 sources, each blocked after R-SRC's 5 failures, then refused on "
+         + "accept. Rotating: each thread moves to a fresh source every 4 attempts, so every rejection is "
+         + "a counted failure. Durable commits are fsyncs of the SQLite WAL (group commit: inputs that "
+         + "arrive during a commit share the next one; audit rows alone are not fsynced). Pending limits "
+         + "for 127.0.0.1 raised to \(floodPatients).")
+    emit()
+    emit("| Flood | Honest in / started (quiet, flooded) | Login p50 / p99 quiet | Login p50 / p99 flooded | p99 ratio (target ≤ 2) | Rejected (counted) | Durable commits (all) | fsyncs per rejected frame |")
+    emit("|---|---|---|---|---|---|---|---|")
+    var all: [FloodFigures] = []
+    for kind in [FloodBench.Kind.fixed, .rotating] {
+        let figures = try await FloodBench.run(kind: kind, honest: floodPatients) { line in
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+        all.append(figures)
+        let quiet = figures.quietLatency.map { "\(format($0.median)) / \(format($0.p99))" } ?? "—"
+        let flooded = figures.floodedLatency.map { "\(format($0.median)) / \(format($0.p99))" } ?? "—"
+        let durable = figures.durableCommits.map { "\($0) (\(figures.commits ?? 0))" } ?? "—"
+        let perFrame = figures.fsyncsPerRejected.map { String(format: "%.4f", $0) } ?? "—"
+        emit("| \(figures.flood), \(figures.floodThreads) threads, \(String(format: "%.1f s", figures.floodSeconds)) "
+             + "| \(figures.authenticatedQuiet), \(figures.authenticatedFlooded) / \(figures.honest) | \(quiet) | \(flooded) "
+             + "| \(String(format: "%.2f", figures.p99Ratio)) \(figures.p99Ratio <= 2 ? "PASS" : "FAIL") "
+             + "| \(figures.rejected) (\(figures.countedFailures)) | \(durable) | \(perFrame) |")
+    }
+    emit()
+    return all
+}
+
+if floodOnly {
+    _ = try await floodSection()
+    exit(0)
 }
 
 // MARK: - Machine
@@ -384,6 +439,8 @@ if tcpPatients > 0 {
     emit()
 }
 
+let flood = try await floodSection()
+
 // MARK: - The simulator's wall time
 
 var simulateSeconds: Double?
@@ -414,7 +471,7 @@ if let fixtures {
 let report = Report(machine: machine, quick: quick, rows: rows, handshake: handshakeRows, ratios: ratios,
                     baselineCalls: baselineCalls, system: system, storm: storm, stormSmall: stormSmall, stormV1: stormV1, tcp: tcp,
                     simulateSeconds: simulateSeconds,
-                    scenarios: scenarioCount)
+                    scenarios: scenarioCount, flood: flood.isEmpty ? nil : flood)
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
 try FileManager.default.createDirectory(atPath: outDirectory, withIntermediateDirectories: true)

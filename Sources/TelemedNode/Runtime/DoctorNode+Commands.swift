@@ -21,8 +21,7 @@ extension DoctorNode {
     public func rekey() throws(DoctorCommandError) {
         let now = clock.now()
         let actions = try machine.rekey(now: now, using: &rng)
-        writeAudit([AuditRow(wall: now.wall, kind: .rekey, detail: "operator rekey")])
-        apply(actions, now: now)
+        apply(actions, now: now, auditing: [AuditRow(wall: now.wall, kind: .rekey, detail: "operator rekey")])
     }
 
     /// Lifts a block by hand (audited and recorded in the store). `target` is one of:
@@ -47,6 +46,10 @@ extension DoctorNode {
     /// and only once that is durable fed to the machine, whose actions are then applied (for a
     /// replace, the old key's session ends: DISCONNECT "key replaced", close, new epoch).
     ///
+    /// The store write waits for the batches of earlier inputs to be committed (so the audit
+    /// log keeps the order things happened in) and blocks the caller until it is durable: an
+    /// operator command, not the hot path.
+    ///
     /// An enrollment of this very key that the store already holds but the running machine does
     /// not (an offline `doctor enroll` while this doctor ran) is applied to the machine without
     /// a second write.
@@ -66,6 +69,8 @@ extension DoctorNode {
             throw .registry(error)
         }
         let kind: EnrollmentKind
+        // Earlier inputs' batches first, so the audit log stays in the order things happened.
+        waitForStore()
         do {
             kind = try store.enroll(id, publicKey: publicKey, group: machine.group, replace: replace, at: now.wall)
         } catch .registry(.alreadyEnrolled(id)) where !replace {
@@ -87,6 +92,9 @@ extension DoctorNode {
     /// its session ends at once (DISCONNECT "revoked", close, one new epoch for the rest), its
     /// pending handshakes end, and from then on it is refused like an unknown id.
     ///
+    /// Like ``enroll(_:publicKey:replace:)``, the store write comes after the batches of earlier
+    /// inputs are committed.
+    ///
     /// A revocation the store already holds but the running machine does not (an offline
     /// `doctor revoke` while this doctor ran) is applied to the machine without a second write.
     ///
@@ -106,6 +114,7 @@ extension DoctorNode {
             }
             throw .registry(error)
         }
+        waitForStore()
         do {
             try store.revoke(id, at: now.wall)
         } catch .registry(.alreadyRevoked(id)) {
@@ -127,7 +136,8 @@ extension DoctorNode {
 
     /// Records the doctor's stop in the audit log (the host calls it once, at shutdown).
     public func recordStop(_ detail: String) {
-        writeAudit([AuditRow(wall: clock.now().wall, kind: .stop, detail: detail)])
+        let now = clock.now()
+        apply([], now: now, auditing: [AuditRow(wall: now.wall, kind: .stop, detail: detail)])
     }
 
     // MARK: - Introspection for the console

@@ -3,17 +3,21 @@
 // `DoctorNode` runs one `DoctorMachine` for real. It is synchronous and single-threaded: the
 // async `DoctorService` (TCP) or the simulator (in-memory transport, virtual clock) calls one
 // method at a time. Each input reads the injected clock once, feeds the machine, and applies
-// the returned actions strictly in order:
+// the returned actions in order:
 //
-//   .persist   consecutive changes are written to the SecurityStore in one transaction
-//              BEFORE any later action is applied (so nothing that depends on a block or
-//              counter is sent, closed or reported before the change is durable)
-//   .send      transport.send            .close        transport.close
+//   .persist   the input's changes, with the audit rows of its events, go to the
+//              `DoctorStore` as one batch (one transaction, or part of a group commit)
+//   .send      transport.send, once every change the frame depends on is durable
+//   .close     transport.close, in order with the frames of its connection
 //   timers     the injected TimerScheduler (which calls timerFired back later)
-//   .event     audit row(s), a log line, then the observer (console, trace)
+//   .event     a log line, then the observer (console, trace), once its audit rows are
+//              committed, in order
 //
-// If the store cannot be written the node fails closed for the rest of that batch: it still
-// closes connections but sends nothing more, and it reports the failure loudly.
+// With `StoreCommitMode.inline` every batch is committed before the input returns, so this is
+// exactly "persist, then everything after it". With `.background` (DoctorService) commits run
+// on a writer thread and only the dependent frames wait (DoctorNode+Commit.swift). If the
+// store cannot be written the node fails closed for the inputs of that commit: it still closes
+// their connections but sends none of their dependent frames, and it reports the failure loudly.
 
 import Logging
 import TelemedCrypto
@@ -42,8 +46,10 @@ public final class DoctorNode {
 
     /// The machine (read-only introspection: members, their last receipts, epoch, blocks).
     public internal(set) var machine: DoctorMachine
-    let store: SecurityStore
+    let store: any DoctorStore
     let audit: AuditLog?
+    let commits: CommitPipeline
+    var outbox = Outbox()
     let transport: any Transport
     let clock: any NodeClock
     let timers: any TimerScheduler
@@ -55,8 +61,9 @@ public final class DoctorNode {
     /// (audited row by row); nil when the store had imported before. The host may report it.
     public let legacyImport: LegacyImport?
 
-    /// True once a security change could not be written (the node keeps failing closed).
-    public private(set) var storeFailed = false
+    /// True once a security change could not be written (the inputs of that commit failed
+    /// closed).
+    public internal(set) var storeFailed = false
 
     // MARK: - Building
 
@@ -68,9 +75,19 @@ public final class DoctorNode {
     /// ``SecurityStore/importLegacyRegistry(_:group:at:)`` on the first node built over a
     /// database. After that, enrollments and revocations (``enroll(_:publicKey:replace:)``,
     /// ``revoke(_:)``, or the offline commands) are the only changes, and they survive restarts.
-    public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, securityStore: SecurityStore,
+    ///
+    /// - Parameters:
+    ///   - securityStore: where T0, blocks, counters, the registry and the audit log live.
+    ///   - audit: nil to keep no audit log; otherwise the log of `securityStore` (each input's
+    ///     rows are written with its changes, in the same batch).
+    ///   - commits: ``StoreCommitMode/inline`` (each input committed before it returns) or
+    ///     ``StoreCommitMode/background(progress:)`` (group commit on a writer thread; the host
+    ///     then calls ``storeProgressed()`` whenever `progress` fires).
+    public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, securityStore: any DoctorStore,
                 audit: AuditLog?, transport: any Transport, clock: any NodeClock, timers: any TimerScheduler,
-                rng: NodeRandom, logger: Logger, observer: ((DoctorEvent) -> Void)? = nil) throws(DoctorNodeError) {
+                rng: NodeRandom, logger: Logger, observer: ((DoctorEvent) -> Void)? = nil,
+                commits: StoreCommitMode = .inline) throws(DoctorNodeError) {
+        precondition(audit.map { $0.store === securityStore } ?? true, "the audit log must be the node's own store's")
         let restored: SecurityState
         let registry: [PeerID: PublicKey]
         do {
@@ -88,6 +105,7 @@ public final class DoctorNode {
         }
         self.store = securityStore
         self.audit = audit
+        self.commits = CommitPipeline(store: securityStore, mode: commits)
         self.transport = transport
         self.clock = clock
         self.timers = timers
@@ -96,11 +114,11 @@ public final class DoctorNode {
         self.observer = observer
     }
 
-    /// Records T0 = max(saved T0, wall clock) durably and purges expired blocks. Only after it
-    /// returns may the host accept connections. The machine's start events (the alert of a
-    /// source-block table that is still saturated after the restart, PROTOCOL.md §7.5) are
-    /// reported like any other event — audit row, log line, observer — in order, after the
-    /// changes are durable and the start row is written.
+    /// Records T0 = max(saved T0, wall clock) durably and purges expired blocks, in one
+    /// durable transaction with the start row and the audit rows of the machine's start events;
+    /// only after it returns may the host accept connections. The start events (the alert of a
+    /// source-block table that is still saturated after the restart, PROTOCOL.md §7.5) are then
+    /// reported like any other event — log line, observer — in order.
     public func start() throws(DoctorNodeError) {
         let now = clock.now()
         let actions = machine.start(now: now)
@@ -112,15 +130,19 @@ public final class DoctorNode {
             if case let .event(event) = action { return event }
             return nil
         }
+        let state = machine.securityState
+        var rows: [AuditRow] = []
+        if audit != nil {
+            rows = [AuditRow(wall: now.wall, kind: .start, detail:
+                "T0 \(state.startTime); restored \(state.sourceBlocks.count) source, \(state.prefixBlocks.count) prefix, "
+                + "\(state.deviceBlocks.count) device blocks")]
+            rows += events.flatMap { AuditLog.rows(for: $0, at: now.wall) }
+        }
         do {
-            try store.apply(changes, at: now.wall)
+            try store.commit([StoreBatch(wall: now.wall, changes: changes, audit: rows)], durability: .durable)
         } catch {
             throw .store(error)
         }
-        let state = machine.securityState
-        writeAudit([AuditRow(wall: now.wall, kind: .start, detail:
-            "T0 \(state.startTime); restored \(state.sourceBlocks.count) source, \(state.prefixBlocks.count) prefix, "
-            + "\(state.deviceBlocks.count) device blocks")])
         logger.info("doctor started", metadata: ["T0": "\(state.startTime)", "enrolled": "\(machine.enrolledCount)"])
         for event in events { report(event, now: now) }
     }
@@ -140,6 +162,7 @@ public final class DoctorNode {
                 transport.close(connection)
                 return
             }
+            outbox.opened(connection, from: source)
             apply(machine.connectionOpened(MachineConnection(connection), from: source, now: now), now: now)
         case let .frameStarted(connection):
             apply(machine.frameStarted(on: MachineConnection(connection), now: now), now: now)
@@ -151,9 +174,11 @@ public final class DoctorNode {
         case let .closed(connection, reason):
             let end = ConnectionEnd(reason)
             apply(machine.connectionClosed(MachineConnection(connection), end, now: now, using: &rng), now: now)
+            outbox.closed(connection)
         case let .refused(peer, reason):
             logger.notice("transport refused a connection", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
-            writeAudit([AuditRow(wall: now.wall, kind: .refused, source: peer.host, detail: reason.description)])
+            apply([], now: now, auditing: [AuditRow(wall: now.wall, kind: .refused, source: peer.host,
+                                                    detail: reason.description)])
         }
     }
 
@@ -164,65 +189,12 @@ public final class DoctorNode {
         apply(machine.timerFired(timer, now: now, using: &rng), now: now)
     }
 
-    // MARK: - Applying actions
+    // MARK: - Reporting
 
-    func apply(_ actions: [DoctorAction], now: Instant) {
-        var changes: [SecurityChange] = []
-        var failedInBatch = false
-        func flush() {
-            guard !changes.isEmpty else { return }
-            do {
-                try store.apply(changes, at: now.wall)
-            } catch {
-                failedInBatch = true
-                storeFailed = true
-                logger.critical("security change not durable; failing closed", metadata: ["error": "\(error)"])
-            }
-            changes = []
-        }
-        for action in actions {
-            if case let .persist(change) = action {
-                changes.append(change)
-                continue
-            }
-            flush()
-            switch action {
-            case let .send(connection, body):
-                if !failedInBatch { transport.send(body, on: connection.wire) }
-            case let .close(connection):
-                transport.close(connection.wire)
-            case let .scheduleTimer(timer, afterMillis):
-                timers.schedule(.doctor(timer), afterMillis: afterMillis)
-            case let .cancelTimer(timer):
-                timers.cancel(.doctor(timer))
-            case let .event(event):
-                report(event, now: now)
-            case .persist:
-                break
-            }
-        }
-        flush()
-    }
-
+    /// A log line, then the observer (the audit rows went with the input's batch).
     func report(_ event: DoctorEvent, now: Instant) {
-        if let audit {
-            do {
-                try audit.record(event, at: now.wall)
-            } catch {
-                logger.error("audit row not written", metadata: ["error": "\(error)"])
-            }
-        }
         log(event)
         observer?(event)
-    }
-
-    func writeAudit(_ rows: [AuditRow]) {
-        guard let audit else { return }
-        do {
-            try audit.append(rows)
-        } catch {
-            logger.error("audit row not written", metadata: ["error": "\(error)"])
-        }
     }
 
     private func log(_ event: DoctorEvent) {

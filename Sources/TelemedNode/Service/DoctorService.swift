@@ -9,6 +9,12 @@ import TelemedTransport
 /// serialises every input to it — transport events (taken one at a time, so the transport's
 /// read-side flow control still works), timers (tasks sleeping on the monotonic clock) and
 /// operator commands.
+///
+/// The node's writes are group-committed on a dedicated writer thread
+/// (``StoreCommitMode/background(progress:)``), never on the actor: an input returns as soon as
+/// the machine has answered, frames that depend on a change wait for its commit, and the
+/// service takes no further transport event while more than ``maxUncommittedInputs`` inputs
+/// wait for theirs (back-pressure on a slow disk).
 public actor DoctorService {
     /// A point-in-time view for the console's `list`.
     public struct Status: Sendable {
@@ -27,7 +33,7 @@ public actor DoctorService {
 
     private let configuration: DoctorConfiguration
     private let keys: DoctorKeyMaterial
-    private let databasePath: String?
+    private let storage: Storage
     private let transport: any AsyncTransport
     private let clock: any NodeClock
     private let logger: Logger
@@ -36,6 +42,22 @@ public actor DoctorService {
     private var timers: TaskTimerScheduler?
     private var audit: AuditLog?
     private var pump: Task<Void, Never>?
+    private var progressWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Inputs whose writes may wait for a commit before the service stops taking transport
+    /// events until the store catches up.
+    public static let maxUncommittedInputs = 4_096
+    private var uncommittedLimit = DoctorService.maxUncommittedInputs
+
+    /// Lowers the back-pressure threshold (tests reach it with a handful of inputs).
+    package func setUncommittedLimit(_ limit: Int) {
+        uncommittedLimit = max(1, limit)
+    }
+
+    private enum Storage {
+        case path(String?)
+        case store(any DoctorStore)
+    }
 
     /// A service that will run over `transport`; nothing happens until ``start()``.
     ///
@@ -46,7 +68,21 @@ public actor DoctorService {
                 observer: (@Sendable (DoctorEvent) -> Void)? = nil) {
         self.configuration = configuration
         self.keys = keys
-        self.databasePath = databasePath
+        self.storage = .path(databasePath)
+        self.transport = transport
+        self.clock = clock
+        self.logger = logger
+        self.observer = observer
+    }
+
+    /// A service over a store of the host's choosing (any ``DoctorStore``; the databasePath
+    /// initializer opens a ``SecurityStore``).
+    public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, store: any DoctorStore,
+                transport: any AsyncTransport, clock: any NodeClock = SystemClock(), logger: Logger,
+                observer: (@Sendable (DoctorEvent) -> Void)? = nil) {
+        self.configuration = configuration
+        self.keys = keys
+        self.storage = .store(store)
         self.transport = transport
         self.clock = clock
         self.logger = logger
@@ -57,12 +93,12 @@ public actor DoctorService {
     /// transport events.
     public func start() throws(DoctorNodeError) {
         precondition(node == nil, "start() is called once")
-        let store: SecurityStore
+        let store: any DoctorStore
         do {
-            if let databasePath {
-                store = try SecurityStore(path: databasePath)
-            } else {
-                store = try SecurityStore.inMemory()
+            switch storage {
+            case let .path(path?): store = try SecurityStore(path: path)
+            case .path(nil): store = try SecurityStore.inMemory()
+            case let .store(given): store = given
             }
         } catch {
             throw .store(error)
@@ -70,9 +106,14 @@ public actor DoctorService {
         let audit = AuditLog(store: store)
         let timers = TaskTimerScheduler { [weak self] key, token in await self?.wake(key, token: token) }
         let observer = self.observer
+        let progress: @Sendable () -> Void = { [weak self] in
+            guard let self else { return }
+            Task { await self.storeProgressed() }
+        }
         let node = try DoctorNode(configuration: configuration, keys: keys, securityStore: store, audit: audit,
                                   transport: transport, clock: clock, timers: timers, rng: .system,
-                                  logger: logger, observer: observer.map { callback in { callback($0) } })
+                                  logger: logger, observer: observer.map { callback in { callback($0) } },
+                                  commits: .background(progress: progress))
         try node.start()
         self.node = node
         self.timers = timers
@@ -93,8 +134,21 @@ public actor DoctorService {
 
     // MARK: - Inputs
 
-    private func handle(_ event: TransportEvent) {
+    private func handle(_ event: TransportEvent) async {
         node?.handle(event)
+        // Back-pressure: while too many inputs wait for their commit, take no more events (the
+        // transport stops reading, as it does when the actor is busy).
+        while let node, node.uncommittedInputs >= uncommittedLimit {
+            await withCheckedContinuation { progressWaiters.append($0) }
+        }
+    }
+
+    /// Commits completed on the writer thread: send what waited for them.
+    private func storeProgressed() {
+        node?.storeProgressed()
+        let waiters = progressWaiters
+        progressWaiters = []
+        for waiter in waiters { waiter.resume() }
     }
 
     private func wake(_ key: NodeTimerKey, token: UInt64) {
@@ -156,12 +210,21 @@ public actor DoctorService {
     }
 
     /// Shutdown: DISCONNECT to every member, REJECTED to pending handshakes, timers stopped,
-    /// the stop audited. The caller then shuts its transport down (which flushes).
+    /// the stop audited, every pending commit completed and what waited for it sent. The caller
+    /// then shuts its transport down (which flushes).
     public func shutdown(reason: String) {
         guard let node else { return }
         node.disconnectAll()
         node.recordStop(reason)
         timers?.cancelAll()
+        node.finishStore()
+        storeProgressed()
+    }
+
+    /// What the node's commit pipeline did so far (commits, durable commits = fsyncs of the
+    /// SQLite WAL, batches per commit).
+    public func commitStatistics() -> StoreCommitStatistics {
+        running().commitStatistics
     }
 
     // MARK: - Introspection
@@ -203,6 +266,11 @@ public actor DoctorService {
         public var timers: Int
         /// The current epoch.
         public var epoch: UInt64
+        /// Frames, closes and reports waiting for the commit they depend on.
+        public var heldEffects: Int = 0
+        /// Inputs whose writes are not committed yet (at most about
+        /// ``DoctorService/maxUncommittedInputs``: beyond it the service stops reading).
+        public var uncommittedInputs: Int = 0
     }
 
     /// The current table sizes.
@@ -215,7 +283,8 @@ public actor DoctorService {
                         sourceBlocks: state.sourceBlocks.count, prefixBlocks: state.prefixBlocks.count,
                         deviceBlocks: state.deviceBlocks.count, failureSources: state.failures.count,
                         deviceBlockHistoryIDs: state.deviceBlockHistory.count, lastReceipts: machine.membersWithReceipt,
-                        timers: timers?.scheduledCount ?? 0, epoch: machine.epoch)
+                        timers: timers?.scheduledCount ?? 0, epoch: machine.epoch,
+                        heldEffects: node.heldEffects, uncommittedInputs: node.uncommittedInputs)
     }
 
     /// Active blocks, as `(target description, expiry wall ms)`.

@@ -1,79 +1,42 @@
-import GRDB
 import TelemedProtocol
 
 // MARK: - AuditLog
 
 /// The doctor's audit log: one row per authentication success or failure, block, unblock,
-/// join, leave, epoch, rekey, broadcast, receipt and alert, in the security store's database.
+/// join, leave, epoch, rekey, broadcast, receipt and alert, kept by the doctor's
+/// ``DoctorStore`` (for ``SecurityStore``, in the same SQLite file as the security state).
 /// Rows carry rule ids, patient ids, sources, times and counters; never a key or a plaintext
 /// (the events it is built from carry none).
-public final class AuditLog {
-    private let writer: any DatabaseWriter
+///
+/// The running doctor does not write through this type: ``DoctorNode`` puts the rows of each
+/// input into that input's ``StoreBatch``, next to its security changes. Audit rows alone are
+/// committed ``StoreDurability/relaxed`` (see ``DoctorStore``).
+public final class AuditLog: Sendable {
+    let store: any DoctorStore
 
-    /// A log in the same database as `store`.
-    public init(store: SecurityStore) {
-        self.writer = store.writer
+    /// The log kept by `store`.
+    public init(store: any DoctorStore) {
+        self.store = store
     }
 
     // MARK: - Writing
 
-    /// Writes the rows one machine event stands for.
+    /// Writes the rows one machine event stands for, durably.
     public func record(_ event: DoctorEvent, at wall: UInt64) throws(StoreError) {
         try append(Self.rows(for: event, at: wall))
     }
 
-    /// Writes rows as given (operator actions, transport refusals, start and stop).
+    /// Writes rows as given, durably, in one transaction.
     public func append(_ rows: [AuditRow]) throws(StoreError) {
-        guard !rows.isEmpty else { return }
-        do {
-            try writer.write { db in
-                for row in rows { try Self.insert(row, db) }
-            }
-        } catch {
-            throw .writeFailed("\(error)")
-        }
-    }
-
-    /// Inserts one row inside a transaction the caller holds (the registry writes its audit
-    /// rows in the same transaction as the change they record).
-    static func insert(_ row: AuditRow, _ db: Database) throws {
-        try db.execute(sql: """
-            INSERT INTO audit (wall, kind, rule, patient, source, connection, epoch, seq, detail)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [Int64(clamping: row.wall), row.kind.rawValue, row.rule, row.patient,
-                             row.source, row.connection.map { Int64(clamping: $0) },
-                             row.epoch.map { Int64(clamping: $0) }, row.seq.map { Int64(clamping: $0) },
-                             row.detail])
+        guard let first = rows.first else { return }
+        try store.commit([StoreBatch(wall: first.wall, audit: rows)], durability: .durable)
     }
 
     // MARK: - Reading
 
     /// Rows in order, optionally only of one kind, at most `limit` of the most recent.
     public func rows(kind: AuditKind? = nil, limit: Int = 10_000) throws(StoreError) -> [AuditRow] {
-        do {
-            return try writer.read { db in
-                let filter = kind == nil ? "" : "WHERE kind = ?"
-                let arguments: StatementArguments = kind.map { [$0.rawValue, limit] } ?? [limit]
-                let fetched = try Row.fetchAll(db, sql: """
-                    SELECT * FROM (SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?) ORDER BY id
-                    """, arguments: arguments)
-                return try fetched.map(Self.row)
-            }
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw .readFailed("\(error)")
-        }
-    }
-
-    private static func row(_ row: Row) throws -> AuditRow {
-        guard let kind = AuditKind(rawValue: row["kind"] as String) else {
-            throw StoreError.corruptRow(table: "audit", reason: "unknown kind")
-        }
-        func unsigned(_ column: String) -> UInt64? { (row[column] as Int64?).map { UInt64(clamping: $0) } }
-        return AuditRow(id: row["id"], wall: unsigned("wall") ?? 0, kind: kind, rule: row["rule"],
-                        patient: row["patient"], source: row["source"], connection: unsigned("connection"),
-                        epoch: unsigned("epoch"), seq: unsigned("seq"), detail: row["detail"])
+        try store.auditRows(kind: kind, limit: limit)
     }
 
     // MARK: - Events to rows

@@ -6,9 +6,16 @@ import GRDB
 /// (enrolled and revoked patients, retired keys) and the audit log.
 enum DoctorDatabase {
     /// Opens (creating if needed) the database at `path` in WAL mode with full syncs.
+    ///
+    /// `synchronous = FULL` is set on the writer connection after the pool is open: GRDB's
+    /// `DatabasePool` sets `synchronous = NORMAL` when it switches the writer to WAL, after
+    /// `prepareDatabase` has run, so a pragma there alone leaves commits without their fsync.
     static func open(path: String) throws(StoreError) -> any DatabaseWriter {
         var configuration = Configuration()
         configuration.label = "telemed-doctor"
+        // The running doctor and the offline commands (`doctor enroll`, `revoke`) share the
+        // file: a writer that finds it locked waits for the other instead of failing at once.
+        configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
@@ -17,6 +24,7 @@ enum DoctorDatabase {
         if let failure = PrivateFiles.createOwnerOnly(path) { throw .openFailed(path: path, reason: failure) }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try migrate(pool)
             return pool
         } catch {

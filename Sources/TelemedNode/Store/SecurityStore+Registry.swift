@@ -43,21 +43,6 @@ extension SecurityStore {
         try read { db in try Self.fetchPatient(id, db) }
     }
 
-    /// The ids enrolled now with their keys, as the doctor's machine takes them. Every key must
-    /// be in `group`; a row of another group is reported as corrupt (the deployment has one).
-    public func registry(group: TelemedGroup) throws(StoreError) -> [PeerID: PublicKey] {
-        let enrolled = try patients().filter { $0.status == .enrolled }
-        var registry: [PeerID: PublicKey] = [:]
-        for patient in enrolled {
-            guard patient.publicKey.group == group else {
-                throw .corruptRow(table: "patients", reason: "\(patient.id) has a key of group \(patient.publicKey.group.name), "
-                                  + "not the deployment's \(group.name)")
-            }
-            registry[patient.id] = patient.publicKey
-        }
-        return registry
-    }
-
     /// Every retired key, oldest first.
     public func retiredKeys() throws(StoreError) -> [RetiredKey] {
         try read { db in
@@ -132,7 +117,7 @@ extension SecurityStore {
             ON CONFLICT (id) DO UPDATE SET key_group = excluded.key_group, public_key = excluded.public_key,
               fingerprint = excluded.fingerprint, enrolled_at = excluded.enrolled_at, revoked_at = NULL
             """, arguments: [id.value, group.name, Data(publicKey.bytes), fingerprint.hex, Int64(clamping: wall)])
-        try AuditLog.insert(AuditRow(wall: wall, kind: kind == .replaced ? .replace : .enroll,
+        try Self.insertAudit(AuditRow(wall: wall, kind: kind == .replaced ? .replace : .enroll,
                                      patient: id.value, detail: detail), db)
         return kind
     }
@@ -153,7 +138,7 @@ extension SecurityStore {
             try db.execute(sql: "UPDATE patients SET revoked_at = ? WHERE id = ?",
                            arguments: [Int64(clamping: wall), id.value])
             try Self.retire(existing.publicKey, of: id, reason: .revoked, at: wall, db)
-            try AuditLog.insert(AuditRow(wall: wall, kind: .revoke, patient: id.value,
+            try Self.insertAudit(AuditRow(wall: wall, kind: .revoke, patient: id.value,
                                          detail: "key \(existing.fingerprint) revoked and retired"), db)
             return EnrolledPatient(id: id, publicKey: existing.publicKey, enrolledAt: existing.enrolledAt, revokedAt: wall)
         }
@@ -201,13 +186,13 @@ extension SecurityStore {
                         INSERT INTO patients (id, key_group, public_key, fingerprint, enrolled_at, revoked_at)
                         VALUES (?, ?, ?, ?, ?, NULL)
                         """, arguments: [id.value, group.name, Data(key.bytes), fingerprint.hex, Int64(clamping: wall)])
-                    try AuditLog.insert(AuditRow(wall: wall, kind: .enroll, patient: id.value,
+                    try Self.insertAudit(AuditRow(wall: wall, kind: .enroll, patient: id.value,
                         detail: "key \(fingerprint) (\(group.name)); imported from the legacy registry files"), db)
                     imported.append(id)
                 }
             }
             for (id, reason) in skipped {
-                try AuditLog.insert(AuditRow(wall: wall, kind: .enroll, patient: id.value,
+                try Self.insertAudit(AuditRow(wall: wall, kind: .enroll, patient: id.value,
                                              detail: "legacy registry entry not imported: \(reason)"), db)
             }
             try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('legacy_registry_imported', ?)",

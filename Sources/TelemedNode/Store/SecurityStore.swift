@@ -4,17 +4,20 @@ import TelemedProtocol
 
 // MARK: - SecurityStore
 
-/// The doctor's durable security state in SQLite (WAL, `synchronous = FULL`): T0, source,
-/// prefix and device blocks, failure counters and the repeated-block history, plus the audit
-/// log (``AuditLog``) in the same file.
+/// The embedded ``DoctorStore``: the doctor's durable state in one SQLite file (WAL) — T0,
+/// source, prefix and device blocks, failure counters and the repeated-block history, the
+/// patient registry and the audit log (``AuditLog``).
 ///
-/// ``apply(_:at:)`` writes synchronously and returns only once the transaction is committed, so
-/// a host that applies each `.persist` before the next action never acknowledges something a
-/// crash could forget. Operator unblocks are also kept in `manual_unblocks`.
+/// ``commit(_:durability:)`` writes a group of batches in one transaction and returns once it
+/// is committed: with `synchronous = FULL` (the WAL is fsynced) when the group is
+/// ``StoreDurability/durable``, with `synchronous = NORMAL` for that one transaction when it is
+/// ``StoreDurability/relaxed`` (audit rows alone: in the WAL, in order, not fsynced until the
+/// next durable commit or checkpoint). Registry changes and the start record are always
+/// durable. Operator unblocks are also kept in `manual_unblocks`.
 ///
-/// Not thread-safe by contract: one node uses it from one place at a time (GRDB serialises
-/// writes anyway).
-public final class SecurityStore {
+/// Safe to use from several threads: GRDB serialises the writes on its writer queue and runs
+/// reads on a pool of readers.
+public final class SecurityStore: DoctorStore {
     let writer: any DatabaseWriter
     /// The database file, or `:memory:`.
     public let path: String
@@ -34,6 +37,9 @@ public final class SecurityStore {
     public static func inMemory() throws(StoreError) -> SecurityStore {
         SecurityStore(writer: try DoctorDatabase.inMemory())
     }
+
+    /// The database file, or `:memory:`.
+    public var location: String { path }
 
     // MARK: - Loading
 
@@ -93,19 +99,24 @@ public final class SecurityStore {
 
     // MARK: - Writing
 
-    /// Writes one change durably.
-    public func apply(_ change: SecurityChange, at wall: UInt64) throws(StoreError) {
-        try apply([change], at: wall)
-    }
-
-    /// Writes consecutive changes in one transaction; returns once it is committed.
-    /// `wall` is the doctor's wall clock when the changes were made (for the device-block
-    /// history and the record of manual unblocks).
-    public func apply(_ changes: [SecurityChange], at wall: UInt64) throws(StoreError) {
-        guard !changes.isEmpty else { return }
+    /// Writes the batches, in order, in one transaction: each batch's security changes, then
+    /// its audit rows. Returns once committed with `durability`; throws having written nothing.
+    public func commit(_ batches: [StoreBatch], durability: StoreDurability) throws(StoreError) {
+        guard batches.contains(where: { !$0.isEmpty }) else { return }
         do {
-            try writer.write { db in
-                for change in changes { try Self.write(change, at: Int64(clamping: wall), db) }
+            try writer.writeWithoutTransaction { db in
+                // Set for every commit: FULL is the connection's standing level (registry
+                // writes rely on it), NORMAL only for the one relaxed transaction.
+                try db.execute(sql: durability == .durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+                defer { if durability == .relaxed { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
+                try db.inTransaction(.immediate) {
+                    for batch in batches {
+                        let wall = Int64(clamping: batch.wall)
+                        for change in batch.changes { try Self.write(change, at: wall, db) }
+                        for row in batch.audit { try Self.insertAudit(row, db) }
+                    }
+                    return .commit
+                }
             }
         } catch {
             throw .writeFailed("\(error)")
@@ -179,6 +190,16 @@ public final class SecurityStore {
         }
     }
 
+    /// The writer connection's `PRAGMA synchronous` level (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA),
+    /// for the tests that pin the durability of commits.
+    package func writerSynchronousLevel() throws(StoreError) -> Int {
+        do {
+            return try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+        } catch {
+            throw .readFailed("\(error)")
+        }
+    }
+
     /// The operator unblocks recorded so far: (wall ms, target description), oldest first.
     public func manualUnblocks() throws(StoreError) -> [(wall: UInt64, target: String)] {
         do {
@@ -190,5 +211,47 @@ public final class SecurityStore {
         } catch {
             throw .readFailed("\(error)")
         }
+    }
+
+    // MARK: - Audit log
+
+    /// Audit rows in order, optionally only of one kind, at most `limit` of the most recent.
+    public func auditRows(kind: AuditKind?, limit: Int) throws(StoreError) -> [AuditRow] {
+        do {
+            return try writer.read { db in
+                let filter = kind == nil ? "" : "WHERE kind = ?"
+                let arguments: StatementArguments = kind.map { [$0.rawValue, limit] } ?? [limit]
+                let fetched = try Row.fetchAll(db, sql: """
+                    SELECT * FROM (SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?) ORDER BY id
+                    """, arguments: arguments)
+                return try fetched.map(Self.auditRow)
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .readFailed("\(error)")
+        }
+    }
+
+    /// Inserts one audit row inside a transaction the caller holds (the registry writes its
+    /// audit rows in the same transaction as the change they record).
+    static func insertAudit(_ row: AuditRow, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO audit (wall, kind, rule, patient, source, connection, epoch, seq, detail)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [Int64(clamping: row.wall), row.kind.rawValue, row.rule, row.patient,
+                             row.source, row.connection.map { Int64(clamping: $0) },
+                             row.epoch.map { Int64(clamping: $0) }, row.seq.map { Int64(clamping: $0) },
+                             row.detail])
+    }
+
+    private static func auditRow(_ row: Row) throws -> AuditRow {
+        guard let kind = AuditKind(rawValue: row["kind"] as String) else {
+            throw StoreError.corruptRow(table: "audit", reason: "unknown kind")
+        }
+        func unsigned(_ column: String) -> UInt64? { (row[column] as Int64?).map { UInt64(clamping: $0) } }
+        return AuditRow(id: row["id"], wall: unsigned("wall") ?? 0, kind: kind, rule: row["rule"],
+                        patient: row["patient"], source: row["source"], connection: unsigned("connection"),
+                        epoch: unsigned("epoch"), seq: unsigned("seq"), detail: row["detail"])
     }
 }

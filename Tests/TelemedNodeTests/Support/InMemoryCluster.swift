@@ -46,7 +46,7 @@ final class InMemoryCluster {
     let doctorEndpoint: InMemoryEndpoint
     let doctorTimers = ManualTimerScheduler()
     let doctor: DoctorNode
-    let store: SecurityStore
+    let store: any DoctorStore
     let audit: AuditLog
     let listenAddress: PeerAddress
     var patients: [String: PatientNode] = [:]
@@ -54,17 +54,23 @@ final class InMemoryCluster {
     var patientEvents: [String: [PatientEvent]] = [:]
     private var nextHost = 10
 
-    init(enrolling names: [String], store: SecurityStore? = nil,
-         configuration: DoctorConfiguration = DoctorConfiguration()) throws {
+    /// - Parameters:
+    ///   - commits: how the doctor commits (inline unless a test looks at group commit).
+    ///   - doctorTransport: wraps the doctor's endpoint (a test that looks at every send).
+    init(enrolling names: [String], store: (any DoctorStore)? = nil,
+         configuration: DoctorConfiguration = DoctorConfiguration(), commits: StoreCommitMode = .inline,
+         doctorTransport: ((InMemoryEndpoint) -> any Transport)? = nil) throws {
         doctorEndpoint = network.addEndpoint(named: "doctor", host: "10.0.0.1")
         listenAddress = doctorEndpoint.listen(port: 8000)
         self.store = try store ?? SecurityStore.inMemory()
         audit = AuditLog(store: self.store)
         let box = EventBox()
         doctor = try DoctorNode(configuration: configuration, keys: TestKeys.doctor(enrolling: names),
-                                securityStore: self.store, audit: audit, transport: doctorEndpoint, clock: clock,
+                                securityStore: self.store, audit: audit,
+                                transport: doctorTransport?(doctorEndpoint) ?? doctorEndpoint, clock: clock,
                                 timers: doctorTimers, rng: NodeRandom(SeededRandom(seed: 7)),
-                                logger: Logger(label: "test.doctor"), observer: { box.events.append($0) })
+                                logger: Logger(label: "test.doctor"), observer: { box.events.append($0) },
+                                commits: commits)
         doctorBox = box
         epochWindowMillis = configuration.epochWindowMillis
         try doctor.start()
@@ -97,6 +103,8 @@ final class InMemoryCluster {
     }
 
     private var endpointOwner: [String: String] = [:]
+    /// Sees every transport event just before the doctor handles it.
+    var doctorInputTap: ((TransportEvent) -> Void)?
     /// Events of endpoints the test drives by hand (attackers), kept for ``frames(for:)``.
     private var scriptedEvents: [String: [TransportEvent]] = [:]
 
@@ -125,6 +133,7 @@ final class InMemoryCluster {
     private func deliverAll() {
         let outcome = network.runUntilIdle(maxSteps: 10_000) { [self] event in
             if event.endpoint == "doctor" {
+                doctorInputTap?(event.event)
                 doctor.handle(event.event)
             } else if let name = endpointOwner[event.endpoint] {
                 patients[name]?.handle(event.event)

@@ -24,15 +24,21 @@ final class TCPCluster: @unchecked Sendable {
     /// (`DoctorConfiguration.transportBounds`).
     init(enrolling names: [String], configuration: DoctorConfiguration = DoctorConfiguration(),
          server serverConfiguration: TCPServerTransport.Configuration? = nil,
-         recordTransport: Bool = false) async throws {
+         recordTransport: Bool = false, store: (any DoctorStore)? = nil) async throws {
         server = try await TCPServerTransport.start(
             configuration: serverConfiguration
                 ?? .init(host: "127.0.0.1", port: 0, bounds: configuration.transportBounds))
         let recorder = doctorEvents
         let transport: any AsyncTransport = recordTransport ? TappedTransport(server, into: transportEvents) : server
-        doctor = DoctorService(configuration: configuration, keys: TestKeys.doctor(enrolling: names), databasePath: nil,
-                               transport: transport, logger: Logger(label: "test.doctor"),
-                               observer: { recorder.append($0) })
+        if let store {
+            doctor = DoctorService(configuration: configuration, keys: TestKeys.doctor(enrolling: names), store: store,
+                                   transport: transport, logger: Logger(label: "test.doctor"),
+                                   observer: { recorder.append($0) })
+        } else {
+            doctor = DoctorService(configuration: configuration, keys: TestKeys.doctor(enrolling: names), databasePath: nil,
+                                   transport: transport, logger: Logger(label: "test.doctor"),
+                                   observer: { recorder.append($0) })
+        }
         try await doctor.start()
     }
 
