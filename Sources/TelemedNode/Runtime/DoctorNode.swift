@@ -11,6 +11,9 @@
 //   .send      transport.send            .close        transport.close
 //   timers     the injected TimerScheduler (which calls timerFired back later)
 //   .event     audit row(s), a log line, then the observer (console, trace)
+//   .verify    the handshake job goes to the node's `HandshakeJobRunner` (HandshakeJobPool.swift);
+//              its result comes back through `jobFinished`. A node built without a runner
+//              lets the machine run every job inline.
 //
 // If the store cannot be written the node fails closed for the rest of that batch: it still
 // closes connections but sends nothing more, and it reports the failure loudly.
@@ -50,6 +53,8 @@ public final class DoctorNode {
     var rng: NodeRandom
     let logger: Logger
     let observer: ((DoctorEvent) -> Void)?
+    /// Where handshake jobs run; nil: inline in the machine.
+    let jobRunner: (any HandshakeJobRunner)?
 
     /// What the one-time import of `keys.registry` into the store did when this node was built
     /// (audited row by row); nil when the store had imported before. The host may report it.
@@ -70,7 +75,8 @@ public final class DoctorNode {
     /// ``revoke(_:)``, or the offline commands) are the only changes, and they survive restarts.
     public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, securityStore: SecurityStore,
                 audit: AuditLog?, transport: any Transport, clock: any NodeClock, timers: any TimerScheduler,
-                rng: NodeRandom, logger: Logger, observer: ((DoctorEvent) -> Void)? = nil) throws(DoctorNodeError) {
+                rng: NodeRandom, logger: Logger, observer: ((DoctorEvent) -> Void)? = nil,
+                jobRunner: (any HandshakeJobRunner)? = nil) throws(DoctorNodeError) {
         let restored: SecurityState
         let registry: [PeerID: PublicKey]
         do {
@@ -94,6 +100,8 @@ public final class DoctorNode {
         self.rng = rng
         self.logger = logger
         self.observer = observer
+        self.jobRunner = jobRunner
+        machine.handshakeJobs = jobRunner == nil ? .inline : .byHost
     }
 
     /// Records T0 = max(saved T0, wall clock) durably and purges expired blocks. Only after it
@@ -157,6 +165,13 @@ public final class DoctorNode {
         }
     }
 
+    /// A handshake job this node's machine emitted (and its ``HandshakeJobRunner`` ran) is
+    /// done: the machine applies the result (``DoctorMachine/jobFinished(_:now:using:)``).
+    public func jobFinished(_ result: HandshakeJobResult) {
+        let now = clock.now()
+        apply(machine.jobFinished(result, now: now, using: &rng), now: now)
+    }
+
     /// A timer scheduled through the ``TimerScheduler`` is due.
     public func timerFired(_ key: NodeTimerKey) {
         guard case let .doctor(timer) = key else { return }
@@ -197,6 +212,9 @@ public final class DoctorNode {
                 timers.cancel(.doctor(timer))
             case let .event(event):
                 report(event, now: now)
+            case let .verify(job):
+                guard let jobRunner else { preconditionFailure("the machine emits jobs only for a node with a runner") }
+                jobRunner.submit(job)
             case .persist:
                 break
             }

@@ -7,8 +7,9 @@ import TelemedTransport
 
 /// The doctor over a live transport (TCP): an actor that owns one ``DoctorNode`` and
 /// serialises every input to it — transport events (taken one at a time, so the transport's
-/// read-side flow control still works), timers (tasks sleeping on the monotonic clock) and
-/// operator commands.
+/// read-side flow control still works), timers (tasks sleeping on the monotonic clock),
+/// operator commands, and the results of handshake jobs, which run on a
+/// ``HandshakeJobPool`` (one worker per core by default) so that logins use every core.
 public actor DoctorService {
     /// A point-in-time view for the console's `list`.
     public struct Status: Sendable {
@@ -36,14 +37,23 @@ public actor DoctorService {
     private var timers: TaskTimerScheduler?
     private var audit: AuditLog?
     private var pump: Task<Void, Never>?
+    private let handshakeWorkers: Int
+    private var jobPool: HandshakeJobPool?
 
     /// A service that will run over `transport`; nothing happens until ``start()``.
     ///
-    /// - Parameter databasePath: the SQLite file of the security store and audit log
-    ///   (nil: in memory, for tests).
+    /// - Parameters:
+    ///   - databasePath: the SQLite file of the security store and audit log (nil: in memory,
+    ///     for tests).
+    ///   - handshakeWorkers: threads verifying KEY_VERIFICATIONs concurrently
+    ///     (``HandshakeJobPool``; default one per active core); 0 runs them inline on the
+    ///     service's own executor.
     public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, databasePath: String?,
                 transport: any AsyncTransport, clock: any NodeClock = SystemClock(), logger: Logger,
-                observer: (@Sendable (DoctorEvent) -> Void)? = nil) {
+                observer: (@Sendable (DoctorEvent) -> Void)? = nil,
+                handshakeWorkers: Int = HandshakeJobPool.defaultWorkers) {
+        precondition(handshakeWorkers >= 0, "handshakeWorkers must not be negative")
+        self.handshakeWorkers = handshakeWorkers
         self.configuration = configuration
         self.keys = keys
         self.databasePath = databasePath
@@ -70,9 +80,20 @@ public actor DoctorService {
         let audit = AuditLog(store: store)
         let timers = TaskTimerScheduler { [weak self] key, token in await self?.wake(key, token: token) }
         let observer = self.observer
-        let node = try DoctorNode(configuration: configuration, keys: keys, securityStore: store, audit: audit,
+        let pool = handshakeWorkers == 0 ? nil : HandshakeJobPool(workers: handshakeWorkers) { [weak self] result in
+            Task { await self?.jobFinished(result) }
+        }
+        let node: DoctorNode
+        do {
+            node = try DoctorNode(configuration: configuration, keys: keys, securityStore: store, audit: audit,
                                   transport: transport, clock: clock, timers: timers, rng: .system,
-                                  logger: logger, observer: observer.map { callback in { callback($0) } })
+                                  logger: logger, observer: observer.map { callback in { callback($0) } },
+                                  jobRunner: pool)
+        } catch {
+            pool?.stop()
+            throw error
+        }
+        self.jobPool = pool
         try node.start()
         self.node = node
         self.timers = timers
@@ -91,10 +112,18 @@ public actor DoctorService {
         await pump?.value
     }
 
+    deinit {
+        jobPool?.stop()
+    }
+
     // MARK: - Inputs
 
     private func handle(_ event: TransportEvent) {
         node?.handle(event)
+    }
+
+    private func jobFinished(_ result: HandshakeJobResult) {
+        node?.jobFinished(result)
     }
 
     private func wake(_ key: NodeTimerKey, token: UInt64) {
@@ -162,6 +191,7 @@ public actor DoctorService {
         node.disconnectAll()
         node.recordStop(reason)
         timers?.cancelAll()
+        jobPool?.stop()
     }
 
     // MARK: - Introspection

@@ -178,7 +178,7 @@ final class DoctorIntrospectionTests: XCTestCase {
             switch stage {
             case let .active(id) where table.members[id]?.connection != connection:
                 violations.append("view: \(connection) active for \(id), who is not on it")
-            case .awaitingRequest, .awaitingConfirmation:
+            case .awaitingRequest, .verifying, .awaitingConfirmation:
                 if table.handshakes[connection] == nil { violations.append("view: \(connection) pending but not stored") }
             default: break
             }
