@@ -101,6 +101,7 @@ struct Report: Codable {
     var tcp: TCPLoadFigures?
     var simulateSeconds: Double?
     var scenarios: Int?
+    var parallel: ParallelHandshakeFigures? = nil
 }
 
 var markdown: [String] = []
@@ -264,6 +265,11 @@ if tcpPatients > 0 {
     emit()
 }
 
+// MARK: - Parallel handshakes (TelemedBenchKit/ParallelHandshakeBench.swift)
+
+let parallel = try await ParallelHandshakeBench.run(requests: quick ? 200 : 400, runs: quick ? 3 : 5)
+for line in parallel.markdown { emit(line) }
+
 // MARK: - The simulator's wall time
 
 var simulateSeconds: Double?
@@ -293,7 +299,7 @@ if let fixtures {
 
 let report = Report(machine: machine, quick: quick, rows: rows, handshake: handshakeRows, ratios: ratios,
                     baselineCalls: baselineCalls, system: system, tcp: tcp, simulateSeconds: simulateSeconds,
-                    scenarios: scenarioCount)
+                    scenarios: scenarioCount, parallel: parallel)
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
 try FileManager.default.createDirectory(atPath: outDirectory, withIntermediateDirectories: true)
@@ -312,4 +318,4 @@ for path in spliceTargets {
         .write(toFile: path, atomically: true, encoding: .utf8)
     print("updated the table in \(path)")
 }
-exit(ratios.allSatisfy(\.pass) && tcpPass && simulatePass ? 0 : 1)
+exit(ratios.allSatisfy(\.pass) && tcpPass && simulatePass && parallel.pass ? 0 : 1)
