@@ -48,9 +48,17 @@ struct Serve: AsyncParsableCommand {
                                             valueName: "ids"))
     var enroll: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Threads verifying logins (the crypto of each KEY_VERIFICATION) in parallel; default one per core, "
+            + "0 verifies them on the doctor's own task.", valueName: "n"))
+    var handshakeWorkers: Int = HandshakeJobPool.defaultWorkers
+
     func run() async throws {
         let logger = try common.bootstrapLogging()
         guard (0...65_535).contains(port) else { throw ValidationError("port \(port) is outside 0...65535") }
+        guard (0...256).contains(handshakeWorkers) else {
+            throw ValidationError("handshake-workers \(handshakeWorkers) is outside 0...256")
+        }
         let store = KeyStore(directory: common.stateDir)
         var doctor = try loadOrCreateDoctor(store, identity: identity, create: true)
 
@@ -73,7 +81,7 @@ struct Serve: AsyncParsableCommand {
         let console = Console()
         let service = DoctorService(configuration: configuration, keys: doctor,
                                     databasePath: store.databasePath, transport: server, logger: logger,
-                                    observer: { event in console.show(event) })
+                                    observer: { event in console.show(event) }, handshakeWorkers: handshakeWorkers)
         do {
             try await service.start()
         } catch {
