@@ -27,6 +27,10 @@ public struct ParallelHandshakeFigures: Sendable, Codable {
     public var oneWorker: [Double]
     /// Wall seconds of each run with 2 workers.
     public var twoWorkers: [Double]
+    /// This process's CPU seconds (user + system, from rusage) of each run with 1 worker.
+    public var oneWorkerCPU: [Double]
+    /// The same with 2 workers: CPU / wall near 2 means both cores worked for the doctor.
+    public var twoWorkersCPU: [Double]
     /// median(1 worker) / median(2 workers).
     public var ratio: Double
     /// The target ratio.
@@ -41,6 +45,7 @@ public struct ParallelHandshakeFigures: Sendable, Codable {
     public var markdown: [String] {
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         let one = median(oneWorker), two = median(twoWorkers)
+        let oneCPU = median(oneWorkerCPU), twoCPU = median(twoWorkersCPU)
         return [
             "### Parallel handshakes (DoctorService, telemed-2048-256, accelerated)",
             "",
@@ -51,8 +56,8 @@ public struct ParallelHandshakeFigures: Sendable, Codable {
             "",
             "| Figure | Value |",
             "|---|---|",
-            "| 1 worker: median run (handshakes/s) | \(String(format: "%.3f s", one)) (\(String(format: "%.0f", Double(requests) / one))) |",
-            "| 2 workers: median run (handshakes/s) | \(String(format: "%.3f s", two)) (\(String(format: "%.0f", Double(requests) / two))) |",
+            "| 1 worker: median run (handshakes/s); process CPU / wall | \(String(format: "%.3f s", one)) (\(String(format: "%.0f", Double(requests) / one))); \(String(format: "%.2f", oneCPU / one)) |",
+            "| 2 workers: median run (handshakes/s); process CPU / wall | \(String(format: "%.3f s", two)) (\(String(format: "%.0f", Double(requests) / two))); \(String(format: "%.2f", twoCPU / two)) |",
             "| Ratio 1 worker / 2 workers | \(String(format: "%.2f", ratio)) — target ≥ \(String(format: "%.1f", target)): \(pass ? "PASS" : "FAIL") |",
             "",
         ]
@@ -76,21 +81,26 @@ public enum ParallelHandshakeBench {
         }
         let keys = DoctorKeyMaterial(group: group, identity: doctorID, privateKey: doctorKey,
                                      registry: Dictionary(uniqueKeysWithValues: patients.map { ($0.0, $0.1.publicKey) }))
-        var one: [Double] = [], two: [Double] = []
+        var one: [Double] = [], two: [Double] = [], oneCPU: [Double] = [], twoCPU: [Double] = []
         for round in 0..<(runs + 1) {
             for workers in [1, 2] {
-                // Fresh requests each run (the replay cache refuses repeated ones).
-                let prepared = try prepare(requests, patients: patients, doctorID: doctorID,
-                                           doctorKey: doctorKey.publicKey, rng: &rng)
-                let seconds = try await measure(prepared, keys: keys, workers: workers, timeoutSeconds: timeoutSeconds)
+                let (seconds, cpu) = try await measure(requests, patients: patients, keys: keys, workers: workers,
+                                                       timeoutSeconds: timeoutSeconds, rng: &rng)
                 // The first round warms up (threads, caches, the allocator) and is not kept.
                 if round > 0 {
-                    if workers == 1 { one.append(seconds) } else { two.append(seconds) }
+                    if workers == 1 {
+                        one.append(seconds)
+                        oneCPU.append(cpu)
+                    } else {
+                        two.append(seconds)
+                        twoCPU.append(cpu)
+                    }
                 }
             }
         }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         return ParallelHandshakeFigures(requests: requests, runs: runs, oneWorker: one, twoWorkers: two,
+                                        oneWorkerCPU: oneCPU, twoWorkersCPU: twoCPU,
                                         ratio: median(one) / median(two), target: 1.6,
                                         cores: ProcessInfo.processInfo.activeProcessorCount)
     }
@@ -107,37 +117,57 @@ public enum ParallelHandshakeBench {
         }
     }
 
-    static func measure(_ requests: [[UInt8]], keys: DoctorKeyMaterial, workers: Int,
-                        timeoutSeconds: Double) async throws -> Double {
-        let transport = StubTransport(expecting: requests.count)
+    static func measure(_ count: Int, patients: [(PeerID, PrivateKey)], keys: DoctorKeyMaterial, workers: Int,
+                        timeoutSeconds: Double, rng: inout SeededRandom) async throws -> (wall: Double, cpu: Double) {
+        let transport = StubTransport(expecting: count)
         var logger = Logger(label: "parallel-handshakes")
         logger.logLevel = .error
         let service = DoctorService(configuration: DoctorConfiguration(), keys: keys, databasePath: nil,
                                     transport: transport, logger: logger, handshakeWorkers: workers)
         try await service.start()
+        // Fresh requests each run (the replay cache refuses repeated ones), stamped after the
+        // doctor recorded its start time T0 (R-START), built before the clock starts.
+        let requests = try prepare(count, patients: patients, doctorID: keys.identity,
+                                   doctorKey: keys.privateKey.publicKey, rng: &rng)
         let begin = monotonicNanoseconds()
+        let cpuBegin = processCPUSeconds()
         for (index, body) in requests.enumerated() {
             // One source per request, each in its own /24: no pending limit is approached.
             guard let ip = IPAddress(bytes: [10, UInt8(index >> 8), UInt8(index & 0xff), 1]) else {
                 throw BenchError.setup("source address")
             }
-            let connection = ConnectionID(rawValue: UInt64(index + 1))
+            let connection = TelemedTransport.ConnectionID(rawValue: UInt64(index + 1))
             transport.inject(.opened(connection, PeerAddress(ip: ip, port: 40_000)))
             transport.inject(.frame(connection, body))
         }
         let finished = await transport.waitForAnswers(timeoutSeconds: timeoutSeconds)
         let seconds = Double(monotonicNanoseconds() - begin) / 1e9
+        let cpu = processCPUSeconds() - cpuBegin
+        // Read before the shutdown, which answers every pending handshake REJECTED.
+        let (answered, rejected) = (transport.answered, transport.rejected)
         await service.shutdown(reason: "benchmark run over")
         transport.finish()
         await service.waitUntilTransportEnds()
         guard finished else {
-            throw BenchError.protocolFailure("\(transport.answered) of \(requests.count) answered within \(timeoutSeconds) s")
+            throw BenchError.protocolFailure("\(answered) of \(requests.count) answered within \(timeoutSeconds) s")
         }
-        guard transport.rejected == 0 else {
-            throw BenchError.protocolFailure("\(transport.rejected) requests REJECTED")
+        guard rejected == 0 else {
+            throw BenchError.protocolFailure("\(rejected) requests REJECTED")
         }
-        return seconds
+        return (seconds, cpu)
     }
+}
+
+/// User + system CPU seconds of this process so far (getrusage).
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// A transport inside the process: events are injected, SESSION_TOKENs and REJECTEDs counted.
@@ -163,7 +193,7 @@ final class StubTransport: AsyncTransport, @unchecked Sendable {
     var answered: Int { lock.withLock { tokens + refusals } }
     var rejected: Int { lock.withLock { refusals } }
 
-    func send(_ body: [UInt8], on connection: ConnectionID) {
+    func send(_ body: [UInt8], on connection: TelemedTransport.ConnectionID) {
         // `{"opcode":20,…` is a SESSION_TOKEN, `{"opcode":70}` a REJECTED.
         let opcode = body.count > 12 ? Array(body[10..<12]) : []
         lock.lock()
@@ -174,7 +204,7 @@ final class StubTransport: AsyncTransport, @unchecked Sendable {
         waiter?.resume(returning: true)
     }
 
-    func close(_ connection: ConnectionID) {}
+    func close(_ connection: TelemedTransport.ConnectionID) {}
 
     /// Waits until every request is answered, or `timeoutSeconds`.
     func waitForAnswers(timeoutSeconds: Double) async -> Bool {
