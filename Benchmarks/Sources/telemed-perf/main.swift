@@ -267,7 +267,7 @@ if tcpPatients > 0 {
 
 // MARK: - Parallel handshakes (TelemedBenchKit/ParallelHandshakeBench.swift)
 
-let parallel = try await ParallelHandshakeBench.run(requests: quick ? 200 : 400, runs: quick ? 3 : 5)
+let parallel = try await ParallelHandshakeBench.run(requests: quick ? 200 : 400, runs: quick ? 5 : 9)
 for line in parallel.markdown { emit(line) }
 
 // MARK: - The simulator's wall time
