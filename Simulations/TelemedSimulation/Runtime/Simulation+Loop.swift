@@ -19,6 +19,9 @@ extension Simulation {
                 throw SimulationFailure(message: "bound hit: more than \(Simulation.maxPumpRounds) event rounds without quiet")
             }
             for event in events { route(event) }
+            guard !doctorJobs.overflowed else {
+                throw SimulationFailure(message: "bound hit: the event queue holds \(queue.capacity) events (a handshake job was refused)")
+            }
         }
         drainLogs()
     }
