@@ -32,6 +32,11 @@ final class HandshakeJobTests: XCTestCase {
         }
     }
 
+    /// The connection table's invariants (retired handshakes included) hold.
+    func assertTableConsistent(_ h: Harness, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(DoctorIntrospectionTests.connectionTableViolations(h.doctor), [], file: file, line: line)
+    }
+
     func failures(_ h: Harness, _ source: String) throws -> Int {
         h.doctor.securityState.failures[try XCTUnwrapSource(source)]?.count ?? 0
     }
@@ -115,6 +120,7 @@ final class HandshakeJobTests: XCTestCase {
             let connection = try h.openRaw(from: "198.51.100.7")
             h.inject(body, on: connection)
             h.transportClosed(connection, .closedByPeer)
+            assertTableConsistent(h)
             XCTAssertEqual(h.doctor.retiredHandshakes, 1, "the ended handshake keeps its slot until the result")
             XCTAssertEqual(try failures(h, "198.51.100.7"), round, "the close itself counts nothing")
             h.completeJob(at: 0)
@@ -190,9 +196,11 @@ final class HandshakeJobTests: XCTestCase {
             h.transportClosed(connection, .closedByPeer)
         }
         XCTAssertEqual(h.heldJobs.count, limit)
+        assertTableConsistent(h)
         let refused = try h.openRaw(from: "198.51.100.7")
         XCTAssertEqual(rejections(h, on: refused).map(\.0), [.limit])
         h.completeAllJobs()
+        assertTableConsistent(h)
         let admitted = try h.openRaw(from: "198.51.100.7")
         XCTAssertTrue(rejections(h, on: admitted).isEmpty)
     }
