@@ -76,6 +76,11 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Threads verifying logins (the crypto of each KEY_VERIFICATION) in parallel; default one per core, "
+            + "0 verifies them on the doctor's own task.", valueName: "n"))
+    var handshakeWorkers: Int = HandshakeJobPool.defaultWorkers
+
     func run() async throws {
         let logger = try common.bootstrapLogging()
         guard (0...65_535).contains(port) else { throw ValidationError("port \(port) is outside 0...65535") }
@@ -85,6 +90,9 @@ struct Serve: AsyncParsableCommand {
             throw Refusal("another doctor is serving from \(common.stateDir) (it holds \(StateLock.path(common.stateDir)))")
         }
         warnAboutLegacyCredentials(keys)
+        guard (0...256).contains(handshakeWorkers) else {
+            throw ValidationError("handshake-workers \(handshakeWorkers) is outside 0...256")
+        }
 
         // Bound now (the port goes into the demo's pinned card), but admitting nobody until T0
         // is recorded: a request stamped before T0 would be refused (R-START) with REJECTED.
@@ -107,7 +115,7 @@ struct Serve: AsyncParsableCommand {
         let console = Console(card: card)
         let service = DoctorService(configuration: configuration, keys: doctor,
                                     databasePath: keys.databasePath, transport: server, logger: logger,
-                                    observer: { event in console.show(event) })
+                                    observer: { event in console.show(event) }, handshakeWorkers: handshakeWorkers)
         do {
             try await service.start()
         } catch {

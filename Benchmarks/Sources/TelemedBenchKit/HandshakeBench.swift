@@ -40,7 +40,11 @@ public struct HandshakeBench {
         // A patient pins the doctor's key once: prepare it for encryption (accelerated only).
         doctorPublic = strategy == .accelerated ? doctorKey.publicKey.precomputingEncryptionTable() : doctorKey.publicKey
         let registry = Dictionary(uniqueKeysWithValues: enrolled.map { ($0.id, $0.key.publicKey) })
-        doctor = try DoctorMachine(configuration: DoctorConfiguration(), group: group, identity: doctorID,
+        // An epoch window of 0: each join starts its epoch at once, so the KEY_CONFIRMATION row
+        // holds the GROUP_KEY it describes (the default 20 ms window would defer it to a timer).
+        var configuration = DoctorConfiguration()
+        configuration.epochWindowMillis = 0
+        doctor = try DoctorMachine(configuration: configuration, group: group, identity: doctorID,
                                    privateKey: doctorKey, registry: registry)
         guard let address = SourceAddress(addressBytes: [192, 0, 2, 10]) else { throw BenchError.setup("source address") }
         source = address

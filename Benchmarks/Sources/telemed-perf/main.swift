@@ -153,6 +153,7 @@ struct Report: Codable {
     var simulateSeconds: Double?
     var scenarios: Int?
     var flood: [FloodFigures]?
+    var parallel: ParallelHandshakeFigures? = nil
 }
 
 var markdown: [String] = []
@@ -441,6 +442,11 @@ if tcpPatients > 0 {
 
 let flood = try await floodSection()
 
+// MARK: - Parallel handshakes (TelemedBenchKit/ParallelHandshakeBench.swift)
+
+let parallel = try await ParallelHandshakeBench.run(requests: quick ? 200 : 400, runs: quick ? 5 : 9)
+for line in parallel.markdown { emit(line) }
+
 // MARK: - The simulator's wall time
 
 var simulateSeconds: Double?
@@ -471,7 +477,8 @@ if let fixtures {
 let report = Report(machine: machine, quick: quick, rows: rows, handshake: handshakeRows, ratios: ratios,
                     baselineCalls: baselineCalls, system: system, storm: storm, stormSmall: stormSmall, stormV1: stormV1, tcp: tcp,
                     simulateSeconds: simulateSeconds,
-                    scenarios: scenarioCount, flood: flood.isEmpty ? nil : flood)
+                    scenarios: scenarioCount, flood: flood.isEmpty ? nil : flood,
+                    parallel: parallel)
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
 try FileManager.default.createDirectory(atPath: outDirectory, withIntermediateDirectories: true)
@@ -490,4 +497,4 @@ for path in spliceTargets {
         .write(toFile: path, atomically: true, encoding: .utf8)
     print("updated the table in \(path)")
 }
-exit(ratios.allSatisfy(\.pass) && stormPass && tcpPass && simulatePass ? 0 : 1)
+exit(ratios.allSatisfy(\.pass) && stormPass && tcpPass && simulatePass && parallel.pass ? 0 : 1)

@@ -20,6 +20,13 @@ import TelemedProtocol
 // advances). Its observer is the `DoctorScriptChecker`, which checks every action list before
 // the driver carries it out; after every step the checker's state invariants are checked too,
 // and the first violation is thrown.
+//
+// Handshake jobs (the crypto of a KEY_VERIFICATION, DoctorMachine+Jobs.swift) run inline by
+// default: each as soon as it is emitted. `runWithHeldJobs` runs the same script with the jobs
+// held, as a pool would: after every step a generator seeded from the script completes some of
+// the held jobs, picked out of order, so closes, timeouts, blocks, replays, commands and clock
+// steps land while requests are being verified; the rest complete at the end. The byte grammar
+// is the same in both modes, so every corpus input explores both.
 
 /// Runs one doctor script.
 public struct DoctorScript {
@@ -42,6 +49,8 @@ public struct DoctorScript {
     var driver: MachineDriver<DoctorScriptChecker>
     var slots: [Slot?] = Array(repeating: nil, count: DoctorScript.slotCount)
     var honestHandshakes = 0
+    /// Picks which held jobs complete after each step (`runWithHeldJobs` only).
+    var jobOrder: SeededRandom?
 
     /// A script over the shared world.
     public init(world: DoctorScriptWorld = .shared) {
@@ -61,15 +70,46 @@ public struct DoctorScript {
         try script.run(data)
     }
 
+    /// Runs `data` as a script with the handshake jobs held and completed out of order (see
+    /// the theory of operation); throws the first violated invariant.
+    public static func runWithHeldJobs(_ data: [UInt8]) throws(FuzzViolation) {
+        var script = DoctorScript()
+        script.holdJobs(seed: data)
+        try script.run(data)
+    }
+
+    /// Holds the handshake jobs from now on; `seed` seeds the order they complete in.
+    mutating func holdJobs(seed: [UInt8]) {
+        driver.jobMode = .held
+        jobOrder = SeededRandom(seed: Array("held jobs".utf8) + seed)
+    }
+
     mutating func run(_ data: [UInt8]) throws(FuzzViolation) {
         var input = FuzzInput(data)
         var steps = 0
         while !input.isAtEnd, steps < Self.maxSteps {
             steps += 1
             try step(&input)
+            try completeSomeJobs()
             try driver.pump()
             try driver.observer.checkState(driver.doctor)
         }
+        guard jobOrder != nil, !driver.heldJobs.isEmpty else { return }
+        try driver.completeAllJobs()
+        try driver.pump()
+        try driver.observer.checkState(driver.doctor)
+        try fuzzCheck(driver.doctor.retiredHandshakes == 0, "\(driver.doctor.retiredHandshakes) retired handshakes with no job held")
+    }
+
+    /// Completes some of the held jobs (none, some or all), each picked at random among them.
+    mutating func completeSomeJobs() throws(FuzzViolation) {
+        guard var order = jobOrder, !driver.heldJobs.isEmpty else { return }
+        var count = Int(order.next() % UInt64(driver.heldJobs.count + 1))
+        while count > 0, !driver.heldJobs.isEmpty {
+            count -= 1
+            try driver.completeJob(at: Int(order.next() % UInt64(driver.heldJobs.count)))
+        }
+        jobOrder = order
     }
 
     /// The slot at `index` while its connection is open.

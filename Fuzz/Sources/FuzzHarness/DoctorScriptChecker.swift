@@ -109,6 +109,10 @@ struct DoctorScriptChecker: MachineObserver {
                 try fuzzCheck(after == configuration.handshakeTimeoutMillis, "frame-completion timer of \(after) ms")
             case let .scheduleTimer(.epochWindow, after):
                 try fuzzCheck(after == configuration.epochWindowMillis && after > 0, "epoch window timer of \(after) ms")
+            case let .verify(job):
+                try fuzzCheck(open.contains(job.connection), "\(where_()): handshake job for closed \(job.connection)")
+                try fuzzCheck(authenticated[job.connection] == nil && !tokens.contains(job.connection),
+                              "\(where_()): handshake job for \(job.connection), which was answered already")
             case .cancelTimer, .persist:
                 continue
             case let .event(event):
@@ -193,8 +197,9 @@ struct DoctorScriptChecker: MachineObserver {
         try fuzzCheck(doctor.epoch == lastEpochEvent, "epoch \(doctor.epoch) but the last epochStarted was \(lastEpochEvent)")
         let active = doctor.activePatients
         try fuzzCheck(active.count <= configuration.maxActivePatients, "\(active.count) active patients")
-        try fuzzCheck(doctor.pendingHandshakes >= 0 && doctor.pendingHandshakes <= configuration.pendingTotal,
-                      "\(doctor.pendingHandshakes) pending handshakes")
+        try fuzzCheck(doctor.pendingHandshakes >= 0
+                      && doctor.pendingHandshakes + doctor.retiredHandshakes <= configuration.pendingTotal,
+                      "\(doctor.pendingHandshakes) pending handshakes and \(doctor.retiredHandshakes) retired ones")
         let pendingHere = open.filter { authenticated[$0] == nil }.count
         try fuzzCheck(doctor.pendingHandshakes == pendingHere,
                       "the doctor counts \(doctor.pendingHandshakes) pending handshakes, the host has \(pendingHere) open unauthenticated connections")

@@ -1,4 +1,6 @@
+@_spi(Testing) import TelemedCrypto
 import TelemedNode
+import TelemedProtocol
 import TelemedTransport
 
 // MARK: - SimulationEvent
@@ -9,6 +11,8 @@ enum SimulationEvent: Equatable {
     case deliver(DeliveryID)
     /// Fire a node's timer, if it is still the current schedule of that key.
     case timer(TimerOwner, NodeTimerKey, generation: UInt64)
+    /// A doctor run's handshake job is done: run it and give the result to that run's node.
+    case job(run: Int, HandshakeJob)
 }
 
 /// Whose timer it is: a doctor run (a restart starts a new run) or one patient connection.
@@ -38,6 +42,8 @@ final class EventQueue {
     let capacity: Int
     /// Deliveries waiting (the network is quiet when this is zero).
     private(set) var pendingDeliveries = 0
+    /// Handshake jobs waiting (the doctor's pool is idle when this is zero).
+    private(set) var pendingJobs = 0
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -53,6 +59,7 @@ final class EventQueue {
         heap.append(Entry(time: time, order: nextOrder, event: event))
         nextOrder += 1
         if case .deliver = event { pendingDeliveries += 1 }
+        if case .job = event { pendingJobs += 1 }
         siftUp(heap.count - 1)
         return true
     }
@@ -64,6 +71,7 @@ final class EventQueue {
         let entry = heap.removeLast()
         if !heap.isEmpty { siftDown(0) }
         if case .deliver = entry.event { pendingDeliveries -= 1 }
+        if case .job = entry.event { pendingJobs -= 1 }
         return entry
     }
 
@@ -136,5 +144,38 @@ final class SimulatedTimers: TimerScheduler {
         guard generations[key] == generation else { return false }
         generations[key] = nil
         return true
+    }
+}
+
+// MARK: - SimulatedJobs
+
+/// The doctor's ``HandshakeJobRunner`` in the simulation: each job becomes an event on the
+/// virtual clock, a seeded latency later (the doctor spec's `jobLatencyMillis`), so that the
+/// races of a pool (a connection closed, a block landing or a duplicate verified while a job
+/// runs) are replayable. The loop runs the job when its event comes up. It never calls back
+/// into the node itself.
+final class SimulatedJobs: HandshakeJobRunner {
+    let run: Int
+    private let queue: EventQueue
+    private let time: VirtualTime
+    private let latencyMin: UInt64
+    private let latencyMax: UInt64
+    private var random: SeededRandom
+    /// Set when the queue refused an event (the loop reports it as a bound violation).
+    private(set) var overflowed = false
+
+    init(run: Int, queue: EventQueue, time: VirtualTime, doctor: DoctorSpec, random: SeededRandom) {
+        self.run = run
+        self.queue = queue
+        self.time = time
+        self.latencyMin = doctor.jobLatencyMin
+        self.latencyMax = doctor.jobLatencyMax
+        self.random = random
+    }
+
+    func submit(_ job: HandshakeJob) {
+        let span = latencyMax - latencyMin
+        let latency = latencyMin + (span == 0 ? 0 : random.next() % (span + 1))
+        if !queue.push(.job(run: run, job), at: time.now + latency) { overflowed = true }
     }
 }

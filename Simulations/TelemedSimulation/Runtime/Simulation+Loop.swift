@@ -19,6 +19,9 @@ extension Simulation {
                 throw SimulationFailure(message: "bound hit: more than \(Simulation.maxPumpRounds) event rounds without quiet")
             }
             for event in events { route(event) }
+            guard !doctorJobs.overflowed else {
+                throw SimulationFailure(message: "bound hit: the event queue holds \(queue.capacity) events (a handshake job was refused)")
+            }
         }
         drainLogs()
     }
@@ -161,17 +164,24 @@ extension Simulation {
                 emit("timer", [("actor", .string(session.patient)), ("timer", .string(key.description))])
                 session.node.timerFired(key)
             }
+        case let .job(run, job):
+            // A job of an earlier doctor run died with it.
+            guard run == doctorRun, !doctorDown else { break }
+            let result = job.run(using: &jobRandom)
+            emit("job", [("job", .uint(job.number)), ("phase", .string(job.phase.rawValue)),
+                         ("conn", .uint(job.connection.rawValue)), ("result", .string(result.description))])
+            doctor.jobFinished(result)
         }
         try pump()
     }
 
-    /// Runs events until no traffic is in flight and the doctor holds no pending epoch (its
-    /// epoch window, PROTOCOL.md §7.1, has fired and the GROUP_KEYs are delivered); timers due
-    /// on the way fire. Bounded in events and in virtual time.
+    /// Runs events until no traffic is in flight, no handshake job is running and the doctor
+    /// holds no pending epoch (its epoch window, PROTOCOL.md §7.1, has fired and the GROUP_KEYs
+    /// are delivered); timers due on the way fire. Bounded in events and in virtual time.
     func settle() throws(SimulationFailure) {
         let horizon = time.now + Simulation.settleHorizonMillis
         var count = 0
-        while queue.pendingDeliveries > 0 || (!doctorDown && doctorTimers.isScheduled(.doctor(.epochWindow))) {
+        while queue.pendingDeliveries > 0 || queue.pendingJobs > 0 || (!doctorDown && doctorTimers.isScheduled(.doctor(.epochWindow))) {
             guard let next = queue.nextTime, next <= horizon else {
                 throw SimulationFailure(message: "bound hit: the network did not go quiet within \(Simulation.settleHorizonMillis / 3_600_000) h of virtual time")
             }
@@ -209,9 +219,13 @@ extension Simulation {
         try pump()
         doctorRun += 1
         doctorTimers = SimulatedTimers(owner: .doctor(run: doctorRun), queue: queue, time: time)
+        doctorJobs = SimulatedJobs(run: doctorRun, queue: queue, time: time, doctor: scenario.doctor,
+                                   random: root.fork("doctor/job-latency-run-\(doctorRun)"))
+        jobRandom = root.fork("doctor/jobs-run-\(doctorRun)")
         doctor = try Simulation.makeDoctor(scenario: scenario, keys: keys, store: store, audit: audit,
                                            transport: doctorEndpoint, clock: doctorClock, timers: doctorTimers,
-                                           random: root.fork("doctor/run-\(doctorRun)"), logs: logs, relay: doctorRelay)
+                                           jobs: doctorJobs, random: root.fork("doctor/run-\(doctorRun)"), logs: logs,
+                                           relay: doctorRelay)
         doctorDown = false
         emit("restart", [("run", .int(doctorRun))])
         do {

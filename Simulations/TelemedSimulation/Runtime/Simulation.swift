@@ -70,6 +70,10 @@ final class Simulation {
     var doctor: DoctorNode
     var doctorRun = 1
     var doctorTimers: SimulatedTimers
+    /// Where the doctor's handshake jobs wait for their seeded latency (one per doctor run).
+    var doctorJobs: SimulatedJobs
+    /// The randomness the doctor's handshake jobs draw (the answer phase's), per doctor run.
+    var jobRandom: SeededRandom
     var doctorDown = false
     let doctorRelay = Relay<DoctorEvent>()
 
@@ -141,9 +145,13 @@ final class Simulation {
         doctorAddress = doctorEndpoint.listen(port: scenario.doctor.port)
         doctorClock = ActorClock(time: time, startWall: scenario.startWall, offset: 0)
         doctorTimers = SimulatedTimers(owner: .doctor(run: 1), queue: queue, time: time)
+        doctorJobs = SimulatedJobs(run: 1, queue: queue, time: time, doctor: scenario.doctor,
+                                   random: root.fork("doctor/job-latency-run-1"))
+        jobRandom = root.fork("doctor/jobs-run-1")
         doctor = try Simulation.makeDoctor(scenario: scenario, keys: keys, store: store, audit: audit,
                                            transport: doctorEndpoint, clock: doctorClock, timers: doctorTimers,
-                                           random: root.fork("doctor/run-1"), logs: logs, relay: doctorRelay)
+                                           jobs: doctorJobs, random: root.fork("doctor/run-1"), logs: logs,
+                                           relay: doctorRelay)
         for patient in scenario.patients {
             clocks[patient.id] = ActorClock(time: time, startWall: scenario.startWall, offset: patient.clockOffsetMillis)
         }
@@ -165,14 +173,15 @@ final class Simulation {
 
     static func makeDoctor(scenario: Scenario, keys: KeyRing, store: SecurityStore, audit: AuditLog,
                            transport: InMemoryEndpoint, clock: ActorClock, timers: SimulatedTimers,
-                           random: SeededRandom, logs: LogSink, relay: Relay<DoctorEvent>) throws(SimulationFailure) -> DoctorNode {
+                           jobs: SimulatedJobs, random: SeededRandom, logs: LogSink,
+                           relay: Relay<DoctorEvent>) throws(SimulationFailure) -> DoctorNode {
         let material = DoctorKeyMaterial(group: keys.group, identity: keys.doctorID, privateKey: keys.doctorKey,
                                          registry: keys.registry)
         do {
             return try DoctorNode(configuration: scenario.doctorConfiguration, keys: material, securityStore: store,
                                   audit: audit, transport: transport, clock: clock, timers: timers,
                                   rng: NodeRandom(random), logger: CapturingLogHandler.logger("doctor", sink: logs),
-                                  observer: { event in relay.send(event) })
+                                  observer: { event in relay.send(event) }, jobRunner: jobs)
         } catch {
             throw SimulationFailure(message: "the doctor node could not be built: \(error)")
         }

@@ -41,6 +41,10 @@ public struct DoctorSpec: Sendable {
     public var host: String
     /// Its port.
     public var port: Int
+    /// Smallest time a handshake job (one phase of a KEY_VERIFICATION's crypto) takes, ms.
+    public var jobLatencyMin: UInt64 = 1
+    /// Largest time a handshake job takes, ms (each job's time is drawn from the seed).
+    public var jobLatencyMax: UInt64 = 2
 }
 
 /// One patient of the cast.

@@ -53,9 +53,19 @@ public enum ScenarioDecoder {
         let id = try reader.string("id") ?? "doctor"
         let host = try HostText.normalized(try reader.string("host") ?? "10.0.0.1", at: "\(path).host")
         let port = try reader.uint("port", max: 65_535) ?? 7000
+        var spec = DoctorSpec(id: id, host: host, port: Int(port))
+        if let range = try reader.array("jobLatencyMillis") {
+            let rangePath = reader.child("jobLatencyMillis")
+            guard range.count == 2, let low = range[0].uintValue, let high = range[1].uintValue, low <= high,
+                  high <= 60_000 else {
+                throw ScenarioError(path: rangePath, message: "expected [min, max] with 0 ≤ min ≤ max ≤ 60000")
+            }
+            spec.jobLatencyMin = low
+            spec.jobLatencyMax = high
+        }
         try reader.finish()
         try checkID(id, at: "\(path).id")
-        return DoctorSpec(id: id, host: host, port: Int(port))
+        return spec
     }
 
     static func decodePatient(_ value: JSONValue, at path: String) throws(ScenarioError) -> PatientSpec {

@@ -166,7 +166,7 @@ extension DoctorNode {
                 batch.changes.append(change)
             case let .event(event):
                 if audit != nil { batch.audit += AuditLog.rows(for: event, at: now.wall) }
-            case .send, .close, .scheduleTimer, .cancelTimer:
+            case .send, .close, .scheduleTimer, .cancelTimer, .verify:
                 break
             }
         }
@@ -192,6 +192,11 @@ extension DoctorNode {
                 timers.cancel(.doctor(timer))
             case let .event(event):
                 emit(.report(event, now), need: outbox.reportNeed(own: ticket), own: ticket, ownFailed: ownFailed)
+            case let .verify(job):
+                // Stateless work: it waits for no commit (the machine applies its result, and
+                // persists what that changes, when it comes back as an input).
+                guard let jobRunner else { preconditionFailure("the machine emits jobs only for a node with a runner") }
+                jobRunner.submit(job)
             }
         }
         if commits.isBackground { absorb(commits.takeResolutions()) }

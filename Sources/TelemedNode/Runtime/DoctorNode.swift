@@ -12,6 +12,9 @@
 //   timers     the injected TimerScheduler (which calls timerFired back later)
 //   .event     a log line, then the observer (console, trace), once its audit rows are
 //              committed, in order
+//   .verify    the handshake job goes to the node's `HandshakeJobRunner` (HandshakeJobPool.swift)
+//              at once (it reads no state the store holds); its result comes back through
+//              `jobFinished`. A node built without a runner lets the machine run every job inline.
 //
 // With `StoreCommitMode.inline` every batch is committed before the input returns, so this is
 // exactly "persist, then everything after it". With `.background` (DoctorService) commits run
@@ -56,6 +59,8 @@ public final class DoctorNode {
     var rng: NodeRandom
     let logger: Logger
     let observer: ((DoctorEvent) -> Void)?
+    /// Where handshake jobs run; nil: inline in the machine.
+    let jobRunner: (any HandshakeJobRunner)?
 
     /// What the one-time import of `keys.registry` into the store did when this node was built
     /// (audited row by row); nil when the store had imported before. The host may report it.
@@ -86,7 +91,8 @@ public final class DoctorNode {
     public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, securityStore: any DoctorStore,
                 audit: AuditLog?, transport: any Transport, clock: any NodeClock, timers: any TimerScheduler,
                 rng: NodeRandom, logger: Logger, observer: ((DoctorEvent) -> Void)? = nil,
-                commits: StoreCommitMode = .inline) throws(DoctorNodeError) {
+                commits: StoreCommitMode = .inline,
+                jobRunner: (any HandshakeJobRunner)? = nil) throws(DoctorNodeError) {
         precondition(audit.map { $0.store === securityStore } ?? true, "the audit log must be the node's own store's")
         let restored: SecurityState
         let registry: [PeerID: PublicKey]
@@ -112,6 +118,8 @@ public final class DoctorNode {
         self.rng = rng
         self.logger = logger
         self.observer = observer
+        self.jobRunner = jobRunner
+        machine.handshakeJobs = jobRunner == nil ? .inline : .byHost
     }
 
     /// Records T0 = max(saved T0, wall clock) durably and purges expired blocks, in one
@@ -180,6 +188,13 @@ public final class DoctorNode {
             apply([], now: now, auditing: [AuditRow(wall: now.wall, kind: .refused, source: peer.host,
                                                     detail: reason.description)])
         }
+    }
+
+    /// A handshake job this node's machine emitted (and its ``HandshakeJobRunner`` ran) is
+    /// done: the machine applies the result (``DoctorMachine/jobFinished(_:now:using:)``).
+    public func jobFinished(_ result: HandshakeJobResult) {
+        let now = clock.now()
+        apply(machine.jobFinished(result, now: now, using: &rng), now: now)
     }
 
     /// A timer scheduled through the ``TimerScheduler`` is due.

@@ -7,8 +7,9 @@ import TelemedTransport
 
 /// The doctor over a live transport (TCP): an actor that owns one ``DoctorNode`` and
 /// serialises every input to it — transport events (taken one at a time, so the transport's
-/// read-side flow control still works), timers (tasks sleeping on the monotonic clock) and
-/// operator commands.
+/// read-side flow control still works), timers (tasks sleeping on the monotonic clock),
+/// operator commands, and the results of handshake jobs, which run on a
+/// ``HandshakeJobPool`` (one worker per core by default) so that logins use every core.
 ///
 /// The node's writes are group-committed on a dedicated writer thread
 /// (``StoreCommitMode/background(progress:)``), never on the actor: an input returns as soon as
@@ -58,14 +59,23 @@ public actor DoctorService {
         case path(String?)
         case store(any DoctorStore)
     }
+    private let handshakeWorkers: Int
+    private var jobPool: HandshakeJobPool?
 
     /// A service that will run over `transport`; nothing happens until ``start()``.
     ///
-    /// - Parameter databasePath: the SQLite file of the security store and audit log
-    ///   (nil: in memory, for tests).
+    /// - Parameters:
+    ///   - databasePath: the SQLite file of the security store and audit log (nil: in memory,
+    ///     for tests).
+    ///   - handshakeWorkers: threads verifying KEY_VERIFICATIONs concurrently
+    ///     (``HandshakeJobPool``; default one per active core); 0 runs them inline on the
+    ///     service's own executor.
     public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, databasePath: String?,
                 transport: any AsyncTransport, clock: any NodeClock = SystemClock(), logger: Logger,
-                observer: (@Sendable (DoctorEvent) -> Void)? = nil) {
+                observer: (@Sendable (DoctorEvent) -> Void)? = nil,
+                handshakeWorkers: Int = HandshakeJobPool.defaultWorkers) {
+        precondition(handshakeWorkers >= 0, "handshakeWorkers must not be negative")
+        self.handshakeWorkers = handshakeWorkers
         self.configuration = configuration
         self.keys = keys
         self.storage = .path(databasePath)
@@ -79,7 +89,10 @@ public actor DoctorService {
     /// initializer opens a ``SecurityStore``).
     public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, store: any DoctorStore,
                 transport: any AsyncTransport, clock: any NodeClock = SystemClock(), logger: Logger,
-                observer: (@Sendable (DoctorEvent) -> Void)? = nil) {
+                observer: (@Sendable (DoctorEvent) -> Void)? = nil,
+                handshakeWorkers: Int = HandshakeJobPool.defaultWorkers) {
+        precondition(handshakeWorkers >= 0, "handshakeWorkers must not be negative")
+        self.handshakeWorkers = handshakeWorkers
         self.configuration = configuration
         self.keys = keys
         self.storage = .store(store)
@@ -110,10 +123,20 @@ public actor DoctorService {
             guard let self else { return }
             Task { await self.storeProgressed() }
         }
-        let node = try DoctorNode(configuration: configuration, keys: keys, securityStore: store, audit: audit,
+        let pool = handshakeWorkers == 0 ? nil : HandshakeJobPool(workers: handshakeWorkers) { [weak self] result in
+            Task { await self?.jobFinished(result) }
+        }
+        let node: DoctorNode
+        do {
+            node = try DoctorNode(configuration: configuration, keys: keys, securityStore: store, audit: audit,
                                   transport: transport, clock: clock, timers: timers, rng: .system,
                                   logger: logger, observer: observer.map { callback in { callback($0) } },
-                                  commits: .background(progress: progress))
+                                  commits: .background(progress: progress), jobRunner: pool)
+        } catch {
+            pool?.stop()
+            throw error
+        }
+        self.jobPool = pool
         try node.start()
         self.node = node
         self.timers = timers
@@ -130,6 +153,10 @@ public actor DoctorService {
     /// Waits until the transport's event stream ends (after the transport shut down).
     public func waitUntilTransportEnds() async {
         await pump?.value
+    }
+
+    deinit {
+        jobPool?.stop()
     }
 
     // MARK: - Inputs
@@ -149,6 +176,10 @@ public actor DoctorService {
         let waiters = progressWaiters
         progressWaiters = []
         for waiter in waiters { waiter.resume() }
+    }
+
+    private func jobFinished(_ result: HandshakeJobResult) {
+        node?.jobFinished(result)
     }
 
     private func wake(_ key: NodeTimerKey, token: UInt64) {
@@ -217,6 +248,7 @@ public actor DoctorService {
         node.disconnectAll()
         node.recordStop(reason)
         timers?.cancelAll()
+        jobPool?.stop()
         node.finishStore()
         storeProgressed()
     }

@@ -72,6 +72,12 @@ public enum DoctorAction: Sendable, Equatable {
     case persist(SecurityChange)
     /// Report something to the host (audit log, console, trace).
     case event(DoctorEvent)
+    /// Run this handshake job (the stateless crypto of a KEY_VERIFICATION) on any thread and
+    /// give its result back with ``DoctorMachine/jobFinished(_:now:using:)``. Emitted only when
+    /// ``DoctorMachine/handshakeJobs`` is ``HandshakeJobExecution/byHost``; every job emitted
+    /// must come back exactly once to the machine that emitted it (its connection holds a
+    /// pending-handshake slot until then).
+    case verify(HandshakeJob)
 }
 
 /// Operator commands that can fail.

@@ -4,13 +4,18 @@
 // (`handshakes`, with the per-source, per-prefix and total counts of PROTOCOL.md §5 derived
 // from it) or a member's (`members`, keyed by patient id, and the index `memberByConnection`
 // that maps the member's connection back to it). A tracked connection may also have a begun,
-// incomplete frame (`framesInProgress`, PROTOCOL.md §7.6); that mark leaves with the connection. The storage is read-only outside this type;
+// incomplete frame (`framesInProgress`, PROTOCOL.md §7.6); that mark leaves with the connection.
+// A pending handshake that is removed while its request is being verified (a `HandshakeJob`
+// is out) moves to `retired`: its connection is gone, but it keeps its pending slot (source,
+// prefix and total counts) until the job's result is applied, so the jobs in flight never
+// exceed the pending-handshake bounds. The storage is read-only outside this type;
 // the few mutating operations below change every related entry together, so no caller can
 // update one view without the other. Invariants (checked in the tests after random inputs):
 //
 //   members[p].connection == c  ⇔  memberByConnection[c] == p
 //   no connection is both a pending handshake and a member's
-//   pendingBySource / pendingByPrefix are the counts of the pending handshakes' sources
+//   pendingBySource / pendingByPrefix are the counts of the pending and retired handshakes' sources
+//   no connection is both retired and tracked
 //   every connection in framesInProgress is tracked
 
 extension DoctorMachine {
@@ -29,23 +34,38 @@ extension DoctorMachine {
         /// Tracked connections whose transport reported a begun, incomplete frame; for a member
         /// a `frameCompletion` timer runs while it is here.
         private(set) var framesInProgress: Set<ConnectionID> = []
+        /// Handshakes that ended while their request was being verified, by connection: they
+        /// hold their pending slot until their job's result is applied.
+        private(set) var retired: [ConnectionID: Verifying] = [:]
 
         // MARK: Reading
 
-        /// The number of pending handshakes.
-        var pendingCount: Int { handshakes.count }
+        /// The number of pending handshakes (retired ones included: they hold a slot).
+        var pendingCount: Int { handshakes.count + retired.count }
         /// The number of tracked connections (pending and members').
         var count: Int { handshakes.count + memberByConnection.count }
 
-        /// Whether `connection` is tracked at all.
+        /// Whether `connection` is tracked at all, or retired.
         func contains(_ connection: ConnectionID) -> Bool {
-            handshakes[connection] != nil || memberByConnection[connection] != nil
+            handshakes[connection] != nil || memberByConnection[connection] != nil || retired[connection] != nil
         }
 
         /// The stage of a tracked connection (nil for one the machine does not track).
         func stage(of connection: ConnectionID) -> Connection? {
             if let handshake = handshakes[connection] { return handshake.stage }
             return memberByConnection[connection].map(Connection.active)
+        }
+
+        /// The pending handshakes that name `patient` (their request's signature verified:
+        /// answering or awaiting KEY_CONFIRMATION), ascending.
+        func handshakes(naming patient: PeerID) -> [ConnectionID] {
+            handshakes.compactMap { entry -> ConnectionID? in
+                switch entry.value {
+                case let .awaitingConfirmation(verified) where verified.patient == patient: return entry.key
+                case let .verifying(verifying) where verifying.namedPatient == patient: return entry.key
+                default: return nil
+                }
+            }.sorted()
         }
 
         /// Pending handshakes from `source`.
@@ -92,17 +112,49 @@ extension DoctorMachine {
             handshakes[connection] = .awaitingConfirmation(verified)
         }
 
-        /// Stops tracking a pending handshake and releases its counts; returns it.
+        /// Moves a handshake awaiting its request (or one whose previous job just concluded) to
+        /// verifying: a job for it is out.
+        mutating func beginVerification(_ connection: ConnectionID, _ verifying: Verifying) {
+            guard case let .awaitingRequest(accepted)? = handshakes[connection], accepted.source == verifying.source else {
+                preconditionFailure("only a handshake awaiting its request can be verified")
+            }
+            handshakes[connection] = .verifying(verifying)
+        }
+
+        /// The job of a verifying handshake came back: the handshake awaits its request again
+        /// (same source) until the machine moves it on or rejects it. Returns what it waited for.
+        mutating func concludeVerification(_ connection: ConnectionID) -> Verifying? {
+            guard case let .verifying(verifying)? = handshakes[connection] else { return nil }
+            handshakes[connection] = .awaitingRequest(Accepted(source: verifying.source))
+            return verifying
+        }
+
+        /// Stops tracking a pending handshake; returns it. Its counts are released, unless it
+        /// was verifying: then it is retired and keeps them until ``releaseRetired(_:)``.
         @discardableResult
         mutating func removeHandshake(_ connection: ConnectionID) -> Handshake? {
             guard let handshake = handshakes.removeValue(forKey: connection) else { return nil }
             framesInProgress.remove(connection)
-            let source = handshake.source
+            if case let .verifying(verifying) = handshake {
+                retired[connection] = verifying
+            } else {
+                release(handshake.source)
+            }
+            return handshake
+        }
+
+        /// Forgets a retired handshake (its job's result was applied) and releases its counts.
+        mutating func releaseRetired(_ connection: ConnectionID) -> Verifying? {
+            guard let verifying = retired.removeValue(forKey: connection) else { return nil }
+            release(verifying.source)
+            return verifying
+        }
+
+        private mutating func release(_ source: SourceAddress) {
             pendingBySource[source, default: 1] -= 1
             if pendingBySource[source] == 0 { pendingBySource[source] = nil }
             pendingByPrefix[source.prefix, default: 1] -= 1
             if pendingByPrefix[source.prefix] == 0 { pendingByPrefix[source.prefix] = nil }
-            return handshake
         }
 
         // MARK: Members

@@ -3,6 +3,10 @@ import TelemedCrypto
 extension DoctorMachine {
     // MARK: - KEY_VERIFICATION (first frame), cheapest check first (PROTOCOL.md §5, §7)
 
+    /// The checks of a first frame that need no public-key work, in the order of PROTOCOL.md §5
+    /// up to the replay-cache lookup; if they pass, the signature phase of a ``HandshakeJob``
+    /// goes out (run at once when ``handshakeJobs`` is `.inline`). The rest of the request's
+    /// checks happen when the job's results come back (DoctorMachine+Jobs.swift).
     mutating func requestReceived(_ body: [UInt8], on connection: ConnectionID, _ accepted: Accepted,
                                   now: Instant, using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
         let state = Connection.awaitingRequest(accepted)
@@ -10,33 +14,25 @@ extension DoctorMachine {
         // that was saturated refuses only until it has room again (R-LIMIT).
         let purged = policy.purgeExpired(now: now.wall).map(DoctorAction.persist)
         do throws(Refusal) {
-            let (request, patientKey) = try checkSignedRequest(body, from: accepted.source, now: now)
-            // §7.7 and §7.3: a verified request enters the replay cache at once, before its
-            // elements are looked at, so a signed request with bad elements cannot be replayed
-            // to make the doctor verify it again. None of these refusals counts.
-            switch fault == .skipReplayInsert ? .inserted : replay.insert(request.idI, request.rnI, now: now.monotonic) {
-            case .inserted: break
-            case .duplicate:
-                throw Refusal(.replay, "concurrent duplicate of (id, rn)", request.idI, counts: false)
-            case .quotaExceeded:
-                throw Refusal(.limit, "replay-cache quota of this id full (\(configuration.replayQuotaPerID) live entries)",
-                              request.idI, counts: false)
-            case .full:
-                throw Refusal(.limit, "replay cache full", request.idI, counts: false)
-            }
-            let patientElement = try decryptElements(of: request)
-            return purged + answer(request, patientKey: patientKey, patientElement: patientElement,
-                                   on: connection, source: accepted.source, now: now, using: &rng)
+            let (request, enrolledKey, signature) = try checkRequest(body, from: accepted.source, now: now)
+            let verifying = Verifying(source: accepted.source, request: request, patientKey: enrolledKey,
+                                      job: takeJobNumber(), phase: .signature)
+            table.beginVerification(connection, verifying)
+            // An unknown id is checked against the dummy key: the same work, the same answer (R-ID).
+            let job = HandshakeJob(connection: connection, number: verifying.job, work: .signature(
+                HandshakeJob.SignatureWork(request: request, signature: signature, key: enrolledKey ?? dummyKey)))
+            return purged + dispatch(job, now: now, using: &rng)
         } catch {
             return purged + reject(connection, state, error.rule, error.reason, patient: error.patient,
                                    counts: error.counts, now: now, using: &rng)
         }
     }
 
-    /// The checks of a first frame up to and including its signature, in the order of
-    /// PROTOCOL.md §5; they change nothing. Returns the request and the enrolled key.
-    private func checkSignedRequest(_ body: [UInt8], from source: SourceAddress,
-                                    now: Instant) throws(Refusal) -> (KeyVerification, PublicKey) {
+    /// The checks of a first frame before its signature, in the order of PROTOCOL.md §5; they
+    /// change nothing. Returns the request, the enrolled key (nil for an unknown id) and the
+    /// parsed signature.
+    private func checkRequest(_ body: [UInt8], from source: SourceAddress,
+                              now: Instant) throws(Refusal) -> (KeyVerification, PublicKey?, Signature) {
         if let until = policy.sourceBlockExpiry(source, now: now.wall) {
             throw Refusal(.block, "source blocked until \(until)", nil, counts: false)
         }
@@ -74,56 +70,12 @@ extension DoctorMachine {
         if replay.contains(id, request.rnI, now: now.monotonic) {
             throw Refusal(.replay, "(id, rn) seen within the replay window", id)
         }
-        let signature: Signature
         do {
-            signature = try Signature(group: group, rBytes: request.sigR.bytes, sBytes: request.sigS.bytes)
+            let signature = try Signature(group: group, rBytes: request.sigR.bytes, sBytes: request.sigS.bytes)
+            return (request, enrolledKey, signature)
         } catch {
             throw Refusal(.signature, "signature has the wrong width", id)
         }
-        // An unknown id is checked against the dummy key: the same work, the same answer (R-ID).
-        let verified = (enrolledKey ?? dummyKey).isValidSignature(signature, for: SignedBytes.keyVerification(request))
-        guard let patientKey = enrolledKey else { throw Refusal(.identity, "unknown patient id", id) }
-        guard verified else { throw Refusal(.signature, "signature does not verify under the enrolled key", id) }
-        return (request, patientKey)
-    }
-
-    /// The element checks of a verified request (c1, c2, then the decrypted K); a failure no
-    /// longer counts against the source. Returns K.
-    private func decryptElements(of request: KeyVerification) throws(Refusal) -> BigInt {
-        do {
-            let ciphertext = try ElGamalCiphertext(group: group, c1Bytes: request.c1.bytes, c2Bytes: request.c2.bytes)
-            return try privateKey.decrypt(ciphertext)
-        } catch {
-            throw Refusal(.element, "c1, c2 or K is not a valid group element", request.idI, counts: false)
-        }
-    }
-
-    /// Builds and sends SESSION_TOKEN with a fresh K_GWN of the doctor's own (R-ORACLE).
-    private mutating func answer(_ request: KeyVerification, patientKey: PublicKey, patientElement: BigInt,
-                                 on connection: ConnectionID, source: SourceAddress, now: Instant,
-                                 using rng: inout some CryptographicRandomNumberGenerator) -> [DoctorAction] {
-        let doctorElement = group.randomElement(using: &rng)
-        let ciphertext = ElGamal.encrypt(doctorElement, to: patientKey, using: &rng)
-        let unsigned = SessionToken(
-            group: group.name, idGWN: identity, idI: request.idI, tsGWN: now.wall,
-            rnGWN: Bytes32(random: &rng), rnI: request.rnI,
-            c1: ElementBytes(bytes: group.encodeElement(ciphertext.c1)),
-            c2: ElementBytes(bytes: group.encodeElement(ciphertext.c2)),
-            sigR: ElementBytes(bytes: [UInt8](repeating: 0, count: group.elementLength)),
-            sigS: Bytes32.zero)
-        let signature = privateKey.sign(SignedBytes.sessionToken(unsigned), using: &rng)
-        let token = SessionToken(
-            group: unsigned.group, idGWN: unsigned.idGWN, idI: unsigned.idI, tsGWN: unsigned.tsGWN,
-            rnGWN: unsigned.rnGWN, rnI: unsigned.rnI, c1: unsigned.c1, c2: unsigned.c2,
-            sigR: ElementBytes(bytes: signature.rBytes(in: group)),
-            sigS: Bytes32.unchecked(signature.sBytes(in: group)))
-        let transcript = KeySchedule.HandshakeTranscript(
-            patientElement: group.encodeElement(patientElement), doctorElement: group.encodeElement(doctorElement),
-            tsI: request.tsI, tsGWN: token.tsGWN, rnI: request.rnI, rnGWN: token.rnGWN,
-            idI: request.idI, idGWN: identity)
-        table.verifyHandshake(connection,
-            Verified(source: source, patient: request.idI, sessionKey: KeySchedule.sessionKey(transcript)))
-        return [.send(connection, codec.encode(.sessionToken(token)))]
     }
 
     // MARK: - KEY_CONFIRMATION
@@ -193,10 +145,7 @@ extension DoctorMachine {
         // after rival handshakes and an older session of the id are gone.
         table.removeHandshake(connection)
         var actions: [DoctorAction] = [.cancelTimer(.handshake(connection))]
-        let rivals = table.handshakes.filter { entry in
-            if case let .awaitingConfirmation(other) = entry.value { return other.patient == patient }
-            return false
-        }.keys.sorted()
+        let rivals = table.handshakes(naming: patient)
         for rival in rivals {
             guard let rivalState = table.stage(of: rival) else { continue }
             actions += reject(rival, rivalState, .state, "another handshake of this id completed",

@@ -78,6 +78,12 @@ extension DoctorMachine {
         case let .awaitingConfirmation(verified):
             table.endFrame(on: connection)
             return confirmationReceived(body, on: connection, verified, now: now, using: &rng)
+        case let .verifying(verifying):
+            // Nothing may come before the SESSION_TOKEN; the request's own outcome (counted or
+            // not) is applied when its job's result is back.
+            table.endFrame(on: connection)
+            return reject(connection, state, .state, "frame before SESSION_TOKEN (the request was still being verified)",
+                          patient: verifying.namedPatient, counts: false, now: now, using: &rng)
         case let .active(patient):
             let cancel: [DoctorAction] = table.endFrame(on: connection) ? [.cancelTimer(.frameCompletion(connection))] : []
             return cancel + memberFrameReceived(body, on: connection, from: patient, now: now, using: &rng)
@@ -131,7 +137,8 @@ extension DoctorMachine {
                 }
             }
             return actions + leave(patient, reason: reason, notify: nil, connectionGone: true, now: now, using: &rng)
-        case .awaitingRequest, .awaitingConfirmation:
+        case .awaitingRequest, .verifying, .awaitingConfirmation:
+            // A verifying handshake is retired by the removal: its job's result is still applied.
             table.removeHandshake(connection)
             var actions: [DoctorAction] = [.cancelTimer(.handshake(connection))]
             guard end != .closedByPeer, let source = state.source else { return actions }
@@ -159,8 +166,7 @@ extension DoctorMachine {
             // KEY_CONFIRMATION) within the handshake timeout is R-STATE.
             let (rule, reason): (RuleID, String) = table.hasFrameInProgress(connection)
                 ? (.frame, "frame not completed within the handshake timeout")
-                : (.state, isUnverified(state) ? "no KEY_VERIFICATION within the handshake timeout"
-                                               : "no KEY_CONFIRMATION within the handshake timeout")
+                : (.state, timeoutReason(state))
             return reject(connection, state, rule, reason, patient: pendingPatient(state),
                           counts: isUnverified(state), now: now, using: &rng)
         case let .frameCompletion(connection):
@@ -176,14 +182,29 @@ extension DoctorMachine {
 
     // MARK: - Shared helpers
 
+    /// Why the handshake timer ended a pending handshake without a begun frame.
+    private func timeoutReason(_ state: Connection) -> String {
+        switch state {
+        case .awaitingRequest: return "no KEY_VERIFICATION within the handshake timeout"
+        case .verifying: return "the request was still being verified at the handshake timeout"
+        case .awaitingConfirmation, .active: return "no KEY_CONFIRMATION within the handshake timeout"
+        }
+    }
+
+    /// Whether a failure on this connection counts against its source: only before a first
+    /// frame reached the signature check (a verifying handshake's count is decided by its
+    /// request's outcome, when the job's result is applied).
     func isUnverified(_ state: Connection) -> Bool {
         if case .awaitingRequest = state { return true }
         return false
     }
 
     func pendingPatient(_ state: Connection) -> PeerID? {
-        if case let .awaitingConfirmation(verified) = state { return verified.patient }
-        return nil
+        switch state {
+        case let .awaitingConfirmation(verified): return verified.patient
+        case let .verifying(verifying): return verifying.namedPatient
+        case .awaitingRequest, .active: return nil
+        }
     }
 
     /// Counts a failure against `source` (R-SRC) and blocks it at the threshold.
@@ -214,7 +235,8 @@ extension DoctorMachine {
             }
             actions += [.send(connection, codec.encode(.rejected))]
             return actions + leave(member, reason: .rejected, notify: nil, now: now, using: &rng)
-        case .awaitingRequest, .awaitingConfirmation:
+        case .awaitingRequest, .verifying, .awaitingConfirmation:
+            // A verifying handshake is retired by the removal: its job's result is still applied.
             table.removeHandshake(connection)
             source = state.source ?? preconditionFailureSource()
         }

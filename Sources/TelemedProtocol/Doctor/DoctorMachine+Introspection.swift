@@ -54,8 +54,12 @@ extension DoctorMachine {
     public func lastReceipt(of patient: PeerID) -> MemberReceipt? { table.members[patient]?.lastReceipt }
     /// The number of active patients that have sent at least one receipt in their session.
     public var membersWithReceipt: Int { table.members.values.lazy.filter { $0.lastReceipt != nil }.count }
-    /// The number of connections that are not yet active.
-    public var pendingHandshakes: Int { table.pendingCount }
+    /// The number of connections that are not yet active (those whose request is being
+    /// verified included).
+    public var pendingHandshakes: Int { table.handshakes.count }
+    /// Handshakes that ended while their request was being verified and still hold a pending
+    /// slot (source, prefix and total limits) until their job's result is applied.
+    public var retiredHandshakes: Int { table.retired.count }
     /// Entries in the replay cache.
     public var replayCacheCount: Int { replay.count }
     /// Connections the machine tracks (pending handshakes and active patients).

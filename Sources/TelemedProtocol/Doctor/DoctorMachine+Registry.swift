@@ -11,11 +11,14 @@
 //     `patientLeft(.revoked)`, and a membership change for the remaining members (their new
 //     epoch starts at once, or with the other changes of its epoch window, PROTOCOL.md §7.1;
 //     a member not yet sent its first GROUP_KEY is closed without the DISCONNECT);
-//   - its pending handshakes that already named it (a SESSION_TOKEN went out; awaiting
-//     KEY_CONFIRMATION) end: REJECTED, close, an R-ID rejection event, not counted against the
-//     source (the request's signature had verified, and §5 counts only failures before it);
+//   - its pending handshakes that already named it (its signature verified: the SESSION_TOKEN
+//     is being built or went out) end: REJECTED, close, an R-ID rejection event, not counted
+//     against the source (the request's signature had verified, and §5 counts only failures
+//     before it);
 //   - a request of it still in flight, or a captured one replayed, meets the unknown-id path:
-//     checked against the dummy key (the same work), REJECTED, counted against the source;
+//     checked against the dummy key (the same work), REJECTED, counted against the source; so
+//     does a request whose signature was being checked against the old key when the
+//     revocation landed (its result is refused R-ID, counted, DoctorMachine+Jobs.swift);
 //   - so that nothing on that path can differ from a never-enrolled id, its device blocks are
 //     lifted (`.unblocked(.device, .patientRevoked)`, persisted) and its (id, rn) entries leave
 //     the replay cache: a never-enrolled id can hold neither, since both need a verified
@@ -98,10 +101,7 @@ extension DoctorMachine {
         let persists = policy.unblockDevices(of: id, reason: .patientRevoked).map(DoctorAction.persist)
         replay.remove(id)
         var others: [DoctorAction] = []
-        let pending = table.handshakes.compactMap { entry -> ConnectionID? in
-            if case let .awaitingConfirmation(verified) = entry.value, verified.patient == id { return entry.key }
-            return nil
-        }.sorted()
+        let pending = table.handshakes(naming: id)
         for connection in pending {
             guard let state = table.stage(of: connection) else { continue }
             others += reject(connection, state, .identity, pendingReason, patient: id, counts: false,

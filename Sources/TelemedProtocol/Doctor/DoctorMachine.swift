@@ -20,6 +20,10 @@
 // that member's entry and leaves with it; the introspection (`lastReceipt(of:)`,
 // `activeBlocks(at:)`, …) reads this state and never changes it.
 //
+// Between the first two stages a handshake may be `verifying`: its KEY_VERIFICATION passed the
+// cheap checks and the expensive crypto runs as a `HandshakeJob` (DoctorMachine+Jobs.swift);
+// a connection that ends in that stage keeps its pending slot until the job's result is back.
+//
 // A rejected input changes nothing but what the rules name (the connection closes, source
 // failures are counted, a wrong SKV blocks the device, an active patient's rejection is a
 // leave). Work is computed into locals first and committed only on the success path; security
@@ -64,6 +68,10 @@ public struct DoctorMachine: Sendable {
     var broadcastCounts: [UInt64: UInt64] = [:]
     var clockBehindEpisode = false
     var started = false
+    /// Who runs the handshake jobs (see ``HandshakeJobExecution``); `.inline` by default.
+    public var handshakeJobs: HandshakeJobExecution = .inline
+    /// The number the next handshake job gets.
+    var nextJobNumber: UInt64 = 1
     /// A rule broken on purpose by a machine-mutant test; `nil` (no fault) everywhere else.
     package var fault: Fault?
 
@@ -130,12 +138,14 @@ extension DoctorMachine {
     /// ``ConnectionTable``: a view, never stored.
     enum Connection: Sendable {
         case awaitingRequest(Accepted)
+        case verifying(Verifying)
         case awaitingConfirmation(Verified)
         case active(PeerID)
 
         var source: SourceAddress? {
             switch self {
             case let .awaitingRequest(accepted): return accepted.source
+            case let .verifying(verifying): return verifying.source
             case let .awaitingConfirmation(verified): return verified.source
             case .active: return nil
             }
@@ -145,11 +155,13 @@ extension DoctorMachine {
     /// A handshake in progress: the stages before active.
     enum Handshake: Sendable {
         case awaitingRequest(Accepted)
+        case verifying(Verifying)
         case awaitingConfirmation(Verified)
 
         var source: SourceAddress {
             switch self {
             case let .awaitingRequest(accepted): return accepted.source
+            case let .verifying(verifying): return verifying.source
             case let .awaitingConfirmation(verified): return verified.source
             }
         }
@@ -157,9 +169,26 @@ extension DoctorMachine {
         var stage: Connection {
             switch self {
             case let .awaitingRequest(accepted): return .awaitingRequest(accepted)
+            case let .verifying(verifying): return .verifying(verifying)
             case let .awaitingConfirmation(verified): return .awaitingConfirmation(verified)
             }
         }
+    }
+
+    /// A KEY_VERIFICATION passed every check up to the signature and a ``HandshakeJob`` for it
+    /// is out: the signature phase, or (after the signature verified and the request entered
+    /// the replay cache) the answer phase. Everything needed to apply the result.
+    struct Verifying: Sendable {
+        let source: SourceAddress
+        let request: KeyVerification
+        /// The key enrolled for the claimed id when the request arrived; nil for an unknown id.
+        let patientKey: PublicKey?
+        /// The number of the job this handshake waits for.
+        let job: UInt64
+        let phase: HandshakePhase
+
+        /// The id the handshake names: only once its signature verified (the answer phase).
+        var namedPatient: PeerID? { phase == .answer ? request.idI : nil }
     }
 
     /// Accepted; the handshake timer runs; nothing verified.

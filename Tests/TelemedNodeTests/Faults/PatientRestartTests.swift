@@ -49,6 +49,10 @@ final class PatientRestartTests: XCTestCase {
         let before = await cluster.doctor.status()
         XCTAssertEqual(before.members.map(\.id), ["alice", "bob"])
         XCTAssertEqual(before.epoch, 4)
+        // Reports (the observer) follow their audit rows' commit, which may come after the
+        // frames went out: wait until epoch 4's report is in before counting.
+        let reportedFour = await eventually { cluster.startedEpochs.last?.epoch == 4 }
+        XCTAssertTrue(reportedFour)
         let epochsBefore = cluster.startedEpochs.count
         XCTAssertNotEqual(again.sent.first, old.sent.first)
 

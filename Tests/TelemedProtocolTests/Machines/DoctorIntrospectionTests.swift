@@ -163,6 +163,11 @@ final class DoctorIntrospectionTests: XCTestCase {
         }
         var bySource: [SourceAddress: Int] = [:]
         for handshake in table.handshakes.values { bySource[handshake.source, default: 0] += 1 }
+        // Handshakes that ended while verified hold their slot until their job's result.
+        for retired in table.retired.values { bySource[retired.source, default: 0] += 1 }
+        for connection in table.retired.keys where table.handshakes[connection] != nil || table.memberByConnection[connection] != nil {
+            violations.append("retired \(connection) is also tracked")
+        }
         if bySource != table.pendingBySource { violations.append("pending counts per source \(table.pendingBySource) ≠ \(bySource)") }
         var byPrefix: [SourcePrefix: Int] = [:]
         for (source, count) in bySource { byPrefix[source.prefix, default: 0] += count }
@@ -178,7 +183,7 @@ final class DoctorIntrospectionTests: XCTestCase {
             switch stage {
             case let .active(id) where table.members[id]?.connection != connection:
                 violations.append("view: \(connection) active for \(id), who is not on it")
-            case .awaitingRequest, .awaitingConfirmation:
+            case .awaitingRequest, .verifying, .awaitingConfirmation:
                 if table.handshakes[connection] == nil { violations.append("view: \(connection) pending but not stored") }
             default: break
             }

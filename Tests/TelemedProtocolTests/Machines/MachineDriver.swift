@@ -20,6 +20,13 @@ import TelemedProtocol
 //     leaves them, and fire to no effect);
 //   * timers are kept per machine; due timers fire in (due, connection, kind) order, so ties
 //     never depend on dictionary order, and a timer cancelled by an earlier one does not fire.
+//   * the doctor runs with `handshakeJobs = .byHost` (set on every `open`, so a doctor replaced
+//     after a restart too): its handshake jobs (`.verify`) come to the driver. In the `.inline`
+//     job mode the driver runs each job as soon as the batch that emitted it is carried out and
+//     feeds the result back (what `DoctorNode` does without a pool, and what a pool does when
+//     nothing else happens meanwhile): the doctor answers exactly as the serial machine. In the
+//     `.held` mode jobs wait in `heldJobs` until the test completes them (`completeJob`), in
+//     any order and interleaved with any other input, to replay the races of a pool.
 //
 // Three users: the machine tests' `Harness` (this driver unobserved, plus the test cast's
 // conveniences), the model-based tests' `ModelRunner` (which compares it with `DoctorModel`) and
@@ -128,6 +135,21 @@ struct MachineDriver<Observer: MachineObserver> {
     /// Frames `pump` delivers at most before it reports the run as not settling.
     var maxDeliveries = 10_000
 
+    /// How the driver runs the doctor's handshake jobs.
+    enum JobMode: Equatable, Sendable {
+        /// Each job runs as soon as the batch that emitted it is carried out.
+        case inline
+        /// Jobs wait in ``heldJobs`` until ``completeJob(at:)`` runs them.
+        case held
+    }
+
+    /// How the doctor's handshake jobs run (see the theory of operation).
+    var jobMode: JobMode = .inline
+    /// Handshake jobs emitted and not yet run, oldest first (`.held` mode).
+    var heldJobs: [HandshakeJob] = []
+    /// The number of handshake jobs the driver ran.
+    var jobsRun = 0
+
     // MARK: The record
 
     /// Whether actions are appended to the logs (a fuzz run turns it off to save the copies).
@@ -156,6 +178,7 @@ struct MachineDriver<Observer: MachineObserver> {
         let connection = ConnectionID(nextConnection)
         nextConnection += 1
         sources[connection] = source
+        if doctor.handshakeJobs != .byHost { doctor.handshakeJobs = .byHost }
         try observer.opened(connection)
         try applyDoctor(doctor.connectionOpened(connection, from: source, now: now))
         return connection
@@ -199,6 +222,7 @@ struct MachineDriver<Observer: MachineObserver> {
         }
         queue = []
         timers = [:]
+        heldJobs = []
     }
 
     // MARK: - Carrying out actions
@@ -207,6 +231,7 @@ struct MachineDriver<Observer: MachineObserver> {
     mutating func applyDoctor(_ actions: [DoctorAction]) throws(Observer.Failure) {
         try observer.doctorActed(actions, doctor: doctor, now: now)
         if recording { doctorLog += actions }
+        var ready: [HandshakeJob] = []
         for action in actions {
             switch action {
             case let .send(connection, body):
@@ -220,9 +245,40 @@ struct MachineDriver<Observer: MachineObserver> {
                 timers[timer] = now.monotonic + after
             case let .cancelTimer(timer):
                 timers[timer] = nil
+            case let .verify(job):
+                switch jobMode {
+                case .inline: ready.append(job)
+                case .held: heldJobs.append(job)
+                }
             case .persist, .event:
                 continue
             }
+        }
+        for job in ready { try run(job) }
+    }
+
+    // MARK: - Handshake jobs
+
+    /// Runs `job` with the driver's generator and gives the doctor its result.
+    mutating func run(_ job: HandshakeJob) throws(Observer.Failure) {
+        jobsRun += 1
+        let result = job.run(using: &rng)
+        try applyDoctor(doctor.jobFinished(result, now: now, using: &rng))
+    }
+
+    /// Runs the held job at `index` (any order: the races of a pool) and carries out the answer.
+    mutating func completeJob(at index: Int) throws(Observer.Failure) {
+        try run(heldJobs.remove(at: index))
+    }
+
+    /// Runs every held job, newest first when `reversed` (and any jobs their results emit, in
+    /// the same order), until none is held.
+    mutating func completeAllJobs(reversed: Bool = false) throws(Observer.Failure) {
+        var rounds = 0
+        while !heldJobs.isEmpty {
+            rounds += 1
+            if rounds > maxDeliveries { try observer.didNotSettle(after: maxDeliveries) }
+            try completeJob(at: reversed ? heldJobs.count - 1 : 0)
         }
     }
 

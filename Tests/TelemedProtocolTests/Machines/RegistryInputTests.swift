@@ -151,7 +151,8 @@ final class RegistryInputTests: XCTestCase {
         let opened = try h.openRaw(from: source)
         let before = h.doctorLog.count
         h.inject(body, on: opened)
-        return Array(h.doctorLog[before...])
+        // The handshake jobs carry each machine's own job numbers; what they decide follows.
+        return h.doctorLog[before...].filter { if case .verify = $0 { return false }; return true }
     }
 
     /// After `revoke`, requests of the id — a captured one replayed, one signed with its key

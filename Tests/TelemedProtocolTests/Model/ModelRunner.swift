@@ -373,6 +373,7 @@ struct ModelRunner {
         for (connection, state) in doctor.connections {
             switch state {
             case .awaitingRequest: machinePending[connection] = "opened"
+            case let .verifying(verifying): machinePending[connection] = "verifying(\(verifying.request.idI))"
             case let .awaitingConfirmation(verified): machinePending[connection] = "verified(\(verified.patient))"
             case .active: continue
             }

@@ -1,7 +1,7 @@
 
 import Foundation
 import XCTest
-import TelemedCrypto
+@_spi(Testing) import TelemedCrypto
 @testable import TelemedProtocol
 import enum TelemedTransport.Framing
 import enum TelemedTransport.FrameError
@@ -107,6 +107,61 @@ final class FuzzCorpusReplayTests: XCTestCase {
         for file in files {
             XCTAssertNoThrow(try DoctorScript.run(file.bytes), "doctor script \(file.name)")
         }
+    }
+
+    /// The same corpus through `DoctorScript.runWithHeldJobs`: the doctor's handshake jobs held
+    /// and completed out of order between the script's steps (`DoctorMachine.jobFinished` racing
+    /// closes, timers, replays, commands and clock steps); every invariant still holds, and at
+    /// least one script really had a job in flight across a step.
+    func testDoctorScriptCorpusKeepsInvariantsWithHeldJobs() throws {
+        let files = try FuzzFiles.corpus("doctor") + FuzzFiles.inputs("doctor-")
+        var acrossSteps = 0
+        for file in files {
+            XCTAssertNoThrow(try DoctorScript.runWithHeldJobs(file.bytes), "doctor script \(file.name)")
+            acrossSteps += heldAcrossSteps(file.bytes).held
+        }
+        XCTAssertGreaterThan(acrossSteps, 0, "no job was ever held across a step")
+    }
+
+    /// Replays `script` with held jobs step by step: how many steps ended with a job held, and
+    /// how many jobs ran.
+    private func heldAcrossSteps(_ bytes: [UInt8]) -> (held: Int, jobs: Int) {
+        var script = DoctorScript()
+        script.holdJobs(seed: bytes)
+        var input = FuzzInput(bytes)
+        var held = 0
+        while !input.isAtEnd {
+            guard (try? script.step(&input)) != nil, (try? script.completeSomeJobs()) != nil,
+                  (try? script.driver.pump()) != nil else { break }
+            if !script.driver.heldJobs.isEmpty { held += 1 }
+        }
+        return (held, script.driver.jobsRun)
+    }
+
+    /// Seeded random scripts, biased towards honest handshakes, closes, timers and replays,
+    /// through `DoctorScript.runWithHeldJobs` (`DoctorMachine.jobFinished` out of order).
+    func testRandomDoctorScriptsKeepInvariantsWithHeldJobs() throws {
+        var rng = SeededRandom(seed: Array("held-job scripts".utf8))
+        var (heldSteps, jobsRun) = (0, 0)
+        for index in 0..<40 {
+            var script: [UInt8] = []
+            for _ in 0..<40 {
+                // Well-formed steps (opcode and its two operand bytes, DoctorScript.step): open,
+                // honest start, close, time, replay, command, doctor timer — what a race needs.
+                let op = [0, 0, 1, 1, 1, 4, 5, 7, 9, 11][Int(rng.next() % 10)]
+                let slot = UInt8(rng.next() % 4)
+                switch op {
+                case 5: script += [5, UInt8(rng.next() % 4)]     // 1 ms … 9,999 ms
+                default: script += [UInt8(op), slot, UInt8(truncatingIfNeeded: rng.next())]
+                }
+            }
+            XCTAssertNoThrow(try DoctorScript.runWithHeldJobs(script), "random script \(index): \(script)")
+            let (held, jobs) = heldAcrossSteps(script)
+            heldSteps += held
+            jobsRun += jobs
+        }
+        XCTAssertGreaterThan(jobsRun, 40, "the scripts verified requests")
+        XCTAssertGreaterThan(heldSteps, 40, "jobs were in flight across steps")
     }
 
     /// The seed `member-stalled-and-oversize-frames` does what Fuzz/README.md says, through the
