@@ -14,6 +14,8 @@ struct KeyRing {
     let patientKeys: [String: PrivateKey]
     /// The enrolled ones, as the doctor's registry.
     let registry: [PeerID: PublicKey]
+    /// Every patient key by its public key's bytes (the smallest id wins when two share one).
+    private let byPublicKey: [[UInt8]: PrivateKey]
 
     init(scenario: Scenario, seed: SeededRandom) throws(ScenarioError) {
         group = TelemedGroup.telemed2048
@@ -39,6 +41,16 @@ struct KeyRing {
         }
         patientKeys = keys
         self.registry = registry
+        var byPublicKey: [[UInt8]: PrivateKey] = [:]
+        for (_, key) in keys.sorted(by: { $0.key < $1.key }) where byPublicKey[key.publicKey.bytes] == nil {
+            byPublicKey[key.publicKey.bytes] = key
+        }
+        self.byPublicKey = byPublicKey
+    }
+
+    /// The patient key whose public half is `publicKey`.
+    func privateKey(matching publicKey: PublicKey) -> PrivateKey? {
+        byPublicKey[publicKey.bytes]
     }
 
     /// The key of `name`: `doctor` (or the doctor's id) or a patient id.

@@ -35,9 +35,9 @@ extension Simulation {
                 found.append("invariant: member \(patient) is not enrolled")
                 continue
             }
-            let verified = wiretap.frames.contains { frame in
-                guard frame.flow === flow, frame.towardsDoctor, frame.opcode == .keyVerification,
-                      case let .keyVerification(request)? = try? codec.decode(frame.body), request.idI == patient,
+            let verified = flow.requestFrames.contains { index in
+                let frame = wiretap.frames[index]
+                guard case let .keyVerification(request)? = try? codec.decode(frame.body), request.idI == patient,
                       let signature = try? Signature(group: keys.group, rBytes: request.sigR.bytes, sBytes: request.sigS.bytes)
                 else { return false }
                 return key.isValidSignature(signature, for: SignedBytes.keyVerification(request))

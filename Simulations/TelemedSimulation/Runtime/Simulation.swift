@@ -87,6 +87,10 @@ final class Simulation {
     var counters: [String: Int] = [:]
     /// Keys named by `enroll` steps, generated from the seed on first use (`key/named/<name>`).
     var namedKeys: [String: PrivateKey] = [:]
+    /// The named keys by their public key's bytes (the first name wins).
+    var namedKeysByPublic: [[UInt8]: PrivateKey] = [:]
+    /// Every patient of the cast by id (group members included).
+    let patientSpecs: [String: PatientSpec]
     /// The key each patient's device holds now, when an `enroll` step gave it another than its
     /// cast key.
     var deviceKeys: [String: PrivateKey] = [:]
@@ -121,6 +125,9 @@ final class Simulation {
     init(scenario: Scenario, seed: UInt64) throws(SimulationFailure) {
         self.scenario = scenario
         self.seed = seed
+        var specs: [String: PatientSpec] = [:]
+        for patient in scenario.patients where specs[patient.id] == nil { specs[patient.id] = patient }
+        patientSpecs = specs
         root = SeededRandom(seed: seed)
         do {
             keys = try KeyRing(scenario: scenario, seed: root)
