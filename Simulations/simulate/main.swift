@@ -1,6 +1,6 @@
 // The `simulate` executable: runs scenario files through the deterministic simulator.
 //
-//   simulate FILE... | FOLDER   [--seed N] [--trace out.jsonl] [--quiet | --verbose]
+//   simulate FILE... | FOLDER   [--seed N] [--workers N] [--trace out.jsonl] [--quiet | --verbose]
 //
 // Exit status: 0 when every expectation and invariant held, 1 when one did not (the command
 // that reproduces the run is printed), 2 for a malformed scenario or bad arguments.
@@ -26,6 +26,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Override every scenario's seed.")
     var seed: UInt64?
 
+    @Option(help: "Threads for the harness's own decryptions and signature checks (default: one per core). The output is the same for any value.")
+    var workers: Int?
+
     @Option(help: "Write every event as JSON lines to this file.")
     var trace: String?
 
@@ -37,6 +40,7 @@ struct Simulate: ParsableCommand {
 
     func validate() throws {
         if quiet && verbose { throw ValidationError("--quiet and --verbose exclude each other") }
+        if let workers, !(1...256).contains(workers) { throw ValidationError("--workers is 1 to 256") }
     }
 
     func run() throws {
@@ -56,7 +60,7 @@ struct Simulate: ParsableCommand {
         var output = Printer(quiet: quiet, verbose: verbose)
         var reports: [ScenarioReport] = []
         for (file, scenario) in scenarios {
-            let report = ScenarioRunner.run(scenario, file: file, seed: seed)
+            let report = ScenarioRunner.run(scenario, file: file, seed: seed, workers: workers)
             output.print(report)
             reports.append(report)
         }

@@ -48,12 +48,15 @@ public enum ScenarioRunner {
     }
 
     /// Runs a scenario with `seed` (or its own). Never throws: a run that cannot go on is
-    /// reported as aborted.
-    public static func run(_ scenario: Scenario, file: String, seed: UInt64? = nil) -> ScenarioReport {
+    /// reported as aborted. `workers` threads (default: one per active core) share the
+    /// harness's own decryptions and signature checks; the nodes and the event loop always
+    /// run on the calling thread, and the report is the same for any number of workers.
+    public static func run(_ scenario: Scenario, file: String, seed: UInt64? = nil, workers: Int? = nil) -> ScenarioReport {
         let seed = seed ?? scenario.seed
         let simulation: Simulation
         do {
-            simulation = try Simulation(scenario: scenario, seed: seed)
+            simulation = try Simulation(scenario: scenario, seed: seed,
+                                        workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
         } catch {
             return ScenarioReport(name: scenario.name, title: scenario.title, file: file, seed: seed, steps: [],
                                   abort: error.description, rulesExercised: [], virtualMillis: 0, traceLines: [])

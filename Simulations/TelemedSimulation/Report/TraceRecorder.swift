@@ -19,4 +19,11 @@ struct TraceRecorder {
         lines.append(line)
         return line
     }
+
+    /// The `type` of a line this recorder wrote (`{"t":…,"type":"frame",…}`).
+    static func type(of line: String) -> String {
+        guard let start = line.firstRange(of: "\"type\":\"") else { return "?" }
+        let rest = line[start.upperBound...]
+        return String(rest.prefix { $0 != "\"" })
+    }
 }

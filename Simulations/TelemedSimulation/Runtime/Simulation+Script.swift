@@ -16,6 +16,7 @@ extension Simulation {
             } catch {
                 failure = error.description
             }
+            flushRecoveries()
             let results = failure == nil ? check(step.expectations) : []
             var found = checkInvariants(settled: step.wait && failure == nil) + window.problems
             if let failure { found.append("step could not run: \(failure)") }
@@ -27,6 +28,7 @@ extension Simulation {
                 break
             }
         }
+        flushRecoveries()
         let leaks = scanForLeaks()
         if leaks.isEmpty, secrets.count > 0 {
             rulesExercised.insert(.noLeak)

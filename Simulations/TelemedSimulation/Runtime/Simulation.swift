@@ -109,6 +109,12 @@ final class Simulation {
     var flooding = false
     /// K recovered per request ciphertext (a replayed or flooded ciphertext is decrypted once). Bounded.
     var decryptedRequests: [[UInt8]: [UInt8]] = [:]
+    /// Decryptions queued for the next batch (see Simulation+Recovery.swift), and the trace
+    /// length when the first of them was queued.
+    var pendingRecoveries: [PendingRecovery] = []
+    var recoveryTraceMark = 0
+    /// Runs the harness's own decryptions and signature checks on several cores.
+    let parallel: ParallelMap
 
     // MARK: Observations
 
@@ -122,9 +128,10 @@ final class Simulation {
 
     // MARK: - Setup
 
-    init(scenario: Scenario, seed: UInt64) throws(SimulationFailure) {
+    init(scenario: Scenario, seed: UInt64, workers: Int = 1) throws(SimulationFailure) {
         self.scenario = scenario
         self.seed = seed
+        parallel = ParallelMap(workers: workers)
         var specs: [String: PatientSpec] = [:]
         for patient in scenario.patients where specs[patient.id] == nil { specs[patient.id] = patient }
         patientSpecs = specs

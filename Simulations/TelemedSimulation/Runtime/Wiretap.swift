@@ -34,6 +34,8 @@ final class Flow {
     /// nothing but GROUP_KEY or REJECTED may come between).
     var sawSessionToken = false
     var sawGroupKey = false
+    /// Decryptions of this flow's frames the harness has queued but not applied yet.
+    var recoveriesQueued = 0
     /// Where the wiretap recorded this flow's KEY_VERIFICATION frames towards the doctor (indices
     /// into ``Wiretap/frames``, in order): the invariant that a member's session rests on a
     /// verified request reads these instead of rescanning the whole wiretap for every member.
