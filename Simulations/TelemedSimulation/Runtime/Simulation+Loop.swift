@@ -15,8 +15,8 @@ extension Simulation {
             let events = network.takeEvents()
             if events.isEmpty { break }
             rounds += 1
-            guard rounds <= Simulation.maxPumpRounds else {
-                throw SimulationFailure(message: "bound hit: more than \(Simulation.maxPumpRounds) event rounds without quiet")
+            guard rounds <= bounds.pumpRounds else {
+                throw SimulationFailure(message: "bound hit: more than \(bounds.pumpRounds) event rounds without quiet")
             }
             for event in events { route(event) }
         }
@@ -183,8 +183,8 @@ extension Simulation {
                 throw SimulationFailure(message: "bound hit: the network did not go quiet within \(Simulation.settleHorizonMillis / 3_600_000) h of virtual time")
             }
             count += 1
-            guard count <= Simulation.maxEventsPerLoop, let entry = queue.pop() else {
-                throw SimulationFailure(message: "bound hit: more than \(Simulation.maxEventsPerLoop) events while settling")
+            guard count <= bounds.eventsPerLoop, let entry = queue.pop() else {
+                throw SimulationFailure(message: "bound hit: more than \(bounds.eventsPerLoop) events while settling")
             }
             try process(entry)
         }
@@ -196,8 +196,8 @@ extension Simulation {
         var count = 0
         while let next = queue.nextTime, next <= target {
             count += 1
-            guard count <= Simulation.maxEventsPerLoop, let entry = queue.pop() else {
-                throw SimulationFailure(message: "bound hit: more than \(Simulation.maxEventsPerLoop) events while advancing")
+            guard count <= bounds.eventsPerLoop, let entry = queue.pop() else {
+                throw SimulationFailure(message: "bound hit: more than \(bounds.eventsPerLoop) events while advancing")
             }
             try process(entry)
         }

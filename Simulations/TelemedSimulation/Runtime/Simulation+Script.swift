@@ -34,7 +34,7 @@ extension Simulation {
             rulesExercised.insert(.noLeak)
         }
         var closing = leaks.map { "R-NOLEAK: \($0)" }
-        closing += checkInvariants(settled: false)
+        closing += checkInvariants(settled: false, final: true)
         emit("end", [("virtualMillis", .uint(time.now)), ("rules", .array(sortedRules.map { .string($0.rawValue) })),
                      ("secretsScanned", .int(secrets.count))])
         if !closing.isEmpty {

@@ -22,6 +22,10 @@ extension Simulation {
 
     private func act(_ action: StepAction) throws(SimulationFailure) {
         switch action {
+        case .enroll, .revoke, .restartDoctor: registryChanged = true
+        default: break
+        }
+        switch action {
         case let .connect(patient, from, signer):
             try connect(patient, from: from, signer: signer)
         case let .connectMany(_, patients):
