@@ -17,7 +17,9 @@ struct Simulate: ParsableCommand {
         discussion: """
             Each scenario runs the real doctor and patient nodes over an in-memory network with a \
             virtual clock; one seed drives every random choice. A folder runs every *.json in it \
-            (not reference/ or *.schema.json) and also checks that every security rule was exercised.
+            (not reference/, *.schema.json or a scenario that says "sweep": false, such as the \
+            10,000-patient login storm, which runs when named) and also checks that every security \
+            rule was exercised.
             """)
 
     @Argument(help: "Scenario files or folders.")
@@ -53,6 +55,9 @@ struct Simulate: ParsableCommand {
             var loaded: [(file: String, scenario: Scenario)] = []
             for file in files { loaded.append((file, try ScenarioRunner.load(file: file))) }
             scenarios = loaded
+            for file in try ScenarioRunner.scenariosLeftOutOfFolders(for: paths) {
+                print("(left out of the folder run: \(file) says \"sweep\": false; run it by name: swift run -c release simulate \(file))")
+            }
         } catch let error as ScenarioError {
             FileHandle.standardError.write(Data("simulate: \(error)\n".utf8))
             throw ExitCode(2)

@@ -15,6 +15,9 @@ public struct Scenario: Sendable {
     /// False when the expectations only hold for the committed seed (the determinism tests
     /// then do not try another one).
     public var anySeed: Bool
+    /// False: a folder run (`simulate Fixtures/`, the fixture tests) leaves this scenario out;
+    /// it runs when its file is named (a login storm that takes minutes).
+    public var sweep: Bool = true
     /// The doctor.
     public var doctor: DoctorSpec
     /// Enrolled (and unenrolled) patients; their keys come from the seed. The members of every

@@ -25,6 +25,7 @@ public enum ScenarioDecoder {
         let title = try root.string("title") ?? name
         let seed = try root.uint("seed") ?? 1
         let anySeed = try root.bool("anySeed") ?? true
+        let sweep = try root.bool("sweep") ?? true
         let doctor = try decodeDoctor(root.value("doctor"), at: root.child("doctor"))
         var patients = try decodeList(root.array("patients"), at: root.child("patients"), decodePatient)
         let groups = try decodeList(root.array("patientGroups"), at: root.child("patientGroups"), decodeGroup)
@@ -42,7 +43,7 @@ public enum ScenarioDecoder {
             steps.append(try resolver.resolve(try StepDecoder.decode(value, at: "$.steps[\(index)]")))
         }
         let scenario = Scenario(
-            name: name, title: title, seed: seed, anySeed: anySeed, doctor: doctor, patients: patients,
+            name: name, title: title, seed: seed, anySeed: anySeed, sweep: sweep, doctor: doctor, patients: patients,
             patientGroups: groups.map(\.spec), attackers: attackers, doctorConfiguration: doctorConfiguration,
             patientConfiguration: patientConfiguration, network: network, startWall: startWall, steps: steps)
         try NameChecker(scenario: scenario).check()
