@@ -22,7 +22,7 @@ extension Simulation {
 
     private func act(_ action: StepAction) throws(SimulationFailure) {
         switch action {
-        case .enroll, .revoke, .restartDoctor: registryChanged = true
+        case .enroll, .revoke: registryChanged = true
         default: break
         }
         switch action {
