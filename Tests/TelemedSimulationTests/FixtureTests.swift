@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import TelemedProtocol
 @testable import TelemedSimulation
@@ -46,6 +47,30 @@ final class FixtureTests: XCTestCase {
             XCTAssertTrue(report.passed, "\(file) with seed \(seed):\n\(failureText(report))")
             XCTAssertNotEqual(report.traceLines, committedTrace(scenario, file: file), "\(file): the seed changed nothing")
         }
+    }
+
+    /// `Fixtures/login-storm.json` (10,000 patients, two waves of 10,000 handshakes: minutes in
+    /// release, far more in debug) says `"sweep": false`, so `ScenarioRunner.scenarioFiles` and
+    /// the sweep above leave it out and `simulate` names it. Here the committed file runs through
+    /// `ScenarioDecoder` and `ScenarioRunner.run` with its group cut to 40 patients and nothing
+    /// else changed: every step and expectation of the fixture holds at that size. The full
+    /// size runs with `swift run -c release simulate Fixtures/login-storm.json` (README).
+    func testLoginStormFixtureHoldsAtReducedSize() throws {
+        let file = FixturePaths.fixtures + "/login-storm.json"
+        XCTAssertFalse(try FixturePaths.scenarioFiles().contains(file))
+        XCTAssertEqual(try ScenarioRunner.scenariosLeftOutOfFolders(for: [FixturePaths.fixtures]), [file])
+        let full = try ScenarioRunner.load(file: file)
+        XCTAssertFalse(full.sweep)
+        XCTAssertEqual(full.patients.count, 10_000)
+        XCTAssertEqual(full.patientGroups.map(\.count), [10_000])
+        XCTAssertEqual(Set(full.patients.map(\.host)).count, 10_000, "one address per patient")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        XCTAssertEqual(text.components(separatedBy: "\"count\": 10000").count, 2, "one group size to scale")
+        let reduced = try scenario(text.replacingOccurrences(of: "\"count\": 10000", with: "\"count\": 40"), name: "login-storm")
+        XCTAssertEqual(reduced.patients.count, 40)
+        let report = ScenarioRunner.run(reduced, file: file)
+        XCTAssertTrue(report.passed, failureText(report))
+        XCTAssertEqual(report.expectations.count, full.steps.reduce(0) { $0 + $1.expectations.count })
     }
 
     func testTraceHasNoSecretsAndOnlyDigestsOfBroadcasts() throws {

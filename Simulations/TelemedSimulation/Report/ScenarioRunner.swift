@@ -22,9 +22,21 @@ public enum ScenarioRunner {
     }
 
     /// Expands folders into their `*.json` scenarios (sorted; skipping `reference/`
-    /// subfolders and `*.schema.json`); files are kept as given.
+    /// subfolders, `*.schema.json` and scenarios that say `"sweep": false`); files are kept as
+    /// given.
     public static func scenarioFiles(for paths: [String]) throws(ScenarioError) -> [String] {
+        try expand(paths).files
+    }
+
+    /// The scenarios a folder in `paths` holds but does not run: those that say
+    /// `"sweep": false` (a login storm that takes minutes; run it by naming its file).
+    public static func scenariosLeftOutOfFolders(for paths: [String]) throws(ScenarioError) -> [String] {
+        try expand(paths).leftOut
+    }
+
+    private static func expand(_ paths: [String]) throws(ScenarioError) -> (files: [String], leftOut: [String]) {
         var files: [String] = []
+        var leftOut: [String] = []
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -40,20 +52,32 @@ public enum ScenarioRunner {
                 var nested: ObjCBool = false
                 let full = "\(base)/\(name)"
                 if FileManager.default.fileExists(atPath: full, isDirectory: &nested), !nested.boolValue {
-                    files.append(full)
+                    if sweeps(full) { files.append(full) } else { leftOut.append(full) }
                 }
             }
         }
-        return files
+        return (files, leftOut)
+    }
+
+    /// False when the file is a JSON object whose `sweep` is `false`. Anything else (an
+    /// unreadable or malformed file included) is swept, so that loading it reports the problem.
+    private static func sweeps(_ file: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: file),
+              let document = try? StrictJSONParser.parseDocument(Array(data), maxDepth: ScenarioDecoder.maxNesting),
+              case .bool(false)? = document["sweep"] else { return true }
+        return false
     }
 
     /// Runs a scenario with `seed` (or its own). Never throws: a run that cannot go on is
-    /// reported as aborted.
-    public static func run(_ scenario: Scenario, file: String, seed: UInt64? = nil) -> ScenarioReport {
+    /// reported as aborted. `workers` threads (default: one per active core) share the
+    /// harness's own decryptions and signature checks; the nodes and the event loop always
+    /// run on the calling thread, and the report is the same for any number of workers.
+    public static func run(_ scenario: Scenario, file: String, seed: UInt64? = nil, workers: Int? = nil) -> ScenarioReport {
         let seed = seed ?? scenario.seed
         let simulation: Simulation
         do {
-            simulation = try Simulation(scenario: scenario, seed: seed)
+            simulation = try Simulation(scenario: scenario, seed: seed,
+                                        workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
         } catch {
             return ScenarioReport(name: scenario.name, title: scenario.title, file: file, seed: seed, steps: [],
                                   abort: error.description, rulesExercised: [], virtualMillis: 0, traceLines: [])

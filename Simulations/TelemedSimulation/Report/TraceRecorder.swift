@@ -10,7 +10,11 @@ struct TraceRecorder {
     /// The lines so far, without newlines.
     private(set) var lines: [String] = []
     /// Lines are not kept beyond this many (the scenario fails instead).
-    let capacity = 2_000_000
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
 
     /// Appends one event line; false when the trace is full.
     mutating func append(time: UInt64, type: String, fields: [(String, JSONValue)]) -> String? {
@@ -18,5 +22,12 @@ struct TraceRecorder {
         let line = JSONValue.object([("t", .uint(time)), ("type", .string(type))] + fields).compactText
         lines.append(line)
         return line
+    }
+
+    /// The `type` of a line this recorder wrote (`{"t":…,"type":"frame",…}`).
+    static func type(of line: String) -> String {
+        guard let start = line.firstRange(of: "\"type\":\"") else { return "?" }
+        let rest = line[start.upperBound...]
+        return String(rest.prefix { $0 != "\"" })
     }
 }

@@ -28,7 +28,7 @@ extension Simulation {
         case let .accepted(expected):
             let sessions = window.authenticated.map(\.value)
             let accepted = window.connections.isEmpty ? window.commandError == nil : !sessions.isEmpty
-            let seen = accepted ? (sessions.isEmpty ? "accepted" : "accepted: \(sessions.joined(separator: ", ")) authenticated")
+            let seen = accepted ? (sessions.isEmpty ? "accepted" : "accepted: \(Simulation.nameList(sessions)) authenticated")
                 : (window.rulesFired.isEmpty ? "not accepted" : "not accepted: \(seenRules())")
             return (accepted == expected, accepted == expected ? seen : "expected \(expected ? "acceptance" : "no session"), but \(seen)")
         case let .rejected(rules):
@@ -52,16 +52,28 @@ extension Simulation {
             return (window.rulesFired.isEmpty, window.rulesFired.isEmpty ? "no rule fired" : "expected no rule to fire, saw \(seenRules())")
         case let .epoch(expected):
             return (machine.epoch == expected, "epoch \(expected)" + (machine.epoch == expected ? "" : ", doctor is at \(machine.epoch)"))
+        case let .epochsStarted(low, high):
+            let started = UInt64(window.doctorEvents.filter { if case .epochStarted = $0 { true } else { false } }.count)
+            let range = low == high ? "\(low)" : high == UInt64.max ? "at least \(low)" : "\(low)…\(high)"
+            let passed = (low...high).contains(started)
+            return (passed, "\(started) epoch(s) started" + (passed ? " (expected \(range))" : ", expected \(range)"))
         case let .members(names):
             let actual = machine.activePatients.map(\.value)
-            return (actual == names.sorted(), "members [\(names.sorted().joined(separator: ", "))]"
-                    + (actual == names.sorted() ? "" : ", doctor has [\(actual.joined(separator: ", "))]"))
+            let expected = names.sorted()
+            guard actual != expected else { return (true, "members [\(Simulation.nameList(expected))]") }
+            let actualSet = Set(actual)
+            let expectedSet = Set(expected)
+            let missing = expected.filter { !actualSet.contains($0) }
+            let extra = actual.filter { !expectedSet.contains($0) }
+            return (false, "members [\(Simulation.nameList(expected))], doctor has [\(Simulation.nameList(actual))]"
+                    + (missing.isEmpty ? "" : "; missing [\(Simulation.nameList(missing))]")
+                    + (extra.isEmpty ? "" : "; extra [\(Simulation.nameList(extra))]"))
         case let .active(names):
             let wrong = names.filter { !isActive($0) }
-            return (wrong.isEmpty, wrong.isEmpty ? "active: \(names.joined(separator: ", "))" : "not active: \(wrong.joined(separator: ", "))")
+            return (wrong.isEmpty, wrong.isEmpty ? "active: \(Simulation.nameList(names))" : "not active: \(Simulation.nameList(wrong))")
         case let .inactive(names):
             let wrong = names.filter { isActive($0) }
-            return (wrong.isEmpty, wrong.isEmpty ? "inactive: \(names.joined(separator: ", "))" : "still active: \(wrong.joined(separator: ", "))")
+            return (wrong.isEmpty, wrong.isEmpty ? "inactive: \(Simulation.nameList(names))" : "still active: \(Simulation.nameList(wrong))")
         case let .blocked(blocks):
             return checkBlocks(blocks)
         case let .notBlocked(targets):
@@ -78,16 +90,16 @@ extension Simulation {
                 return patient.value
             })
             let missing = from.filter { !seen.contains($0) }
-            return (missing.isEmpty, missing.isEmpty ? "receipts for \(label) from \(from.joined(separator: ", "))"
-                    : "no receipt for \(label) from \(missing.joined(separator: ", "))")
+            return (missing.isEmpty, missing.isEmpty ? "receipts for \(label) from \(Simulation.nameList(from))"
+                    : "no receipt for \(label) from \(Simulation.nameList(missing))")
         case let .ended(pairs):
             var wrong: [String] = []
             for (patient, expected) in pairs {
                 let actual = latestSession[patient].flatMap { sessions[$0]?.node.end?.scenarioName } ?? "active or never connected"
                 if actual != expected { wrong.append("\(patient): \(actual)") }
             }
-            let text = pairs.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
-            return (wrong.isEmpty, wrong.isEmpty ? "ended: \(text)" : "expected \(text); saw \(wrong.joined(separator: ", "))")
+            let text = Simulation.nameList(pairs.map { "\($0.0) \($0.1)" })
+            return (wrong.isEmpty, wrong.isEmpty ? "ended: \(text)" : "expected \(text); saw \(Simulation.nameList(wrong))")
         case let .sessionTokens(count):
             return (window.sessionTokens == count, "\(count) SESSION_TOKEN(s) sent" + (window.sessionTokens == count ? "" : ", saw \(window.sessionTokens)"))
         case let .alerts(names):
@@ -110,6 +122,16 @@ extension Simulation {
     }
 
     // MARK: - Helpers
+
+    /// The most names a message lists before it shortens the list.
+    static let namesShown = 12
+
+    /// `a, b, c`, or for a long list (a patient group) its first names and the count:
+    /// `p00001, p00002, …, p10000 (10000 in all)`.
+    static func nameList(_ names: [String]) -> String {
+        guard names.count > namesShown, let last = names.last else { return names.joined(separator: ", ") }
+        return names.prefix(namesShown - 1).joined(separator: ", ") + ", …, \(last) (\(names.count) in all)"
+    }
 
     func isActive(_ patient: String) -> Bool {
         latestSession[patient].flatMap { sessions[$0]?.node.machine.isActive } ?? false
@@ -171,9 +193,8 @@ extension Simulation {
             return (false, "broadcast \(label) was never sent")
         }
         var problems: [String] = []
-        for patient in can where !(readBy[patient]?.contains(key) ?? false) {
-            problems.append("\(patient) did not read \(label)")
-        }
+        let unread = can.filter { !(readBy[$0]?.contains(key) ?? false) }
+        if !unread.isEmpty { problems.append("\(Simulation.nameList(unread)) did not read \(label)") }
         for patient in cannot {
             if readBy[patient]?.contains(key) ?? false { problems.append("\(patient) read \(label)") }
             for held in heldGroupKeys[patient] ?? [] where opens(sent.message, with: held.key) {
@@ -184,7 +205,7 @@ extension Simulation {
         if problems.isEmpty, !cannot.isEmpty { rulesExercised.insert(.epoch) }
         let keysTried = cannot.reduce(0) { $0 + (heldGroupKeys[$1]?.count ?? 0) }
         return (problems.isEmpty, problems.isEmpty
-                ? "\(label) read by [\(can.joined(separator: ", "))]; not by [\(cannot.joined(separator: ", "))] (\(keysTried) group keys they ever held tried)"
+                ? "\(label) read by [\(Simulation.nameList(can))]; not by [\(Simulation.nameList(cannot))] (\(keysTried) group keys they ever held tried)"
                 : problems.joined(separator: "; "))
     }
 

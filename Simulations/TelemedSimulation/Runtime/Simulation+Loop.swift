@@ -15,8 +15,8 @@ extension Simulation {
             let events = network.takeEvents()
             if events.isEmpty { break }
             rounds += 1
-            guard rounds <= Simulation.maxPumpRounds else {
-                throw SimulationFailure(message: "bound hit: more than \(Simulation.maxPumpRounds) event rounds without quiet")
+            guard rounds <= bounds.pumpRounds else {
+                throw SimulationFailure(message: "bound hit: more than \(bounds.pumpRounds) event rounds without quiet")
             }
             for event in events { route(event) }
             guard !doctorJobs.overflowed else {
@@ -44,7 +44,14 @@ extension Simulation {
     /// intercepts and faults, and schedules its delivery.
     func registerDeliveries() throws(SimulationFailure) {
         while true {
-            let fresh = network.pendingDeliveries.filter { $0.id.rawValue > lastSeenDelivery }
+            // The network appends new traffic at the end of its queue (enqueue, duplicate,
+            // inject; the harness never splits a delivery), so the queue is in id order and the
+            // fresh deliveries are its tail: found from the end, not by filtering every delivery
+            // in flight after every event (a storm has tens of thousands in flight).
+            let pending = network.pendingDeliveries
+            var start = pending.endIndex
+            while start > pending.startIndex, pending[start - 1].id.rawValue > lastSeenDelivery { start -= 1 }
+            let fresh = pending[start...]
             guard !fresh.isEmpty else { return }
             for delivery in fresh {
                 lastSeenDelivery = max(lastSeenDelivery, delivery.id.rawValue)
@@ -186,8 +193,8 @@ extension Simulation {
                 throw SimulationFailure(message: "bound hit: the network did not go quiet within \(Simulation.settleHorizonMillis / 3_600_000) h of virtual time")
             }
             count += 1
-            guard count <= Simulation.maxEventsPerLoop, let entry = queue.pop() else {
-                throw SimulationFailure(message: "bound hit: more than \(Simulation.maxEventsPerLoop) events while settling")
+            guard count <= bounds.eventsPerLoop, let entry = queue.pop() else {
+                throw SimulationFailure(message: "bound hit: more than \(bounds.eventsPerLoop) events while settling")
             }
             try process(entry)
         }
@@ -199,8 +206,8 @@ extension Simulation {
         var count = 0
         while let next = queue.nextTime, next <= target {
             count += 1
-            guard count <= Simulation.maxEventsPerLoop, let entry = queue.pop() else {
-                throw SimulationFailure(message: "bound hit: more than \(Simulation.maxEventsPerLoop) events while advancing")
+            guard count <= bounds.eventsPerLoop, let entry = queue.pop() else {
+                throw SimulationFailure(message: "bound hit: more than \(bounds.eventsPerLoop) events while advancing")
             }
             try process(entry)
         }

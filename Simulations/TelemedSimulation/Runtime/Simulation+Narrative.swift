@@ -8,6 +8,8 @@ extension Simulation {
         switch action {
         case let .connect(patient, from, signer):
             return "connect \(patient)" + (from.map { " from \($0)" } ?? "") + (signer.map { " (device signs with \($0)'s key)" } ?? "")
+        case let .connectMany(label, patients):
+            return "connect \(label): \(patients.count) patient(s) at once, every handshake in flight together"
         case let .leave(patient): return "\(patient) leaves"
         case let .kick(patient): return "operator kicks \(patient)"
         case let .broadcast(label, text): return "operator broadcasts \(label) (\(text.utf8.count) bytes)"
@@ -71,7 +73,8 @@ extension Simulation {
         for (patient, key) in window.broadcastsRead {
             readers[key, default: []].append(patient)
         }
-        for (patient, event) in window.patientEvents {
+        for (id, event) in window.patientEvents {
+            let patient = narrativeName(id)
             switch event {
             case .broadcastReceived:
                 break
@@ -89,7 +92,7 @@ extension Simulation {
         }
         for (key, names) in readers.sorted(by: { $0.key < $1.key }) {
             let label = broadcastLabels.first { $0.value == key }?.key ?? key.description
-            lines.append("\(label) opened by \(names.count): \(names.sorted().joined(separator: ", "))")
+            lines.append("\(label) opened by \(names.count): \(Simulation.nameList(names.sorted()))")
         }
         if window.sessionTokens > 0 { lines.append("doctor answered \(window.sessionTokens) KEY_VERIFICATION(s) with a SESSION_TOKEN") }
         if let error = window.commandError { lines.append("operator command failed: \(error)") }
@@ -99,9 +102,12 @@ extension Simulation {
     private func describe(_ event: DoctorEvent) -> String? {
         switch event {
         case let .patientAuthenticated(patient, _, source, epoch):
+            if let group = patientSpecs[patient.value]?.group {
+                return "a member of group:\(group) authenticated (epoch \(epoch))"
+            }
             return "\(patient) authenticated from \(source) (epoch \(epoch))"
         case let .patientLeft(patient, _, reason):
-            return "\(patient) left (\(reason.rawValue))"
+            return "\(narrativeName(patient.value)) left (\(reason.rawValue))"
         case let .epochStarted(epoch, members):
             return "epoch \(epoch) begins with \(members.count) member(s)"
         case let .rejected(_, source, rule, reason, _):
@@ -118,6 +124,12 @@ extension Simulation {
         case let .alert(alert):
             return "ALERT \(DoctorEventFields.alertName(alert))"
         }
+    }
+
+    /// A patient's name in the narrative: its id, or for a member of a patient group
+    /// `a member of group:p`, so that a storm's ten thousand alike lines fold into one.
+    func narrativeName(_ id: String) -> String {
+        patientSpecs[id]?.group.map { "a member of group:\($0)" } ?? id
     }
 
     /// Folds repeated lines (keeping first-seen order) into `line ×N`.

@@ -16,6 +16,7 @@ extension Simulation {
             } catch {
                 failure = error.description
             }
+            flushRecoveries()
             let results = failure == nil ? check(step.expectations) : []
             var found = checkInvariants(settled: step.wait && failure == nil) + window.problems
             if let failure { found.append("step could not run: \(failure)") }
@@ -27,12 +28,13 @@ extension Simulation {
                 break
             }
         }
+        flushRecoveries()
         let leaks = scanForLeaks()
         if leaks.isEmpty, secrets.count > 0 {
             rulesExercised.insert(.noLeak)
         }
         var closing = leaks.map { "R-NOLEAK: \($0)" }
-        closing += checkInvariants(settled: false)
+        closing += checkInvariants(settled: false, final: true)
         emit("end", [("virtualMillis", .uint(time.now)), ("rules", .array(sortedRules.map { .string($0.rawValue) })),
                      ("secretsScanned", .int(secrets.count))])
         if !closing.isEmpty {

@@ -22,8 +22,15 @@ extension Simulation {
 
     private func act(_ action: StepAction) throws(SimulationFailure) {
         switch action {
+        case .enroll, .revoke: registryChanged = true
+        default: break
+        }
+        switch action {
         case let .connect(patient, from, signer):
             try connect(patient, from: from, signer: signer)
+        case let .connectMany(_, patients):
+            // Every connect is put in flight before anything is delivered: the handshakes run together.
+            for patient in patients { try connect(patient, from: nil, signer: nil) }
         case let .leave(patient):
             guard let connection = latestSession[patient], let session = sessions[connection] else {
                 window.problems.append("\(patient) has no connection to leave")
@@ -118,21 +125,20 @@ extension Simulation {
     /// from the seed on first use and added to the secrets the trace is scanned for.
     func signingKey(named name: String) throws(SimulationFailure) -> PrivateKey {
         if let key = keys.patientKeys[name] ?? namedKeys[name] { return key }
-        guard scenario.patients.contains(where: { $0.id == name }) == false else {
+        guard patientSpecs[name] == nil else {
             throw SimulationFailure(message: "no key for \(name)")
         }
         var random = root.fork("key/named/\(name)")
         let key = PrivateKey(generatingIn: keys.group, using: &random)
         namedKeys[name] = key
+        namedKeysByPublic[key.publicKey.bytes] = namedKeysByPublic[key.publicKey.bytes] ?? key
         secrets.add(key.scalarBytes, "key \(name)'s private key")
         return key
     }
 
     /// The private key matching `publicKey` among the cast and named keys.
     func privateKey(matching publicKey: PublicKey) -> PrivateKey? {
-        for (_, key) in keys.patientKeys.sorted(by: { $0.key < $1.key }) where key.publicKey == publicKey { return key }
-        for (_, key) in namedKeys.sorted(by: { $0.key < $1.key }) where key.publicKey == publicKey { return key }
-        return nil
+        keys.privateKey(matching: publicKey) ?? namedKeysByPublic[publicKey.bytes]
     }
 
     static func commandErrorName(_ error: DoctorCommandError) -> String {
@@ -148,7 +154,7 @@ extension Simulation {
 
     /// A real patient device opens a connection and runs the handshake through `PatientNode`.
     func connect(_ patient: String, from: String?, signer: String?) throws(SimulationFailure) {
-        guard let spec = scenario.patients.first(where: { $0.id == patient }), let clock = clocks[patient] else {
+        guard let spec = patientSpecs[patient], let clock = clocks[patient] else {
             throw SimulationFailure(message: "unknown patient \(patient)")
         }
         // The device signs with the key an `enroll` step gave it, else its cast key; `signer`
@@ -197,6 +203,8 @@ extension Simulation {
         case let .connect(patient, from, signer):
             return [("patient", .string(patient))] + (from.map { [("from", .string($0))] } ?? [])
                 + (signer.map { [("signer", .string($0))] } ?? [])
+        case let .connectMany(label, patients):
+            return [("patients", .string(label)), ("count", .int(patients.count))]
         case let .leave(patient), let .kick(patient):
             return [("patient", .string(patient))]
         case let .broadcast(label, text):

@@ -13,8 +13,12 @@
 //               the step's intercepts and the seeded faults, and given a seeded latency.
 //   randomness  one seed: `SeededRandom(seed)` forked per purpose and actor (keys, doctor run,
 //               patient connection, network, faults, crafting).
-//   bounds      the queue, the wiretap, every settle/advance loop and every pump loop are
-//               bounded; hitting a bound fails the scenario with a message, never hangs.
+//   bounds      the queue, the wiretap, the trace, every settle/advance loop and every pump
+//               loop are bounded, in proportion to the cast (`Bounds`); hitting a bound fails
+//               the scenario with a message, never hangs.
+//   threads     the nodes and the loop run on the calling thread; only the harness's own pure
+//               crypto (decrypting what it recovers, re-verifying members' signatures) runs on
+//               `ParallelMap`'s workers, its results used in a fixed order.
 //
 // A step performs its action, pumps the network's queued events into the nodes, and (unless
 // it says `wait: false`) settles: it runs events until no delivery is in flight. Then its
@@ -37,10 +41,33 @@ struct SimulationFailure: Error, CustomStringConvertible {
 final class Simulation {
     // MARK: Bounds
 
-    static let queueCapacity = 1_000_000
-    static let wiretapCapacity = 500_000
-    static let maxEventsPerLoop = 2_000_000
-    static let maxPumpRounds = 1_000_000
+    //
+    // Each bound is the larger of a floor and a per-patient allowance times the cast (group
+    // members included), so a 10,000-patient login storm fits where a 12-patient scenario's
+    // bounds would stop it, and a runaway scenario still stops.
+
+    /// The bounds of one run: each `max(floor, perPatient × patients)`.
+    struct Bounds {
+        /// Events waiting in the queue (floor 1,000,000; 100 per patient).
+        let queue: Int
+        /// Frames on the wiretap (floor 500,000; 100 per patient).
+        let wiretap: Int
+        /// Trace lines (floor 2,000,000; 400 per patient).
+        let traceLines: Int
+        /// Events one settle or advance may run (floor 2,000,000; 200 per patient).
+        let eventsPerLoop: Int
+        /// Rounds of one pump without quiet (floor 1,000,000; 100 per patient).
+        let pumpRounds: Int
+
+        init(patients: Int) {
+            func scaled(_ floor: Int, _ perPatient: Int) -> Int { max(floor, perPatient * patients) }
+            queue = scaled(1_000_000, 100)
+            wiretap = scaled(500_000, 100)
+            traceLines = scaled(2_000_000, 400)
+            eventsPerLoop = scaled(2_000_000, 200)
+            pumpRounds = scaled(1_000_000, 100)
+        }
+    }
     static let settleHorizonMillis: UInt64 = 6 * 3_600_000
     /// The in-memory network gives each address the ephemeral ports 49152...65535 once each.
     static let ephemeralPortsPerAddress = 65_535 - 49_152 + 1
@@ -53,12 +80,13 @@ final class Simulation {
     let keys: KeyRing
     let codec: MessageCodec
     let time = VirtualTime()
-    let queue = EventQueue(capacity: Simulation.queueCapacity)
+    let bounds: Bounds
+    let queue: EventQueue
     let network = InMemoryNetwork()
     let logs = LogSink()
-    var trace = TraceRecorder()
+    var trace: TraceRecorder
     var secrets = SecretBook()
-    var wiretap = Wiretap(capacity: Simulation.wiretapCapacity)
+    var wiretap: Wiretap
 
     // MARK: Doctor
 
@@ -91,6 +119,10 @@ final class Simulation {
     var counters: [String: Int] = [:]
     /// Keys named by `enroll` steps, generated from the seed on first use (`key/named/<name>`).
     var namedKeys: [String: PrivateKey] = [:]
+    /// The named keys by their public key's bytes (the first name wins).
+    var namedKeysByPublic: [[UInt8]: PrivateKey] = [:]
+    /// Every patient of the cast by id (group members included).
+    let patientSpecs: [String: PatientSpec]
     /// The key each patient's device holds now, when an `enroll` step gave it another than its
     /// cast key.
     var deviceKeys: [String: PrivateKey] = [:]
@@ -109,6 +141,12 @@ final class Simulation {
     var flooding = false
     /// K recovered per request ciphertext (a replayed or flooded ciphertext is decrypted once). Bounded.
     var decryptedRequests: [[UInt8]: [UInt8]] = [:]
+    /// Decryptions queued for the next batch (see Simulation+Recovery.swift), and the trace
+    /// length when the first of them was queued.
+    var pendingRecoveries: [PendingRecovery] = []
+    var recoveryTraceMark = 0
+    /// Runs the harness's own decryptions and signature checks on several cores.
+    let parallel: ParallelMap
 
     // MARK: Observations
 
@@ -119,12 +157,24 @@ final class Simulation {
     var readBy: [String: Set<BroadcastKey>] = [:]
     var rulesExercised: Set<RuleID> = []
     var violations: [String] = []
+    /// The store's registry as last read by the invariants, and whether a step may have
+    /// written it since (see `revokedPatientsHoldNoSession`).
+    var storedRegistry: [EnrolledPatient]?
+    var registryChanged = true
 
     // MARK: - Setup
 
-    init(scenario: Scenario, seed: UInt64) throws(SimulationFailure) {
+    init(scenario: Scenario, seed: UInt64, workers: Int = 1) throws(SimulationFailure) {
         self.scenario = scenario
         self.seed = seed
+        parallel = ParallelMap(workers: workers)
+        var specs: [String: PatientSpec] = [:]
+        for patient in scenario.patients where specs[patient.id] == nil { specs[patient.id] = patient }
+        patientSpecs = specs
+        bounds = Bounds(patients: scenario.patients.count)
+        queue = EventQueue(capacity: bounds.queue)
+        trace = TraceRecorder(capacity: bounds.traceLines)
+        wiretap = Wiretap(capacity: bounds.wiretap)
         root = SeededRandom(seed: seed)
         do {
             keys = try KeyRing(scenario: scenario, seed: root)

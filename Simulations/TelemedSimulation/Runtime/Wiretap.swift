@@ -34,6 +34,13 @@ final class Flow {
     /// nothing but GROUP_KEY or REJECTED may come between).
     var sawSessionToken = false
     var sawGroupKey = false
+    /// Decryptions of this flow's frames the harness has queued but not applied yet.
+    var recoveriesQueued = 0
+    /// Where the wiretap recorded this flow's KEY_VERIFICATION frames towards the doctor (indices
+    /// into ``Wiretap/frames``, in order): the invariant that a member's session rests on a
+    /// verified request reads these instead of rescanning the whole wiretap for every member.
+    /// Indices, not frames, since a frame refers to its flow.
+    var requestFrames: [Int] = []
 
     init(client: WireConnection, server: WireConnection, clientAddress: PeerAddress, owner: Owner, run: Int) {
         self.client = client
@@ -90,9 +97,11 @@ struct Wiretap {
 
     init(capacity: Int) { self.capacity = capacity }
 
-    /// Records a frame; false when the log is full.
+    /// Records a frame; false when the log is full. A KEY_VERIFICATION towards the doctor is
+    /// also indexed on its flow (``Flow/requestFrames``).
     mutating func record(_ frame: WireFrame) -> Bool {
         guard frames.count < capacity else { return false }
+        if frame.towardsDoctor, frame.opcode == .keyVerification { frame.flow.requestFrames.append(frames.count) }
         frames.append(frame)
         return true
     }

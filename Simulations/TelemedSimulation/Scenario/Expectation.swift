@@ -26,6 +26,9 @@ public struct Expectation: Sendable {
         case clean
         /// The doctor's epoch.
         case epoch(UInt64)
+        /// The number of epochs the doctor started during the step lies in `atLeast...atMost`
+        /// (a login storm's batched epochs, PROTOCOL.md §7.1).
+        case epochsStarted(atLeast: UInt64, atMost: UInt64)
         /// The doctor's members, exactly.
         case members([String])
         /// These patients hold an active session.

@@ -36,6 +36,16 @@ enum ExpectationDecoder {
         case "epoch":
             guard let epoch = value.uintValue else { throw ScenarioError(path: path, message: "expected a whole number") }
             return .epoch(epoch)
+        case "epochsStarted":
+            if let exact = value.uintValue { return .epochsStarted(atLeast: exact, atMost: exact) }
+            var reader = try ObjectReader(value, at: path)
+            let low = try reader.uint("atLeast") ?? 0
+            let high = try reader.uint("atMost") ?? UInt64.max
+            try reader.finish()
+            guard reader.has("atLeast") || reader.has("atMost"), low <= high else {
+                throw ScenarioError(path: path, message: "expected a count or {\"atLeast\": n, \"atMost\": m} with n ≤ m")
+            }
+            return .epochsStarted(atLeast: low, atMost: high)
         case "members": return .members(try strings(value, at: path))
         case "active": return .active(try strings(value, at: path))
         case "inactive": return .inactive(try strings(value, at: path))
@@ -83,7 +93,7 @@ enum ExpectationDecoder {
             return .noLeak
         default:
             throw ScenarioError(path: path, message: "unknown expectation (accepted, rejected, rejectedCount, dropped, "
-                + "rules, clean, epoch, members, active, inactive, blocked, notBlocked, readers, receipts, ended, "
+                + "rules, clean, epoch, epochsStarted, members, active, inactive, blocked, notBlocked, readers, receipts, ended, "
                 + "sessionTokens, alerts, commandError, oracle, noLeak)")
         }
     }

@@ -21,6 +21,20 @@ enum HostText {
         return address.description
     }
 
+    /// `address` + `offset`, counting the address as one big-endian number; nil past the end
+    /// of its family's address space.
+    static func address(_ address: IPAddress, plus offset: UInt64) -> IPAddress? {
+        var bytes = address.bytes
+        var carry = offset
+        for index in bytes.indices.reversed() where carry > 0 {
+            let sum = UInt64(bytes[index]) + (carry & 0xff)
+            bytes[index] = UInt8(truncatingIfNeeded: sum)
+            carry = (carry >> 8) + (sum >> 8)
+        }
+        guard carry == 0 else { return nil }
+        return IPAddress(bytes: bytes)
+    }
+
     /// A block target as `blocked` / `notBlocked` name it, normalised: a source (`203.0.113.7`),
     /// a device (`alice@203.0.113.7`, the id as written, the address normalised) or a prefix
     /// (`203.0.113.0/24`, `2001:db8::/48`: the network address, with exactly the prefix length

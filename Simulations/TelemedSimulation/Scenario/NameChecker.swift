@@ -49,6 +49,10 @@ struct NameChecker {
         case let .connect(id, _, signer):
             try patient(id)
             if let signer, !keyNames.contains(signer) { try patient(signer, "signer") }
+        case let .connectMany(_, list):
+            for id in list where !ids.contains(id) {
+                throw ScenarioError(path: "\(step.path).patients", message: "unknown patient \"\(id)\"")
+            }
         case let .leave(id), let .kick(id), let .revoke(id):
             try patient(id)
         case let .enroll(id, key, _):

@@ -15,10 +15,17 @@ public struct Scenario: Sendable {
     /// False when the expectations only hold for the committed seed (the determinism tests
     /// then do not try another one).
     public var anySeed: Bool
+    /// False: a folder run (`simulate Fixtures/`, the fixture tests) leaves this scenario out;
+    /// it runs when its file is named (a login storm that takes minutes).
+    public var sweep: Bool = true
     /// The doctor.
     public var doctor: DoctorSpec
-    /// Enrolled (and unenrolled) patients; their keys come from the seed.
+    /// Enrolled (and unenrolled) patients; their keys come from the seed. The members of every
+    /// `patientGroups` entry are listed here too, after the patients written one by one.
     public var patients: [PatientSpec]
+    /// The patient groups (`patientGroups`), each a compact declaration of many patients that
+    /// steps and expectations name at once as `group:NAME`.
+    public var patientGroups: [PatientGroupSpec] = []
     /// Scripted attackers: raw endpoints at their own addresses.
     public var attackers: [AttackerSpec]
     /// The doctor's policy, defaults overridden by the file.
@@ -57,6 +64,29 @@ public struct PatientSpec: Sendable {
     public var enrolled: Bool
     /// The initial offset of its wall clock from true time, in ms.
     public var clockOffsetMillis: Int64
+    /// The `patientGroups` entry it was declared by, if any.
+    public var group: String? = nil
+}
+
+/// Many patients declared at once (`patientGroups`): `count` patients named `NAME` followed by
+/// their number, zero-padded to the width of `count` (`p00001` … `p10000`), at consecutive
+/// addresses `hostStep` apart from `host`. Each has its own key from the seed and, when
+/// enrolled, its own registry entry, exactly like a patient written out one by one.
+public struct PatientGroupSpec: Sendable {
+    /// The group's name, and the prefix of its members' ids (`group:NAME` names them all).
+    public var name: String
+    /// How many patients.
+    public var count: Int
+    /// The first member's address (normalised at load).
+    public var host: String
+    /// The distance between two members' addresses (1: consecutive; 256: one per IPv4 /24).
+    public var hostStep: UInt64
+    /// Whether the members are enrolled.
+    public var enrolled: Bool
+    /// Every member's initial clock offset, ms.
+    public var clockOffsetMillis: Int64
+    /// The members' ids in number order.
+    public var ids: [String]
 }
 
 /// One scripted attacker.

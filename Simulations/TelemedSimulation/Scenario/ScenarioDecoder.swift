@@ -1,4 +1,5 @@
 import TelemedProtocol
+import TelemedTransport
 
 // MARK: - ScenarioDecoder
 
@@ -24,8 +25,11 @@ public enum ScenarioDecoder {
         let title = try root.string("title") ?? name
         let seed = try root.uint("seed") ?? 1
         let anySeed = try root.bool("anySeed") ?? true
+        let sweep = try root.bool("sweep") ?? true
         let doctor = try decodeDoctor(root.value("doctor"), at: root.child("doctor"))
-        let patients = try decodeList(root.array("patients"), at: root.child("patients"), decodePatient)
+        var patients = try decodeList(root.array("patients"), at: root.child("patients"), decodePatient)
+        let groups = try decodeList(root.array("patientGroups"), at: root.child("patientGroups"), decodeGroup)
+        for group in groups { patients += group.members }
         let attackers = try decodeList(root.array("attackers"), at: root.child("attackers"), decodeAttacker)
         let doctorConfiguration = try ConfigurationDecoder.doctor(root.value("config"), at: root.child("config"))
         let patientConfiguration = try ConfigurationDecoder.patient(root.value("patientConfig"), at: root.child("patientConfig"))
@@ -33,13 +37,14 @@ public enum ScenarioDecoder {
         let startWall = try root.uint("startWall") ?? 1_764_000_000_000
         let stepValues = try root.array("steps") ?? []
         try root.finish()
+        let resolver = try GroupResolver(groups.map(\.spec), at: root.child("patientGroups"))
         var steps: [Step] = []
         for (index, value) in stepValues.enumerated() {
-            steps.append(try StepDecoder.decode(value, at: "$.steps[\(index)]"))
+            steps.append(try resolver.resolve(try StepDecoder.decode(value, at: "$.steps[\(index)]")))
         }
         let scenario = Scenario(
-            name: name, title: title, seed: seed, anySeed: anySeed, doctor: doctor, patients: patients,
-            attackers: attackers, doctorConfiguration: doctorConfiguration,
+            name: name, title: title, seed: seed, anySeed: anySeed, sweep: sweep, doctor: doctor, patients: patients,
+            patientGroups: groups.map(\.spec), attackers: attackers, doctorConfiguration: doctorConfiguration,
             patientConfiguration: patientConfiguration, network: network, startWall: startWall, steps: steps)
         try NameChecker(scenario: scenario).check()
         return scenario
@@ -77,6 +82,48 @@ public enum ScenarioDecoder {
         try reader.finish()
         try checkID(id, at: "\(path).id")
         return PatientSpec(id: id, host: host, enrolled: enrolled, clockOffsetMillis: offset)
+    }
+
+    /// The most patients one `patientGroups` entry may declare.
+    static let maxGroupCount = 100_000
+
+    /// One `patientGroups` entry and the patients it declares.
+    static func decodeGroup(_ value: JSONValue, at path: String) throws(ScenarioError)
+        -> (spec: PatientGroupSpec, members: [PatientSpec]) {
+        var reader = try ObjectReader(value, at: path)
+        let name = try reader.requireString("name")
+        guard let count = try reader.uint("count", max: UInt64(maxGroupCount)), count >= 1 else {
+            throw ScenarioError(path: reader.child("count"), message: "a group needs a count of 1 to \(maxGroupCount)")
+        }
+        let hostText = try reader.requireString("host")
+        let hostPath = reader.child("host")
+        guard let first = IPAddress(hostText) else {
+            throw ScenarioError(path: hostPath, message: "\"\(hostText)\" is not an IPv4 or IPv6 address")
+        }
+        let step = try reader.uint("hostStep", max: 1 << 32) ?? 1
+        guard step >= 1 else { throw ScenarioError(path: reader.child("hostStep"), message: "hostStep is at least 1") }
+        let enrolled = try reader.bool("enrolled") ?? true
+        let offset = try reader.int("clockOffsetMillis") ?? 0
+        try reader.finish()
+        try checkID(name, at: "\(path).name")
+        let width = String(count).count
+        var members: [PatientSpec] = []
+        var ids: [String] = []
+        members.reserveCapacity(Int(count))
+        ids.reserveCapacity(Int(count))
+        for number in 1...Int(count) {
+            let digits = String(number)
+            let id = name + String(repeating: "0", count: width - digits.count) + digits
+            try checkID(id, at: "\(path).name")
+            guard let host = HostText.address(first, plus: UInt64(number - 1) * step) else {
+                throw ScenarioError(path: hostPath, message: "\(count) addresses \(step) apart from \(first) run past the end of the address space")
+            }
+            members.append(PatientSpec(id: id, host: host.description, enrolled: enrolled, clockOffsetMillis: offset, group: name))
+            ids.append(id)
+        }
+        let spec = PatientGroupSpec(name: name, count: Int(count), host: first.description, hostStep: step,
+                                    enrolled: enrolled, clockOffsetMillis: offset, ids: ids)
+        return (spec, members)
     }
 
     static func decodeAttacker(_ value: JSONValue, at path: String) throws(ScenarioError) -> AttackerSpec {

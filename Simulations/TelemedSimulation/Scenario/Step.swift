@@ -24,6 +24,10 @@ public enum StepAction: Sendable {
     /// device sign with another key (a patient id: that patient's cast key; or a key named by an
     /// earlier `enroll` step); `from` uses another source address (normalised at load).
     case connect(patient: String, from: String?, signer: String?)
+    /// Many patients open a connection each, all at once: every connect is put in flight before
+    /// any is delivered, so all the handshakes are in flight together (a login storm). `label`
+    /// is the list as written (`group:p`); `patients` the ids, `group:NAME` expanded at load.
+    case connectMany(label: String, patients: [String])
     /// A patient leaves (sealed DISCONNECT).
     case leave(patient: String)
     /// The operator kicks a patient.
@@ -62,7 +66,7 @@ public enum StepAction: Sendable {
     /// The step's verb as written in files (`connect`, `send`, …).
     public var verb: String {
         switch self {
-        case .connect: return "connect"
+        case .connect, .connectMany: return "connect"
         case .leave: return "leave"
         case .kick: return "kick"
         case .broadcast: return "broadcast"

@@ -21,6 +21,14 @@ enum StepDecoder {
 
     static func decodeAction(_ verb: String, _ reader: inout ObjectReader) throws(ScenarioError) -> StepAction {
         switch verb {
+        case "connect" where reader.has("patients"):
+            let names = try reader.strings("patients") ?? []
+            let path = reader.child("patients")
+            guard !names.isEmpty else { throw ScenarioError(path: path, message: "name at least one patient or group:NAME") }
+            for key in ["patient", "from", "signer"] where reader.has(key) {
+                throw ScenarioError(path: reader.child(key), message: "\(key) goes with a single patient, not with patients")
+            }
+            return .connectMany(label: names.joined(separator: ", "), patients: names)
         case "connect":
             return .connect(patient: try reader.requireString("patient"), from: try host(&reader, "from"),
                             signer: try reader.string("signer"))
