@@ -325,8 +325,13 @@ public actor DoctorService {
     }
 
     /// Audit rows (most recent `limit`), optionally of one kind.
+    ///
+    /// Reads its own writes: every batch submitted before the call is committed first (audit
+    /// rows are group-committed on the writer thread and may trail the frames they explain), so
+    /// a row for anything the doctor has already answered is there.
     public func auditRows(kind: AuditKind? = nil, limit: Int = 10_000) throws(StoreError) -> [AuditRow] {
         guard let audit else { return [] }
+        node?.waitForStore()
         return try audit.rows(kind: kind, limit: limit)
     }
 }
