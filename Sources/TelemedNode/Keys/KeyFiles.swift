@@ -57,39 +57,6 @@ struct KeyFileReader {
         }
     }
 
-    func checkFormat(_ found: String, _ expected: String) throws(KeyStoreError) {
-        guard found == expected else {
-            throw .malformed(path: path, reason: "format is \"\(found.prefix(64))\", expected \"\(expected)\"")
-        }
-    }
-
-    func group(_ name: String, expected: TelemedGroup?) throws(KeyStoreError) -> TelemedGroup {
-        if let expected, name != expected.name {
-            throw .wrongGroup(path: path, expected: expected.name, found: String(name.prefix(64)))
-        }
-        do {
-            return try TelemedGroup.named(name)
-        } catch {
-            throw .malformed(path: path, reason: "unknown group \"\(name.prefix(64))\"")
-        }
-    }
-
-    func id(_ text: String, field: String) throws(KeyStoreError) -> PeerID {
-        do {
-            return try PeerID(text)
-        } catch {
-            throw .malformed(path: path, reason: "\(field) is not a valid id")
-        }
-    }
-
-    func publicKey(_ hex: String, in group: TelemedGroup, field: String) throws(KeyStoreError) -> PublicKey {
-        do {
-            return try PublicKey(group: group, bytes: BigInt.decodeHex(hex))
-        } catch {
-            throw .malformed(path: path, reason: "\(field) is not a public key of \(group.name)")
-        }
-    }
-
     /// Parses a private scalar and checks it against the stored public key. The error never
     /// repeats the value.
     func privateKey(_ hex: String, public publicHex: String, in group: TelemedGroup) throws(KeyStoreError) -> PrivateKey {
@@ -99,7 +66,7 @@ struct KeyFileReader {
         } catch {
             throw .malformed(path: path, reason: "privateKey is not a 32-byte scalar in [1, q-1] of \(group.name)")
         }
-        let stored = try publicKey(publicHex, in: group, field: "publicKey")
+        let stored = try publicElement(publicHex, in: group, field: "publicKey")
         guard key.publicKey == stored else {
             throw .malformed(path: path, reason: "publicKey does not belong to privateKey")
         }

@@ -67,9 +67,9 @@ public struct KeyStore: Sendable {
         let reader = KeyFileReader(path: path)
         let file = try reader.decode(DoctorKeyFile.self,
                                      from: PrivateFiles.read(path, hint: "run `doctor init` first"))
-        try reader.checkFormat(file.format, DoctorKeyFile.tag)
-        let group = try reader.group(file.group, expected: nil)
-        let id = try reader.id(file.id, field: "id")
+        try reader.field("format", file.format, is: DoctorKeyFile.tag)
+        let group = try reader.namedGroup(file.group, expected: nil)
+        let id = try reader.peerID(file.id, field: "id")
         let key = try reader.privateKey(file.privateKey, public: file.publicKey, in: group)
         return DoctorKeyMaterial(group: group, identity: id, privateKey: key, registry: try loadRegistry(group: group))
     }
@@ -82,13 +82,13 @@ public struct KeyStore: Sendable {
             let path = registryDirectory + "/" + name
             let reader = KeyFileReader(path: path)
             let file = try reader.decode(EnrolledPatientFile.self, from: PrivateFiles.read(path, hint: "enroll the patient"))
-            try reader.checkFormat(file.format, EnrolledPatientFile.tag)
-            let fileGroup = try reader.group(file.group, expected: group)
-            let id = try reader.id(file.id, field: "id")
+            try reader.field("format", file.format, is: EnrolledPatientFile.tag)
+            let fileGroup = try reader.namedGroup(file.group, expected: group)
+            let id = try reader.peerID(file.id, field: "id")
             guard name == "\(id.value).json" else {
                 throw .malformed(path: path, reason: "the file name does not match its id \(id)")
             }
-            registry[id] = try reader.publicKey(file.publicKey, in: fileGroup, field: "publicKey")
+            registry[id] = try reader.publicElement(file.publicKey, in: fileGroup, field: "publicKey")
         }
         return registry
     }
@@ -101,13 +101,13 @@ public struct KeyStore: Sendable {
         let reader = KeyFileReader(path: path)
         let file = try reader.decode(CredentialFile.self,
                                      from: PrivateFiles.read(path, hint: "make a device key with `patient init \(id)`"))
-        try reader.checkFormat(file.format, CredentialFile.tag)
-        let group = try reader.group(file.group, expected: nil)
-        let fileID = try reader.id(file.id, field: "id")
+        try reader.field("format", file.format, is: CredentialFile.tag)
+        let group = try reader.namedGroup(file.group, expected: nil)
+        let fileID = try reader.peerID(file.id, field: "id")
         guard fileID == id else { throw .malformed(path: path, reason: "the credential is for \(fileID), not \(id)") }
         let key = try reader.privateKey(file.privateKey, public: file.publicKey, in: group)
-        let doctorID = try reader.id(file.doctorID, field: "doctorID")
-        let doctorKey = try reader.publicKey(file.doctorPublicKey, in: group, field: "doctorPublicKey")
+        let doctorID = try reader.peerID(file.doctorID, field: "doctorID")
+        let doctorKey = try reader.publicElement(file.doctorPublicKey, in: group, field: "doctorPublicKey")
         guard !file.doctorHost.isEmpty, (1...65_535).contains(file.doctorPort) else {
             throw .malformed(path: path, reason: "doctorHost/doctorPort is not an address")
         }

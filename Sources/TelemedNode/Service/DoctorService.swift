@@ -74,15 +74,8 @@ public actor DoctorService {
                 transport: any AsyncTransport, clock: any NodeClock = SystemClock(), logger: Logger,
                 observer: (@Sendable (DoctorEvent) -> Void)? = nil,
                 handshakeWorkers: Int = HandshakeJobPool.defaultWorkers) {
-        precondition(handshakeWorkers >= 0, "handshakeWorkers must not be negative")
-        self.handshakeWorkers = handshakeWorkers
-        self.configuration = configuration
-        self.keys = keys
-        self.storage = .path(databasePath)
-        self.transport = transport
-        self.clock = clock
-        self.logger = logger
-        self.observer = observer
+        self.init(configuration: configuration, keys: keys, storage: .path(databasePath), transport: transport,
+                  clock: clock, logger: logger, observer: observer, handshakeWorkers: handshakeWorkers)
     }
 
     /// A service over a store of the host's choosing (any ``DoctorStore``; the databasePath
@@ -91,11 +84,18 @@ public actor DoctorService {
                 transport: any AsyncTransport, clock: any NodeClock = SystemClock(), logger: Logger,
                 observer: (@Sendable (DoctorEvent) -> Void)? = nil,
                 handshakeWorkers: Int = HandshakeJobPool.defaultWorkers) {
+        self.init(configuration: configuration, keys: keys, storage: .store(store), transport: transport,
+                  clock: clock, logger: logger, observer: observer, handshakeWorkers: handshakeWorkers)
+    }
+
+    private init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, storage: Storage,
+                 transport: any AsyncTransport, clock: any NodeClock, logger: Logger,
+                 observer: (@Sendable (DoctorEvent) -> Void)?, handshakeWorkers: Int) {
         precondition(handshakeWorkers >= 0, "handshakeWorkers must not be negative")
         self.handshakeWorkers = handshakeWorkers
         self.configuration = configuration
         self.keys = keys
-        self.storage = .store(store)
+        self.storage = storage
         self.transport = transport
         self.clock = clock
         self.logger = logger

@@ -170,14 +170,14 @@ struct ModelRunner {
             return (model.kick(id), machine)
         case let .revoke(p):
             let id = ModelWorld.patientIDs[p]
-            let machine = registryCommand { (h: inout Harness) throws(RegistryError) in
+            let machine = command { (h: inout Harness) throws(RegistryError) in
                 try h.doctor.revoke(id, now: h.now, using: &h.rng)
             }
             return (model.revoke(id), machine)
         case let .enroll(p):
             let id = ModelWorld.patientIDs[p]
             let key = Harness.keyCache.key(ModelWorld.patients[p]).publicKey
-            let machine = registryCommand { (h: inout Harness) throws(RegistryError) in
+            let machine = command { (h: inout Harness) throws(RegistryError) in
                 try h.doctor.enroll(id, publicKey: key, replace: false, now: h.now, using: &h.rng)
             }
             return (model.enroll(id), machine)
@@ -280,17 +280,8 @@ struct ModelRunner {
         }
     }
 
-    mutating func command(_ body: (inout Harness) throws(DoctorCommandError) -> [DoctorAction]) -> Bool {
-        do {
-            let actions = try body(&h)
-            h.applyDoctor(actions)
-            return true
-        } catch {
-            return false
-        }
-    }
-
-    mutating func registryCommand(_ body: (inout Harness) throws(RegistryError) -> [DoctorAction]) -> Bool {
+    /// Runs an operator or registry input; false (nothing applied) when the machine refuses it.
+    mutating func command<Failure: Error>(_ body: (inout Harness) throws(Failure) -> [DoctorAction]) -> Bool {
         do {
             let actions = try body(&h)
             h.applyDoctor(actions)
