@@ -15,6 +15,7 @@
 //   members[p].connection == c  ⇔  memberByConnection[c] == p
 //   no connection is both a pending handshake and a member's
 //   pendingBySource / pendingByPrefix are the counts of the pending and retired handshakes' sources
+//   handshakesNaming[p] is the set of pending handshakes whose namedPatient is p (no empty sets)
 //   no connection is both retired and tracked
 //   every connection in framesInProgress is tracked
 
@@ -37,6 +38,9 @@ extension DoctorMachine {
         /// Handshakes that ended while their request was being verified, by connection: they
         /// hold their pending slot until their job's result is applied.
         private(set) var retired: [ConnectionID: Verifying] = [:]
+        /// The index of `handshakes` by the patient they name (``Handshake/namedPatient``), so
+        /// that a join finds its rivals without a pass over the whole pending table.
+        private(set) var handshakesNaming: [PeerID: Set<ConnectionID>] = [:]
 
         // MARK: Reading
 
@@ -59,13 +63,7 @@ extension DoctorMachine {
         /// The pending handshakes that name `patient` (their request's signature verified:
         /// answering or awaiting KEY_CONFIRMATION), ascending.
         func handshakes(naming patient: PeerID) -> [ConnectionID] {
-            handshakes.compactMap { entry -> ConnectionID? in
-                switch entry.value {
-                case let .awaitingConfirmation(verified) where verified.patient == patient: return entry.key
-                case let .verifying(verifying) where verifying.namedPatient == patient: return entry.key
-                default: return nil
-                }
-            }.sorted()
+            (handshakesNaming[patient] ?? []).sorted()
         }
 
         /// Pending handshakes from `source`.
@@ -99,7 +97,7 @@ extension DoctorMachine {
         /// Tracks a newly accepted connection as awaiting its KEY_VERIFICATION.
         mutating func openHandshake(_ connection: ConnectionID, from source: SourceAddress) {
             precondition(!contains(connection), "connection ids must be unique")
-            handshakes[connection] = .awaitingRequest(Accepted(source: source))
+            setHandshake(connection, .awaitingRequest(Accepted(source: source)))
             pendingBySource[source, default: 0] += 1
             pendingByPrefix[source.prefix, default: 0] += 1
         }
@@ -109,7 +107,7 @@ extension DoctorMachine {
             guard case let .awaitingRequest(accepted)? = handshakes[connection], accepted.source == verified.source else {
                 preconditionFailure("only a handshake awaiting its request can be verified")
             }
-            handshakes[connection] = .awaitingConfirmation(verified)
+            setHandshake(connection, .awaitingConfirmation(verified))
         }
 
         /// Moves a handshake awaiting its request (or one whose previous job just concluded) to
@@ -118,14 +116,14 @@ extension DoctorMachine {
             guard case let .awaitingRequest(accepted)? = handshakes[connection], accepted.source == verifying.source else {
                 preconditionFailure("only a handshake awaiting its request can be verified")
             }
-            handshakes[connection] = .verifying(verifying)
+            setHandshake(connection, .verifying(verifying))
         }
 
         /// The job of a verifying handshake came back: the handshake awaits its request again
         /// (same source) until the machine moves it on or rejects it. Returns what it waited for.
         mutating func concludeVerification(_ connection: ConnectionID) -> Verifying? {
             guard case let .verifying(verifying)? = handshakes[connection] else { return nil }
-            handshakes[connection] = .awaitingRequest(Accepted(source: verifying.source))
+            setHandshake(connection, .awaitingRequest(Accepted(source: verifying.source)))
             return verifying
         }
 
@@ -133,7 +131,8 @@ extension DoctorMachine {
         /// was verifying: then it is retired and keeps them until ``releaseRetired(_:)``.
         @discardableResult
         mutating func removeHandshake(_ connection: ConnectionID) -> Handshake? {
-            guard let handshake = handshakes.removeValue(forKey: connection) else { return nil }
+            guard let handshake = handshakes[connection] else { return nil }
+            setHandshake(connection, nil)
             framesInProgress.remove(connection)
             if case let .verifying(verifying) = handshake {
                 retired[connection] = verifying
@@ -148,6 +147,16 @@ extension DoctorMachine {
             guard let verifying = retired.removeValue(forKey: connection) else { return nil }
             release(verifying.source)
             return verifying
+        }
+
+        /// The one place `handshakes` changes: keeps `handshakesNaming` in step.
+        private mutating func setHandshake(_ connection: ConnectionID, _ handshake: Handshake?) {
+            if let old = handshakes[connection]?.namedPatient, handshake?.namedPatient != old {
+                handshakesNaming[old]?.remove(connection)
+                if handshakesNaming[old]?.isEmpty == true { handshakesNaming[old] = nil }
+            }
+            handshakes[connection] = handshake
+            if let new = handshake?.namedPatient { handshakesNaming[new, default: []].insert(connection) }
         }
 
         private mutating func release(_ source: SourceAddress) {

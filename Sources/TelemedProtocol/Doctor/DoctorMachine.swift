@@ -166,6 +166,16 @@ extension DoctorMachine {
             }
         }
 
+        /// The patient a handshake names once its request's signature verified (answering or
+        /// awaiting KEY_CONFIRMATION); nil before.
+        var namedPatient: PeerID? {
+            switch self {
+            case .awaitingRequest: return nil
+            case let .verifying(verifying): return verifying.namedPatient
+            case let .awaitingConfirmation(verified): return verified.patient
+            }
+        }
+
         var stage: Connection {
             switch self {
             case let .awaitingRequest(accepted): return .awaitingRequest(accepted)

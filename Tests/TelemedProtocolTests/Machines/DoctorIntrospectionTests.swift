@@ -169,6 +169,12 @@ final class DoctorIntrospectionTests: XCTestCase {
             violations.append("retired \(connection) is also tracked")
         }
         if bySource != table.pendingBySource { violations.append("pending counts per source \(table.pendingBySource) ≠ \(bySource)") }
+        // The index of pending handshakes by the patient they name (a join's rivals).
+        var naming: [PeerID: Set<ConnectionID>] = [:]
+        for (connection, handshake) in table.handshakes {
+            if let patient = handshake.namedPatient { naming[patient, default: []].insert(connection) }
+        }
+        if naming != table.handshakesNaming { violations.append("handshakesNaming \(table.handshakesNaming) ≠ \(naming)") }
         var byPrefix: [SourcePrefix: Int] = [:]
         for (source, count) in bySource { byPrefix[source.prefix, default: 0] += count }
         if byPrefix != table.pendingByPrefix { violations.append("pending counts per prefix disagree") }
