@@ -160,6 +160,9 @@ struct BenchDoctorHost {
     /// Connections the machine closed, until `drainSent()`.
     private(set) var closed: [ConnectionID] = []
     private var timers = TimerQueue<DoctorTimer>()
+    /// Handshake jobs the machine emitted (`.verify`), run inline right after the input that
+    /// emitted them, as a pool with an idle worker would.
+    private var jobs: [HandshakeJob] = []
     private var rng: SeededRandom
 
     /// Starts `doctor` at clock zero.
@@ -187,9 +190,34 @@ struct BenchDoctorHost {
         let spent = monotonicNanoseconds() - t0
         busyCPUNanoseconds += threadCPUNanoseconds() - c0
         busyNanoseconds += spent
-        lastInputNanoseconds = spent
         apply(actions, at: now.monotonic, nanoseconds: spent, byWindow: false)
-        return actions
+        let jobActions = runJobs(at: now)
+        lastInputNanoseconds = spent + jobNanoseconds
+        return actions + jobActions
+    }
+
+    /// Nanoseconds of the jobs run after the last input.
+    private var jobNanoseconds: UInt64 = 0
+
+    /// Runs the queued handshake jobs inline and applies their results (`jobFinished`), timed
+    /// into the doctor's busy time (the job's crypto is the doctor's CPU, on whichever thread).
+    private mutating func runJobs(at now: Instant) -> [DoctorAction] {
+        jobNanoseconds = 0
+        var all: [DoctorAction] = []
+        while !jobs.isEmpty {
+            let job = jobs.removeFirst()
+            let c0 = threadCPUNanoseconds()
+            let t0 = monotonicNanoseconds()
+            let result = job.run(using: &rng)
+            let actions = doctor.jobFinished(result, now: now, using: &rng)
+            let spent = monotonicNanoseconds() - t0
+            busyCPUNanoseconds += threadCPUNanoseconds() - c0
+            busyNanoseconds += spent
+            jobNanoseconds += spent
+            apply(actions, at: now.monotonic, nanoseconds: spent, byWindow: false)
+            all += actions
+        }
+        return all
     }
 
     /// Fires every timer due now, in due order (each fire moves the clock by its own work).
@@ -204,6 +232,7 @@ struct BenchDoctorHost {
             busyNanoseconds += spent
             if timer == .epochWindow { windowNanoseconds += spent }
             apply(actions, at: now.monotonic, nanoseconds: spent, byWindow: timer == .epochWindow)
+            _ = runJobs(at: now)
         }
     }
 
@@ -240,6 +269,7 @@ struct BenchDoctorHost {
             case let .scheduleTimer(timer, after): timers.schedule(timer, due: millis + after)
             case let .cancelTimer(timer): timers.cancel(timer)
             case .persist: break
+            case let .verify(job): jobs.append(job)
             case let .event(event):
                 switch event {
                 case let .epochStarted(epoch, members):

@@ -23,6 +23,31 @@ import TelemedCrypto
 import TelemedProtocol
 import TelemedSimulation
 
+// MARK: - Child roles of the TCP storm (TelemedBenchKit/TCPStormBench.swift; not for direct use)
+
+if CommandLine.arguments.count > 2 && CommandLine.arguments[1] == "--role" {
+    var options: [String: String] = [:]
+    var rest = CommandLine.arguments.dropFirst(3).makeIterator()
+    while let key = rest.next(), let value = rest.next() { options[key] = value }
+    func number(_ key: String) -> Int {
+        guard let text = options[key], let value = Int(text), value >= 0 else {
+            FileHandle.standardError.write(Data("--role \(CommandLine.arguments[2]) needs \(key) N\n".utf8))
+            exit(2)
+        }
+        return value
+    }
+    switch CommandLine.arguments[2] {
+    case "storm-doctor":
+        try await TCPStormBench.doctorRole(patients: number("--patients"))
+    case "storm-patients":
+        try await TCPStormBench.patientsRole(port: number("--port"), from: number("--from"), count: number("--count"),
+                                             timeoutSeconds: Double(options["--timeout"] ?? "") ?? 40)
+    default:
+        FileHandle.standardError.write(Data("unknown role \(CommandLine.arguments[2])\n".utf8))
+        exit(2)
+    }
+}
+
 // MARK: - Arguments
 
 var quick = false
@@ -30,6 +55,8 @@ var patients: Int?
 var stormPatients: Int?
 var stormV1Patients: Int?
 var tcpPatients = 1_000
+var stormTCPPatients = 1_000
+var stormTCPOnly = false
 var floodPatients = 200
 var floodOnly = false
 var fixtures: String?
@@ -38,13 +65,17 @@ var spliceTargets: [String] = []
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 let usage = """
     usage: telemed-perf [--quick] [--patients N] [--storm-patients N] [--storm-v1-patients N] [--tcp-patients N]
-                        [--flood-patients N] [--flood-only] [--fixtures DIR] [--out DIR] [--splice FILE]…
+                        [--tcp-storm-patients N] [--tcp-storm-only] [--flood-patients N] [--flood-only]
+                        [--fixtures DIR] [--out DIR] [--splice FILE]…
       --quick                 fewer samples; unless given, --patients 1000 --storm-patients 2000 --storm-v1-patients 1000
       --patients N            the sequential fill of DoctorMachine (default 10,000; 0 skips it)
       --storm-patients N      the reconnect storm in process, default epoch window (default 10,000; 0 skips it)
       --storm-v1-patients N   the same storm with window 0 (v1) and with the default window at this size
                               (default 2,000; 0 skips both)
       --tcp-patients N        concurrent patients over TCP on loopback (default 1,000; 0 skips it)
+      --tcp-storm-patients N  the TCP storm across processes: a doctor process and patient processes, all
+                              patients at once, default timeouts (default 1,000; 0 skips it)
+      --tcp-storm-only        run only the TCP storm across processes and write no files
       --flood-patients N      honest logins under a flood of bad first frames (default 200; 0 skips it)
       --flood-only            run only the flood figures and write no files
       --fixtures DIR          time every scenario under DIR through the simulator
@@ -83,6 +114,13 @@ while let argument = arguments.next() {
             exit(2)
         }
         floodPatients = value
+    case "--tcp-storm-patients":
+        guard let text = arguments.next(), let value = Int(text), value >= 0 else {
+            FileHandle.standardError.write(Data("--tcp-storm-patients needs a non-negative count\n".utf8))
+            exit(2)
+        }
+        stormTCPPatients = value
+    case "--tcp-storm-only": stormTCPOnly = true
     case "--flood-only": floodOnly = true
     case "--fixtures":
         guard let text = arguments.next() else {
@@ -204,6 +242,49 @@ func tableRow(_ row: Row) -> String {
 if floodOnly {
     _ = try await floodSection()
     exit(0)
+}
+
+// MARK: - TCP storm across processes
+
+@MainActor func tcpStormSection() async throws -> TCPStormFigures? {
+    guard stormTCPPatients > 0 else { return nil }
+    let executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+    let self_ = FileManager.default.isExecutableFile(atPath: executable)
+        ? executable : (Bundle.main.executablePath ?? executable)
+    let figures = try await TCPStormBench.run(executable: self_, patients: stormTCPPatients) { line in
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+    emit("### TCP storm across processes (loopback, \(figures.patients) patients at once, default timeouts)")
+    emit()
+    emit("The doctor (DoctorService, TCPServerTransport, SQLite store) runs in a process of its own; "
+         + "\(figures.patients) patients (PatientService and TCPClientTransport each) run in \(figures.patientProcesses) "
+         + "other processes and all start at once. Settings: \(figures.settings). Login latency: each patient's "
+         + "connect → its first GROUP_KEY opened. Doctor CPU: its getrusage (user + system) from just before the "
+         + "storm to after the last epoch, divided by the admitted patients.")
+    emit()
+    emit("| Figure | Value |")
+    emit("|---|---|")
+    emit("| Admitted / started, errors (target: all, 0) | \(figures.authenticated) / \(figures.patients), "
+         + "\(figures.errors) errors; doctor members \(figures.doctorMembers), epoch \(figures.doctorEpoch) — \(figures.pass ? "PASS" : "FAIL") |")
+    if let latency = figures.loginLatency {
+        emit("| Login latency p50 / p99 (max) | \(format(latency.median)) / \(format(latency.p99)) (\(format(Double(figures.loginLatencyMax ?? 0)))) |")
+    }
+    emit("| Start → last admission | \(String(format: "%.2f s", figures.stormSeconds)) |")
+    emit("| Doctor CPU, total / per admission | \(String(format: "%.2f s", figures.doctorCPUSeconds)) / "
+         + "\(format(figures.doctorCPUPerAdmission * 1e9)) |")
+    emit("| Doctor durable commits | \(figures.doctorDurableCommits) |")
+    emit("| Load average (1, 5, 15 min) before / after | \(figures.loadBefore) / \(figures.loadAfter) |")
+    emit()
+    if !figures.errorSamples.isEmpty {
+        emit("Errors (first \(figures.errorSamples.count)): " + figures.errorSamples.joined(separator: "; "))
+        emit()
+    }
+    return figures
+}
+
+if stormTCPOnly {
+    let figures = try await tcpStormSection()
+    exit(figures?.pass ?? true ? 0 : 1)
 }
 
 // MARK: - Machine
