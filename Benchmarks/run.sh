@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The performance suite in one command (see the Performance section of README.md):
 #
-#   Benchmarks/run.sh [--quick] [--patients N] [--tcp-patients N] [--flood-patients N] [--ordo]
+#   Benchmarks/run.sh [--quick] [--patients N] [--tcp-patients N] [--tcp-storm-patients N] [--flood-patients N] [--ordo]
 #
 # Builds the Benchmarks package in release (scratch dir Benchmarks/.build-bench, ignored by
 # git), runs telemed-perf, which prints the table (median and p99 per row), the handshake
