@@ -173,6 +173,10 @@ struct Enroll: AsyncParsableCommand {
             throw ValidationError("give the patient's enrollment request: doctor enroll --request <id>.request.json")
         }
         guard (1...65_535).contains(port) else { throw ValidationError("--port \(port) is outside 1...65535") }
+        if let fingerprint, (try? KeyFingerprint(text: fingerprint)) == nil {
+            throw ValidationError("--fingerprint \"\(fingerprint.prefix(100))\" is not a fingerprint; give the 16 groups "
+                                    + "of 4 hexadecimal digits the patient read out, in quotes")
+        }
     }
 
     func run() async throws {
