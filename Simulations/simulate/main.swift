@@ -3,10 +3,11 @@
 //   simulate FILE... | FOLDER   [--seed N] [--workers N] [--trace out.jsonl] [--quiet | --verbose]
 //
 // Exit status: 0 when every expectation and invariant held, 1 when one did not (the command
-// that reproduces the run is printed), 2 for a malformed scenario or bad arguments.
+// that reproduces the run is printed), 2 for a malformed scenario, 64 for bad arguments.
 
 import ArgumentParser
 import Foundation
+import TelemedNode
 import TelemedProtocol
 import TelemedSimulation
 
@@ -20,7 +21,13 @@ struct Simulate: ParsableCommand {
             (not reference/, *.schema.json or a scenario that says "sweep": false, such as the \
             10,000-patient login storm, which runs when named) and also checks that every security \
             rule was exercised.
-            """)
+
+            Exit status: 0 every expectation and invariant held (and, for a folder, every security \
+            rule was exercised); 1 one did not (the command that reproduces the run is printed); \
+            2 a malformed scenario or no scenario found; 64 a usage error (an unknown option or an \
+            invalid value; the usage follows).
+            """,
+        version: TelemedRelease.version)
 
     @Argument(help: "Scenario files or folders.")
     var paths: [String]

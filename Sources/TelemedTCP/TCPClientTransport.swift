@@ -46,7 +46,7 @@ public final class TCPClientTransport: AsyncTransport {
         do {
             channel = try await bootstrap.connect(host: host, port: port).get()
         } catch {
-            throw .connectFailed(host: host, port: port, reason: "\(error)")
+            throw .connectFailed(host: host, port: port, reason: SocketFailure(error))
         }
         guard let id = attached.withLockedValue({ $0 }) else {
             channel.close(promise: nil)

@@ -106,11 +106,11 @@ public final class TCPServerTransport: AsyncTransport {
         do {
             listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         } catch {
-            throw .bindFailed(host: configuration.host, port: configuration.port, reason: "\(error)")
+            throw .bindFailed(host: configuration.host, port: configuration.port, reason: SocketFailure(error))
         }
         guard let local = PeerAddress(listener.localAddress) else {
             try? await listener.close()
-            throw .bindFailed(host: configuration.host, port: configuration.port, reason: "not an IP address")
+            throw .bindFailed(host: configuration.host, port: configuration.port, reason: SocketFailure("the bound address is not an IP address"))
         }
         return TCPServerTransport(hub: hub, listener: listener, localAddress: local)
     }

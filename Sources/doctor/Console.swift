@@ -17,7 +17,7 @@ func say(_ line: String) {
 /// SIGINT/SIGTERM, handled one at a time; machine events printed as they happen.
 final class Console: Sendable {
     enum Input: Sendable {
-        case line(String)
+        case line(ConsoleLineReader.Line)
         case endOfInput
         case signal(Int32)
     }
@@ -39,8 +39,18 @@ final class Console: Sendable {
     /// Handles commands until `quit` or a signal; returns why it stopped.
     func run(_ service: DoctorService) async -> String {
         let continuation = self.continuation
+        // Raw bytes, split by a bounded reader: no UTF-8 repair (readLine would turn invalid
+        // bytes into U+FFFD), and an over-long line is dropped as it arrives, never buffered.
         let reader = Thread {
-            while let line = readLine(strippingNewline: true) { continuation.yield(.line(line)) }
+            var lines = ConsoleLineReader()
+            var buffer = [UInt8](repeating: 0, count: 4_096)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                for line in lines.feed(buffer[0..<count]) { continuation.yield(.line(line)) }
+            }
+            if let last = lines.finish() { continuation.yield(.line(last)) }
             continuation.yield(.endOfInput)
         }
         reader.start()
@@ -67,61 +77,63 @@ final class Console: Sendable {
 
     private enum Outcome { case next, quit }
 
-    private func execute(_ line: String, on service: DoctorService) async -> Outcome {
-        let trimmed = line.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty else { return .next }
-        let command = trimmed.prefix { $0 != " " }
-        let argument = trimmed.dropFirst(command.count).trimmingCharacters(in: .whitespaces)
-        do {
-            switch command {
-            case "broadcast":
-                guard !argument.isEmpty else { say("usage: broadcast <text>"); return .next }
-                try await service.broadcast(argument)
-            case "list":
-                await list(service)
-            case "patients":
-                showPatients(try await service.patients().map { ($0.patient, $0.connected) })
-            case "enroll":
-                try await enroll(argument, on: service)
-            case "revoke":
-                guard let id = try? PeerID(argument) else { say("usage: revoke <patient id>"); return .next }
-                try await service.revoke(id)
-                say("revoked \(id): its session (if any) ended and its key can never log in again")
-            case "kick":
-                guard let id = try? PeerID(argument) else { say("usage: kick <patient id>"); return .next }
-                try await service.kick(id)
-            case "rekey":
-                try await service.rekey()
-            case "blocks":
-                let blocks = await service.blocks()
-                if blocks.isEmpty { say("no active blocks") }
-                for block in blocks { say("  \(block.target) until \(Self.time(block.until))") }
-            case "unblock":
-                guard !argument.isEmpty else { say("usage: unblock <id|ip|id@ip|a.b.c.0/24>"); return .next }
-                try await service.unblock(argument)
-            case "disconnect":
-                await service.disconnectAll()
-                say("disconnected everyone")
-            case "quit", "exit":
-                return .quit
-            case "help":
-                say(Self.help)
-            default:
-                say("unknown command \"\(command)\"; type \"help\"")
+    /// Runs one console line: refused whole (with the reason) when ``ConsoleCommand/parse(_:)``
+    /// refuses it, otherwise the command, whose failure is printed.
+    private func execute(_ line: ConsoleLineReader.Line, on service: DoctorService) async -> Outcome {
+        let parsed: ConsoleCommand?
+        do throws(ConsoleInputError) {
+            switch line {
+            case let .tooLong(bytes):
+                throw .lineTooLong(bytes: bytes, limit: ConsoleText.maximumLineBytes)
+            case let .line(bytes):
+                parsed = try ConsoleCommand.parse(bytes)
             }
         } catch {
-            say("\(command): \(error)")
+            say(error.description)
+            return .next
+        }
+        guard let command = parsed else { return .next }
+        do {
+            switch command {
+            case let .broadcast(text):
+                try await service.broadcast(text)
+            case .list:
+                await list(service)
+            case .patients:
+                showPatients(try await service.patients().map { ($0.patient, $0.connected) })
+            case let .enroll(path, replace):
+                try await enroll(path, replace: replace, on: service)
+            case let .revoke(id):
+                try await service.revoke(id)
+                say("revoked \(id): its session (if any) ended and its key can never log in again")
+            case let .kick(id):
+                try await service.kick(id)
+            case .rekey:
+                try await service.rekey()
+            case .blocks:
+                let blocks = await service.blocks()
+                if blocks.isEmpty { say("no active blocks") }
+                for block in blocks { say("  \(block.target) until \(ConsoleText.time(block.until))") }
+            case let .unblock(target):
+                say("unblock: taking it as \(target)")
+                try await service.unblock(target)
+            case .disconnect:
+                await service.disconnectAll()
+                say("disconnected everyone")
+            case .quit:
+                return .quit
+            case .help:
+                say(ConsoleCommand.helpText)
+            }
+        } catch {
+            say("\(command.name): \(error)")
         }
         return .next
     }
 
     /// `enroll <file> [--replace]`: checks the request, prints its fingerprint, enrolls it in
     /// the running doctor (persisted first), writes the card.
-    private func enroll(_ argument: String, on service: DoctorService) async throws {
-        var words = argument.split(separator: " ").map(String.init)
-        let replace = words.contains("--replace")
-        words.removeAll { $0 == "--replace" }
-        guard words.count == 1, let path = words.first else { return say("usage: enroll <request file> [--replace]") }
+    private func enroll(_ path: String, replace: Bool, on service: DoctorService) async throws {
         let request = try EnrollmentRequest.read(from: path, group: card.group)
         say("request \(path): patient \"\(request.identity)\", group \(request.group.name)")
         say("fingerprint (the patient reads the one its device showed; they must be the same):")
@@ -138,26 +150,11 @@ final class Console: Sendable {
               + "\(status.pendingHandshakes) handshake(s) pending")
         let connected = Set(status.members.map(\.id))
         for member in status.members {
-            let receipt = member.lastReceipt.map { "last receipt: epoch \($0.epoch) #\($0.seq) at \(Self.time($0.wall))" }
+            let receipt = member.lastReceipt.map { "last receipt: epoch \($0.epoch) #\($0.seq) at \(ConsoleText.time($0.wall))" }
             say("  \(member.id)  connected  \(receipt ?? "no receipt yet")")
         }
         for id in status.enrolled where !connected.contains(id) { say("  \(id)  not connected") }
     }
-
-    static let help = """
-        broadcast <text>    send <text> to every connected patient
-        list                patients, epoch, last receipt
-        patients            registry: ids, fingerprints, enrolled/revoked, connected
-        enroll <file> [--replace]
-                            enroll a patient from its request file; writes doctor-card.json
-        revoke <id>         revoke a patient: its session ends, its key is refused
-        kick <id>           disconnect one patient
-        rekey               new group key for the same patients
-        blocks              active blocks
-        unblock <target>    lift a block: <id>, <ip>, <id>@<ip> or a.b.c.0/24
-        disconnect          disconnect every patient
-        quit                disconnect everyone and exit
-        """
 
     // MARK: - Events
 
@@ -173,7 +170,7 @@ final class Console: Sendable {
         case let .rejected(connection, source, rule, reason, patient):
             say("! rejected \(connection) from \(source)\(patient.map { " claiming \($0)" } ?? ""): \(rule) \(reason)")
         case let .blocked(target, until, rule):
-            say("! blocked \(target) until \(Self.time(until)) (\(rule))")
+            say("! blocked \(target) until \(ConsoleText.time(until)) (\(rule))")
         case let .unblocked(target):
             say("unblocked \(target)")
         case let .broadcastSent(epoch, seq, recipients):
@@ -183,12 +180,5 @@ final class Console: Sendable {
         case let .alert(alert):
             say("!! ALERT: \(alert.summary)")
         }
-    }
-
-    /// A wall-clock millisecond time as ISO 8601 UTC.
-    static func time(_ millis: UInt64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(millis) / 1_000))
     }
 }

@@ -38,10 +38,21 @@ struct DoctorCommand: AsyncParsableCommand {
               doctor serve --port 9000 --state-dir ./clinic
               doctor patients                        # the registry, with fingerprints
               doctor revoke carol                    # while no doctor serves
+
+            \(exitStatusHelp)
             """,
+        version: TelemedRelease.version,
         subcommands: [Serve.self, Init.self, Enroll.self, Revoke.self, Patients.self, Card.self],
         defaultSubcommand: Serve.self)
 }
+
+/// The exit statuses of every doctor subcommand, for the end of each `--help`.
+let exitStatusHelp = """
+    Exit status: 0 done (serve: stopped by `quit`, SIGINT or SIGTERM); 1 refused or failed \
+    (a message says what and what to try: e.g. the port is in use, a file is missing or \
+    malformed, a doctor serves from the state directory); 64 a usage error (an unknown \
+    option or an invalid value; the subcommand's usage follows).
+    """
 
 // MARK: - Shared options
 
@@ -54,9 +65,16 @@ struct CommonOptions: ParsableArguments {
                                             valueName: "level"))
     var logLevel: String = "error"
 
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown log level \"\(logLevel.prefix(40))\" (trace, debug, info, notice, warning, error, critical)")
+        }
+        guard !stateDir.isEmpty else { throw ValidationError("--state-dir is empty; give a directory such as ./.telemed") }
+    }
+
     func bootstrapLogging() throws -> Logger {
         guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("unknown log level \"\(logLevel)\"")
+            throw ValidationError("unknown log level \"\(logLevel.prefix(40))\"")
         }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -76,11 +94,16 @@ struct IdentityOptions: ParsableArguments {
                                             valueName: "name"))
     var group: String = "telemed-2048-256"
 
+    func validate() throws {
+        _ = try resolvedGroup()
+        _ = try resolvedID()
+    }
+
     func resolvedGroup() throws -> TelemedGroup {
         do {
             return try TelemedGroup.named(group)
         } catch {
-            throw ValidationError("unknown group \"\(group)\" (telemed-2048-256 or telemed-3072-256)")
+            throw ValidationError("unknown group \"\(group.prefix(64))\" (telemed-2048-256 or telemed-3072-256)")
         }
     }
 
@@ -125,6 +148,8 @@ struct Init: AsyncParsableCommand {
             Examples:
               doctor init
               doctor init --id dr-house --group telemed-3072-256 --state-dir ./clinic
+
+            \(exitStatusHelp)
             """)
 
     @OptionGroup var common: CommonOptions

@@ -76,7 +76,7 @@ func showPatients(_ rows: [(patient: EnrolledPatient, connected: Bool?)]) {
     func pad(_ text: String, _ count: Int) -> String { text + String(repeating: " ", count: max(0, count - text.count)) }
     for (patient, connected) in rows {
         let presence = connected.map { $0 ? "connected" : "-" } ?? "?"
-        let since = patient.revokedAt.map { "since \(Console.time($0))" } ?? "since \(Console.time(patient.enrolledAt))"
+        let since = patient.revokedAt.map { "since \(ConsoleText.time($0))" } ?? "since \(ConsoleText.time(patient.enrolledAt))"
         say("  \(pad(patient.id.value, width))  \(pad(patient.status.rawValue, 8))  \(pad(presence, 9))  "
               + "\(patient.fingerprint)  \(since)")
     }
@@ -130,6 +130,8 @@ struct Enroll: AsyncParsableCommand {
               doctor enroll --request carol.request.json --fingerprint "0386 … 2059"
                   (with all 16 groups carol read out)
               doctor enroll --request carol-new-phone.request.json --replace
+
+            \(exitStatusHelp)
             """)
 
     @OptionGroup var common: CommonOptions
@@ -170,7 +172,11 @@ struct Enroll: AsyncParsableCommand {
         guard request != nil else {
             throw ValidationError("give the patient's enrollment request: doctor enroll --request <id>.request.json")
         }
-        guard (1...65_535).contains(port) else { throw ValidationError("port \(port) is outside 1...65535") }
+        guard (1...65_535).contains(port) else { throw ValidationError("--port \(port) is outside 1...65535") }
+        if let fingerprint, (try? KeyFingerprint(text: fingerprint)) == nil {
+            throw ValidationError("--fingerprint \"\(fingerprint.prefix(100))\" is not a fingerprint; give the 16 groups "
+                                    + "of 4 hexadecimal digits the patient read out, in quotes")
+        }
     }
 
     func run() async throws {
@@ -212,12 +218,18 @@ struct Revoke: AsyncParsableCommand {
             Examples:
               doctor revoke carol
               doctor revoke carol --state-dir ./clinic
+
+            \(exitStatusHelp)
             """)
 
     @OptionGroup var common: CommonOptions
 
     @Argument(help: ArgumentHelp("The patient id.", valueName: "id"))
     var id: String
+
+    func validate() throws {
+        guard try parseIDs([id]).count == 1 else { throw ValidationError("give one patient id") }
+    }
 
     func run() async throws {
         _ = try common.bootstrapLogging()
@@ -245,6 +257,8 @@ struct Patients: AsyncParsableCommand {
             Examples:
               doctor patients
               doctor patients --state-dir ./clinic
+
+            \(exitStatusHelp)
             """)
 
     @OptionGroup var common: CommonOptions
@@ -275,6 +289,8 @@ struct Card: AsyncParsableCommand {
             Examples:
               doctor card --host 192.0.2.10 --port 9000
               doctor card --card-out /media/usb/doctor-card.json
+
+            \(exitStatusHelp)
             """)
 
     @OptionGroup var common: CommonOptions
@@ -288,9 +304,12 @@ struct Card: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where the card is written.", valueName: "path"))
     var cardOut: String = "doctor-card.json"
 
+    func validate() throws {
+        guard (1...65_535).contains(port) else { throw ValidationError("--port \(port) is outside 1...65535") }
+    }
+
     func run() async throws {
         _ = try common.bootstrapLogging()
-        guard (1...65_535).contains(port) else { throw ValidationError("port \(port) is outside 1...65535") }
         let doctor = try KeyStore(directory: common.stateDir).loadDoctor()
         try writeCard(try makeCard(doctor, host: host, port: port), to: cardOut, for: nil)
     }

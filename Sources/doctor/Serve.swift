@@ -25,11 +25,18 @@ struct Serve: AsyncParsableCommand {
                                   it is refused like an unknown id from then on
               kick <id>           disconnect one patient (the others get a new group key)
               rekey               a new group key for the same patients
-              blocks              active source, prefix and device blocks
-              unblock <target>    lift a block: <id> (its device blocks), <ip>, <id>@<ip>, a.b.c.0/24
+              blocks              active source, prefix and device blocks (expiry in UTC)
+              unblock <target>    lift a block: an IP address, a prefix (a.b.c.0/24, x:x:x::/48),
+                                  <id>@<ip>, or a patient id (its device blocks); it says
+                                  which kind it took, and `999.1.1.1` is an invalid address
               disconnect          disconnect every patient (the server keeps running)
               quit                disconnect everyone and exit
               help                this list
+
+            A console line must be UTF-8 without control characters (U+0000-U+001F, U+007F, \
+            U+0080-U+009F: tab, escape sequences, bell) and at most 16640 bytes; a broadcast text \
+            at most 16384 bytes (16 KiB). A line that breaks a rule is refused whole with the \
+            reason and nothing is done or sent. Times are UTC, ISO 8601.
 
             End of standard input does not stop the server: it runs until `quit`, SIGINT or SIGTERM, \
             then sends DISCONNECT to every patient and exits 0. While it serves, it holds \
@@ -47,6 +54,8 @@ struct Serve: AsyncParsableCommand {
               doctor serve --demo-enroll alice,bob      # loopback demo (DEMO SHORTCUT)
               doctor serve --host 0.0.0.0 --port 9000 --state-dir ./clinic
               echo "broadcast hello" | doctor serve      # keeps serving after the pipe ends
+
+            \(exitStatusHelp)
             """)
 
     @OptionGroup var common: CommonOptions
@@ -68,6 +77,11 @@ struct Serve: AsyncParsableCommand {
     var enroll: String?
 
     func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port \(port) is outside 0...65535") }
+        guard (0...256).contains(handshakeWorkers) else {
+            throw ValidationError("--handshake-workers \(handshakeWorkers) is outside 0...256")
+        }
+        if let demoEnroll { _ = try parseIDs([demoEnroll]) }
         if let enroll {
             throw ValidationError("""
                 --enroll is gone: it made patients' private keys on the doctor's machine. For a loopback \
@@ -83,25 +97,26 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try common.bootstrapLogging()
-        guard (0...65_535).contains(port) else { throw ValidationError("port \(port) is outside 0...65535") }
         let keys = KeyStore(directory: common.stateDir)
         let doctor = try loadOrCreateDoctor(keys, identity: identity, create: true)
         guard StateLock.acquire(common.stateDir) else {
             throw Refusal("another doctor is serving from \(common.stateDir) (it holds \(StateLock.path(common.stateDir)))")
         }
         warnAboutLegacyCredentials(keys)
-        guard (0...256).contains(handshakeWorkers) else {
-            throw ValidationError("handshake-workers \(handshakeWorkers) is outside 0...256")
-        }
 
         // Bound now (the port goes into the demo's pinned card), but admitting nobody until T0
         // is recorded: a request stamped before T0 would be refused (R-START) with REJECTED.
         let configuration = DoctorConfiguration()
         // The write timeout, outbound bound and connection cap come from the doctor's
         // configuration; the handshake and frame deadlines are the machine's own timers.
-        let server = try await TCPServerTransport.start(
-            configuration: .init(host: host, port: port, bounds: configuration.transportBounds,
-                                 acceptsImmediately: false))
+        let server: TCPServerTransport
+        do throws(TCPTransportError) {
+            server = try await TCPServerTransport.start(
+                configuration: .init(host: host, port: port, bounds: configuration.transportBounds,
+                                     acceptsImmediately: false))
+        } catch {
+            throw Refusal("\(error); \(Self.hint(for: error))")
+        }
         let advertised = (host == "0.0.0.0" || host == "::") ? "127.0.0.1" : host
         let card = try makeCard(doctor, host: advertised, port: server.boundPort)
         if let demoEnroll {
@@ -134,6 +149,16 @@ struct Serve: AsyncParsableCommand {
         await server.shutdown()
         say("doctor stopped (\(stopReason))")
         Foundation.exit(0)
+    }
+
+    /// What to try when the doctor cannot listen.
+    static func hint(for error: TCPTransportError) -> String {
+        switch error.errno {
+        case EADDRINUSE?: return "is another doctor running? choose another --port"
+        case EADDRNOTAVAIL?: return "--host must be an address of this machine (or 0.0.0.0 for all of them)"
+        case EACCES?, EPERM?: return "ports below 1024 need privileges; choose --port 1024 or above"
+        default: return "check --host and --port"
+        }
     }
 
     /// The DEMO SHORTCUT: for each id never enrolled, makes its key pair here (or takes the one

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemPackage
 
 // MARK: - StateLock
 
@@ -12,7 +13,7 @@ import Darwin
 /// serve one state directory. The kernel releases it when the process ends, however it ends.
 enum StateLock {
     /// The lock file of a state directory.
-    static func path(_ stateDir: String) -> String { stateDir + "/doctor.lock" }
+    static func path(_ stateDir: String) -> String { FilePath(stateDir).appending("doctor.lock").string }
 
     /// Takes the lock for the life of the process; false when another process holds it.
     static func acquire(_ stateDir: String) -> Bool {

@@ -35,15 +35,37 @@ struct PatientCommand: AsyncParsableCommand {
 
             Loopback demo (the doctor's `serve --demo-enroll alice,bob` made the
             keys in the shared ./.telemed): patient alice
+
+            Text from the doctor is printed with control characters escaped (ESC as \\u{1B}, a \
+            backslash doubled), so it cannot drive this terminal; times are UTC, ISO 8601.
+
+            \(exitStatusHelp)
             """,
+        version: TelemedRelease.version,
         subcommands: [Connect.self, Init.self, Pin.self],
         defaultSubcommand: Connect.self)
 }
+
+/// The exit statuses of every patient subcommand, for the end of each `--help`.
+let exitStatusHelp = """
+    Exit status: 0 done (connect: left, or the doctor shut down); 1 failed (a message says what \
+    and what to try: a missing or malformed file, a key that exists; connect: the connection was \
+    lost or could not be made, with --no-reconnect); 2 connect: refused by the doctor (REJECTED, \
+    retries spent) or a protocol violation by the doctor; 3 connect: disconnected by the doctor \
+    (kicked, key replaced, revoked); 64 a usage error (an unknown option or an invalid value; the \
+    subcommand's usage follows).
+    """
 
 /// Log level option shared by the subcommands.
 struct LogOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Log level on standard error (trace … critical).", valueName: "level"))
     var logLevel: String = "error"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown log level \"\(logLevel.prefix(40))\" (trace, debug, info, notice, warning, error, critical)")
+        }
+    }
 
     func bootstrap() throws {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \"\(logLevel)\"") }
@@ -87,15 +109,13 @@ struct Connect: AsyncParsableCommand {
             20 % shorter at random), then the patient gives up. --no-reconnect turns both off. \
             A protocol violation by the doctor is never retried.
 
-            Exit status: 0 left, or the doctor shut down; 1 connection lost (with --no-reconnect); \
-            2 refused by the doctor (REJECTED, retries spent) or a protocol violation by the doctor; \
-            3 disconnected by the doctor (kicked, replaced, revoked).
-
             Examples:
               patient alice                 # ./.telemed/alice.key.json, pinned-doctor.json
               patient carol --state-dir dev --no-reconnect
               patient carol --port 9000     # override the pinned card's port
               patient connect init          # a patient whose id is a subcommand's name
+
+            \(exitStatusHelp)
             """)
 
     @Argument(help: ArgumentHelp("The patient id (its device key and a pinned card must exist).", valueName: "id"))
@@ -122,6 +142,9 @@ struct Connect: AsyncParsableCommand {
     var refusalDelay: Double = 30
 
     func validate() throws {
+        _ = try parsePatientID(id)
+        guard !stateDir.isEmpty else { throw ValidationError("--state-dir is empty; give a directory such as ./.telemed") }
+        if let port, !(1...65_535).contains(port) { throw ValidationError("--port \(port) is outside 1...65535") }
         guard (0...100).contains(refusalRetries) else { throw ValidationError("--refusal-retries must be 0…100") }
         guard refusalDelay.isFinite, (0.001...300).contains(refusalDelay) else {
             throw ValidationError("--refusal-delay must be 0.001…300 seconds")
@@ -134,7 +157,6 @@ struct Connect: AsyncParsableCommand {
         try log.bootstrap()
         let patientID = try parsePatientID(id)
         let stored = try Self.loadCredential(patientID, stateDir: stateDir)
-        if let port, !(1...65_535).contains(port) { throw ValidationError("--port \(port) is outside 1...65535") }
         let credential = PatientCredential(identity: stored.identity, privateKey: stored.privateKey,
                                            doctorID: stored.doctorID, doctorKey: stored.doctorKey,
                                            host: host ?? stored.host, port: port ?? stored.port)
@@ -147,7 +169,13 @@ struct Connect: AsyncParsableCommand {
         let target = (credential.host, credential.port)
         let service = PatientService(
             credential: credential, transport: client,
-            connect: { try await client.connect(host: target.0, port: target.1) },
+            connect: {
+                do throws(TCPTransportError) {
+                    return try await client.connect(host: target.0, port: target.1)
+                } catch {
+                    throw ConnectFailure(error)
+                }
+            },
             reconnect: reconnectPolicy,
             logger: Logger(label: "telemed.patient.\(name)"),
             observer: { event in PatientConsole.show(event, name: name, doctor: credential.doctorID.value) })
@@ -201,6 +229,8 @@ struct Init: ParsableCommand {
             Examples:
               patient init carol --state-dir dev
               patient init dave --group telemed-3072-256   # the doctor's group
+
+            \(exitStatusHelp)
             """)
 
     @Argument(help: ArgumentHelp("The patient id (1–64 of A-Z a-z 0-9 . _ -), as the doctor will know it.",
@@ -214,14 +244,23 @@ struct Init: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The device's state directory.", valueName: "path"))
     var stateDir: String = "./.telemed"
 
-    func run() throws {
-        let patientID = try parsePatientID(id)
-        let telemedGroup: TelemedGroup
+    func validate() throws {
+        _ = try parsePatientID(id)
+        _ = try resolvedGroup()
+        guard !stateDir.isEmpty else { throw ValidationError("--state-dir is empty; give a directory such as ./.telemed") }
+    }
+
+    func resolvedGroup() throws -> TelemedGroup {
         do {
-            telemedGroup = try TelemedGroup.named(group)
+            return try TelemedGroup.named(group)
         } catch {
             throw ValidationError("unknown group \"\(group.prefix(64))\" (telemed-2048-256 or telemed-3072-256)")
         }
+    }
+
+    func run() throws {
+        let patientID = try parsePatientID(id)
+        let telemedGroup = try resolvedGroup()
         let device = PatientDevice(directory: stateDir)
         var rng = SystemRandom()
         let request = try device.create(patientID, group: telemedGroup, using: &rng)
@@ -249,6 +288,8 @@ struct Pin: ParsableCommand {
             Examples:
               patient pin doctor-card.json --state-dir dev
               patient pin new-clinic-card.json --replace
+
+            \(exitStatusHelp)
             """)
 
     @Argument(help: ArgumentHelp("The doctor's card (doctor-card.json).", valueName: "file"))
@@ -259,6 +300,10 @@ struct Pin: ParsableCommand {
 
     @Flag(name: .long, help: "Replace a pinned card of another doctor.")
     var replace = false
+
+    func validate() throws {
+        guard !stateDir.isEmpty else { throw ValidationError("--state-dir is empty; give a directory such as ./.telemed") }
+    }
 
     func run() throws {
         let card = try DoctorCard.read(from: file)
@@ -272,6 +317,24 @@ struct Pin: ParsableCommand {
         case .refreshed: say("already pinned; card rewritten in \(device.pinnedCardPath)")
         case let .replaced(previous): say("replaced the doctor with fingerprint \(previous); pinned in \(device.pinnedCardPath)")
         }
+    }
+}
+
+// MARK: - Connection failures
+
+/// A failed connect in one line with what to try: `cannot connect to 127.0.0.1:8000: connection
+/// refused (ECONNREFUSED); is the doctor running?`.
+struct ConnectFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ error: TCPTransportError) {
+        let hint: String
+        switch error.errno {
+        case ECONNREFUSED?: hint = "is the doctor running? (the pinned card names its address; --host and --port override it)"
+        case ETIMEDOUT?, EHOSTUNREACH?, ENETUNREACH?: hint = "is the doctor's address right and reachable from here?"
+        default: hint = "check the doctor's address (the pinned card, --host, --port)"
+        }
+        description = "\(error); \(hint)"
     }
 }
 
@@ -298,9 +361,9 @@ enum PatientConsole {
         case let .session(.groupKeyChanged(epoch, members)):
             say("\(name): group key epoch \(epoch) (\(members) member\(members == 1 ? "" : "s"))")
         case let .session(.broadcastReceived(_, _, ts, text)):
-            say("[\(time(ts))] \(doctor): \(text)")
+            say("[\(ConsoleText.time(ts))] \(doctor): \(ConsoleText.escaped(text))")
         case let .session(.dropped(rule, reason)):
-            FileHandle.standardError.write(Data("\(name): dropped a doctor frame (\(rule): \(reason))\n".utf8))
+            FileHandle.standardError.write(Data("\(name): dropped a doctor frame (\(rule): \(ConsoleText.escaped(reason)))\n".utf8))
         case .session(.ended):
             return
         }
@@ -310,9 +373,9 @@ enum PatientConsole {
         switch outcome {
         case .left: return ("left", 0)
         case .disconnectedByDoctor("shutdown"): return ("the doctor shut down", 0)
-        case let .disconnectedByDoctor(reason): return ("disconnected by the doctor: \(reason)", 3)
+        case let .disconnectedByDoctor(reason): return ("disconnected by the doctor: \(ConsoleText.escaped(reason))", 3)
         case .rejected: return ("refused by the doctor (REJECTED)", 2)
-        case let .protocolViolation(rule, reason): return ("closed: the doctor broke \(rule): \(reason)", 2)
+        case let .protocolViolation(rule, reason): return ("closed: the doctor broke \(rule): \(ConsoleText.escaped(reason))", 2)
         case let .connectionLost(reason): return ("connection lost: \(reason)", 1)
         }
     }
@@ -325,11 +388,5 @@ enum PatientConsole {
     /// `15 min`, `90 s`.
     static func span(_ millis: UInt64) -> String {
         millis % 60_000 == 0 ? "\(millis / 60_000) min" : "\(seconds(millis)) s"
-    }
-
-    static func time(_ millis: UInt64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(millis) / 1_000))
     }
 }

@@ -31,17 +31,17 @@ public struct KeyStore: Sendable {
     // MARK: Paths
 
     /// The doctor's key file.
-    public var doctorKeyPath: String { directory + "/doctor.json" }
+    public var doctorKeyPath: String { PrivateFiles.path("doctor.json", in: directory) }
     /// The directory of enrolled public keys.
-    public var registryDirectory: String { directory + "/registry" }
+    public var registryDirectory: String { PrivateFiles.path("registry", in: directory) }
     /// The directory of patient credentials.
-    public var credentialDirectory: String { directory + "/patients" }
+    public var credentialDirectory: String { PrivateFiles.path("patients", in: directory) }
     /// The doctor's SQLite database (security store and audit log).
-    public var databasePath: String { directory + "/doctor.sqlite" }
+    public var databasePath: String { PrivateFiles.path("doctor.sqlite", in: directory) }
     /// One enrolled patient's public-key file.
-    public func registryPath(_ id: PeerID) -> String { registryDirectory + "/\(id.value).json" }
+    public func registryPath(_ id: PeerID) -> String { PrivateFiles.path("\(id.value).json", in: registryDirectory) }
     /// One patient's credential file.
-    public func credentialPath(_ id: PeerID) -> String { credentialDirectory + "/\(id.value).json" }
+    public func credentialPath(_ id: PeerID) -> String { PrivateFiles.path("\(id.value).json", in: credentialDirectory) }
 
     /// True when a doctor key file exists.
     public var hasDoctor: Bool { FileManager.default.fileExists(atPath: doctorKeyPath) }
@@ -79,7 +79,7 @@ public struct KeyStore: Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: registryDirectory)) ?? []
         var registry: [PeerID: PublicKey] = [:]
         for name in names.sorted() where name.hasSuffix(".json") {
-            let path = registryDirectory + "/" + name
+            let path = PrivateFiles.path(name, in: registryDirectory)
             let reader = KeyFileReader(path: path)
             let file = try reader.decode(EnrolledPatientFile.self, from: PrivateFiles.read(path, hint: "enroll the patient"))
             try reader.field("format", file.format, is: EnrolledPatientFile.tag)

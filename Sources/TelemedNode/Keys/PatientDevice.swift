@@ -32,11 +32,11 @@ public struct PatientDevice: Sendable {
     // MARK: Paths
 
     /// The device key file of `id`.
-    public func keyPath(_ id: PeerID) -> String { directory + "/\(id.value).key.json" }
+    public func keyPath(_ id: PeerID) -> String { PrivateFiles.path("\(id.value).key.json", in: directory) }
     /// The enrollment request of `id`.
-    public func requestPath(_ id: PeerID) -> String { directory + "/\(id.value).request.json" }
+    public func requestPath(_ id: PeerID) -> String { PrivateFiles.path("\(id.value).request.json", in: directory) }
     /// The pinned doctor card.
-    public var pinnedCardPath: String { directory + "/pinned-doctor.json" }
+    public var pinnedCardPath: String { PrivateFiles.path("pinned-doctor.json", in: directory) }
 
     /// True when `id` has a device key here.
     public func hasKey(_ id: PeerID) -> Bool { FileManager.default.fileExists(atPath: keyPath(id)) }

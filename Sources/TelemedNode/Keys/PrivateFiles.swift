@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import SystemPackage
 
 #if canImport(Glibc)
 private let systemWrite = Glibc.write
@@ -17,19 +18,41 @@ private let systemWrite = Darwin.write
 /// mode 0700, files with mode 0600, written to a temporary name, flushed and renamed into place
 /// so a reader never sees half a file.
 enum PrivateFiles {
-    /// Creates `path` and its missing parents with mode 0700.
+    /// The file `name` (one path component) inside `directory`: `s` and `s/` both give
+    /// `s/name`, an empty directory gives `name` (swift-system's `FilePath`, no string joins).
+    static func path(_ name: String, in directory: String) -> String {
+        FilePath(directory).appending(name).string
+    }
+
+    /// Creates `path` and its missing parents with mode 0700 (an existing directory is left as
+    /// it is). The parents are the prefixes of the path's components (swift-system's
+    /// `FilePath`), so `s`, `./s`, `s/`, `/tmp/x/s` and `a//b` all work; no string arithmetic.
     static func makeDirectory(_ path: String) throws(KeyStoreError) {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw .writeFailed(path: path, reason: "exists and is not a directory") }
+        let target = FilePath(path)
+        guard !target.isEmpty else { throw .writeFailed(path: path, reason: "the path is empty") }
+        var prefix = FilePath(root: target.root)
+        for component in target.components {
+            prefix.append(component)
+            try makeOneDirectory(prefix.string, of: path)
+        }
+        if target.components.isEmpty { try makeOneDirectory(target.string, of: path) }  // "/" itself
+    }
+
+    /// Creates one directory (mode 0700) unless a directory is already there.
+    private static func makeOneDirectory(_ directory: String, of path: String) throws(KeyStoreError) {
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else {
+                throw .writeFailed(path: path, reason: "\(directory) exists and is not a directory")
+            }
             return
         }
-        let parent = (path as NSString).deletingLastPathComponent
-        if !parent.isEmpty, parent != path { try makeDirectory(parent) }
-        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
-            throw .writeFailed(path: path, reason: String(cString: strerror(errno)))
+        guard mkdir(directory, 0o700) == 0 else {
+            let failure = errno
+            if failure == EEXIST { return }  // made by someone else meanwhile
+            throw .writeFailed(path: path, reason: String(cString: strerror(failure)))
         }
-        chmod(path, 0o700)
+        chmod(directory, 0o700)
     }
 
     /// Writes `bytes` to `path` with mode 0600 (atomically); refuses to replace an existing

@@ -24,12 +24,25 @@ extension DoctorNode {
         apply(actions, now: now, auditing: [AuditRow(wall: now.wall, kind: .rekey, detail: "operator rekey")])
     }
 
-    /// Lifts a block by hand (audited and recorded in the store). `target` is one of:
-    /// an IP address (its source block, or the prefix block covering it), a prefix written
-    /// `a.b.c.0/24` or `x:x:x::/48`, a device `id@ip`, or a patient id (all of its device blocks).
-    public func unblock(_ target: String) throws(DoctorCommandError) {
+    /// Lifts a block by hand (audited and recorded in the store): a source (or the prefix
+    /// block covering it), a prefix, a device, or every device block of a patient id.
+    public func unblock(_ target: UnblockTarget) throws(DoctorCommandError) {
         let now = clock.now()
-        apply(try machine.unblockTarget(target), now: now)
+        apply(try machine.unblock(target), now: now)
+    }
+
+    /// Lifts a block named by operator text, read by ``UnblockTarget/init(parsing:)``: an IP
+    /// address, a prefix written `a.b.c.0/24` or `x:x:x::/48`, a device `id@ip`, or a patient
+    /// id. Text that names nothing (`999.1.1.1`) is ``DoctorCommandError/noSuchBlock(_:)``
+    /// with the reason.
+    public func unblock(_ target: String) throws(DoctorCommandError) {
+        let parsed: UnblockTarget
+        do throws(UnblockTargetError) {
+            parsed = try UnblockTarget(parsing: target)
+        } catch {
+            throw .noSuchBlock(error.description)
+        }
+        try unblock(parsed)
     }
 
     /// Disconnects every member ("shutdown", ascending id order, no new epoch) and rejects
@@ -149,22 +162,14 @@ extension DoctorNode {
 }
 
 extension DoctorMachine {
-    /// Resolves operator text to block targets and lifts them.
-    mutating func unblockTarget(_ text: String) throws(DoctorCommandError) -> [DoctorAction] {
-        let trimmed = text.trimmingWhitespace
-        if let source = SourceAddress(ipText: trimmed) {
-            return try unblock(.source(source))
+    /// Lifts the blocks an operator named.
+    mutating func unblock(_ target: UnblockTarget) throws(DoctorCommandError) -> [DoctorAction] {
+        switch target {
+        case let .source(source): return try unblock(BlockTarget.source(source))
+        case let .prefix(prefix): return try unblock(BlockTarget.prefix(prefix))
+        case let .device(device): return try unblock(BlockTarget.device(device))
+        case let .devices(patient): return try unblockDevices(of: patient)
         }
-        if let prefix = SourcePrefix(operatorText: trimmed) {
-            return try unblock(.prefix(prefix))
-        }
-        if let at = trimmed.lastIndex(of: "@"),
-           let id = try? PeerID(String(trimmed[..<at])),
-           let source = SourceAddress(ipText: String(trimmed[trimmed.index(after: at)...])) {
-            return try unblock(.device(DeviceKey(patient: id, source: source)))
-        }
-        guard let id = try? PeerID(trimmed) else { throw .noSuchBlock(String(trimmed.prefix(80))) }
-        return try unblockDevices(of: id)
     }
 }
 

@@ -227,7 +227,7 @@ public final class DoctorNode {
                                                  "rule": "\(rule)", "reason": "\(reason)",
                                                  "patient": "\(patient?.value ?? "-")"])
         case let .blocked(target, until, rule):
-            logger.warning("blocked", metadata: ["target": "\(target)", "until": "\(until)", "rule": "\(rule)"])
+            logger.warning("blocked", metadata: ["target": "\(target)", "until": "\(ConsoleText.time(until))", "rule": "\(rule)"])
         case let .unblocked(target):
             logger.notice("unblocked by the operator", metadata: ["target": "\(target)"])
         case let .broadcastSent(epoch, seq, recipients):

@@ -112,7 +112,7 @@ public final class PatientNode {
         case let .groupKeyChanged(epoch, members):
             logger.info("new group key", metadata: ["epoch": "\(epoch)", "members": "\(members)"])
         case let .broadcastReceived(epoch, seq, ts, _):
-            logger.info("broadcast received", metadata: ["epoch": "\(epoch)", "seq": "\(seq)", "ts": "\(ts)"])
+            logger.info("broadcast received", metadata: ["epoch": "\(epoch)", "seq": "\(seq)", "ts": "\(ConsoleText.time(ts))"])
         case let .dropped(rule, reason):
             logger.notice("dropped a doctor frame", metadata: ["rule": "\(rule)", "reason": "\(reason)"])
         case let .ended(end):

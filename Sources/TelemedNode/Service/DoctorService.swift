@@ -209,8 +209,13 @@ public actor DoctorService {
         try running().rekey()
     }
 
-    /// Lifts a block (see ``DoctorNode/unblock(_:)``).
+    /// Lifts a block named by operator text (see `DoctorNode.unblock(_:)`).
     public func unblock(_ target: String) throws(DoctorCommandError) {
+        try running().unblock(target)
+    }
+
+    /// Lifts a block (see `DoctorNode.unblock(_:)`).
+    public func unblock(_ target: UnblockTarget) throws(DoctorCommandError) {
         try running().unblock(target)
     }
 

@@ -81,9 +81,9 @@ public struct AuditRow: Sendable, Equatable, CustomStringConvertible {
         self.detail = detail
     }
 
-    /// `#12 1764000000000 auth_failure R-SIG patient=alice source=10.0.0.9 conn=3: …`.
+    /// `#12 2025-11-24T16:00:00Z auth_failure R-SIG patient=alice source=10.0.0.9 conn=3: …`.
     public var description: String {
-        var parts = ["#\(id)", "\(wall)", kind.rawValue]
+        var parts = ["#\(id)", ConsoleText.time(wall), kind.rawValue]
         if let rule { parts.append(rule) }
         if let patient { parts.append("patient=\(patient)") }
         if let source { parts.append("source=\(source)") }

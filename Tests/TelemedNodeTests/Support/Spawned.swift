@@ -59,6 +59,11 @@ final class Spawned: @unchecked Sendable {
         stdin.fileHandleForWriting.write(Data((line + "\n").utf8))
     }
 
+    /// Writes raw bytes to standard input (no line feed added): input no String can hold.
+    func write(_ bytes: [UInt8]) {
+        stdin.fileHandleForWriting.write(Data(bytes))
+    }
+
     func closeInput() {
         try? stdin.fileHandleForWriting.close()
     }
