@@ -39,7 +39,7 @@ struct DoctorCommand: AsyncParsableCommand {
               doctor patients                        # the registry, with fingerprints
               doctor revoke carol                    # while no doctor serves
             """,
-        subcommands: [Serve.self, Init.self, Enroll.self, Revoke.self, Patients.self, Card.self],
+        subcommands: [Serve.self, Init.self, Enroll.self, Revoke.self, Patients.self, Card.self, Config.self],
         defaultSubcommand: Serve.self)
 }
 
