@@ -129,4 +129,39 @@ final class ConfigurationExecutableTests: XCTestCase {
         let lifted = await doctor.waitFor("unblocked source 127.0.0.2")
         XCTAssertTrue(lifted, doctor.output)
     }
+
+    /// The DocC article Configuration.md against `doctor config --print` (the production table):
+    /// every numeric key appears with its default, its range, its variable and its flag.
+    func testTheConfigurationArticleListsEveryKeyAsPrinted() async throws {
+        let binary = try doctor()
+        let directory = try temporaryDirectory("config-doc")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let article = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/TelemedNode/TelemedNode.docc/Configuration.md")
+        let text = try String(contentsOf: article, encoding: .utf8)
+        let printed = try await run(binary, ["config", "--print"], in: directory)
+        XCTAssertEqual(printed.status, 0, printed.output)
+        let rows = printed.output.split(separator: "\n").dropFirst().map { $0.split(separator: " ").map(String.init) }
+        XCTAssertEqual(rows.count, 20, printed.output)
+        for row in rows where row.count >= 3 {
+            let key = row[0]
+            if key == "handshakeWorkers" || key == "trustedSources" {
+                XCTAssertTrue(text.contains("| `\(key)` |"), key)
+                continue
+            }
+            XCTAssertTrue(text.contains("| `\(key)` | \(row[1]) | \(row[2]) |"), "\(key) \(row[1]) \(row[2]) is not in the article")
+        }
+        for variable in ["TELEMED_DOCTOR_FAILURE_THRESHOLD", "TELEMED_DOCTOR_REPLAY_QUOTA_PER_ID", "--replay-quota-per-id",
+                         "--repeated-device-block-alert-sources", "TELEMED_DOCTOR_TRUSTED_SOURCES"] {
+            XCTAssertTrue(text.contains("`\(variable)`"), variable)
+        }
+        // The flags the article names exist: `serve --help` lists them.
+        let help = try await run(binary, ["serve", "--help"], in: directory)
+        for row in rows where !row.isEmpty {
+            let flag = "--" + row[0].replacingOccurrences(of: "([a-z0-9])([A-Z])", with: "$1-$2", options: .regularExpression)
+                .lowercased()
+            XCTAssertTrue(help.output.contains(flag), "serve --help lacks \(flag)")
+            XCTAssertTrue(text.contains("`\(flag)`"), "the article lacks \(flag)")
+        }
+    }
 }
