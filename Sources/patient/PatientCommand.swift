@@ -84,7 +84,9 @@ struct Connect: AsyncParsableCommand {
             REJECTED, e.g. after a doctor restart while this device's clock lags, or after the \
             doctor revoked this key) is retried \
             --refusal-retries times within 15 minutes (delays from --refusal-delay, doubling, up to \
-            20 % shorter at random), then the patient gives up. --no-reconnect turns both off. \
+            20 % shorter at random), then the patient gives up. --no-reconnect turns both off. A \
+            refusal can be a block of this address or device after failed logins; the patient then \
+            names what the doctor's operator can do (`blocks`, `unblock …`, trusted sources). \
             A protocol violation by the doctor is never retried.
 
             Exit status: 0 left, or the doctor shut down; 1 connection lost (with --no-reconnect); \
@@ -294,7 +296,6 @@ enum PatientConsole {
             if attempt == 1 { say(refusalHint) }
         case let .refusedGivingUp(times, windowMillis):
             say("\(name): refused by the doctor \(times) times in \(span(windowMillis)); giving up")
-            say(refusalHint)
         case let .session(.authenticated(epoch, members)):
             say("\(name): authenticated; group key epoch \(epoch) (\(members) member\(members == 1 ? "" : "s"))")
         case let .session(.groupKeyChanged(epoch, members)):
