@@ -170,7 +170,7 @@ final class Console: Sendable {
         case let .rejected(connection, source, rule, reason, patient):
             say("! rejected \(connection) from \(source)\(patient.map { " claiming \($0)" } ?? ""): \(rule) \(reason)")
         case let .blocked(target, until, rule):
-            say("! blocked \(target) until \(ConsoleText.time(until)) (\(rule))")
+            say("! blocked \(target) until \(ConsoleText.time(until)) (\(rule)); to lift it, type: unblock \(target.unblockArgument)")
         case let .unblocked(target):
             say("unblocked \(target)")
         case let .broadcastSent(epoch, seq, recipients):

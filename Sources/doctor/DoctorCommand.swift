@@ -42,7 +42,7 @@ struct DoctorCommand: AsyncParsableCommand {
             \(exitStatusHelp)
             """,
         version: TelemedRelease.version,
-        subcommands: [Serve.self, Init.self, Enroll.self, Revoke.self, Patients.self, Card.self],
+        subcommands: [Serve.self, Init.self, Enroll.self, Revoke.self, Patients.self, Card.self, Config.self],
         defaultSubcommand: Serve.self)
 }
 

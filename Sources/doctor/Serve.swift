@@ -53,6 +53,7 @@ struct Serve: AsyncParsableCommand {
             Examples:
               doctor serve --demo-enroll alice,bob      # loopback demo (DEMO SHORTCUT)
               doctor serve --host 0.0.0.0 --port 9000 --state-dir ./clinic
+              doctor serve --config clinic.json --trusted-sources 10.1.2.0/24
               echo "broadcast hello" | doctor serve      # keeps serving after the pipe ends
 
             \(exitStatusHelp)
@@ -78,9 +79,6 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port \(port) is outside 0...65535") }
-        guard (0...256).contains(handshakeWorkers) else {
-            throw ValidationError("--handshake-workers \(handshakeWorkers) is outside 0...256")
-        }
         if let demoEnroll { _ = try parseIDs([demoEnroll]) }
         if let enroll {
             throw ValidationError("""
@@ -90,13 +88,15 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Threads verifying logins (the crypto of each KEY_VERIFICATION) in parallel; default one per core, "
-            + "0 verifies them on the doctor's own task.", valueName: "n"))
-    var handshakeWorkers: Int = HandshakeJobPool.defaultWorkers
+    @OptionGroup(title: "Settings (also from TELEMED_DOCTOR_* variables and --config; see `doctor config --help`)")
+    var settings: SettingsOptions
 
     func run() async throws {
         let logger = try common.bootstrapLogging()
+        // Every setting is checked before anything is created, bound or written.
+        let resolved = try await settings.resolve()
+        let configuration = resolved.configuration
+        let handshakeWorkers = resolved.handshakeWorkers
         let keys = KeyStore(directory: common.stateDir)
         let doctor = try loadOrCreateDoctor(keys, identity: identity, create: true)
         guard StateLock.acquire(common.stateDir) else {
@@ -106,7 +106,6 @@ struct Serve: AsyncParsableCommand {
 
         // Bound now (the port goes into the demo's pinned card), but admitting nobody until T0
         // is recorded: a request stamped before T0 would be refused (R-START) with REJECTED.
-        let configuration = DoctorConfiguration()
         // The write timeout, outbound bound and connection cap come from the doctor's
         // configuration; the handshake and frame deadlines are the machine's own timers.
         let server: TCPServerTransport

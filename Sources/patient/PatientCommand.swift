@@ -106,7 +106,9 @@ struct Connect: AsyncParsableCommand {
             REJECTED, e.g. after a doctor restart while this device's clock lags, or after the \
             doctor revoked this key) is retried \
             --refusal-retries times within 15 minutes (delays from --refusal-delay, doubling, up to \
-            20 % shorter at random), then the patient gives up. --no-reconnect turns both off. \
+            20 % shorter at random), then the patient gives up. --no-reconnect turns both off. A \
+            refusal can be a block of this address or device after failed logins; the patient then \
+            names what the doctor's operator can do (`blocks`, `unblock …`, trusted sources). \
             A protocol violation by the doctor is never retried.
 
             Examples:
@@ -354,6 +356,7 @@ enum PatientConsole {
             say("\(name): \(reason); reconnecting in \(seconds(afterMillis)) s")
         case let .refused(afterMillis, attempt, retries):
             say("\(name): refused by the doctor; retrying in \(seconds(afterMillis)) s (attempt \(attempt) of \(retries))")
+            if attempt == 1 { say(refusalHint) }
         case let .refusedGivingUp(times, windowMillis):
             say("\(name): refused by the doctor \(times) times in \(span(windowMillis)); giving up")
         case let .session(.authenticated(epoch, members)):
@@ -369,12 +372,21 @@ enum PatientConsole {
         }
     }
 
+    /// What a refusal can mean and what the doctor's operator can do about it.
+    static let refusalHint = """
+        note: a refusal can be a block: after repeated failed logins from this address (R-SRC) or a \
+        failed key confirmation of this device (R-SKV) the doctor refuses it for a while. The doctor's \
+        operator can list blocks with `blocks` and lift one with `unblock <ip>` or `unblock <id>@<ip>` \
+        on the doctor's console, and can exempt a trusted network from source blocks with \
+        `doctor serve --trusted-sources <ip or network>` (see `doctor config --help`).
+        """
+
     static func describe(_ outcome: PatientOutcome) -> (String, Int32) {
         switch outcome {
         case .left: return ("left", 0)
         case .disconnectedByDoctor("shutdown"): return ("the doctor shut down", 0)
         case let .disconnectedByDoctor(reason): return ("disconnected by the doctor: \(ConsoleText.escaped(reason))", 3)
-        case .rejected: return ("refused by the doctor (REJECTED)", 2)
+        case .rejected: return ("refused by the doctor (REJECTED)\n" + refusalHint, 2)
         case let .protocolViolation(rule, reason): return ("closed: the doctor broke \(rule): \(ConsoleText.escaped(reason))", 2)
         case let .connectionLost(reason): return ("connection lost: \(reason)", 1)
         }

@@ -103,6 +103,12 @@ final class ExecutableTests: XCTestCase {
                      "mallory: refused by the doctor (REJECTED)"] {
             XCTAssertTrue(mallory.output.contains(line), "\(line) missing from: \(mallory.output)")
         }
+        // The refusal is explained: it can be a block, and the operator's remedies are named
+        // (at the first refusal and at exit).
+        XCTAssertEqual(mallory.output.components(separatedBy: "note: a refusal can be a block").count, 3, mallory.output)
+        for remedy in ["`blocks`", "`unblock <ip>`", "`unblock <id>@<ip>`", "--trusted-sources"] {
+            XCTAssertTrue(mallory.output.contains(remedy), "\(remedy) missing from: \(mallory.output)")
+        }
         doctor.type("quit")
         let doctorStatus = await doctor.waitForExit()
         XCTAssertEqual(doctorStatus, 0)

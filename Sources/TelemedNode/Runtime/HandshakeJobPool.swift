@@ -27,6 +27,9 @@ public protocol HandshakeJobRunner: AnyObject {
 
 /// A fixed pool of worker threads running handshake jobs (see the theory of operation above).
 public final class HandshakeJobPool: HandshakeJobRunner, @unchecked Sendable {
+    /// The worker counts a host may ask for: 0 (verify on the node's own task, no pool) to 256.
+    public static let allowedWorkers = 0...256
+
     /// One worker per active processor core.
     public static var defaultWorkers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 

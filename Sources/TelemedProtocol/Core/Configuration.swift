@@ -63,30 +63,24 @@ public struct DoctorConfiguration: Sendable, Equatable {
     /// change (v1). Default 20 ms; 0–1,000 ms.
     public var epochWindowMillis: UInt64 = 20
 
+    /// Addresses and networks whose unauthenticated failures are never counted (R-SRC) and
+    /// which no source or prefix block refuses; empty by default, at most
+    /// ``maxTrustedSources`` entries. Device blocks (R-SKV) still apply to them. See the
+    /// "Trusted sources" section of the security rules for exactly what is exempt.
+    public var trustedSources: [TrustedSource] = []
+
+    /// The most ``trustedSources`` entries a configuration may hold (each failure is matched
+    /// against every entry).
+    public static let maxTrustedSources = 1_024
+
     /// The defaults.
     public init() {}
 
-    /// Returns `self` after checking every bound.
+    /// Returns `self` after checking every bound (the ranges of ``settings``, in their order,
+    /// then the number of ``trustedSources``).
     public func validated() throws(ConfigurationError) -> DoctorConfiguration {
-        try Self.check("timeWindowMillis", Int(clamping: timeWindowMillis), 1_000...300_000)
-        try Self.check("handshakeTimeoutMillis", Int(clamping: handshakeTimeoutMillis), 1_000...60_000)
-        try Self.check("failureThreshold", failureThreshold, 1...100)
-        try Self.check("failureWindowMillis", Int(clamping: failureWindowMillis), 60_000...1_440 * 60_000)
-        try Self.check("blockDurationMillis", Int(clamping: blockDurationMillis), 60_000...7 * 24 * 3_600_000)
-        let table = 1...1_000_000
-        try Self.check("pendingPerSource", pendingPerSource, table)
-        try Self.check("pendingPerPrefix", pendingPerPrefix, table)
-        try Self.check("pendingTotal", pendingTotal, table)
-        try Self.check("sourceBlockCapacity", sourceBlockCapacity, table)
-        try Self.check("failureTableCapacity", failureTableCapacity, table)
-        try Self.check("deviceBlocksPerPatient", deviceBlocksPerPatient, 1...1_000)
-        try Self.check("replayCacheCapacity", replayCacheCapacity, table)
-        try Self.check("replayQuotaPerID", replayQuotaPerID, table)
-        try Self.check("maxActivePatients", maxActivePatients, table)
-        try Self.check("repeatedDeviceBlockAlertSources", repeatedDeviceBlockAlertSources, 2...100)
-        try Self.check("writeTimeoutMillis", Int(clamping: writeTimeoutMillis), 1_000...600_000)
-        try Self.check("outboundQueueBytes", outboundQueueBytes, 65_540...(64 << 20))
-        try Self.check("epochWindowMillis", Int(clamping: epochWindowMillis), 0...1_000)
+        for setting in Self.settings { try setting.check(setting.value(in: self)) }
+        try Self.check("trustedSources (entries)", trustedSources.count, 0...Self.maxTrustedSources)
         return self
     }
 

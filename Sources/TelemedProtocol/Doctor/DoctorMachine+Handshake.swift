@@ -36,7 +36,7 @@ extension DoctorMachine {
         if let until = policy.sourceBlockExpiry(source, now: now.wall) {
             throw Refusal(.block, "source blocked until \(until)", nil, counts: false)
         }
-        if policy.refusesUnauthenticated {
+        if policy.refusesUnauthenticated(from: source) {
             throw Refusal(.limit, "source-block table saturated", nil, counts: false)
         }
         guard body.count <= MessageCodec.maxBodyLength else { throw Refusal(.frame, "frame over the limit") }

@@ -39,7 +39,7 @@ extension DoctorMachine {
         if let until = policy.sourceBlockExpiry(source, now: now.wall) {
             return actions + refuse(connection, source, .block, "source blocked until \(until)")
         }
-        if policy.refusesUnauthenticated {
+        if policy.refusesUnauthenticated(from: source) {
             return actions + refuse(connection, source, .limit, "source-block table saturated")
         }
         if table.pending(from: source) >= configuration.pendingPerSource {

@@ -136,7 +136,7 @@ extension DoctorMachine {
             if let until = policy.sourceBlockExpiry(verifying.source, now: now.wall) {
                 throw Refusal(.block, "source blocked until \(until) while the request was verified", id, counts: false)
             }
-            if policy.refusesUnauthenticated {
+            if policy.refusesUnauthenticated(from: verifying.source) {
                 throw Refusal(.limit, "source-block table saturated while the request was verified", id, counts: false)
             }
             let current = registry[id]

@@ -89,8 +89,17 @@ struct SecurityPolicy: Sendable {
 
     // MARK: - Queries
 
-    /// The expiry of a block that covers `source` now, if any.
+    /// True when `source` lies in one of the configuration's trusted sources: its failures are
+    /// not counted and no source or prefix block refuses it (device blocks still do).
+    func isTrusted(_ source: SourceAddress) -> Bool {
+        configuration.trustedSources.contains { $0.contains(source) }
+    }
+
+    /// The expiry of a block that covers `source` now, if any. A trusted source is covered by
+    /// none: a block recorded before it was trusted, or a prefix block earned by untrusted
+    /// neighbours, stays in the table (and in `blocks`) but does not refuse it.
     func sourceBlockExpiry(_ source: SourceAddress, now: UInt64) -> UInt64? {
+        if isTrusted(source) { return nil }
         let exact = state.sourceBlocks[source].flatMap { $0 > now ? $0 : nil }
         let prefix = state.prefixBlocks[source.prefix].flatMap { $0 > now ? $0 : nil }
         switch (exact, prefix) {
@@ -109,6 +118,13 @@ struct SecurityPolicy: Sendable {
     /// True while the source-block table cannot take a new block: unauthenticated requests
     /// are refused (after expired entries are purged by ``purgeExpired(now:)``).
     var refusesUnauthenticated: Bool { saturated }
+
+    /// True when an unauthenticated request from `source` is refused because the source-block
+    /// table is saturated. Never for a trusted source: its failures would not be recorded, so
+    /// refusing it protects nothing.
+    func refusesUnauthenticated(from source: SourceAddress) -> Bool {
+        saturated && !isTrusted(source)
+    }
 
     // MARK: - Start time
 
@@ -190,8 +206,10 @@ struct SecurityPolicy: Sendable {
 
     // MARK: - Failures (R-SRC)
 
-    /// Counts one failure against `source`; blocks it when the window holds the threshold.
+    /// Counts one failure against `source`; blocks it when the window holds the threshold. A
+    /// failure of a trusted source is not counted: nothing changes.
     mutating func countFailure(_ source: SourceAddress, now: UInt64) -> (changes: [SecurityChange], alerts: [SecurityAlert], blockedUntil: UInt64?) {
+        if isTrusted(source) { return ([], [], nil) }
         var changes: [SecurityChange] = []
         var times = (state.failures[source] ?? []).filter { !isOutsideWindow($0, now: now) }
         if times.isEmpty && state.failures[source] == nil && state.failures.count >= configuration.failureTableCapacity {

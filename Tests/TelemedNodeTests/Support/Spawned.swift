@@ -13,9 +13,13 @@ final class Spawned: @unchecked Sendable {
     private var collectedErrors = ""
     let name: String
 
-    init(_ executable: URL, _ arguments: [String], directory: String, name: String) throws {
+    init(_ executable: URL, _ arguments: [String], directory: String, name: String,
+         environment: [String: String] = [:]) throws {
         self.name = name
         process.executableURL = executable
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.standardInput = stdin
