@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import TelemedNode
 import TelemedCrypto
 import TelemedProtocol
@@ -81,6 +83,16 @@ struct Serve: AsyncParsableCommand {
             + "0 verifies them on the doctor's own task.", valueName: "n"))
     var handshakeWorkers: Int = HandshakeJobPool.defaultWorkers
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Serve Prometheus metrics at http://<metrics-host>:<n>/metrics (off unless given; 0: any free port, printed "
+            + "at start). Every metric is described in the TelemedNode documentation (Metrics).", valueName: "n"))
+    var metricsPort: Int?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The address the metrics endpoint listens on (loopback unless told otherwise; the endpoint has no "
+            + "authentication).", valueName: "host"))
+    var metricsHost: String = "127.0.0.1"
+
     func run() async throws {
         let logger = try common.bootstrapLogging()
         guard (0...65_535).contains(port) else { throw ValidationError("port \(port) is outside 0...65535") }
@@ -92,6 +104,24 @@ struct Serve: AsyncParsableCommand {
         warnAboutLegacyCredentials(keys)
         guard (0...256).contains(handshakeWorkers) else {
             throw ValidationError("handshake-workers \(handshakeWorkers) is outside 0...256")
+        }
+        if let metricsPort, !(0...65_535).contains(metricsPort) {
+            throw ValidationError("metrics-port \(metricsPort) is outside 0...65535")
+        }
+        let registry = PrometheusCollectorRegistry()
+        let metrics: DoctorMetrics
+        if metricsPort != nil {
+            var factory = PrometheusMetricsFactory(registry: registry)
+            factory.durationHistogramBuckets = [
+                DoctorMetrics.Name.loginSeconds: [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000]
+                    .map { Duration.microseconds(Int64($0 * 1_000)) },
+                DoctorMetrics.Name.storeCommitSeconds: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1_000]
+                    .map { Duration.microseconds(Int64($0 * 1_000)) },
+            ]
+            MetricsSystem.bootstrap(factory)
+            metrics = DoctorMetrics(factory: factory)
+        } else {
+            metrics = DoctorMetrics()
         }
 
         // Bound now (the port goes into the demo's pinned card), but admitting nobody until T0
@@ -115,23 +145,39 @@ struct Serve: AsyncParsableCommand {
         let console = Console(card: card)
         let service = DoctorService(configuration: configuration, keys: doctor,
                                     databasePath: keys.databasePath, transport: server, logger: logger,
-                                    observer: { event in console.show(event) }, handshakeWorkers: handshakeWorkers)
+                                    observer: { event in console.show(event) }, handshakeWorkers: handshakeWorkers,
+                                    metrics: metrics)
         do {
             try await service.start()
         } catch {
             await server.shutdown()
             throw error
         }
+        var endpoint: MetricsEndpoint?
+        if let metricsPort {
+            do {
+                endpoint = try await MetricsEndpoint.start(host: metricsHost, port: metricsPort) {
+                    await service.sampleMetrics()
+                    return registry.emitToBuffer()
+                }
+            } catch {
+                await service.shutdown(reason: "metrics endpoint failed")
+                await server.shutdown()
+                throw Refusal("cannot serve metrics on \(metricsHost):\(metricsPort): \(error)")
+            }
+        }
         server.startAccepting()
         let enrolled = await service.status().enrolled
         say("doctor \"\(doctor.identity)\" (group \(doctor.group.name)) listening on \(server.localAddress)")
         say("doctor key fingerprint \(card.fingerprint)")
         say("state directory \(common.stateDir); enrolled: \(enrolled.isEmpty ? "nobody yet" : enrolled.joined(separator: ", "))")
+        if let endpoint { say("metrics on \(endpoint.url)") }
         say("type \"help\" for commands")
 
         let stopReason = await console.run(service)
         await service.shutdown(reason: stopReason)
         await server.shutdown()
+        await endpoint?.shutdown()
         say("doctor stopped (\(stopReason))")
         Foundation.exit(0)
     }

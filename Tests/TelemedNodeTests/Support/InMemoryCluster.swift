@@ -69,7 +69,7 @@ final class InMemoryCluster {
                                 securityStore: self.store, audit: audit,
                                 transport: doctorTransport?(doctorEndpoint) ?? doctorEndpoint, clock: clock,
                                 timers: doctorTimers, rng: NodeRandom(SeededRandom(seed: 7)),
-                                logger: Logger(label: "test.doctor"), observer: { box.events.append($0) },
+                                logger: TestLog.logger("test.doctor"), observer: { box.events.append($0) },
                                 commits: commits)
         doctorBox = box
         epochWindowMillis = configuration.epochWindowMillis
@@ -93,7 +93,7 @@ final class InMemoryCluster {
         let node = try PatientNode(configuration: PatientConfiguration(), credential: credential ?? TestKeys.credential(name),
                                    transport: endpoint, connection: connection, clock: clock,
                                    timers: ManualTimerScheduler(), rng: NodeRandom(SeededRandom(seed: UInt64(nextHost))),
-                                   logger: Logger(label: "test.\(name)"),
+                                   logger: TestLog.logger("test.\(name)"),
                                    observer: { [weak self] event in self?.patientEvents[name, default: []].append(event) })
         patients[name] = node
         patientEndpoints[endpoint.name] = endpoint
