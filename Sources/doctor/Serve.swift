@@ -88,6 +88,17 @@ struct Serve: AsyncParsableCommand {
             + "at start). Every metric is described in the TelemedNode documentation (Metrics).", valueName: "n"))
     var metricsPort: Int?
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Expect a HAProxy PROXY protocol v2 header on every connection (behind a TCP load balancer): the source "
+            + "the doctor counts, blocks and logs is the header's. Connections without a valid header, or not from "
+            + "--proxy-from, are refused before any frame."))
+    var proxyProtocol = false
+
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp(
+        "With --proxy-protocol: the proxies' addresses or prefixes (e.g. 10.0.0.5 10.1.0.0/16, or comma-separated); "
+            + "default loopback (127.0.0.0/8, ::1).", valueName: "prefix"))
+    var proxyFrom: [String] = []
+
     @Option(name: .long, help: ArgumentHelp(
         "The address the metrics endpoint listens on (loopback unless told otherwise; the endpoint has no "
             + "authentication).", valueName: "host"))
@@ -124,14 +135,29 @@ struct Serve: AsyncParsableCommand {
             metrics = DoctorMetrics()
         }
 
+        var proxySettings: ProxyProtocolSettings?
+        if proxyProtocol {
+            var prefixes: [IPAddressPrefix] = []
+            for text in proxyFrom.flatMap({ $0.split(separator: ",") }) {
+                guard let prefix = IPAddressPrefix(String(text)) else {
+                    throw ValidationError("proxy-from \"\(text.prefix(60))\" is not an IP address or prefix (a.b.c.d, a.b.c.0/24, 2001:db8::/32)")
+                }
+                prefixes.append(prefix)
+            }
+            proxySettings = ProxyProtocolSettings(trustedProxies: prefixes.isEmpty ? IPAddressPrefix.loopback : prefixes)
+        } else if !proxyFrom.isEmpty {
+            throw ValidationError("--proxy-from only applies with --proxy-protocol")
+        }
+
         // Bound now (the port goes into the demo's pinned card), but admitting nobody until T0
         // is recorded: a request stamped before T0 would be refused (R-START) with REJECTED.
         let configuration = DoctorConfiguration()
         // The write timeout, outbound bound and connection cap come from the doctor's
         // configuration; the handshake and frame deadlines are the machine's own timers.
-        let server = try await TCPServerTransport.start(
-            configuration: .init(host: host, port: port, bounds: configuration.transportBounds,
-                                 acceptsImmediately: false))
+        var listener = TCPServerTransport.Configuration(host: host, port: port, bounds: configuration.transportBounds,
+                                                        acceptsImmediately: false)
+        listener.proxyProtocol = proxySettings
+        let server = try await TCPServerTransport.start(configuration: listener)
         let advertised = (host == "0.0.0.0" || host == "::") ? "127.0.0.1" : host
         let card = try makeCard(doctor, host: advertised, port: server.boundPort)
         if let demoEnroll {
@@ -172,6 +198,9 @@ struct Serve: AsyncParsableCommand {
         say("doctor key fingerprint \(card.fingerprint)")
         say("state directory \(common.stateDir); enrolled: \(enrolled.isEmpty ? "nobody yet" : enrolled.joined(separator: ", "))")
         if let endpoint { say("metrics on \(endpoint.url)") }
+        if let proxySettings {
+            say("PROXY protocol v2 required on every connection, from \(proxySettings.trustedProxies.map(\.description).joined(separator: ", "))")
+        }
         say("type \"help\" for commands")
 
         let stopReason = await console.run(service)
