@@ -177,6 +177,8 @@ let package = Package(
             name: "TelemedTransportTests",
             dependencies: [
                 "TelemedTransport", "TelemedTCP", "TelemedTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
