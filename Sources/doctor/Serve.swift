@@ -49,6 +49,8 @@ struct Serve: AsyncParsableCommand {
               doctor serve --demo-enroll alice,bob      # loopback demo (DEMO SHORTCUT)
               doctor serve --host 0.0.0.0 --port 9000 --state-dir ./clinic
               echo "broadcast hello" | doctor serve      # keeps serving after the pipe ends
+              doctor serve --metrics-port 9464 --log-format json   # Prometheus at 127.0.0.1:9464/metrics
+              doctor serve --host 0.0.0.0 --proxy-protocol --proxy-from 10.0.0.5   # behind HAProxy (send-proxy-v2)
             """)
 
     @OptionGroup var common: CommonOptions
