@@ -188,6 +188,8 @@ let package = Package(
                 "TelemedNode", "TelemedTCP", "TelemedProtocol", "TelemedCrypto", "TelemedTransport",
                 "TelemedTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
         .testTarget(name: "TelemedSimulationTests", dependencies: ["TelemedSimulation", "TelemedTestSupport"]),

@@ -59,7 +59,7 @@ final class InMemoryCluster {
     ///   - doctorTransport: wraps the doctor's endpoint (a test that looks at every send).
     init(enrolling names: [String], store: (any DoctorStore)? = nil,
          configuration: DoctorConfiguration = DoctorConfiguration(), commits: StoreCommitMode = .inline,
-         doctorTransport: ((InMemoryEndpoint) -> any Transport)? = nil) throws {
+         doctorTransport: ((InMemoryEndpoint) -> any Transport)? = nil, metrics: DoctorMetrics = DoctorMetrics()) throws {
         doctorEndpoint = network.addEndpoint(named: "doctor", host: "10.0.0.1")
         listenAddress = doctorEndpoint.listen(port: 8000)
         self.store = try store ?? SecurityStore.inMemory()
@@ -70,7 +70,7 @@ final class InMemoryCluster {
                                 transport: doctorTransport?(doctorEndpoint) ?? doctorEndpoint, clock: clock,
                                 timers: doctorTimers, rng: NodeRandom(SeededRandom(seed: 7)),
                                 logger: TestLog.logger("test.doctor"), observer: { box.events.append($0) },
-                                commits: commits)
+                                commits: commits, metrics: metrics)
         doctorBox = box
         epochWindowMillis = configuration.epochWindowMillis
         try doctor.start()
