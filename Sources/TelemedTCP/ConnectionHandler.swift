@@ -60,9 +60,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var lingering = false
     private var timers: [Timer: Scheduled<Void>] = [:]
 
-    init(id: ConnectionID, settings: TCPConnectionSettings, emit: @escaping @Sendable (TransportEvent) -> Void) {
+    /// True on a PROXY-protocol listener: the connection opens (and is reported) only when
+    /// the ``ProxyHeaderHandler`` before it announces the source.
+    private let waitsForProxyHeader: Bool
+
+    init(id: ConnectionID, settings: TCPConnectionSettings, waitsForProxyHeader: Bool = false,
+         emit: @escaping @Sendable (TransportEvent) -> Void) {
         self.id = id
         self.settings = settings
+        self.waitsForProxyHeader = waitsForProxyHeader
         self.emit = emit
     }
 
@@ -84,8 +90,22 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func becomeActive(context: ChannelHandlerContext) {
-        guard state == .waiting else { return }
-        guard let peer = PeerAddress(context.channel.remoteAddress) else {
+        guard state == .waiting, !waitsForProxyHeader else { return }
+        open(context: context, as: PeerAddress(context.channel.remoteAddress))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let parsed = event as? ProxyHeaderHandler.Parsed {
+            guard state == .waiting else { return }
+            open(context: context, as: parsed.source)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Reports the connection opened from `peer` (the socket's, or a PROXY header's source).
+    private func open(context: ChannelHandlerContext, as peer: PeerAddress?) {
+        guard let peer else {
             state = .closed  // never reported, so nothing to report closed either
             context.close(promise: nil)
             return

@@ -36,8 +36,12 @@ final class ConnectionHub: Sendable {
     private let stream: AsyncStream<TransportEvent>
     private let continuation: AsyncStream<TransportEvent>.Continuation
 
-    init(settings: TCPConnectionSettings, maxConnections: Int, maxQueuedRefusals: Int = .max, ready: Bool = true) {
+    private let proxyProtocol: ProxyProtocolSettings?
+
+    init(settings: TCPConnectionSettings, maxConnections: Int, maxQueuedRefusals: Int = .max, ready: Bool = true,
+         proxyProtocol: ProxyProtocolSettings? = nil) {
         self.settings = settings
+        self.proxyProtocol = proxyProtocol
         self.maxConnections = maxConnections
         self.maxQueuedRefusals = maxQueuedRefusals
         state.withLockedValue { $0.ready = ready }
@@ -61,7 +65,9 @@ final class ConnectionHub: Sendable {
             let id = ConnectionID(rawValue: state.nextID)
             state.nextID += 1
             state.admitted += 1
-            let handler = ConnectionHandler(id: id, settings: settings) { continuation.yield($0) }
+            let handler = ConnectionHandler(id: id, settings: settings, waitsForProxyHeader: proxyProtocol != nil) {
+                continuation.yield($0)
+            }
             let entry = Entry(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
             state.entries[id] = entry
             return (id, entry)
@@ -76,6 +82,12 @@ final class ConnectionHub: Sendable {
         channel.closeFuture.whenComplete { _ in self.detach(id) }
         if let bytes = settings.sendBufferBytes {
             try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(clamping: bytes))
+        }
+        if let proxyProtocol {
+            let proxyHandler = ProxyHeaderHandler(settings: proxyProtocol) { peer, why in
+                if self.reportRefusal() { continuation.yield(.refused(peer, .proxyHeader(why))) }
+            }
+            try channel.pipeline.syncOperations.addHandler(proxyHandler)
         }
         try channel.pipeline.syncOperations.addHandler(entry.handler.value)
         return id

@@ -40,6 +40,11 @@ public final class TCPServerTransport: AsyncTransport {
         /// the cap cannot grow the event stream (or the host's audit work) without bound.
         /// Default 256; at least 1.
         public var maxQueuedRefusals: Int = 256
+        /// HAProxy PROXY protocol v2 (nil: off, the default). When set, every connection must
+        /// begin with a v2 header from a trusted proxy, and the source the runtime sees is the
+        /// header's; a connection without one is refused (`.refused(peer, .proxyHeader(_))`)
+        /// before any frame. See ``ProxyProtocolSettings``.
+        public var proxyProtocol: ProxyProtocolSettings?
 
         /// Sets every field; the defaults suit a local doctor.
         public init(
@@ -93,7 +98,7 @@ public final class TCPServerTransport: AsyncTransport {
         precondition(configuration.maxQueuedRefusals >= 1, "At least one refusal must be reportable.")
         let hub = ConnectionHub(settings: configuration.connection, maxConnections: configuration.maxConnections,
                                 maxQueuedRefusals: configuration.maxQueuedRefusals,
-                                ready: configuration.acceptsImmediately)
+                                ready: configuration.acceptsImmediately, proxyProtocol: configuration.proxyProtocol)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

@@ -21,6 +21,10 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
     case connectionLimit
     /// The connection could not be made, or the operating system reported an error on it.
     case error(String)
+    /// A listener that expects the HAProxy PROXY protocol v2 turned the connection away before
+    /// any frame: its header was missing, malformed or too long, or the connection did not come
+    /// from a configured proxy. The text says which (never any byte the peer sent).
+    case proxyHeader(String)
 
     /// A short human-readable name with the detail, for logs and traces.
     public var description: String {
@@ -32,6 +36,7 @@ public enum CloseReason: Sendable, Hashable, CustomStringConvertible {
         case .outboundQueueFull: "outbound queue full"
         case .connectionLimit: "connection limit reached"
         case .error(let text): "error: \(text)"
+        case .proxyHeader(let text): "PROXY protocol header refused: \(text)"
         }
     }
 }

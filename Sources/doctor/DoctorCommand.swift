@@ -72,15 +72,19 @@ struct CommonOptions: ParsableArguments {
         guard !stateDir.isEmpty else { throw ValidationError("--state-dir is empty; give a directory such as ./.telemed") }
     }
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Log line format on standard error: text, or json (one object per line: ts, level, label, message, source, metadata).",
+        valueName: "format"))
+    var logFormat: String = "text"
+
     func bootstrapLogging() throws -> Logger {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("unknown log level \"\(logLevel.prefix(40))\"")
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        guard let format = LogFormat(rawValue: logFormat) else {
+            throw ValidationError("unknown log format \"\(logFormat.prefix(40))\" (text or json)")
         }
+        LoggingSystem.bootstrap(format.handlerFactory(level: level))
         return Logger(label: "telemed.doctor")
     }
 }

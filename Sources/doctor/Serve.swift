@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import TelemedNode
 import TelemedCrypto
 import TelemedProtocol
@@ -55,6 +57,8 @@ struct Serve: AsyncParsableCommand {
               doctor serve --host 0.0.0.0 --port 9000 --state-dir ./clinic
               doctor serve --config clinic.json --trusted-sources 10.1.2.0/24
               echo "broadcast hello" | doctor serve      # keeps serving after the pipe ends
+              doctor serve --metrics-port 9464 --log-format json   # Prometheus at 127.0.0.1:9464/metrics
+              doctor serve --host 0.0.0.0 --proxy-protocol --proxy-from 10.0.0.5   # behind HAProxy (send-proxy-v2)
 
             \(exitStatusHelp)
             """)
@@ -91,6 +95,27 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "Settings (also from TELEMED_DOCTOR_* variables and --config; see `doctor config --help`)")
     var settings: SettingsOptions
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Serve Prometheus metrics at http://<metrics-host>:<n>/metrics (off unless given; 0: any free port, printed "
+            + "at start). Every metric is described in the TelemedNode documentation (Metrics).", valueName: "n"))
+    var metricsPort: Int?
+
+    @Flag(name: .long, help: ArgumentHelp(
+        "Expect a HAProxy PROXY protocol v2 header on every connection (behind a TCP load balancer): the source "
+            + "the doctor counts, blocks and logs is the header's. Connections without a valid header, or not from "
+            + "--proxy-from, are refused before any frame."))
+    var proxyProtocol = false
+
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp(
+        "With --proxy-protocol: the proxies' addresses or prefixes (e.g. 10.0.0.5 10.1.0.0/16, or comma-separated); "
+            + "default loopback (127.0.0.0/8, ::1).", valueName: "prefix"))
+    var proxyFrom: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The address the metrics endpoint listens on (loopback unless told otherwise; the endpoint has no "
+            + "authentication).", valueName: "host"))
+    var metricsHost: String = "127.0.0.1"
+
     func run() async throws {
         let logger = try common.bootstrapLogging()
         // Every setting is checked before anything is created, bound or written.
@@ -103,16 +128,49 @@ struct Serve: AsyncParsableCommand {
             throw Refusal("another doctor is serving from \(common.stateDir) (it holds \(StateLock.path(common.stateDir)))")
         }
         warnAboutLegacyCredentials(keys)
+        if let metricsPort, !(0...65_535).contains(metricsPort) {
+            throw ValidationError("metrics-port \(metricsPort) is outside 0...65535")
+        }
+        let registry = PrometheusCollectorRegistry()
+        let metrics: DoctorMetrics
+        if metricsPort != nil {
+            var factory = PrometheusMetricsFactory(registry: registry)
+            factory.durationHistogramBuckets = [
+                DoctorMetrics.Name.loginSeconds: [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000]
+                    .map { Duration.microseconds(Int64($0 * 1_000)) },
+                DoctorMetrics.Name.storeCommitSeconds: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1_000]
+                    .map { Duration.microseconds(Int64($0 * 1_000)) },
+            ]
+            MetricsSystem.bootstrap(factory)
+            metrics = DoctorMetrics(factory: factory)
+        } else {
+            metrics = DoctorMetrics()
+        }
+
+        var proxySettings: ProxyProtocolSettings?
+        if proxyProtocol {
+            var prefixes: [IPAddressPrefix] = []
+            for text in proxyFrom.flatMap({ $0.split(separator: ",") }) {
+                guard let prefix = IPAddressPrefix(String(text)) else {
+                    throw ValidationError("proxy-from \"\(text.prefix(60))\" is not an IP address or prefix (a.b.c.d, a.b.c.0/24, 2001:db8::/32)")
+                }
+                prefixes.append(prefix)
+            }
+            proxySettings = ProxyProtocolSettings(trustedProxies: prefixes.isEmpty ? IPAddressPrefix.loopback : prefixes)
+        } else if !proxyFrom.isEmpty {
+            throw ValidationError("--proxy-from only applies with --proxy-protocol")
+        }
 
         // Bound now (the port goes into the demo's pinned card), but admitting nobody until T0
         // is recorded: a request stamped before T0 would be refused (R-START) with REJECTED.
         // The write timeout, outbound bound and connection cap come from the doctor's
         // configuration; the handshake and frame deadlines are the machine's own timers.
+        var listener = TCPServerTransport.Configuration(host: host, port: port, bounds: configuration.transportBounds,
+                                                        acceptsImmediately: false)
+        listener.proxyProtocol = proxySettings
         let server: TCPServerTransport
         do throws(TCPTransportError) {
-            server = try await TCPServerTransport.start(
-                configuration: .init(host: host, port: port, bounds: configuration.transportBounds,
-                                     acceptsImmediately: false))
+            server = try await TCPServerTransport.start(configuration: listener)
         } catch {
             throw Refusal("\(error); \(Self.hint(for: error))")
         }
@@ -129,23 +187,42 @@ struct Serve: AsyncParsableCommand {
         let console = Console(card: card)
         let service = DoctorService(configuration: configuration, keys: doctor,
                                     databasePath: keys.databasePath, transport: server, logger: logger,
-                                    observer: { event in console.show(event) }, handshakeWorkers: handshakeWorkers)
+                                    observer: { event in console.show(event) }, handshakeWorkers: handshakeWorkers,
+                                    metrics: metrics)
         do {
             try await service.start()
         } catch {
             await server.shutdown()
             throw error
         }
+        var endpoint: MetricsEndpoint?
+        if let metricsPort {
+            do {
+                endpoint = try await MetricsEndpoint.start(host: metricsHost, port: metricsPort) {
+                    await service.sampleMetrics()
+                    return registry.emitToBuffer()
+                }
+            } catch {
+                await service.shutdown(reason: "metrics endpoint failed")
+                await server.shutdown()
+                throw Refusal("cannot serve metrics on \(metricsHost):\(metricsPort): \(error)")
+            }
+        }
         server.startAccepting()
         let enrolled = await service.status().enrolled
         say("doctor \"\(doctor.identity)\" (group \(doctor.group.name)) listening on \(server.localAddress)")
         say("doctor key fingerprint \(card.fingerprint)")
         say("state directory \(common.stateDir); enrolled: \(enrolled.isEmpty ? "nobody yet" : enrolled.joined(separator: ", "))")
+        if let endpoint { say("metrics on \(endpoint.url)") }
+        if let proxySettings {
+            say("PROXY protocol v2 required on every connection, from \(proxySettings.trustedProxies.map(\.description).joined(separator: ", "))")
+        }
         say("type \"help\" for commands")
 
         let stopReason = await console.run(service)
         await service.shutdown(reason: stopReason)
         await server.shutdown()
+        await endpoint?.shutdown()
         say("doctor stopped (\(stopReason))")
         Foundation.exit(0)
     }

@@ -67,13 +67,17 @@ struct LogOptions: ParsableArguments {
         }
     }
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Log line format on standard error: text, or json (one object per line: ts, level, label, message, source, metadata).",
+        valueName: "format"))
+    var logFormat: String = "text"
+
     func bootstrap() throws {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \"\(logLevel)\"") }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        guard let format = LogFormat(rawValue: logFormat) else {
+            throw ValidationError("unknown log format \"\(logFormat.prefix(40))\" (text or json)")
         }
+        LoggingSystem.bootstrap(format.handlerFactory(level: level))
     }
 }
 

@@ -73,12 +73,12 @@ final class CommitPipeline: @unchecked Sendable {
 
     private let core: Core
 
-    init(store: any DoctorStore, mode: StoreCommitMode) {
+    init(store: any DoctorStore, mode: StoreCommitMode, metrics: DoctorMetrics? = nil) {
         switch mode {
         case .inline:
-            core = Core(store: store, progress: nil)
+            core = Core(store: store, progress: nil, metrics: metrics)
         case let .background(progress):
-            core = Core(store: store, progress: progress)
+            core = Core(store: store, progress: progress, metrics: metrics)
             let core = self.core
             let thread = Thread { core.run() }
             thread.name = "telemed-store-writer"
@@ -137,9 +137,12 @@ final class CommitPipeline: @unchecked Sendable {
         private var threadRunning = false
         private var stats = StoreCommitStatistics()
 
-        init(store: any DoctorStore, progress: (@Sendable () -> Void)?) {
+        let metrics: DoctorMetrics?
+
+        init(store: any DoctorStore, progress: (@Sendable () -> Void)?, metrics: DoctorMetrics?) {
             self.store = store
             self.progress = progress
+            self.metrics = metrics
             threadRunning = progress != nil
         }
 
@@ -219,11 +222,15 @@ final class CommitPipeline: @unchecked Sendable {
             guard let first = group.first, let last = group.last else { return }
             let durability = group.contains { $0.batch.durability == .durable } ? StoreDurability.durable : .relaxed
             var failure: StoreError?
+            let started = ContinuousClock.now
             do {
                 try store.commit(group.map(\.batch), durability: durability)
             } catch {
                 failure = error
             }
+            let elapsed = (ContinuousClock.now - started).components
+            metrics?.recordCommit(nanoseconds: elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000,
+                                  durable: durability == .durable, failed: failure != nil)
             condition.lock()
             stats.commits += 1
             if durability == .durable { stats.durableCommits += 1 } else { stats.relaxedCommits += 1 }

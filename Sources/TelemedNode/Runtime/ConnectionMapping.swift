@@ -67,7 +67,7 @@ extension ConnectionEnd {
             self = .writeTimeout
         case .outboundQueueFull:
             self = .outboundQueueFull
-        case .error:
+        case .error, .proxyHeader:
             self = .transportFailure
         }
     }

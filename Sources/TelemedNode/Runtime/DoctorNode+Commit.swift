@@ -191,6 +191,7 @@ extension DoctorNode {
             case let .cancelTimer(timer):
                 timers.cancel(.doctor(timer))
             case let .event(event):
+                count(event, now: now)
                 emit(.report(event, now), need: outbox.reportNeed(own: ticket), own: ticket, ownFailed: ownFailed)
             case let .verify(job):
                 // Stateless work: it waits for no commit (the machine applies its result, and

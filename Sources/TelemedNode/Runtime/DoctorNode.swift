@@ -61,6 +61,12 @@ public final class DoctorNode {
     let observer: ((DoctorEvent) -> Void)?
     /// Where handshake jobs run; nil: inline in the machine.
     let jobRunner: (any HandshakeJobRunner)?
+    /// The runtime's metrics (DoctorMetrics.swift), derived from the machine's events.
+    let metrics: DoctorMetrics
+    /// Connections in their handshake, with the monotonic millisecond they opened (for the
+    /// login latency and the handshake outcome of a rejection); an entry leaves at the
+    /// connection's verdict or close.
+    var handshakesInProgress: [WireConnection: UInt64] = [:]
 
     /// What the one-time import of `keys.registry` into the store did when this node was built
     /// (audited row by row); nil when the store had imported before. The host may report it.
@@ -88,11 +94,14 @@ public final class DoctorNode {
     ///   - commits: ``StoreCommitMode/inline`` (each input committed before it returns) or
     ///     ``StoreCommitMode/background(progress:)`` (group commit on a writer thread; the host
     ///     then calls ``storeProgressed()`` whenever `progress` fires).
+    ///   - metrics: where the node reports its metrics (default: handles of the process's
+    ///     `MetricsSystem.factory`, no-ops unless the host bootstrapped a backend).
     public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, securityStore: any DoctorStore,
                 audit: AuditLog?, transport: any Transport, clock: any NodeClock, timers: any TimerScheduler,
                 rng: NodeRandom, logger: Logger, observer: ((DoctorEvent) -> Void)? = nil,
                 commits: StoreCommitMode = .inline,
-                jobRunner: (any HandshakeJobRunner)? = nil) throws(DoctorNodeError) {
+                jobRunner: (any HandshakeJobRunner)? = nil,
+                metrics: DoctorMetrics = DoctorMetrics()) throws(DoctorNodeError) {
         precondition(audit.map { $0.store === securityStore } ?? true, "the audit log must be the node's own store's")
         let restored: SecurityState
         let registry: [PeerID: PublicKey]
@@ -111,7 +120,8 @@ public final class DoctorNode {
         }
         self.store = securityStore
         self.audit = audit
-        self.commits = CommitPipeline(store: securityStore, mode: commits)
+        self.commits = CommitPipeline(store: securityStore, mode: commits, metrics: metrics)
+        self.metrics = metrics
         self.transport = transport
         self.clock = clock
         self.timers = timers
@@ -152,7 +162,10 @@ public final class DoctorNode {
             throw .store(error)
         }
         logger.info("doctor started", metadata: ["T0": "\(state.startTime)", "enrolled": "\(machine.enrolledCount)"])
-        for event in events { report(event, now: now) }
+        for event in events {
+            metrics.record(event, inHandshake: false)
+            report(event, now: now)
+        }
     }
 
     // MARK: - Transport events
@@ -171,6 +184,7 @@ public final class DoctorNode {
                 return
             }
             outbox.opened(connection, from: source)
+            handshakesInProgress[connection] = now.monotonic
             apply(machine.connectionOpened(MachineConnection(connection), from: source, now: now), now: now)
         case let .frameStarted(connection):
             apply(machine.frameStarted(on: MachineConnection(connection), now: now), now: now)
@@ -183,8 +197,10 @@ public final class DoctorNode {
             let end = ConnectionEnd(reason)
             apply(machine.connectionClosed(MachineConnection(connection), end, now: now, using: &rng), now: now)
             outbox.closed(connection)
+            if handshakesInProgress.removeValue(forKey: connection) != nil { metrics.recordAbandonedHandshake() }
         case let .refused(peer, reason):
             logger.notice("transport refused a connection", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+            metrics.recordTransportRefusal(reason)
             apply([], now: now, auditing: [AuditRow(wall: now.wall, kind: .refused, source: peer.host,
                                                     detail: reason.description)])
         }
@@ -202,6 +218,36 @@ public final class DoctorNode {
         guard case let .doctor(timer) = key else { return }
         let now = clock.now()
         apply(machine.timerFired(timer, now: now, using: &rng), now: now)
+    }
+
+    // MARK: - Metrics
+
+    /// Counts an event when the machine emits it (before its commit, so that a connection's
+    /// verdict is seen in the order the machine reached it, whatever the store does).
+    func count(_ event: DoctorEvent, now: Instant) {
+        switch event {
+        case let .patientAuthenticated(_, connection, _, _):
+            if let opened = handshakesInProgress.removeValue(forKey: connection.wire) {
+                metrics.recordLogin(milliseconds: now.monotonic &- opened)
+            }
+            metrics.record(event, inHandshake: false)
+        case let .rejected(connection, _, _, _, _):
+            metrics.record(event, inHandshake: handshakesInProgress.removeValue(forKey: connection.wire) != nil)
+        default:
+            metrics.record(event, inHandshake: false)
+        }
+    }
+
+    /// Samples the table sizes, members, pending handshakes and epoch into their gauges.
+    public func sampleMetrics(timers scheduled: Int) {
+        let state = machine.securityState
+        metrics.record(tables: [
+            "connections": machine.connectionCount, "replay_cache": machine.replayCacheCount,
+            "source_blocks": state.sourceBlocks.count, "prefix_blocks": state.prefixBlocks.count,
+            "device_blocks": state.deviceBlocks.count, "failure_sources": state.failures.count,
+            "device_block_history": state.deviceBlockHistory.count, "timers": scheduled,
+            "held_effects": heldEffects, "uncommitted_inputs": uncommittedInputs,
+        ], members: machine.activePatients.count, pendingHandshakes: machine.pendingHandshakes, epoch: machine.epoch)
     }
 
     // MARK: - Reporting

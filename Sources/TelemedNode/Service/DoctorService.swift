@@ -61,6 +61,7 @@ public actor DoctorService {
     }
     private let handshakeWorkers: Int
     private var jobPool: HandshakeJobPool?
+    private let metrics: DoctorMetrics
 
     /// A service that will run over `transport`; nothing happens until ``start()``.
     ///
@@ -70,12 +71,14 @@ public actor DoctorService {
     ///   - handshakeWorkers: threads verifying KEY_VERIFICATIONs concurrently
     ///     (``HandshakeJobPool``; default one per active core); 0 runs them inline on the
     ///     service's own executor.
+    ///   - metrics: where the node reports its metrics (see ``DoctorMetrics``); sample the
+    ///     gauges with ``sampleMetrics()``.
     public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, databasePath: String?,
                 transport: any AsyncTransport, clock: any NodeClock = SystemClock(), logger: Logger,
                 observer: (@Sendable (DoctorEvent) -> Void)? = nil,
-                handshakeWorkers: Int = HandshakeJobPool.defaultWorkers) {
+                handshakeWorkers: Int = HandshakeJobPool.defaultWorkers, metrics: DoctorMetrics = DoctorMetrics()) {
         self.init(configuration: configuration, keys: keys, storage: .path(databasePath), transport: transport,
-                  clock: clock, logger: logger, observer: observer, handshakeWorkers: handshakeWorkers)
+                  clock: clock, logger: logger, observer: observer, handshakeWorkers: handshakeWorkers, metrics: metrics)
     }
 
     /// A service over a store of the host's choosing (any ``DoctorStore``; the databasePath
@@ -83,15 +86,16 @@ public actor DoctorService {
     public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, store: any DoctorStore,
                 transport: any AsyncTransport, clock: any NodeClock = SystemClock(), logger: Logger,
                 observer: (@Sendable (DoctorEvent) -> Void)? = nil,
-                handshakeWorkers: Int = HandshakeJobPool.defaultWorkers) {
+                handshakeWorkers: Int = HandshakeJobPool.defaultWorkers, metrics: DoctorMetrics = DoctorMetrics()) {
         self.init(configuration: configuration, keys: keys, storage: .store(store), transport: transport,
-                  clock: clock, logger: logger, observer: observer, handshakeWorkers: handshakeWorkers)
+                  clock: clock, logger: logger, observer: observer, handshakeWorkers: handshakeWorkers, metrics: metrics)
     }
 
     private init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, storage: Storage,
                  transport: any AsyncTransport, clock: any NodeClock, logger: Logger,
-                 observer: (@Sendable (DoctorEvent) -> Void)?, handshakeWorkers: Int) {
+                 observer: (@Sendable (DoctorEvent) -> Void)?, handshakeWorkers: Int, metrics: DoctorMetrics) {
         precondition(handshakeWorkers >= 0, "handshakeWorkers must not be negative")
+        self.metrics = metrics
         self.handshakeWorkers = handshakeWorkers
         self.configuration = configuration
         self.keys = keys
@@ -131,7 +135,7 @@ public actor DoctorService {
             node = try DoctorNode(configuration: configuration, keys: keys, securityStore: store, audit: audit,
                                   transport: transport, clock: clock, timers: timers, rng: .system,
                                   logger: logger, observer: observer.map { callback in { callback($0) } },
-                                  commits: .background(progress: progress), jobRunner: pool)
+                                  commits: .background(progress: progress), jobRunner: pool, metrics: metrics)
         } catch {
             pool?.stop()
             throw error
@@ -308,6 +312,13 @@ public actor DoctorService {
         /// Inputs whose writes are not committed yet (at most about
         /// ``DoctorService/maxUncommittedInputs``: beyond it the service stops reading).
         public var uncommittedInputs: Int = 0
+    }
+
+    /// Samples the gauges of ``DoctorMetrics`` (table sizes, members, pending handshakes,
+    /// epoch) from the running machine; an exporter calls it before each scrape. Does nothing
+    /// before ``start()``.
+    public func sampleMetrics() {
+        node?.sampleMetrics(timers: timers?.scheduledCount ?? 0)
     }
 
     /// The current table sizes.

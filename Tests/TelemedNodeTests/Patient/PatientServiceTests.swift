@@ -37,7 +37,7 @@ final class PatientServiceTests: XCTestCase {
                 await box.service?.leave()
                 return id
             },
-            reconnect: Self.quickRefusals, logger: Logger(label: "test.alice"), observer: { _ in })
+            reconnect: Self.quickRefusals, logger: TestLog.logger("test.alice"), observer: { _ in })
         box.service = service
         let outcome = await service.run()
         transport.shutdown()
@@ -59,7 +59,7 @@ final class PatientServiceTests: XCTestCase {
         let slow = ReconnectPolicy(refusals: RefusalRetryPolicy(retries: 3, initialDelayMillis: 60_000, jitterPercent: 0))
         let service = PatientService(
             credential: TestKeys.credential("alice"), transport: transport,
-            connect: { transport.open() }, reconnect: slow, logger: Logger(label: "test.alice"),
+            connect: { transport.open() }, reconnect: slow, logger: TestLog.logger("test.alice"),
             observer: { event in
                 events.append(event)
                 if case .refused = event { Task { await box.service?.leave() } }

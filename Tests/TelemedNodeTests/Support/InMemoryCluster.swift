@@ -59,7 +59,7 @@ final class InMemoryCluster {
     ///   - doctorTransport: wraps the doctor's endpoint (a test that looks at every send).
     init(enrolling names: [String], store: (any DoctorStore)? = nil,
          configuration: DoctorConfiguration = DoctorConfiguration(), commits: StoreCommitMode = .inline,
-         doctorTransport: ((InMemoryEndpoint) -> any Transport)? = nil) throws {
+         doctorTransport: ((InMemoryEndpoint) -> any Transport)? = nil, metrics: DoctorMetrics = DoctorMetrics()) throws {
         doctorEndpoint = network.addEndpoint(named: "doctor", host: "10.0.0.1")
         listenAddress = doctorEndpoint.listen(port: 8000)
         self.store = try store ?? SecurityStore.inMemory()
@@ -69,8 +69,8 @@ final class InMemoryCluster {
                                 securityStore: self.store, audit: audit,
                                 transport: doctorTransport?(doctorEndpoint) ?? doctorEndpoint, clock: clock,
                                 timers: doctorTimers, rng: NodeRandom(SeededRandom(seed: 7)),
-                                logger: Logger(label: "test.doctor"), observer: { box.events.append($0) },
-                                commits: commits)
+                                logger: TestLog.logger("test.doctor"), observer: { box.events.append($0) },
+                                commits: commits, metrics: metrics)
         doctorBox = box
         epochWindowMillis = configuration.epochWindowMillis
         try doctor.start()
@@ -93,7 +93,7 @@ final class InMemoryCluster {
         let node = try PatientNode(configuration: PatientConfiguration(), credential: credential ?? TestKeys.credential(name),
                                    transport: endpoint, connection: connection, clock: clock,
                                    timers: ManualTimerScheduler(), rng: NodeRandom(SeededRandom(seed: UInt64(nextHost))),
-                                   logger: Logger(label: "test.\(name)"),
+                                   logger: TestLog.logger("test.\(name)"),
                                    observer: { [weak self] event in self?.patientEvents[name, default: []].append(event) })
         patients[name] = node
         patientEndpoints[endpoint.name] = endpoint

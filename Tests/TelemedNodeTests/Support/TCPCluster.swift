@@ -32,11 +32,11 @@ final class TCPCluster: @unchecked Sendable {
         let transport: any AsyncTransport = recordTransport ? TappedTransport(server, into: transportEvents) : server
         if let store {
             doctor = DoctorService(configuration: configuration, keys: TestKeys.doctor(enrolling: names), store: store,
-                                   transport: transport, logger: Logger(label: "test.doctor"),
+                                   transport: transport, logger: TestLog.logger("test.doctor"),
                                    observer: { recorder.append($0) })
         } else {
             doctor = DoctorService(configuration: configuration, keys: TestKeys.doctor(enrolling: names), databasePath: nil,
-                                   transport: transport, logger: Logger(label: "test.doctor"),
+                                   transport: transport, logger: TestLog.logger("test.doctor"),
                                    observer: { recorder.append($0) })
         }
         try await doctor.start()
@@ -54,7 +54,7 @@ final class TCPCluster: @unchecked Sendable {
         let recorder = patientEvents
         let service = PatientService(credential: TestKeys.credential(name, port: port), transport: client,
                                      connect: { try await client.connect(host: "127.0.0.1", port: port) },
-                                     reconnect: reconnect, clock: clock, logger: Logger(label: "test.\(name)"),
+                                     reconnect: reconnect, clock: clock, logger: TestLog.logger("test.\(name)"),
                                      observer: { event in
                                          recorder.append((name, event))
                                          observe?(event)
