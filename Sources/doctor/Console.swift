@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import TelemedCrypto
 import TelemedNode
@@ -13,69 +12,80 @@ func say(_ line: String) {
 
 // MARK: - Console
 
-/// The operator console: lines from standard input (read on a thread of their own) and
-/// SIGINT/SIGTERM, handled one at a time; machine events printed as they happen.
+/// The operator console: lines from standard input (read on a thread of their own) and the
+/// graceful-shutdown request (SIGTERM, SIGINT, delivered by the service group), handled one at
+/// a time; machine events printed as they happen.
 final class Console: Sendable {
     enum Input: Sendable {
         case line(String)
         case endOfInput
-        case signal(Int32)
+        case shutdownRequested
+    }
+
+    /// Why the console stopped: the audit row's text and what patients are told.
+    struct Stop: Sendable, Equatable {
+        /// Written to the audit log's stop row and printed ("quit", "close", "signal").
+        var detail: String
+        /// DISCONNECT `restarting` (patients reconnect) or `shutdown` (they stop).
+        var kind: ShutdownKind
     }
 
     private let inputs: AsyncStream<Input>
     private let continuation: AsyncStream<Input>.Continuation
-    /// This doctor's card (its serving address), written by `enroll`.
+    /// This doctor's card (its advertised address), written by `enroll`.
     private let card: DoctorCard
+    /// Why `enroll` is refused (no usable address to write into the card), or nil.
+    private let enrollmentRefusal: String?
+    /// What `quit` and a signal tell patients: `restarting` unless `serve --close-for-good`.
+    private let defaultStop: ShutdownKind
     /// Where `enroll` writes the card.
     static let cardPath = "doctor-card.json"
 
-    init(card: DoctorCard) {
+    init(card: DoctorCard, enrollmentRefusal: String? = nil, defaultStop: ShutdownKind = .restarting) {
         self.card = card
+        self.enrollmentRefusal = enrollmentRefusal
+        self.defaultStop = defaultStop
         (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
     }
 
     // MARK: - Running
 
-    /// Handles commands until `quit` or a signal; returns why it stopped.
-    func run(_ service: DoctorService) async -> String {
+    /// Handles commands until `quit`, `close` or a graceful-shutdown request; returns why it
+    /// stopped.
+    func run(_ service: DoctorService) async -> Stop {
         let continuation = self.continuation
         let reader = Thread {
             while let line = readLine(strippingNewline: true) { continuation.yield(.line(line)) }
             continuation.yield(.endOfInput)
         }
         reader.start()
-        let signals = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(.signal(number)) }
-            source.resume()
-            return source
-        }
-        defer { signals.forEach { $0.cancel() } }
         for await input in inputs {
             switch input {
             case let .line(line):
-                if await execute(line, on: service) == .quit { return "quit" }
+                if let stop = await execute(line, on: service) { return stop }
             case .endOfInput:
                 say("(standard input closed: the doctor keeps serving until SIGINT or SIGTERM)")
-            case let .signal(number):
-                return number == SIGINT ? "SIGINT" : "SIGTERM"
+            case .shutdownRequested:
+                return Stop(detail: "signal", kind: defaultStop)
             }
         }
-        return "console closed"
+        return Stop(detail: "console closed", kind: defaultStop)
     }
 
-    private enum Outcome { case next, quit }
+    /// A graceful shutdown was requested (SIGTERM or SIGINT): ``run(_:)`` returns.
+    func requestShutdown() {
+        continuation.yield(.shutdownRequested)
+    }
 
-    private func execute(_ line: String, on service: DoctorService) async -> Outcome {
+    private func execute(_ line: String, on service: DoctorService) async -> Stop? {
         let trimmed = line.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty else { return .next }
+        guard !trimmed.isEmpty else { return nil }
         let command = trimmed.prefix { $0 != " " }
         let argument = trimmed.dropFirst(command.count).trimmingCharacters(in: .whitespaces)
         do {
             switch command {
             case "broadcast":
-                guard !argument.isEmpty else { say("usage: broadcast <text>"); return .next }
+                guard !argument.isEmpty else { say("usage: broadcast <text>"); return nil }
                 try await service.broadcast(argument)
             case "list":
                 await list(service)
@@ -84,11 +94,11 @@ final class Console: Sendable {
             case "enroll":
                 try await enroll(argument, on: service)
             case "revoke":
-                guard let id = try? PeerID(argument) else { say("usage: revoke <patient id>"); return .next }
+                guard let id = try? PeerID(argument) else { say("usage: revoke <patient id>"); return nil }
                 try await service.revoke(id)
                 say("revoked \(id): its session (if any) ended and its key can never log in again")
             case "kick":
-                guard let id = try? PeerID(argument) else { say("usage: kick <patient id>"); return .next }
+                guard let id = try? PeerID(argument) else { say("usage: kick <patient id>"); return nil }
                 try await service.kick(id)
             case "rekey":
                 try await service.rekey()
@@ -97,13 +107,15 @@ final class Console: Sendable {
                 if blocks.isEmpty { say("no active blocks") }
                 for block in blocks { say("  \(block.target) until \(Self.time(block.until))") }
             case "unblock":
-                guard !argument.isEmpty else { say("usage: unblock <id|ip|id@ip|a.b.c.0/24>"); return .next }
+                guard !argument.isEmpty else { say("usage: unblock <id|ip|id@ip|a.b.c.0/24>"); return nil }
                 try await service.unblock(argument)
             case "disconnect":
-                await service.disconnectAll()
-                say("disconnected everyone")
+                await service.disconnectAll(kind: .restarting)
+                say("disconnected everyone (told \"restarting\": their devices reconnect)")
             case "quit", "exit":
-                return .quit
+                return Stop(detail: command == "quit" ? "quit" : "exit", kind: defaultStop)
+            case "close":
+                return Stop(detail: "close", kind: .shutdown)
             case "help":
                 say(Self.help)
             default:
@@ -112,7 +124,7 @@ final class Console: Sendable {
         } catch {
             say("\(command): \(error)")
         }
-        return .next
+        return nil
     }
 
     /// `enroll <file> [--replace]`: checks the request, prints its fingerprint, enrolls it in
@@ -122,6 +134,7 @@ final class Console: Sendable {
         let replace = words.contains("--replace")
         words.removeAll { $0 == "--replace" }
         guard words.count == 1, let path = words.first else { return say("usage: enroll <request file> [--replace]") }
+        if let enrollmentRefusal { return say("enroll: \(enrollmentRefusal)") }
         let request = try EnrollmentRequest.read(from: path, group: card.group)
         say("request \(path): patient \"\(request.identity)\", group \(request.group.name)")
         say("fingerprint (the patient reads the one its device showed; they must be the same):")
@@ -155,8 +168,10 @@ final class Console: Sendable {
         rekey               new group key for the same patients
         blocks              active blocks
         unblock <target>    lift a block: <id>, <ip>, <id>@<ip> or a.b.c.0/24
-        disconnect          disconnect every patient
-        quit                disconnect everyone and exit
+        disconnect          disconnect every patient (told "restarting": they reconnect)
+        quit                exit; patients are told "restarting" and reconnect when the
+                            doctor is back (with --close-for-good: as `close`)
+        close               exit for good; patients are told "shutdown" and stop
         """
 
     // MARK: - Events

@@ -120,7 +120,11 @@ struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create the doctor's key pair in the state directory.",
         discussion: """
-            Writes <state-dir>/doctor.json (mode 0600). Refuses to replace an existing key.
+            Writes <state-dir>/doctor.json (mode 0600), only in a new or empty state directory: \
+            refuses to replace an existing key, and to make a new key next to an existing \
+            doctor.sqlite or registry (a lost doctor.json: restore it from a backup; the error says \
+            how to start over if it is lost for good). Exits 75, changing nothing, while another \
+            doctor process uses the state directory.
 
             Examples:
               doctor init
@@ -132,6 +136,7 @@ struct Init: AsyncParsableCommand {
 
     func run() async throws {
         _ = try common.bootstrapLogging()
+        try holdStateLock(common.stateDir, command: "doctor init")
         let store = KeyStore(directory: common.stateDir)
         if store.hasDoctor { throw KeyStoreError.alreadyExists(path: store.doctorKeyPath) }
         _ = try loadOrCreateDoctor(store, identity: identity, create: true)
