@@ -1,3 +1,5 @@
+import TelemedCrypto
+
 // MARK: - ReconnectBackoff
 
 /// The delays between a patient's connection attempts after a dropped connection or a doctor's
@@ -41,7 +43,7 @@ public struct ReconnectBackoff: Sendable, Equatable {
 
     /// The delay before the next attempt, uniform in `0 ... ceilingMillis`; then the ceiling
     /// doubles (up to the maximum).
-    public mutating func nextDelay(using rng: inout some RandomNumberGenerator) -> UInt64 {
+    public mutating func nextDelay(using rng: inout some CryptographicRandomNumberGenerator) -> UInt64 {
         let delay = UInt64.random(in: 0...ceilingMillis, using: &rng)
         if ceilingMillis < maximumDelayMillis { doublings += 1 }
         return delay

@@ -1,7 +1,7 @@
 import Logging
+@_spi(Testing) import TelemedCrypto
 import TelemedNode
 import TelemedProtocol
-import TelemedTestSupport
 import XCTest
 
 /// `ReconnectBackoff` (the pure delays of `PatientService.run()` after a drop or a doctor's
@@ -12,7 +12,7 @@ final class ReconnectBackoffTests: XCTestCase {
     /// delay lies in 0...ceiling; `reset()` starts over at 500.
     func testCeilingsDoubleToTheCapAndEveryDelayLiesBelowItsCeiling() {
         var backoff = ReconnectBackoff(policy: ReconnectPolicy())
-        var rng = SplitMix64(seed: 15)
+        var rng = SeededRandom(seed: 15)
         var ceilings: [UInt64] = []
         for _ in 0..<10 {
             let ceiling = backoff.ceilingMillis
@@ -38,14 +38,14 @@ final class ReconnectBackoffTests: XCTestCase {
         var buckets = [Int](repeating: 0, count: 10)
         for patient in 0..<1_000 {
             var backoff = ReconnectBackoff(policy: ReconnectPolicy())
-            var rng = SplitMix64(seed: UInt64(patient))
+            var rng = SeededRandom(seed: UInt64(patient))
             let delay = backoff.nextDelay(using: &rng)
             buckets[Int(min(delay * 10 / 501, 9))] += 1
         }
         XCTAssertTrue(buckets.allSatisfy { $0 > 50 }, "\(buckets)")
         func delays(seed: UInt64) -> [UInt64] {
             var backoff = ReconnectBackoff(policy: ReconnectPolicy())
-            var rng = SplitMix64(seed: seed)
+            var rng = SeededRandom(seed: seed)
             return (0..<8).map { _ in backoff.nextDelay(using: &rng) }
         }
         XCTAssertEqual(delays(seed: 7), delays(seed: 7))
