@@ -99,9 +99,9 @@ func openRegistry(_ keys: KeyStore, doctor: DoctorKeyMaterial) throws -> Securit
 /// Takes the state directory's lock for the rest of the process (``StateLock``). When another
 /// doctor process holds it, prints why on standard error and exits 75 with nothing changed;
 /// `console` names the console command that does the same job while a doctor serves.
-func holdStateLock(_ stateDir: String, command: String, console: String? = nil) throws {
+func holdStateLock(_ stateDir: String, command: String, console: String? = nil, creating: Bool = true) throws {
     do {
-        try StateLock.acquire(stateDir, command: command)
+        try StateLock.acquire(stateDir, command: command, creating: creating)
     } catch let .held(directory, holder) {
         let failure = StateLock.Failure.held(stateDir: directory, holder: holder)
         let hint = console.map { " (type `\($0)` there)" } ?? ""
@@ -183,11 +183,12 @@ struct Enroll: AsyncParsableCommand {
     func run() async throws {
         _ = try common.bootstrapLogging()
         guard let request else { return }
-        try holdStateLock(common.stateDir, command: "doctor enroll", console: "enroll \(request)")
         let keys = KeyStore(directory: common.stateDir)
-        // The request is checked before anything is created (a first enroll also makes the doctor key).
+        // The request is checked before anything is created (a first enroll also makes the doctor
+        // key), then the lock is taken before anything is written.
         let group = keys.hasDoctor ? try keys.loadDoctor().group : try identity.resolvedGroup()
         let checked = try readRequest(request, group: group, expected: fingerprint)
+        try holdStateLock(common.stateDir, command: "doctor enroll", console: "enroll \(request)")
         let doctor = try loadOrCreateDoctor(keys, identity: identity, create: true)
         let card = try makeCard(doctor, host: host, port: port)
         let store = try openRegistry(keys, doctor: doctor)
@@ -231,7 +232,7 @@ struct Revoke: AsyncParsableCommand {
         _ = try common.bootstrapLogging()
         let patient = try parseIDs([id])
         guard patient.count == 1, let target = patient.first else { throw ValidationError("give one patient id") }
-        try holdStateLock(common.stateDir, command: "doctor revoke", console: "revoke \(target)")
+        try holdStateLock(common.stateDir, command: "doctor revoke", console: "revoke \(target)", creating: false)
         let keys = KeyStore(directory: common.stateDir)
         let doctor = try keys.loadDoctor()
         let store = try openRegistry(keys, doctor: doctor)

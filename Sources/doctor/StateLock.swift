@@ -43,9 +43,16 @@ enum StateLock {
     }
 
     /// Takes the lock for the life of the process, creating the state directory (mode 0700)
-    /// when it is missing. Throws ``Failure/held(stateDir:holder:)`` when another process holds it.
-    static func acquire(_ stateDir: String, command: String) throws(Failure) {
-        try makeDirectory(FilePath(stateDir))
+    /// when it is missing and `creating` (a command that only changes an existing state
+    /// directory takes no lock on a missing one, and fails on its own files with its own
+    /// message). Throws ``Failure/held(stateDir:holder:)`` when another process holds it.
+    static func acquire(_ stateDir: String, command: String, creating: Bool = true) throws(Failure) {
+        if creating {
+            try makeDirectory(FilePath(stateDir))
+        } else {
+            var info = stat()
+            guard stat(stateDir, &info) == 0 else { return }
+        }
         let file = path(stateDir)
         let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .unusable(path: file, reason: String(cString: strerror(errno))) }
@@ -67,7 +74,7 @@ enum StateLock {
     /// Takes the lock when no one holds it; false (and nothing taken) when another process does.
     static func acquireIfFree(_ stateDir: String, command: String) throws(Failure) -> Bool {
         do {
-            try acquire(stateDir, command: command)
+            try acquire(stateDir, command: command, creating: false)
             return true
         } catch .held {
             return false
