@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import TelemedCrypto
 import TelemedNode
@@ -13,31 +12,47 @@ func say(_ line: String) {
 
 // MARK: - Console
 
-/// The operator console: lines from standard input (read on a thread of their own) and
-/// SIGINT/SIGTERM, handled one at a time; machine events printed as they happen.
+/// The operator console: lines from standard input (read on a thread of their own) and the
+/// graceful-shutdown request (SIGTERM, SIGINT, delivered by the service group), handled one at
+/// a time; machine events printed as they happen.
 final class Console: Sendable {
     enum Input: Sendable {
         case line(ConsoleLineReader.Line)
         case endOfInput
-        case signal(Int32)
+        case shutdownRequested
+    }
+
+    /// Why the console stopped: the audit row's text and what patients are told.
+    struct Stop: Sendable, Equatable {
+        /// Written to the audit log's stop row and printed ("quit", "close", "signal").
+        var detail: String
+        /// DISCONNECT `restarting` (patients reconnect) or `shutdown` (they stop).
+        var kind: ShutdownKind
     }
 
     private let inputs: AsyncStream<Input>
     private let continuation: AsyncStream<Input>.Continuation
-    /// This doctor's card (its serving address), written by `enroll`.
+    /// This doctor's card (its advertised address), written by `enroll`.
     private let card: DoctorCard
+    /// Why `enroll` is refused (no usable address to write into the card), or nil.
+    private let enrollmentRefusal: String?
+    /// What `quit` and a signal tell patients: `restarting` unless `serve --close-for-good`.
+    private let defaultStop: ShutdownKind
     /// Where `enroll` writes the card.
     static let cardPath = "doctor-card.json"
 
-    init(card: DoctorCard) {
+    init(card: DoctorCard, enrollmentRefusal: String? = nil, defaultStop: ShutdownKind = .restarting) {
         self.card = card
+        self.enrollmentRefusal = enrollmentRefusal
+        self.defaultStop = defaultStop
         (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
     }
 
     // MARK: - Running
 
-    /// Handles commands until `quit` or a signal; returns why it stopped.
-    func run(_ service: DoctorService) async -> String {
+    /// Handles commands until `quit`, `close` or a graceful-shutdown request; returns why it
+    /// stopped.
+    func run(_ service: DoctorService) async -> Stop {
         let continuation = self.continuation
         // Raw bytes, split by a bounded reader: no UTF-8 repair (readLine would turn invalid
         // bytes into U+FFFD), and an over-long line is dropped as it arrives, never buffered.
@@ -54,32 +69,27 @@ final class Console: Sendable {
             continuation.yield(.endOfInput)
         }
         reader.start()
-        let signals = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(.signal(number)) }
-            source.resume()
-            return source
-        }
-        defer { signals.forEach { $0.cancel() } }
         for await input in inputs {
             switch input {
             case let .line(line):
-                if await execute(line, on: service) == .quit { return "quit" }
+                if let stop = await execute(line, on: service) { return stop }
             case .endOfInput:
                 say("(standard input closed: the doctor keeps serving until SIGINT or SIGTERM)")
-            case let .signal(number):
-                return number == SIGINT ? "SIGINT" : "SIGTERM"
+            case .shutdownRequested:
+                return Stop(detail: "signal", kind: defaultStop)
             }
         }
-        return "console closed"
+        return Stop(detail: "console closed", kind: defaultStop)
     }
 
-    private enum Outcome { case next, quit }
+    /// A graceful shutdown was requested (SIGTERM or SIGINT): ``run(_:)`` returns.
+    func requestShutdown() {
+        continuation.yield(.shutdownRequested)
+    }
 
     /// Runs one console line: refused whole (with the reason) when ``ConsoleCommand/parse(_:)``
     /// refuses it, otherwise the command, whose failure is printed.
-    private func execute(_ line: ConsoleLineReader.Line, on service: DoctorService) async -> Outcome {
+    private func execute(_ line: ConsoleLineReader.Line, on service: DoctorService) async -> Stop? {
         let parsed: ConsoleCommand?
         do throws(ConsoleInputError) {
             switch line {
@@ -90,9 +100,9 @@ final class Console: Sendable {
             }
         } catch {
             say(error.description)
-            return .next
+            return nil
         }
-        guard let command = parsed else { return .next }
+        guard let command = parsed else { return nil }
         do {
             switch command {
             case let .broadcast(text):
@@ -118,22 +128,25 @@ final class Console: Sendable {
                 say("unblock: taking it as \(target)")
                 try await service.unblock(target)
             case .disconnect:
-                await service.disconnectAll()
-                say("disconnected everyone")
+                await service.disconnectAll(kind: .restarting)
+                say("disconnected everyone (told \"restarting\": their devices reconnect)")
             case .quit:
-                return .quit
+                return Stop(detail: "quit", kind: defaultStop)
+            case .close:
+                return Stop(detail: "close", kind: .shutdown)
             case .help:
                 say(ConsoleCommand.helpText)
             }
         } catch {
             say("\(command.name): \(error)")
         }
-        return .next
+        return nil
     }
 
     /// `enroll <file> [--replace]`: checks the request, prints its fingerprint, enrolls it in
     /// the running doctor (persisted first), writes the card.
     private func enroll(_ path: String, replace: Bool, on service: DoctorService) async throws {
+        if let enrollmentRefusal { return say("enroll: \(enrollmentRefusal)") }
         let request = try EnrollmentRequest.read(from: path, group: card.group)
         say("request \(path): patient \"\(request.identity)\", group \(request.group.name)")
         say("fingerprint (the patient reads the one its device showed; they must be the same):")

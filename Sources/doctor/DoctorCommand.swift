@@ -48,10 +48,11 @@ struct DoctorCommand: AsyncParsableCommand {
 
 /// The exit statuses of every doctor subcommand, for the end of each `--help`.
 let exitStatusHelp = """
-    Exit status: 0 done (serve: stopped by `quit`, SIGINT or SIGTERM); 1 refused or failed \
-    (a message says what and what to try: e.g. the port is in use, a file is missing or \
-    malformed, a doctor serves from the state directory); 64 a usage error (an unknown \
-    option or an invalid value; the subcommand's usage follows).
+    Exit status: 0 done (serve: stopped by `quit`, `close`, SIGINT or SIGTERM); 1 refused or \
+    failed (a message says what and what to try: e.g. the port is in use, a file is missing or \
+    malformed, a missing or lost doctor key); 64 a usage error (an unknown option or an invalid \
+    value; the subcommand's usage follows); 75 the state directory is in use by another doctor \
+    process (nothing was changed).
     """
 
 // MARK: - Shared options
@@ -147,7 +148,11 @@ struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create the doctor's key pair in the state directory.",
         discussion: """
-            Writes <state-dir>/doctor.json (mode 0600). Refuses to replace an existing key.
+            Writes <state-dir>/doctor.json (mode 0600), only in a new or empty state directory: \
+            refuses to replace an existing key, and to make a new key next to an existing \
+            doctor.sqlite or registry (a lost doctor.json: restore it from a backup; the error says \
+            how to start over if it is lost for good). Exits 75, changing nothing, while another \
+            doctor process uses the state directory.
 
             Examples:
               doctor init
@@ -161,6 +166,7 @@ struct Init: AsyncParsableCommand {
 
     func run() async throws {
         _ = try common.bootstrapLogging()
+        try holdStateLock(common.stateDir, command: "doctor init")
         let store = KeyStore(directory: common.stateDir)
         if store.hasDoctor { throw KeyStoreError.alreadyExists(path: store.doctorKeyPath) }
         _ = try loadOrCreateDoctor(store, identity: identity, create: true)

@@ -96,13 +96,19 @@ func openRegistry(_ keys: KeyStore, doctor: DoctorKeyMaterial) throws -> Securit
     return store
 }
 
-/// Refuses an offline registry change while a doctor serves from the same state directory.
-func refuseWhileServing(_ stateDir: String, console: String) throws {
-    if StateLock.isHeld(stateDir) {
-        throw Refusal("""
-            a doctor is serving from \(stateDir): change the registry in its console (\(console)), \
-            so the running doctor applies it at once
-            """)
+/// Takes the state directory's lock for the rest of the process (``StateLock``). When another
+/// doctor process holds it, prints why on standard error and exits 75 with nothing changed;
+/// `console` names the console command that does the same job while a doctor serves.
+func holdStateLock(_ stateDir: String, command: String, console: String? = nil, creating: Bool = true) throws {
+    do {
+        try StateLock.acquire(stateDir, command: command, creating: creating)
+    } catch let .held(directory, holder) {
+        let failure = StateLock.Failure.held(stateDir: directory, holder: holder)
+        let hint = console.map { " (type `\($0)` there)" } ?? ""
+        FileHandle.standardError.write(Data("Error: \(failure)\(hint)\n".utf8))
+        throw ExitCode(StateLock.lockedExitCode)
+    } catch {
+        throw Refusal(error.description)
     }
 }
 
@@ -122,7 +128,8 @@ struct Enroll: AsyncParsableCommand {
             writes the doctor's card (id, group, public key, fingerprint, address) to --card-out \
             for the patient's `patient pin`. A bad request changes nothing. No private key of the \
             patient exists on the doctor's side. Creates the doctor key first if there is none. \
-            While a doctor serves from the state directory, use its console's `enroll <file>`.
+            While a doctor serves from the state directory, use its console's `enroll <file>` (this \
+            command then exits 75 and changes nothing).
 
             Examples:
               doctor enroll --request carol.request.json
@@ -182,11 +189,12 @@ struct Enroll: AsyncParsableCommand {
     func run() async throws {
         _ = try common.bootstrapLogging()
         guard let request else { return }
-        try refuseWhileServing(common.stateDir, console: "enroll \(request)")
         let keys = KeyStore(directory: common.stateDir)
-        // The request is checked before anything is created (a first enroll also makes the doctor key).
+        // The request is checked before anything is created (a first enroll also makes the doctor
+        // key), then the lock is taken before anything is written.
         let group = keys.hasDoctor ? try keys.loadDoctor().group : try identity.resolvedGroup()
         let checked = try readRequest(request, group: group, expected: fingerprint)
+        try holdStateLock(common.stateDir, command: "doctor enroll", console: "enroll \(request)")
         let doctor = try loadOrCreateDoctor(keys, identity: identity, create: true)
         let card = try makeCard(doctor, host: host, port: port)
         let store = try openRegistry(keys, doctor: doctor)
@@ -213,7 +221,8 @@ struct Revoke: AsyncParsableCommand {
             from then on the doctor refuses it exactly like an unknown id. A new key for the same \
             id can be enrolled later (`doctor enroll --request`); the old one never again. \
             While a doctor serves from the state directory, type `revoke <id>` in its console \
-            instead: that ends the patient's session at once.
+            instead: that ends the patient's session at once (this command then exits 75 and \
+            changes nothing).
 
             Examples:
               doctor revoke carol
@@ -235,7 +244,7 @@ struct Revoke: AsyncParsableCommand {
         _ = try common.bootstrapLogging()
         let patient = try parseIDs([id])
         guard patient.count == 1, let target = patient.first else { throw ValidationError("give one patient id") }
-        try refuseWhileServing(common.stateDir, console: "revoke \(target)")
+        try holdStateLock(common.stateDir, command: "doctor revoke", console: "revoke \(target)", creating: false)
         let keys = KeyStore(directory: common.stateDir)
         let doctor = try keys.loadDoctor()
         let store = try openRegistry(keys, doctor: doctor)
@@ -268,10 +277,10 @@ struct Patients: AsyncParsableCommand {
         let keys = KeyStore(directory: common.stateDir)
         let doctor = try keys.loadDoctor()
         let store: SecurityStore
-        if StateLock.isHeld(common.stateDir) {
-            store = try SecurityStore(path: keys.databasePath)  // the serving doctor imported the legacy files
+        if try StateLock.acquireIfFree(common.stateDir, command: "doctor patients") {
+            store = try openRegistry(keys, doctor: doctor)  // may import the legacy files: a write
         } else {
-            store = try openRegistry(keys, doctor: doctor)
+            store = try SecurityStore(path: keys.databasePath)  // the serving doctor imported the legacy files
         }
         showPatients(try store.patients().map { ($0, nil) })
     }

@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import Metrics
 import Prometheus
+import ServiceLifecycle
+import UnixSignals
 import TelemedNode
 import TelemedCrypto
 import TelemedProtocol
@@ -31,8 +33,10 @@ struct Serve: AsyncParsableCommand {
               unblock <target>    lift a block: an IP address, a prefix (a.b.c.0/24, x:x:x::/48),
                                   <id>@<ip>, or a patient id (its device blocks); it says
                                   which kind it took, and `999.1.1.1` is an invalid address
-              disconnect          disconnect every patient (the server keeps running)
-              quit                disconnect everyone and exit
+              disconnect          disconnect every patient (the server keeps running;
+                                  they are told "restarting" and reconnect)
+              quit                disconnect everyone ("restarting") and exit
+              close               disconnect everyone ("shutdown": patients stop) and exit
               help                this list
 
             A console line must be UTF-8 without control characters (U+0000-U+001F, U+007F, \
@@ -40,10 +44,18 @@ struct Serve: AsyncParsableCommand {
             at most 16384 bytes (16 KiB). A line that breaks a rule is refused whole with the \
             reason and nothing is done or sent. Times are UTC, ISO 8601.
 
-            End of standard input does not stop the server: it runs until `quit`, SIGINT or SIGTERM, \
-            then sends DISCONNECT to every patient and exits 0. While it serves, it holds \
-            <state-dir>/doctor.lock: offline `doctor enroll` and `doctor revoke` on the same state \
-            directory refuse to run (use the console), and so does a second `serve`.
+            End of standard input does not stop the server: it runs until `quit`, `close`, SIGINT or \
+            SIGTERM, then sends DISCONNECT to every patient and exits 0. `quit`, SIGTERM and SIGINT \
+            say "restarting" (patients reconnect with backoff until the doctor is back); `close`, or \
+            any stop with --close-for-good, says "shutdown" (patients stop). While it serves, it \
+            holds <state-dir>/doctor.lock: offline `doctor init`, `enroll` and `revoke` on the same \
+            state directory refuse to run (use the console), and so does a second `serve`, which \
+            changes nothing and exits 75.
+
+            Addresses: the cards this doctor writes (--demo-enroll, console `enroll`) name \
+            --advertise HOST:PORT, or else the listening host and port. With --port 0 and no \
+            --advertise, enrollment is refused (the port changes on every start); listening on \
+            0.0.0.0 or :: without --advertise is a warning (the cards then name 127.0.0.1).
 
             --demo-enroll is a DEMO SHORTCUT for one machine: for each id never enrolled, the \
             doctor generates the patient's key pair itself, writes the device files \
@@ -54,7 +66,7 @@ struct Serve: AsyncParsableCommand {
 
             Examples:
               doctor serve --demo-enroll alice,bob      # loopback demo (DEMO SHORTCUT)
-              doctor serve --host 0.0.0.0 --port 9000 --state-dir ./clinic
+              doctor serve --host 0.0.0.0 --port 9000 --advertise clinic.example:9000 --state-dir ./clinic
               doctor serve --config clinic.json --trusted-sources 10.1.2.0/24
               echo "broadcast hello" | doctor serve      # keeps serving after the pipe ends
               doctor serve --metrics-port 9464 --log-format json   # Prometheus at 127.0.0.1:9464/metrics
@@ -84,6 +96,7 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port \(port) is outside 0...65535") }
         if let demoEnroll { _ = try parseIDs([demoEnroll]) }
+        if let advertise { _ = try AdvertisedAddress(parsing: advertise) }
         if let enroll {
             throw ValidationError("""
                 --enroll is gone: it made patients' private keys on the doctor's machine. For a loopback \
@@ -116,18 +129,23 @@ struct Serve: AsyncParsableCommand {
             + "authentication).", valueName: "host"))
     var metricsHost: String = "127.0.0.1"
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The address patients use to reach this doctor, written into every card it makes (demo, console "
+            + "`enroll`); default the listening host and port. Required for enrollment with --port 0.",
+        valueName: "host:port"))
+    var advertise: String?
+
+    @Flag(name: .long, help: ArgumentHelp(
+        "On `quit`, SIGTERM and SIGINT tell patients the doctor closed for good (DISCONNECT \"shutdown\": they stop) "
+            + "instead of \"restarting\" (they reconnect with backoff)."))
+    var closeForGood = false
+
     func run() async throws {
         let logger = try common.bootstrapLogging()
         // Every setting is checked before anything is created, bound or written.
         let resolved = try await settings.resolve()
         let configuration = resolved.configuration
         let handshakeWorkers = resolved.handshakeWorkers
-        let keys = KeyStore(directory: common.stateDir)
-        let doctor = try loadOrCreateDoctor(keys, identity: identity, create: true)
-        guard StateLock.acquire(common.stateDir) else {
-            throw Refusal("another doctor is serving from \(common.stateDir) (it holds \(StateLock.path(common.stateDir)))")
-        }
-        warnAboutLegacyCredentials(keys)
         if let metricsPort, !(0...65_535).contains(metricsPort) {
             throw ValidationError("metrics-port \(metricsPort) is outside 0...65535")
         }
@@ -160,6 +178,15 @@ struct Serve: AsyncParsableCommand {
         } else if !proxyFrom.isEmpty {
             throw ValidationError("--proxy-from only applies with --proxy-protocol")
         }
+        let advertised = try advertise.map(AdvertisedAddress.init(parsing:))
+        if advertised == nil, port == 0, demoEnroll != nil {
+            throw ValidationError(Self.ephemeralPortRefusal)
+        }
+        // The lock comes first: a second doctor on this state directory changes nothing.
+        try holdStateLock(common.stateDir, command: "doctor serve")
+        let keys = KeyStore(directory: common.stateDir)
+        let doctor = try loadOrCreateDoctor(keys, identity: identity, create: true)
+        warnAboutLegacyCredentials(keys)
 
         // Bound now (the port goes into the demo's pinned card), but admitting nobody until T0
         // is recorded: a request stamped before T0 would be refused (R-START) with REJECTED.
@@ -174,8 +201,16 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw Refusal("\(error); \(Self.hint(for: error))")
         }
-        let advertised = (host == "0.0.0.0" || host == "::") ? "127.0.0.1" : host
-        let card = try makeCard(doctor, host: advertised, port: server.boundPort)
+        let wildcard = AdvertisedAddress.isWildcard(host)
+        let address = advertised ?? AdvertisedAddress(host: wildcard ? "127.0.0.1" : host, port: server.boundPort)
+        if advertised == nil, wildcard {
+            say("""
+                warning: listening on \(host) without --advertise: the cards this doctor writes name \
+                \(address), which only patients on this machine can reach; pass --advertise HOST:PORT \
+                with the address patients use
+                """)
+        }
+        let card = try makeCard(doctor, host: address.host, port: address.port)
         if let demoEnroll {
             do {
                 try Self.demoEnroll(try parseIDs([demoEnroll]), keys: keys, doctor: doctor, card: card)
@@ -184,7 +219,9 @@ struct Serve: AsyncParsableCommand {
                 throw error
             }
         }
-        let console = Console(card: card)
+        let console = Console(card: card,
+                              enrollmentRefusal: advertised == nil && port == 0 ? Self.ephemeralPortRefusal : nil,
+                              defaultStop: closeForGood ? .shutdown : .restarting)
         let service = DoctorService(configuration: configuration, keys: doctor,
                                     databasePath: keys.databasePath, transport: server, logger: logger,
                                     observer: { event in console.show(event) }, handshakeWorkers: handshakeWorkers,
@@ -203,7 +240,7 @@ struct Serve: AsyncParsableCommand {
                     return registry.emitToBuffer()
                 }
             } catch {
-                await service.shutdown(reason: "metrics endpoint failed")
+                await service.shutdown(reason: "metrics endpoint failed", kind: .restarting)
                 await server.shutdown()
                 throw Refusal("cannot serve metrics on \(metricsHost):\(metricsPort): \(error)")
             }
@@ -211,6 +248,7 @@ struct Serve: AsyncParsableCommand {
         server.startAccepting()
         let enrolled = await service.status().enrolled
         say("doctor \"\(doctor.identity)\" (group \(doctor.group.name)) listening on \(server.localAddress)")
+        if advertised != nil { say("advertised to patients as \(address)") }
         say("doctor key fingerprint \(card.fingerprint)")
         say("state directory \(common.stateDir); enrolled: \(enrolled.isEmpty ? "nobody yet" : enrolled.joined(separator: ", "))")
         if let endpoint { say("metrics on \(endpoint.url)") }
@@ -219,11 +257,15 @@ struct Serve: AsyncParsableCommand {
         }
         say("type \"help\" for commands")
 
-        let stopReason = await console.run(service)
-        await service.shutdown(reason: stopReason)
-        await server.shutdown()
+        // SIGTERM and SIGINT are graceful shutdowns of the service group: the console stops,
+        // the doctor says DISCONNECT to everyone, flushes and exits 0.
+        let serving = ServingDoctor(console: console, service: service, server: server)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: serving, successTerminationBehavior: .gracefullyShutdownGroup,
+                             serviceName: "doctor")],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
         await endpoint?.shutdown()
-        say("doctor stopped (\(stopReason))")
         Foundation.exit(0)
     }
 
@@ -236,6 +278,12 @@ struct Serve: AsyncParsableCommand {
         default: return "check --host and --port"
         }
     }
+
+    /// Why enrollment is refused when the doctor listens on an ephemeral port.
+    static let ephemeralPortRefusal = """
+        --port 0 picks a new port on every start, so a card naming it stops working at the next restart: \
+        give the address patients use with --advertise HOST:PORT, or listen on a fixed --port
+        """
 
     /// The DEMO SHORTCUT: for each id never enrolled, makes its key pair here (or takes the one
     /// already in the state directory), enrolls the public key and pins this doctor's card in
@@ -282,4 +330,79 @@ struct Serve: AsyncParsableCommand {
             `doctor enroll --request <file> --replace`, which retires the old key), delete the directory
             """)
     }
+}
+
+// MARK: - The serving doctor as a service
+
+/// The running doctor under the service group: the console until `quit`, `close` or a
+/// graceful shutdown (SIGTERM, SIGINT), then DISCONNECT to every patient (`restarting` or
+/// `shutdown`), the stop audited, the transport flushed and shut.
+struct ServingDoctor: Service {
+    let console: Console
+    let service: DoctorService
+    let server: TCPServerTransport
+
+    func run() async throws {
+        let console = self.console
+        let stop = await withGracefulShutdownHandler {
+            await console.run(service)
+        } onGracefulShutdown: {
+            console.requestShutdown()
+        }
+        await service.shutdown(reason: stop.detail, kind: stop.kind)
+        await server.shutdown()
+        say("doctor stopped (\(stop.detail); patients were told \"\(stop.kind.reason)\")")
+    }
+}
+
+// MARK: - AdvertisedAddress
+
+/// `--advertise HOST:PORT`: the address patients use, written into cards. IPv6 hosts in
+/// brackets (`[2001:db8::1]:9000`).
+struct AdvertisedAddress: Equatable, CustomStringConvertible {
+    var host: String
+    var port: Int
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` or `[v6]:port`; a clear usage error otherwise.
+    init(parsing text: String) throws {
+        let usage = "--advertise \"\(text.prefix(80))\" is not HOST:PORT (e.g. clinic.example:9000, 192.0.2.10:9000, [2001:db8::1]:9000)"
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw ValidationError(usage)
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw ValidationError(usage) }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            guard !host.contains(":") else { throw ValidationError(usage + "; put an IPv6 address in brackets") }
+        }
+        guard !host.isEmpty, host.utf8.count <= 253,
+              host.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7f }) else {
+            throw ValidationError(usage)
+        }
+        guard let port = Int(portText), (1...65_535).contains(port) else {
+            throw ValidationError(usage + "; the port must be 1...65535")
+        }
+        guard !Self.isWildcard(String(host)) else {
+            throw ValidationError("--advertise \(host) is the any-address, which patients cannot connect to; give this machine's name or address")
+        }
+        self.host = String(host)
+        self.port = port
+    }
+
+    /// 0.0.0.0 or :: (listen on every interface): not an address a patient can use.
+    static func isWildcard(_ host: String) -> Bool {
+        host == "0.0.0.0" || host == "::" || host == "[::]" || host == "0:0:0:0:0:0:0:0"
+    }
+
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

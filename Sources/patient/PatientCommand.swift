@@ -1,7 +1,9 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
+import ServiceLifecycle
+import UnixSignals
+import Synchronization
 import TelemedCrypto
 import TelemedNode
 import TelemedProtocol
@@ -48,7 +50,8 @@ struct PatientCommand: AsyncParsableCommand {
 
 /// The exit statuses of every patient subcommand, for the end of each `--help`.
 let exitStatusHelp = """
-    Exit status: 0 done (connect: left, or the doctor shut down); 1 failed (a message says what \
+    Exit status: 0 done (connect: left, or the doctor closed for good, or restarted with \
+    --no-reconnect); 1 failed (a message says what \
     and what to try: a missing or malformed file, a key that exists; connect: the connection was \
     lost or could not be made, with --no-reconnect); 2 connect: refused by the doctor (REJECTED, \
     retries spent) or a protocol violation by the doctor; 3 connect: disconnected by the doctor \
@@ -105,8 +108,11 @@ struct Connect: AsyncParsableCommand {
             keys (a credential <state-dir>/patients/<id>.json written by an older `doctor enroll`) \
             still connects, with a notice to make a new key. \
             Ctrl-C (SIGINT) or SIGTERM leaves cleanly (DISCONNECT) and exits 0, unless the session \
-            had already ended for another reason (then that reason's status). A dropped connection \
-            is retried with backoff (0.5 s doubling to 30 s). A refused login (the doctor sent \
+            had already ended for another reason (then that reason's status). A dropped connection, \
+            and a doctor that says it is restarting (a restart, its `quit` or `disconnect`), are \
+            retried with backoff and full jitter: each wait is random between 0 and a ceiling of \
+            0.5 s doubling to 30 s. The patient stops when the doctor says it closed for good \
+            ("shutdown"), kicks, replaces or revokes it, or by its own user. A refused login (the doctor sent \
             REJECTED, e.g. after a doctor restart while this device's clock lags, or after the \
             doctor revoked this key) is retried \
             --refusal-retries times within 15 minutes (delays from --refusal-delay, doubling, up to \
@@ -185,17 +191,15 @@ struct Connect: AsyncParsableCommand {
             reconnect: reconnectPolicy,
             logger: Logger(label: "telemed.patient.\(name)"),
             observer: { event in PatientConsole.show(event, name: name, doctor: credential.doctorID.value) })
-        let signals = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { Task { await service.leave() } }
-            source.resume()
-            return source
-        }
-        let outcome = await service.run()
-        signals.forEach { $0.cancel() }
-        await client.shutdown()
-        let (message, status) = PatientConsole.describe(outcome)
+        // SIGINT and SIGTERM are graceful shutdowns of the service group: the patient leaves
+        // (DISCONNECT) and the run ends.
+        let running = RunningPatient(service: service, client: client)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: running, successTerminationBehavior: .gracefullyShutdownGroup,
+                             serviceName: "patient")],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "telemed.patient.lifecycle")))
+        try await group.run()
+        let (message, status) = PatientConsole.describe(running.outcome.withLock { $0 } ?? .left)
         say("\(name): \(message)")
         Foundation.exit(status)
     }
@@ -214,6 +218,32 @@ struct Connect: AsyncParsableCommand {
             return try legacy.loadCredential(id)
         }
         return try device.credential(id)
+    }
+}
+
+// MARK: - The running patient as a service
+
+/// The patient's run under the service group: ends when the session ends for good, or leaves
+/// (DISCONNECT) on a graceful shutdown (SIGINT, SIGTERM). The outcome is kept for the exit status.
+final class RunningPatient: Service, Sendable {
+    let service: PatientService
+    let client: TCPClientTransport
+    let outcome = Mutex<PatientOutcome?>(nil)
+
+    init(service: PatientService, client: TCPClientTransport) {
+        self.service = service
+        self.client = client
+    }
+
+    func run() async throws {
+        let service = self.service
+        let result = await withGracefulShutdownHandler {
+            await service.run()
+        } onGracefulShutdown: {
+            Task { await service.leave() }
+        }
+        await client.shutdown()
+        outcome.withLock { $0 = result }
     }
 }
 
@@ -388,7 +418,8 @@ enum PatientConsole {
     static func describe(_ outcome: PatientOutcome) -> (String, Int32) {
         switch outcome {
         case .left: return ("left", 0)
-        case .disconnectedByDoctor("shutdown"): return ("the doctor shut down", 0)
+        case .disconnectedByDoctor("shutdown"): return ("the doctor closed for good (shutdown)", 0)
+        case .disconnectedByDoctor("restarting"): return ("the doctor is restarting (not reconnecting: --no-reconnect)", 0)
         case let .disconnectedByDoctor(reason): return ("disconnected by the doctor: \(ConsoleText.escaped(reason))", 3)
         case .rejected: return ("refused by the doctor (REJECTED)\n" + refusalHint, 2)
         case let .protocolViolation(rule, reason): return ("closed: the doctor broke \(rule): \(ConsoleText.escaped(reason))", 2)

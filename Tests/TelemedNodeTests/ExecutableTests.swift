@@ -6,7 +6,7 @@ import XCTest
 
 /// The `doctor` and `patient` executables driven as a person would: a doctor with two
 /// patients, `broadcast` typed on the console, stdin closed (the doctor keeps serving), then
-/// SIGTERM ends everything cleanly.
+/// SIGTERM with `--close-for-good` ends everything cleanly.
 final class ExecutableTests: XCTestCase {
     func testDoctorAndTwoPatientsFromTheCommandLine() async throws {
         guard let doctorBinary = builtExecutable("doctor"), let patientBinary = builtExecutable("patient") else {
@@ -15,7 +15,9 @@ final class ExecutableTests: XCTestCase {
         let directory = try temporaryDirectory("exec")
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        let doctor = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice,bob", "--port", "0", "--state-dir", "state"],
+        let port = try freeLoopbackPort()
+        let doctor = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice,bob", "--port", String(port), "--state-dir", "state",
+                                                "--close-for-good"],
                                  directory: directory, name: "doctor")
         defer { doctor.stop() }
         let listening = await doctor.waitFor("type \"help\" for commands")
@@ -48,7 +50,7 @@ final class ExecutableTests: XCTestCase {
         try await Task.sleep(for: .milliseconds(300))
         XCTAssertTrue(doctor.process.isRunning, "the doctor stopped when its stdin closed")
 
-        // SIGTERM: DISCONNECT to everyone, every process exits 0.
+        // SIGTERM with --close-for-good: DISCONNECT "shutdown" to everyone, every process exits 0.
         doctor.signal(SIGTERM)
         let doctorStatus = await doctor.waitForExit()
         let aliceStatus = await alice.waitForExit()
@@ -56,9 +58,9 @@ final class ExecutableTests: XCTestCase {
         XCTAssertEqual(doctorStatus, 0, doctor.output + doctor.errors)
         XCTAssertEqual(aliceStatus, 0, alice.output + alice.errors)
         XCTAssertEqual(bobStatus, 0, bob.output + bob.errors)
-        XCTAssertTrue(doctor.output.contains("doctor stopped (SIGTERM)"))
-        XCTAssertTrue(alice.output.contains("alice: the doctor shut down"), alice.output)
-        XCTAssertTrue(bob.output.contains("bob: the doctor shut down"), bob.output)
+        XCTAssertTrue(doctor.output.contains("doctor stopped (signal; patients were told \"shutdown\")"), doctor.output)
+        XCTAssertTrue(alice.output.contains("alice: the doctor closed for good"), alice.output)
+        XCTAssertTrue(bob.output.contains("bob: the doctor closed for good"), bob.output)
     }
 
     func testPatientLeavesOnSIGINTAndARejectedPatientExitsNonZero() async throws {
@@ -67,7 +69,8 @@ final class ExecutableTests: XCTestCase {
         }
         let directory = try temporaryDirectory("exec2")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let doctor = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice", "--port", "0", "--state-dir", "state"],
+        let doctor = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice", "--port", String(try freeLoopbackPort()),
+                                                "--state-dir", "state"],
                                  directory: directory, name: "doctor")
         defer { doctor.stop() }
         let listening = await doctor.waitFor("type \"help\" for commands")
@@ -157,8 +160,9 @@ final class ExecutableTests: XCTestCase {
         XCTAssertTrue(probed, probe.output + probe.errors)
         let port = try XCTUnwrap(probe.output.components(separatedBy: "listening on 127.0.0.1:").last?.prefix { $0.isNumber })
         let whileServing = try await run(doctorBinary, ["enroll", "--request", "dev/carol.request.json", "--state-dir", "state"])
-        XCTAssertEqual(whileServing.status, 1, whileServing.output)
-        XCTAssertTrue(whileServing.output.contains("a doctor is serving from state"), whileServing.output)
+        XCTAssertEqual(whileServing.status, 75, whileServing.output)
+        XCTAssertTrue(whileServing.output.contains("the state directory state is in use by another doctor process"),
+                      whileServing.output)
         probe.type("quit")
         let probeStatus = await probe.waitForExit()
         XCTAssertEqual(probeStatus, 0)
@@ -195,7 +199,7 @@ final class ExecutableTests: XCTestCase {
         XCTAssertTrue(listed, doctor.output)
 
         let offline = try await run(doctorBinary, ["revoke", "carol", "--state-dir", "state"])
-        XCTAssertEqual(offline.status, 1, offline.output)
+        XCTAssertEqual(offline.status, 75, offline.output)
         XCTAssertTrue(offline.output.contains("revoke carol"), offline.output)
 
         let typed = ContinuousClock.now

@@ -213,7 +213,7 @@ public struct DoctorScript {
             if let actions = try? driver.doctor.unblockDevices(of: id) { try driver.applyDoctor(actions) }
         default:
             guard argument & 7 == 0 else { return }   // rare: it ends everything
-            try driver.applyDoctor(driver.doctor.disconnectAll(now: now))
+            try driver.applyDoctor(driver.doctor.disconnectAll(now: now, kind: .shutdown))
         }
     }
 

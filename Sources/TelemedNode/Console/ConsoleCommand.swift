@@ -28,8 +28,11 @@ public enum ConsoleCommand: Sendable, Equatable {
     case unblock(UnblockTarget)
     /// `disconnect`
     case disconnect
-    /// `quit` or `exit`
+    /// `quit` or `exit`: stop; patients are told "restarting" (or "shutdown" when the doctor
+    /// runs with `--close-for-good`)
     case quit
+    /// `close`: stop for good; patients are told "shutdown" and do not reconnect
+    case close
     /// `help`
     case help
 
@@ -47,6 +50,7 @@ public enum ConsoleCommand: Sendable, Equatable {
         case .unblock: return "unblock"
         case .disconnect: return "disconnect"
         case .quit: return "quit"
+        case .close: return "close"
         case .help: return "help"
         }
     }
@@ -68,8 +72,10 @@ public enum ConsoleCommand: Sendable, Equatable {
                             a prefix (192.0.2.0/24, 2001:db8:1::/48), a device (<id>@<ip>)
                             or a patient id (all its device blocks); `unblock id <id>` for
                             an id made of digits and dots
-        disconnect          disconnect every patient
-        quit                disconnect everyone and exit
+        disconnect          disconnect every patient (told "restarting": they reconnect)
+        quit                disconnect everyone ("restarting") and exit; patients reconnect
+                            when the doctor is back (with --close-for-good: as `close`)
+        close               disconnect everyone ("shutdown": patients stop) and exit
         help                this list
         A line must be valid UTF-8 without control characters and at most 16640 bytes long;
         anything else is refused whole and nothing is done.
@@ -115,7 +121,7 @@ public enum ConsoleCommand: Sendable, Equatable {
             } catch {
                 throw .invalidUnblockTarget(error)
             }
-        case "list", "patients", "rekey", "blocks", "disconnect", "quit", "exit", "help":
+        case "list", "patients", "rekey", "blocks", "disconnect", "quit", "exit", "close", "help":
             guard argument.isEmpty else { throw .usage("\(word) (no argument)") }
             switch word {
             case "list": return .list
@@ -124,6 +130,7 @@ public enum ConsoleCommand: Sendable, Equatable {
             case "blocks": return .blocks
             case "disconnect": return .disconnect
             case "help": return .help
+            case "close": return .close
             default: return .quit
             }
         default:

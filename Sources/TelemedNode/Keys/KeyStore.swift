@@ -46,14 +46,34 @@ public struct KeyStore: Sendable {
     /// True when a doctor key file exists.
     public var hasDoctor: Bool { FileManager.default.fileExists(atPath: doctorKeyPath) }
 
+    /// What in the state directory shows that a doctor has run here: the security store
+    /// (`doctor.sqlite`), legacy registry files, legacy credentials. Next to a missing
+    /// `doctor.json` these mean the key was lost, and ``createDoctor(id:group:using:)`` refuses
+    /// to make a new one (``KeyStoreError/lostDoctorKey(path:found:)``).
+    public var existingState: [String] {
+        let files = FileManager.default
+        var found: [String] = []
+        if files.fileExists(atPath: databasePath) { found.append(databasePath) }
+        for directory in [registryDirectory, credentialDirectory] {
+            let names = (try? files.contentsOfDirectory(atPath: directory)) ?? []
+            if names.contains(where: { $0.hasSuffix(".json") }) { found.append(directory) }
+        }
+        return found
+    }
+
     // MARK: - Doctor
 
-    /// Creates the doctor's key pair (refuses to replace an existing one).
+    /// Creates the doctor's key pair, only in a state directory that holds no doctor state yet:
+    /// refuses to replace an existing key (``KeyStoreError/alreadyExists(path:)``) and to make
+    /// a new one next to an existing registry or security store, whose patients pinned the lost
+    /// key (``KeyStoreError/lostDoctorKey(path:found:)``).
     @discardableResult
     public func createDoctor(id: PeerID, group: TelemedGroup,
                              using rng: inout some CryptographicRandomNumberGenerator) throws(KeyStoreError) -> DoctorKeyMaterial {
         try PrivateFiles.makeDirectory(directory)
         if hasDoctor { throw .alreadyExists(path: doctorKeyPath) }
+        let found = existingState
+        guard found.isEmpty else { throw .lostDoctorKey(path: doctorKeyPath, found: found) }
         let key = PrivateKey(generatingIn: group, using: &rng)
         let file = DoctorKeyFile(format: DoctorKeyFile.tag, group: group.name, id: id.value,
                                  privateKey: BigInt.encodeHex(key.scalarBytes), publicKey: key.publicKey.hex)

@@ -22,6 +22,10 @@ public enum KeyStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case alreadyExists(path: String)
     /// The text is not a valid patient or doctor id (1–64 of `A-Z a-z 0-9 . _ -`).
     case invalidID(String)
+    /// The doctor's key file is missing but the state directory holds a doctor's state (the
+    /// paths in `found`): the key was lost, and a new one would break every patient's pinned
+    /// card. Nothing is created.
+    case lostDoctorKey(path: String, found: [String])
 
     /// One line naming the file and the problem.
     public var description: String {
@@ -34,6 +38,15 @@ public enum KeyStoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path): field \"group\" is \(found), but this deployment uses \(expected)"
         case let .writeFailed(path, reason): return "\(path): cannot be written: \(reason)"
         case let .alreadyExists(path): return "\(path): already exists (refusing to overwrite it)"
+        case let .lostDoctorKey(path, found):
+            return """
+                \(path): no such file, but this state directory holds a doctor's state \
+                (\(found.joined(separator: ", "))): the doctor key was lost, and a new key would break the \
+                key every patient pinned. Nothing was created. Restore doctor.json from a backup; if it is \
+                lost for good, move the state directory aside, `doctor init` a new one, enroll each patient \
+                again from its request file (`doctor enroll --request`; devices keep their keys) and have \
+                each device pin the new card (`patient pin --replace`)
+                """
         case let .invalidID(text):
             return "\"\(text.prefix(80))\" is not a valid id (1 to 64 characters of A-Z a-z 0-9 . _ -)"
         }

@@ -45,11 +45,11 @@ extension DoctorNode {
         try unblock(parsed)
     }
 
-    /// Disconnects every member ("shutdown", ascending id order, no new epoch) and rejects
-    /// every pending handshake.
-    public func disconnectAll() {
+    /// Disconnects every member (DISCONNECT `restarting` or `shutdown` as `kind` says,
+    /// ascending id order, no new epoch) and rejects every pending handshake.
+    public func disconnectAll(kind: ShutdownKind) {
         let now = clock.now()
-        apply(machine.disconnectAll(now: now), now: now)
+        apply(machine.disconnectAll(now: now, kind: kind), now: now)
     }
 
     // MARK: - Registry

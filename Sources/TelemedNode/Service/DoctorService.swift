@@ -244,17 +244,19 @@ public actor DoctorService {
         try running().patients()
     }
 
-    /// Disconnects everyone (the console's `disconnect`).
-    public func disconnectAll() {
-        running().disconnectAll()
+    /// Disconnects everyone (the console's `disconnect`: DISCONNECT `restarting`, so patients
+    /// come back; `close` would say `shutdown`).
+    public func disconnectAll(kind: ShutdownKind = .restarting) {
+        running().disconnectAll(kind: kind)
     }
 
-    /// Shutdown: DISCONNECT to every member, REJECTED to pending handshakes, timers stopped,
-    /// the stop audited, every pending commit completed and what waited for it sent. The caller
-    /// then shuts its transport down (which flushes).
-    public func shutdown(reason: String) {
+    /// Shutdown: DISCONNECT to every member (reason `restarting` or `shutdown`, as `kind` says:
+    /// whether patients should come back), REJECTED to pending handshakes, timers stopped, the
+    /// stop audited with `reason`, every pending commit completed and what waited for it sent.
+    /// The caller then shuts its transport down (which flushes).
+    public func shutdown(reason: String, kind: ShutdownKind) {
         guard let node else { return }
-        node.disconnectAll()
+        node.disconnectAll(kind: kind)
         node.recordStop(reason)
         timers?.cancelAll()
         jobPool?.stop()

@@ -9,7 +9,8 @@ public enum PatientOutcome: Sendable, Equatable {
     /// The user left: the leave ended the session, or came while a reconnect or a retry was
     /// pending (DISCONNECT sent when a session existed).
     case left
-    /// The doctor ended the session with this reason ("shutdown", "kicked", "replaced").
+    /// The doctor ended the session with this reason ("shutdown", "kicked", "replaced",
+    /// "revoked"; "restarting" only when reconnecting is off).
     case disconnectedByDoctor(String)
     /// The doctor answered REJECTED, and retrying is off or its budget is spent.
     case rejected
@@ -38,9 +39,11 @@ public enum PatientServiceEvent: Sendable, Equatable {
 // MARK: - PatientService
 
 /// One patient over a live transport: connects, runs a ``PatientNode`` per connection,
-/// reconnects with exponential backoff after a dropped connection, retries a refused login a
-/// bounded number of times (``RefusalRetryPolicy``), never reconnects after a protocol
-/// violation or a DISCONNECT from the doctor, and leaves on request. Every input is serialised
+/// reconnects with exponential backoff and full jitter (``ReconnectBackoff``) after a dropped
+/// connection and after the doctor's DISCONNECT `restarting`, retries a refused login a bounded
+/// number of times (``RefusalRetryPolicy``), never reconnects after a protocol violation or any
+/// other DISCONNECT from the doctor (`shutdown`: closed for good; `kicked`, `replaced`,
+/// `revoked`, or a reason it does not know), and leaves on request. Every input is serialised
 /// by the actor.
 ///
 /// The outcome is what ended the last session, as its machine reports it
@@ -66,7 +69,8 @@ public actor PatientService {
     private var everActive = false
 
     /// A service; `connect` opens one connection on `transport` (e.g. `TCPClientTransport.connect`).
-    /// `jitter` draws the random part of refusal delays (tests pass a seeded generator).
+    /// `jitter` draws the random part of reconnect and refusal delays (tests pass a seeded
+    /// generator).
     public init(configuration: PatientConfiguration = PatientConfiguration(), credential: PatientCredential,
                 transport: any AsyncTransport,
                 connect: @escaping @Sendable () async throws -> TelemedTransport.ConnectionID,
@@ -90,7 +94,7 @@ public actor PatientService {
     public func run() async -> PatientOutcome {
         startPump()
         var attempt = 0
-        var delay = policy.initialDelayMillis
+        var backoff = ReconnectBackoff(policy: policy)
         var refusals = RefusalBudget(policy: policy.refusals)
         while true {
             if leaving { return .left }
@@ -99,14 +103,20 @@ public actor PatientService {
             switch await session(attempt: attempt) {
             case let .finished(outcome):
                 return outcome
+            case .restarting:
+                // The doctor said it is coming back (DISCONNECT "restarting"): reconnect like
+                // after a drop of an active session, unless reconnecting is off.
+                if leaving { return .left }
+                guard policy.enabled else { return .disconnectedByDoctor(ShutdownKind.restarting.reason) }
+                backoff.reset()
+                pause = backoff.nextDelay(using: &jitter)
+                observer(.retrying(afterMillis: pause, reason: "the doctor is restarting"))
             case let .dropped(reason, wasActive):
                 if leaving { return .left }
                 guard policy.enabled else { return .connectionLost(reason) }
-                if wasActive { delay = policy.initialDelayMillis }
-                observer(.retrying(afterMillis: delay, reason: reason))
-                pause = delay
-                let (doubled, overflow) = delay.multipliedReportingOverflow(by: 2)
-                delay = overflow ? policy.maximumDelayMillis : min(policy.maximumDelayMillis, doubled)
+                if wasActive { backoff.reset() }
+                pause = backoff.nextDelay(using: &jitter)
+                observer(.retrying(afterMillis: pause, reason: reason))
             case .refused:
                 guard policy.enabled, policy.refusals.retries > 0 else { return .rejected }
                 switch refusals.refused(atMonotonic: clock.now().monotonic, using: &jitter) {
@@ -142,6 +152,7 @@ public actor PatientService {
 
     private enum SessionResult {
         case finished(PatientOutcome)
+        case restarting
         case dropped(String, wasActive: Bool)
         case refused
     }
@@ -192,6 +203,8 @@ public actor PatientService {
             // Only a leave wakes the wait without an end; it has ended the node already, so
             // this is not reached. Treat it as the leave it was.
             return .finished(.left)
+        case let .disconnectedByDoctor(reason)? where ShutdownKind(reason: reason) == .restarting:
+            return .restarting
         case let .disconnectedByDoctor(reason)?:
             return .finished(.disconnectedByDoctor(reason))
         case let .protocolViolation(rule, reason)?:

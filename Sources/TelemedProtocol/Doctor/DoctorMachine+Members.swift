@@ -252,10 +252,11 @@ extension DoctorMachine {
         }
     }
 
-    /// Shutdown or "disconnect all": DISCONNECT to every keyed member in ascending id order (a
-    /// member not yet sent its GROUP_KEY is closed without a frame), no new epoch (a pending one
-    /// is dropped), close everything (pending handshakes get REJECTED).
-    public mutating func disconnectAll(now: Instant) -> [DoctorAction] {
+    /// Shutdown or "disconnect all": DISCONNECT with the reason `kind` names (`restarting` or
+    /// `shutdown`) to every keyed member in ascending id order (a member not yet sent its
+    /// GROUP_KEY is closed without a frame), no new epoch (a pending one is dropped), close
+    /// everything (pending handshakes get REJECTED).
+    public mutating func disconnectAll(now: Instant, kind: ShutdownKind) -> [DoctorAction] {
         var actions: [DoctorAction] = []
         if pendingEpoch != nil {
             pendingEpoch = nil
@@ -264,7 +265,7 @@ extension DoctorMachine {
         for id in activePatients {
             guard case (var member, let cancel)? = removeMember(id) else { continue }
             actions += cancel
-            actions += sealedDisconnect(to: &member, reason: "shutdown")
+            actions += sealedDisconnect(to: &member, reason: kind.reason)
             actions += [.close(member.connection), .event(.patientLeft(id, member.connection, reason: .shutdown))]
         }
         for connection in table.handshakes.keys.sorted() {

@@ -49,7 +49,7 @@ final class CrashRestartTests: XCTestCase {
         let state = directory + "/state"
 
         // First run.
-        let first = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice,dave", "--port", "0", "--state-dir", "state"],
+        let first = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice,dave", "--port", String(try freeLoopbackPort()), "--state-dir", "state"],
                                 directory: directory, name: "doctor")
         defer { first.stop() }
         let listening = await first.waitFor("type \"help\" for commands")

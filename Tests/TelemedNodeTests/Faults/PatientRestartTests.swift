@@ -90,7 +90,7 @@ final class PatientRestartTests: XCTestCase {
         }
         let directory = try temporaryDirectory("patient-restart")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let doctor = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice,bob", "--port", "0", "--state-dir", "state"],
+        let doctor = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice,bob", "--port", String(try freeLoopbackPort()), "--state-dir", "state"],
                                  directory: directory, name: "doctor")
         defer { doctor.stop() }
         let listening = await doctor.waitFor("type \"help\" for commands")

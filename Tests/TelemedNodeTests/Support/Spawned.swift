@@ -108,3 +108,24 @@ func builtExecutable(_ name: String) -> URL? {
     }
     return nil
 }
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, closed), for
+/// a doctor that must listen on a fixed port (enrollment refuses `--port 0`; a restart reuses
+/// the port).
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw XCTSkip("no socket") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+            bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
+        }
+    }
+    guard bound else { throw XCTSkip("cannot bind a loopback port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

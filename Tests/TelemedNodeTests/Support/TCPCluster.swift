@@ -92,7 +92,7 @@ final class TCPCluster: @unchecked Sendable {
     }
 
     func shutdown() async {
-        await doctor.shutdown(reason: "test over")
+        await doctor.shutdown(reason: "test over", kind: .shutdown)
         await server.shutdown()
         for client in clients { await client.shutdown() }
         for run in runs.values { _ = await run.value }

@@ -169,7 +169,7 @@ final class BatchedEpochTests: XCTestCase {
     func testShutdownDropsThePendingEpoch() throws {
         var (h, a, b) = try aliceKeyedThenBobJoining()
         let before = h.doctorLog.count
-        h.applyDoctor(h.doctor.disconnectAll(now: h.now))
+        h.applyDoctor(h.doctor.disconnectAll(now: h.now, kind: .shutdown))
         XCTAssertTrue(h.doctorLog[before...].contains(.cancelTimer(.epochWindow)))
         XCTAssertFalse(h.doctor.hasPendingEpoch)
         XCTAssertEqual(try opcodes(h, to: a), [.sessionToken, .groupKey, .disconnect])

@@ -314,7 +314,7 @@ final class HandshakeJobTests: XCTestCase {
         var h = try held()
         let connection = try h.openRaw(from: "198.51.100.7")
         h.inject(try request(&h, "alice", seed: 21, signer: "mallory"), on: connection)
-        h.applyDoctor(h.doctor.disconnectAll(now: h.now))
+        h.applyDoctor(h.doctor.disconnectAll(now: h.now, kind: .shutdown))
         XCTAssertTrue(h.closed.contains(connection))
         XCTAssertEqual(h.doctor.retiredHandshakes, 1)
         h.completeAllJobs()

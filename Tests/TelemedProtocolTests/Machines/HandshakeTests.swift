@@ -88,12 +88,31 @@ final class HandshakeTests: XCTestCase {
         let b = try h.connect("bob", from: "192.0.2.2")
         h.pump()
         let epoch = h.doctor.epoch
-        h.applyDoctor(h.doctor.disconnectAll(now: h.now))
+        h.applyDoctor(h.doctor.disconnectAll(now: h.now, kind: .shutdown))
         h.pump()
         XCTAssertEqual(h.doctor.epoch, epoch)
         XCTAssertEqual(h.patients[a]?.end, .disconnectedByDoctor("shutdown"))
         XCTAssertEqual(h.patients[b]?.end, .disconnectedByDoctor("shutdown"))
         XCTAssertTrue(h.doctor.activePatients.isEmpty)
+    }
+
+    /// `DoctorMachine.disconnectAll(now:kind:)` with `.restarting`: every member reads the
+    /// DISCONNECT reason `restarting` (a patient reconnects on it), and `ShutdownKind(reason:)`
+    /// maps it back; no new epoch either.
+    func testARestartSaysRestartingToEveryMember() throws {
+        var h = try Harness(patients: ["alice", "bob"])
+        let a = try h.connect("alice", from: "192.0.2.1")
+        let b = try h.connect("bob", from: "192.0.2.2")
+        h.pump()
+        let epoch = h.doctor.epoch
+        h.applyDoctor(h.doctor.disconnectAll(now: h.now, kind: .restarting))
+        h.pump()
+        XCTAssertEqual(h.doctor.epoch, epoch)
+        XCTAssertEqual(h.patients[a]?.end, .disconnectedByDoctor("restarting"))
+        XCTAssertEqual(h.patients[b]?.end, .disconnectedByDoctor("restarting"))
+        XCTAssertEqual(ShutdownKind(reason: "restarting"), .restarting)
+        XCTAssertEqual(ShutdownKind(reason: "shutdown"), .shutdown)
+        XCTAssertNil(ShutdownKind(reason: "kicked"))
     }
 
     func testRekeyGivesEveryMemberAFreshKey() throws {
