@@ -75,7 +75,7 @@ final class LogFormatTests: XCTestCase {
             let directory = try temporaryDirectory("logs-\(format)")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let logging = ["--log-level", "trace", "--log-format", format.rawValue]
-            let doctor = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice", "--port", "0", "--state-dir", "state"] + logging,
+            let doctor = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice", "--port", String(try freeLoopbackPort()), "--state-dir", "state"] + logging,
                                      directory: directory, name: "doctor")
             defer { doctor.stop() }
             let listening = await doctor.waitFor("type \"help\" for commands")

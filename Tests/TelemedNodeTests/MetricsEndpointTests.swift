@@ -16,7 +16,7 @@ final class MetricsEndpointTests: XCTestCase {
         }
         let directory = try temporaryDirectory("metrics")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let doctor = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice", "--port", "0", "--metrics-port", "0",
+        let doctor = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice", "--port", String(try freeLoopbackPort()), "--metrics-port", "0",
                                                 "--state-dir", "state"], directory: directory, name: "doctor")
         defer { doctor.stop() }
         let listening = await doctor.waitFor("type \"help\" for commands")

@@ -60,12 +60,14 @@ final class Spawned: @unchecked Sendable {
     }
 
     func type(_ line: String) {
-        stdin.fileHandleForWriting.write(Data((line + "\n").utf8))
+        // A process that already exited closed the pipe: the write fails (EPIPE) and is dropped,
+        // and the test's own assertions report what the process printed.
+        try? stdin.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
     }
 
     /// Writes raw bytes to standard input (no line feed added): input no String can hold.
     func write(_ bytes: [UInt8]) {
-        stdin.fileHandleForWriting.write(Data(bytes))
+        try? stdin.fileHandleForWriting.write(contentsOf: Data(bytes))
     }
 
     func closeInput() {
