@@ -121,6 +121,11 @@ final class ReadmeExampleTests: XCTestCase {
             return XCTFail("README.md has no ```swift block right after \(anchor)")
         }
         let block = Array(readme[(marker + 2)..<close])
-        XCTAssertEqual(block, region, "README.md's embedding example differs from the marked region of \(thisFile.lastPathComponent)")
+        guard block != region else { return }
+        let line = zip(block, region).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(block.count, region.count)
+        let inReadme = line < block.count ? block[line] : "<end of block>"
+        let inTest = line < region.count ? region[line] : "<end of region>"
+        XCTFail("README.md's embedding example differs from the marked region of \(thisFile.lastPathComponent) "
+                + "at its line \(line + 1): README has \"\(inReadme)\", the test \"\(inTest)\"")
     }
 }
