@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The performance suite in one command (see the Performance section of README.md):
+# The performance suite in one command (see the Performance article of the TelemedProtocol
+# DocC catalogue, Sources/TelemedProtocol/TelemedProtocol.docc/Performance.md):
 #
 #   Benchmarks/run.sh [--quick] [--patients N] [--tcp-patients N] [--tcp-storm-patients N] [--flood-patients N] [--ordo]
 #
 # Builds the Benchmarks package in release (scratch dir Benchmarks/.build-bench, ignored by
 # git), runs telemed-perf, which prints the table (median and p99 per row), the handshake
 # ratios against the plain-GMP baseline with PASS/FAIL per target and the system figures,
-# writes Benchmarks/results/latest.md and latest.json, and regenerates the table between the
-# perf-results markers of README.md.
+# writes Benchmarks/results/latest.md and latest.json, and regenerates the tables between the
+# perf-results markers of that article (README.md keeps a short summary, updated by hand).
 # --ordo also runs the same micro benchmarks under ordo-one/benchmark (malloc counts) and
 # writes its Markdown report to Benchmarks/results/ordo/latest.md.
 # Exit status: non-zero if the build failed or any target ratio FAILed.
@@ -29,7 +30,7 @@ cd "$here"
 swift build -c release --scratch-path "$scratch" --product telemed-perf
 status=0
 "$scratch/release/telemed-perf" --out "$here/results" \
-    --fixtures "$root/Fixtures" --splice "$root/README.md" "${args[@]+"${args[@]}"}" || status=$?
+    --fixtures "$root/Fixtures" --splice "$root/Sources/TelemedProtocol/TelemedProtocol.docc/Performance.md" "${args[@]+"${args[@]}"}" || status=$?
 
 if [ "$ordo" = 1 ]; then
     mkdir -p "$here/results/ordo"

@@ -65,12 +65,12 @@ public final class TCPClientTransport: AsyncTransport {
     /// Opened connections, their frames and closes.
     public var events: TransportEventStream { hub.events }
 
-    /// Queues one frame body (see ``Transport/send(_:on:)``).
+    /// Queues one frame body (see `Transport.send(_:on:)`).
     public func send(_ body: [UInt8], on connection: ConnectionID) {
         hub.send(body, on: connection)
     }
 
-    /// Closes after flushing (see ``Transport/close(_:)``).
+    /// Closes after flushing (see `Transport.close(_:)`).
     public func close(_ connection: ConnectionID) {
         hub.close(connection)
     }

@@ -54,7 +54,7 @@ final class FixtureTests: XCTestCase {
     /// the sweep above leave it out and `simulate` names it. Here the committed file runs through
     /// `ScenarioDecoder` and `ScenarioRunner.run` with its group cut to 40 patients and nothing
     /// else changed: every step and expectation of the fixture holds at that size. The full
-    /// size runs with `swift run -c release simulate Fixtures/login-storm.json` (README).
+    /// size runs with `swift run -c release simulate Fixtures/login-storm.json` (the TelemedSimulation article Fixtures).
     func testLoginStormFixtureHoldsAtReducedSize() throws {
         let file = FixturePaths.fixtures + "/login-storm.json"
         XCTAssertFalse(try FixturePaths.scenarioFiles().contains(file))

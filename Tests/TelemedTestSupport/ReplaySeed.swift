@@ -27,7 +27,7 @@ import Testing
 /// A seed of the wrong form for the test fails it (`InvalidSeed`) instead of running the
 /// defaults. The library's advice to add a `.fixedSeed` trait is rewritten into the line above
 /// (`replacingLibraryAdvice`); such traits are never committed. Other variables that tune the
-/// tests (TELEMED_MODEL_RUNS, …) are not seeds; README's "Tests" section lists them.
+/// tests (TELEMED_MODEL_RUNS, …) are not seeds; the TelemedProtocol DocC article Tests (Testing.md) lists them.
 public enum ReplaySeed {
     /// The one environment variable that names a seed to replay.
     public static let variable = "TELEMED_SEED"

@@ -1,6 +1,6 @@
 // The suite's micro benchmarks under ordo-one/benchmark, with its malloc counters
 // (`swift package --scratch-path .build-bench benchmark` in Benchmarks/). The same closures
-// as telemed-perf's table; telemed-perf remains the source of the README table and ratios.
+// as telemed-perf's table; telemed-perf remains the source of the Performance article's tables and ratios.
 
 import Benchmark
 import TelemedBenchKit

@@ -17,7 +17,7 @@
 // --flood-only runs nothing else and writes no files), and
 // the wall time of every scenario under --fixtures DIR through the simulator (in-process).
 // Each --splice FILE that holds the markers `<!-- perf-results:begin -->` and
-// `<!-- perf-results:end -->` gets the same Markdown between them (the README's table).
+// `<!-- perf-results:end -->` gets the same Markdown between them (the tables of the Performance DocC article).
 
 import Foundation
 import TelemedBenchKit

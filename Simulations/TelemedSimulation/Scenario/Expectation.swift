@@ -61,7 +61,7 @@ public struct Expectation: Sendable {
 /// A block that must exist.
 public struct BlockExpectation: Sendable {
     /// `203.0.113.7` (source), `alice@10.0.0.5` (device) or `203.0.113.0/24` (prefix), with the
-    /// address normalised at load (see ``HostText``).
+    /// address normalised at load (see `HostText`).
     public var target: String
     /// The block must last at least this long from now (ms).
     public var minRemainingMillis: UInt64?

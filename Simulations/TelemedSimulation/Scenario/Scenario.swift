@@ -44,7 +44,7 @@ public struct Scenario: Sendable {
 public struct DoctorSpec: Sendable {
     /// ID_GWN.
     public var id: String
-    /// Its IP address on the simulated network, normalised at load (see ``HostText``).
+    /// Its IP address on the simulated network, normalised at load (see `HostText`).
     public var host: String
     /// Its port.
     public var port: Int

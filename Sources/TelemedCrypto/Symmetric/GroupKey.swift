@@ -4,8 +4,8 @@ import Crypto
 ///
 /// Held in swift-crypto's `SymmetricKey` (zeroed on free, constant-time `==`), redacted in
 /// descriptions and mirrors. Its bytes leave the type only inside this module: sealed under a
-/// member's k_d2p (``SealingKey/seal(_:aad:)-(GroupKey,_)``), read back from an opened GROUP_KEY
-/// (``OpeningKey/openGroupKey(_:seq:aad:)``) and hashed into a fingerprint.
+/// member's k_d2p (`SealingKey.seal(_:aad:)`), read back from an opened GROUP_KEY
+/// (`OpeningKey.openGroupKey(_:seq:aad:)`) and hashed into a fingerprint.
 public struct GroupKey: Sendable, Equatable {
     let key: SymmetricKey
 

@@ -13,7 +13,7 @@ public enum KeyDerivation {
     }
 
     /// General HKDF-SHA-256 (extract then expand), for public inputs and the known-answer
-    /// tests (RFC 5869 and Wycheproof inputs); ``hkdf32(ikm:info:)`` is it with fixed arguments.
+    /// tests (RFC 5869 and Wycheproof inputs); `hkdf32(ikm:info:)` is it with fixed arguments.
     ///
     /// - Precondition: `1 ≤ outputByteCount ≤ maximumOutputByteCount`.
     public static func hkdfSHA256(

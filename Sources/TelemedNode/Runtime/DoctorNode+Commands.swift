@@ -111,8 +111,8 @@ extension DoctorNode {
     /// A revocation the store already holds but the running machine does not (an offline
     /// `doctor revoke` while this doctor ran) is applied to the machine without a second write.
     ///
-    /// - Throws: ``StoreError/registry(_:)`` (``RegistryError/notEnrolled(_:)``,
-    ///   ``RegistryError/alreadyRevoked(_:)``) or a write failure; nothing changed then.
+    /// - Throws: ``StoreError/registry(_:)`` (`RegistryError.notEnrolled(_:)`,
+    ///   `RegistryError.alreadyRevoked(_:)`) or a write failure; nothing changed then.
     public func revoke(_ id: PeerID) throws(StoreError) {
         let now = clock.now()
         var next = machine
@@ -155,7 +155,7 @@ extension DoctorNode {
 
     // MARK: - Introspection for the console
 
-    /// The blocks in force at the doctor's wall clock now (``DoctorMachine/activeBlocks(at:)``).
+    /// The blocks in force at the doctor's wall clock now (`DoctorMachine.activeBlocks(at:)`).
     public func activeBlocks() -> [DoctorMachine.BlockInForce] {
         machine.activeBlocks(at: clock.now().wall)
     }

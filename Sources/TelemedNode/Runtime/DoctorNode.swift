@@ -88,12 +88,21 @@ public final class DoctorNode {
     /// ``revoke(_:)``, or the offline commands) are the only changes, and they survive restarts.
     ///
     /// - Parameters:
+    ///   - configuration: the doctor's limits, windows and timeouts.
+    ///   - keys: the doctor's group, id and private key (and legacy registry, see above).
     ///   - securityStore: where T0, blocks, counters, the registry and the audit log live.
     ///   - audit: nil to keep no audit log; otherwise the log of `securityStore` (each input's
     ///     rows are written with its changes, in the same batch).
     ///   - commits: ``StoreCommitMode/inline`` (each input committed before it returns) or
     ///     ``StoreCommitMode/background(progress:)`` (group commit on a writer thread; the host
     ///     then calls ``storeProgressed()`` whenever `progress` fires).
+    ///   - transport: the listening transport whose events the host feeds to the node.
+    ///   - clock: the wall and monotonic clocks.
+    ///   - timers: schedules the machine's timers; the host fires them back into the node.
+    ///   - rng: the cryptographic generator for nonces, K_GWN and signatures.
+    ///   - logger: where events are logged (never secrets).
+    ///   - observer: sees every `DoctorEvent`, in order.
+    ///   - jobRunner: runs the handshake jobs (a ``HandshakeJobPool``); nil runs them inline.
     ///   - metrics: where the node reports its metrics (default: handles of the process's
     ///     `MetricsSystem.factory`, no-ops unless the host bootstrapped a backend).
     public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, securityStore: any DoctorStore,
@@ -207,7 +216,7 @@ public final class DoctorNode {
     }
 
     /// A handshake job this node's machine emitted (and its ``HandshakeJobRunner`` ran) is
-    /// done: the machine applies the result (``DoctorMachine/jobFinished(_:now:using:)``).
+    /// done: the machine applies the result (`DoctorMachine.jobFinished(_:now:using:)`).
     public func jobFinished(_ result: HandshakeJobResult) {
         let now = clock.now()
         apply(machine.jobFinished(result, now: now, using: &rng), now: now)

@@ -3,7 +3,7 @@ import TelemedCrypto
 // MARK: - NodeRandom
 
 /// The node's one generator, type-erased so nodes are not generic over it. Only
-/// ``CryptographicRandomNumberGenerator``s are accepted: ``SystemRandom`` in production,
+/// `CryptographicRandomNumberGenerator`s are accepted: `SystemRandom` in production,
 /// `SeededRandom` in tests and the simulator. `SeededRandom` is TelemedCrypto's `Testing` SPI,
 /// so only code that imports that SPI can build a seeded node.
 public struct NodeRandom: CryptographicRandomNumberGenerator {

@@ -24,7 +24,7 @@ public actor DoctorService {
         /// The current epoch (0 before the first join).
         public var epoch: UInt64
         /// Active patients in ascending id order, with their last receipt in this session
-        /// (``DoctorMachine/lastReceipt(of:)``).
+        /// (`DoctorMachine.lastReceipt(of:)`).
         public var members: [(id: String, lastReceipt: DoctorMachine.MemberReceipt?)]
         /// Every enrolled id (the live registry: enrollments and revocations included).
         public var enrolled: [String]
@@ -66,11 +66,18 @@ public actor DoctorService {
     /// A service that will run over `transport`; nothing happens until ``start()``.
     ///
     /// - Parameters:
+    ///   - configuration: the doctor's limits, windows and timeouts (also the transport's
+    ///     bounds, see `DoctorConfiguration.transportBounds`).
+    ///   - keys: the doctor's group, id and private key.
     ///   - databasePath: the SQLite file of the security store and audit log (nil: in memory,
     ///     for tests).
     ///   - handshakeWorkers: threads verifying KEY_VERIFICATIONs concurrently
     ///     (``HandshakeJobPool``; default one per active core); 0 runs them inline on the
     ///     service's own executor.
+    ///   - transport: the listening transport (`TCPServerTransport` of TelemedTCP, say).
+    ///   - clock: the wall and monotonic clocks (the system's by default).
+    ///   - logger: where events are logged (never secrets).
+    ///   - observer: sees every `DoctorEvent`, in order (the console, a test).
     ///   - metrics: where the node reports its metrics (see ``DoctorMetrics``); sample the
     ///     gauges with ``sampleMetrics()``.
     public init(configuration: DoctorConfiguration, keys: DoctorKeyMaterial, databasePath: String?,

@@ -47,7 +47,7 @@ public enum PatientServiceEvent: Sendable, Equatable {
 /// by the actor.
 ///
 /// The outcome is what ended the last session, as its machine reports it
-/// (``PatientMachine/end``); a leave requested after that end does not change it. Only when a
+/// (`PatientMachine.end`); a leave requested after that end does not change it. Only when a
 /// reconnect or a retry was due does a leave end the run as ``PatientOutcome/left``.
 public actor PatientService {
     private let configuration: PatientConfiguration

@@ -107,7 +107,7 @@ public enum StoreDurability: String, Sendable, Equatable, Codable, Comparable {
 ///   enforces the blocks of all the others. A block set by another gateway while this one
 ///   runs needs a feed (LISTEN/NOTIFY on a channel the writer notifies inside its transaction,
 ///   and polling a change sequence after a reconnect) and one new machine input that adopts an
-///   external ``SecurityChange``; until then, such blocks apply from the next start.
+///   external `SecurityChange`; until then, such blocks apply from the next start.
 /// - **Shared failure counters.** Each gateway counts what it sees, so R-SRC's threshold holds
 ///   per gateway. A global threshold needs the count read back in the same transaction
 ///   (`INSERT … RETURNING` the window's count) and the block decided from it — a question the

@@ -31,7 +31,7 @@ public struct EnrolledPatient: Sendable, Equatable, CustomStringConvertible {
         self.revokedAt = revokedAt
     }
 
-    /// SHA-256 of the public key (``KeyFingerprint``).
+    /// SHA-256 of the public key (`KeyFingerprint`).
     public var fingerprint: KeyFingerprint { publicKey.fingerprint }
 
     /// ``Status/enrolled`` or ``Status/revoked``.

@@ -67,9 +67,9 @@ extension SecurityStore {
     /// - an enrolled id needs `replace`: its old key is retired and the new one takes its place
     ///   (`replace` audit row).
     ///
-    /// - Throws: ``StoreError/registry(_:)`` with ``RegistryError/wrongGroup(expected:found:)``,
-    ///   ``RegistryError/keyRetired(_:)``, ``RegistryError/keyInUse(_:by:)``,
-    ///   ``RegistryError/alreadyEnrolled(_:)`` or ``RegistryError/keyUnchanged(_:)``, having
+    /// - Throws: ``StoreError/registry(_:)`` with `RegistryError.wrongGroup(expected:found:)`,
+    ///   `RegistryError.keyRetired(_:)`, `RegistryError.keyInUse(_:by:)`,
+    ///   `RegistryError.alreadyEnrolled(_:)` or `RegistryError.keyUnchanged(_:)`, having
     ///   written nothing; or a write failure.
     @discardableResult
     public func enroll(_ id: PeerID, publicKey: PublicKey, group: TelemedGroup, replace: Bool = false,
@@ -127,8 +127,8 @@ extension SecurityStore {
     /// Revokes `id`: its row is marked revoked, its key retired, and an audit row written, in
     /// one transaction. Returns the revoked row.
     ///
-    /// - Throws: ``StoreError/registry(_:)`` with ``RegistryError/notEnrolled(_:)`` (never
-    ///   enrolled) or ``RegistryError/alreadyRevoked(_:)``, having written nothing; or a write
+    /// - Throws: ``StoreError/registry(_:)`` with `RegistryError.notEnrolled(_:)` (never
+    ///   enrolled) or `RegistryError.alreadyRevoked(_:)`, having written nothing; or a write
     ///   failure.
     @discardableResult
     public func revoke(_ id: PeerID, at wall: UInt64) throws(StoreError) -> EnrolledPatient {

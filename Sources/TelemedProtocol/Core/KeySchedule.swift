@@ -60,13 +60,13 @@ public enum KeySchedule {
     }
 
     /// True when `skv` is SKV for `sessionKey` and `ts`, compared in constant time through
-    /// swift-crypto (``Bytes32/constantTimeEquals(_:)``).
+    /// swift-crypto (`Bytes32.constantTimeEquals(_:)`).
     public static func verifiesSessionKey(_ skv: Bytes32, sessionKey: SessionKey, ts: UInt64) -> Bool {
         sessionKeyVerifier(sessionKey: sessionKey, ts: ts).constantTimeEquals(skv)
     }
 
     /// The two traffic keys of a session. Each side turns the one it sends with into a
-    /// ``SealingKey`` and the one it receives with into an ``OpeningKey``, once.
+    /// `SealingKey` and the one it receives with into an `OpeningKey`, once.
     public struct TrafficKeys: Sendable {
         /// Doctor → patient (GROUP_KEY, the doctor's DISCONNECT).
         public let doctorToPatient: TrafficKey

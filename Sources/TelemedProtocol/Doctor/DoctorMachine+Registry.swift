@@ -45,8 +45,12 @@ extension DoctorMachine {
     /// Enrolls `publicKey` for `id` (see the theory of operation above).
     ///
     /// - Parameters:
+    ///   - id: the patient's id.
+    ///   - publicKey: the key to enroll, in the doctor's group.
     ///   - replace: required when `id` is enrolled already; its old key's session and pending
     ///     handshakes end.
+    ///   - now: the clock reading of the input.
+    ///   - rng: the cryptographic generator (the new epoch's group key after a replace).
     /// - Returns: nothing for a new or revoked id; for a replace, the old key's device-block
     ///   removals (persisted), REJECTED and close for its pending handshakes, then its session's
     ///   DISCONNECT("key replaced"), close, `patientLeft` and the remaining members' new epoch.
