@@ -100,7 +100,7 @@ public struct Glossary: Sendable {
         var lines = ["Symbols"]
         for term in terms {
             let aliases = term.aliases.filter { !$0.hasSuffix(" =") }
-            lines.append("  " + row(term.name, term.meaning) + (aliases.isEmpty ? "" : " (also written \(aliases.joined(separator: ", ")))"))
+            lines.append("  " + row(term.name, term.meaning) + (aliases.isEmpty ? "" : " (also: \(aliases.joined(separator: ", ")))"))
         }
         lines.append("")
         lines.append("Rules (SECURITY-RULES in the spec catalogue)")
