@@ -37,7 +37,7 @@ func makePatient(_ credential: PatientCredential,
 // Enrolling a public key (persisted and audited before the doctor uses it) and broadcasting:
 //     try await doctor.enroll(try PeerID("alice"), publicKey: aliceRequestKey)
 //     try await doctor.broadcast("Clinic closes at 5pm today")
-//     await doctor.shutdown(reason: "closing"); await server.shutdown()
+//     await doctor.shutdown(reason: "closing", kind: .shutdown); await server.shutdown()
 // readme-example:end
 
 import Foundation
@@ -93,7 +93,7 @@ final class ReadmeExampleTests: XCTestCase {
         let kinds = try await doctor.auditRows().map(\.kind)
         XCTAssertTrue(audited, "audit kinds: \(kinds)")
 
-        await doctor.shutdown(reason: "closing")
+        await doctor.shutdown(reason: "closing", kind: .shutdown)
         await server.shutdown()
         let outcome = await run.value
         XCTAssertEqual(outcome, .disconnectedByDoctor("shutdown"))  // what every patient is told

@@ -98,7 +98,7 @@ final class HostTextTests: XCTestCase {
                          "[::1]", "::1/128", "fe80::1%1", "", "١٠.0.0.1", "2001:db8::ffff:1.2.3.4", "00000::1"]
         for text in spellings {
             do {
-                let loaded = try scenario(#"{"attackers":[{"name":"eve","host":"\#(text)"}]}"#)
+                let loaded = try scenario(#"{"attackers":[{"name":"eve","host":"\#(text)"}],"steps":[{"do":"check"}]}"#)
                 let host = loaded.attackers[0].host
                 XCTAssertEqual(IPAddress(host)?.description, host, "\(text) loaded as \(host)")
                 XCTAssertEqual(IPAddress(text)?.description, host, text)

@@ -14,7 +14,8 @@ final class PatientGroupTests: XCTestCase {
         let decoded = try scenario("""
             {"patients":[{"id":"alice","host":"10.0.1.10"}],
              "patientGroups":[{"name":"p","count":12,"host":"10.16.0.250","hostStep":3},
-                              {"name":"v6-","count":2,"host":"2001:db8::ffff","enrolled":false,"clockOffsetMillis":-5}]}
+                              {"name":"v6-","count":2,"host":"2001:db8::ffff","enrolled":false,"clockOffsetMillis":-5}],
+             "steps":[{"do":"check"}]}
             """)
         XCTAssertEqual(decoded.patients.map(\.id),
                        ["alice", "p01", "p02", "p03", "p04", "p05", "p06", "p07", "p08", "p09", "p10", "p11", "p12", "v6-1", "v6-2"])

@@ -32,6 +32,8 @@ public struct ScenarioReport: Sendable {
     public let file: String
     /// The seed used.
     public let seed: UInt64
+    /// The wall clock (UTC ms since 1970) at virtual time zero: the scenario's `startWall`.
+    public let startWall: UInt64
     /// One entry per step that ran.
     public let steps: [StepReport]
     /// Why the run stopped early (a bound, a script error), if it did.

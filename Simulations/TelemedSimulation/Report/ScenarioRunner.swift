@@ -79,7 +79,7 @@ public enum ScenarioRunner {
             simulation = try Simulation(scenario: scenario, seed: seed,
                                         workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
         } catch {
-            return ScenarioReport(name: scenario.name, title: scenario.title, file: file, seed: seed, steps: [],
+            return ScenarioReport(name: scenario.name, title: scenario.title, file: file, seed: seed, startWall: scenario.startWall, steps: [],
                                   abort: error.description, rulesExercised: [], virtualMillis: 0, traceLines: [])
         }
         return simulation.runScript(file: file)

@@ -52,14 +52,93 @@ extension Simulation {
             switch source {
             case let .captured(ref):
                 base = "captured \(ref.sender) \(ScenarioDecoder.name(of: ref.opcode))" + (ref.to.map { " to \($0)" } ?? "")
-            case let .craft(spec):
-                let signer = spec.signer.map { "signed by \($0)" } ?? "random signature"
-                base = "crafted \(ScenarioDecoder.name(of: spec.kind)) claiming \(spec.claim), \(signer)"
+            case let .craft(spec): base = Simulation.describe(spec)
             case .json: base = "a JSON frame"
             case let .text(text): base = "a \(text.utf8.count)-byte text frame"
             case let .bytes(bytes): base = "a \(bytes.count)-byte frame"
             }
-            return mutations.isEmpty ? base : base + " with \(mutations.count) edit(s)"
+            return mutations.isEmpty ? base : base + ", edited: " + mutations.map(Simulation.describe).joined(separator: "; ")
+        }
+    }
+
+    /// A crafted message and everything special about it: who signs (and over what), which
+    /// of r, s, c1, c2 is replaced by which special value, whose ciphertext it carries, how far
+    /// its timestamp is off. Two crafted frames that differ in any of these read differently.
+    static func describe(_ spec: CraftSpec) -> String {
+        var parts = ["crafted \(ScenarioDecoder.name(of: spec.kind)) claiming \(spec.claim)"]
+        if spec.kind == .keyConfirmation {
+            // No signature: a KEY_CONFIRMATION carries only ts and SKV, and a crafted one guesses SKV.
+            parts.append("with a guessed (random) SKV")
+            if spec.tsOffsetMillis != 0 { parts.append(timestampOffset(spec.tsOffsetMillis)) }
+            return parts.joined(separator: ", ")
+        }
+        switch (spec.signer, spec.signOther) {
+        case let (signer?, true): parts.append("with \(signer)'s valid signature over other bytes")
+        case let (signer?, false): parts.append("signed by \(signer)")
+        case (nil, _): parts.append(spec.r == nil && spec.s == nil ? "with a random (r, s)" : "with a random signature")
+        }
+        var replaced: [String] = []
+        if let r = spec.r { replaced.append("r = \(describe(r, as: .element))") }
+        if let s = spec.s { replaced.append("s = \(describe(s, as: .scalar))") }
+        if let c1 = spec.c1 { replaced.append("c1 = \(describe(c1, as: .element))") }
+        if let c2 = spec.c2 { replaced.append("c2 = \(describe(c2, as: .element))") }
+        if !replaced.isEmpty { parts.append("then " + replaced.joined(separator: ", ")) }
+        if let ref = spec.ciphertextFrom {
+            parts.append("carrying the c1, c2 of \(ref.sender)'s captured \(ScenarioDecoder.name(of: ref.opcode))")
+        }
+        if let ref = spec.answering {
+            parts.append("answering \(ref.sender)'s captured \(ScenarioDecoder.name(of: ref.opcode))")
+        }
+        if let gateway = spec.idGWN { parts.append("addressed to gateway \(gateway)") }
+        if spec.tsOffsetMillis != 0 { parts.append(timestampOffset(spec.tsOffsetMillis)) }
+        return parts.joined(separator: ", ")
+    }
+
+    /// `timestamp 2 min ahead of the sender's clock`.
+    private static func timestampOffset(_ millis: Int64) -> String {
+        "timestamp \(DurationText.text(millis.magnitude)) \(millis > 0 ? "ahead of" : "behind") the sender's clock"
+    }
+
+    /// Where a special value goes: a group element (r, c1, c2) or a 32-byte scalar (s).
+    enum ValueSlot { case element, scalar }
+
+    /// `0 (out of range)`, `p−1 (the element of order 2)`, `q (one past the largest scalar)`.
+    static func describe(_ value: SpecialValue, as slot: ValueSlot) -> String {
+        switch (value, slot) {
+        case (.zero, _): return "0 (out of range)"
+        case (.one, .element): return "1 (the identity element)"
+        case (.one, .scalar): return "1"
+        case (.pMinusOne, _): return "p−1 (the element of order 2)"
+        case (.p, _): return "p (the modulus itself, out of range)"
+        case (.q, .element): return "q (the subgroup order, not an element of the subgroup)"
+        case (.q, .scalar): return "q (the subgroup order, one past the largest scalar)"
+        case (.random, _): return "random bytes"
+        case (.nonSubgroup, _): return "an element outside the order-q subgroup"
+        }
+    }
+
+    /// One edit of a frame, for a headline.
+    static func describe(_ mutation: Mutation) -> String {
+        switch mutation {
+        case let .set(field, fragment):
+            let text = fragment.value.compactText
+            return "\(field) set to " + (text.count > 40 ? String(text.prefix(37)) + "…" : text)
+        case let .remove(field): return "\(field) removed"
+        case let .flipBit(field, bit): return "\(bitName(bit)) of \(field) flipped"
+        case let .truncate(field, bytes): return "last \(bytes) byte(s) of \(field) cut off"
+        case let .duplicateKey(field): return "\(field) written twice"
+        case let .resign(signer): return "signature recomputed with \(signer)'s key"
+        case let .flipBodyBit(bit): return "\(bitName(bit)) of the frame body flipped"
+        }
+    }
+
+    /// `the first bit` (the top bit of the first byte), `bit 7`, `the last bit`, `bit 8 from the end`.
+    private static func bitName(_ bit: Int) -> String {
+        switch bit {
+        case 0: return "the first bit"
+        case -1: return "the last bit"
+        case ..<0: return "bit \(bit.magnitude) from the end"
+        default: return "bit \(bit)"
         }
     }
 

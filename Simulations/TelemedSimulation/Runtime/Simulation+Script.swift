@@ -41,7 +41,7 @@ extension Simulation {
             reports.append(StepReport(path: "$", time: time.now, headline: "end of scenario: whole-trace secret scan",
                                       note: nil, happenings: [], expectations: [], violations: closing))
         }
-        return ScenarioReport(name: scenario.name, title: scenario.title, file: file, seed: seed, steps: reports,
+        return ScenarioReport(name: scenario.name, title: scenario.title, file: file, seed: seed, startWall: scenario.startWall, steps: reports,
                               abort: abort, rulesExercised: sortedRules, virtualMillis: time.now, traceLines: trace.lines)
     }
 

@@ -35,7 +35,8 @@ public enum ScenarioDecoder {
         let patientConfiguration = try ConfigurationDecoder.patient(root.value("patientConfig"), at: root.child("patientConfig"))
         let network = try ConfigurationDecoder.network(root.value("network"), at: root.child("network"))
         let startWall = try root.uint("startWall") ?? 1_764_000_000_000
-        let stepValues = try root.array("steps") ?? []
+        let stepList = try root.array("steps")
+        let stepValues = stepList ?? []
         try root.finish()
         let resolver = try GroupResolver(groups.map(\.spec), at: root.child("patientGroups"))
         var steps: [Step] = []
@@ -47,6 +48,12 @@ public enum ScenarioDecoder {
             patientGroups: groups.map(\.spec), attackers: attackers, doctorConfiguration: doctorConfiguration,
             patientConfiguration: patientConfiguration, network: network, startWall: startWall, steps: steps)
         try NameChecker(scenario: scenario).check()
+        // Last, so that a cast-only file still reports its first real mistake by path.
+        guard !steps.isEmpty else {
+            throw ScenarioError(path: stepList == nil ? "$" : "$.steps",
+                                message: stepList == nil ? "no \"steps\": a scenario needs at least one step"
+                                                         : "empty: a scenario needs at least one step")
+        }
         return scenario
     }
 

@@ -3,7 +3,7 @@ import TelemedTestSupport
 import XCTest
 import TelemedCrypto
 
-/// ElGamal, RFC 6979 and element validation against peer vectors (../shared/vectors; each test throws XCTSkip through VectorSources where that folder is absent).
+/// ElGamal, RFC 6979 and element validation against peer vectors (bundled in Vectors/peer, sources and licences in its PROVENANCE.md).
 final class PublicKeyVectorTests: XCTestCase {
     // MARK: - PyCryptodome (libgcrypt) textbook ElGamal
 
@@ -16,7 +16,7 @@ final class PublicKeyVectorTests: XCTestCase {
 
     func testTextbookElGamalAgainstPyCryptodome() throws {
         let file = try JSONDecoder().decode(
-            PyCryptodomeFile.self, from: VectorSources.sharedData("pycryptodome/elgamal_pycryptodome.json"))
+            PyCryptodomeFile.self, from: VectorSources.peerData("pycryptodome/elgamal_pycryptodome.json"))
         XCTAssertEqual(file.encryption.count, 2)
         XCTAssertEqual(file.signature.count, 2)
         for (index, v) in file.encryption.enumerated() {
@@ -45,7 +45,7 @@ final class PublicKeyVectorTests: XCTestCase {
     /// the groups are RFC 2409/3526 MODP primes with g = 2, recomputed from π by
     /// make_crypto_vectors.py into our own vector file.
     func testElGamalEncryptionAgainstBotan() throws {
-        let text = try VectorSources.sharedText("botan/elgamal_encrypt.vec")
+        let text = try VectorSources.peerText("botan/elgamal_encrypt.vec")
         let modp = try SelfMadeVectors.load().modp_groups
         let file = try BotanVectorFile(text: text, outputKey: "Ciphertext", persistent: false)
         XCTAssertEqual(file.records.count, 6)
@@ -71,7 +71,7 @@ final class PublicKeyVectorTests: XCTestCase {
     /// checked by stripping the PKCS#1 v1.5 type-2 padding from our raw result.
     func testElGamalDecryptionAgainstBotan() throws {
         let file = try BotanVectorFile(
-            text: try VectorSources.sharedText("botan/elgamal_decrypt.vec"), outputKey: "Ciphertext", persistent: false)
+            text: try VectorSources.peerText("botan/elgamal_decrypt.vec"), outputKey: "Ciphertext", persistent: false)
         XCTAssertEqual(file.records.count, 17)
         for record in file.records {
             let p = try TestHex.botanNumber(record.required("P"))
@@ -99,7 +99,7 @@ final class PublicKeyVectorTests: XCTestCase {
     /// fail `1 < z < p−1, z^q ≡ 1`. The file's G must pass, as a control.
     func testInvalidPublicValuesAreRefusedAsElements() throws {
         let file = try BotanVectorFile(
-            text: try VectorSources.sharedText("botan/dh_invalid.vec"), outputKey: "InvalidKey", persistent: true)
+            text: try VectorSources.peerText("botan/dh_invalid.vec"), outputKey: "InvalidKey", persistent: true)
         XCTAssertGreaterThanOrEqual(file.records.count, 7)
         for record in file.records {
             let p = try TestHex.botanNumber(record.required("P")), q = try TestHex.botanNumber(record.required("Q"))
@@ -118,7 +118,7 @@ final class PublicKeyVectorTests: XCTestCase {
     /// r = (g^k mod p) mod q, s = k^-1 (H(m) + x r) mod q, H(m) = bits2int(SHA-256(m)).
     func testRFC6979NoncesAgainstDSAVectors() throws {
         let file = try BotanVectorFile(
-            text: try VectorSources.sharedText("botan/dsa_rfc6979.vec"), outputKey: "Signature", persistent: true)
+            text: try VectorSources.peerText("botan/dsa_rfc6979.vec"), outputKey: "Signature", persistent: true)
         var checked = 0, skipped = 0
         for record in file.records {
             guard try record.required("Hash") == "SHA-256" else { skipped += 1; continue }

@@ -4,12 +4,12 @@ import TelemedTestSupport
 import XCTest
 import TelemedCrypto
 
-/// SHA-256, HMAC-SHA-256, HKDF-SHA-256 and AES-GCM against peer vectors (../shared/vectors; each test throws XCTSkip through VectorSources where that folder is absent).
+/// SHA-256, HMAC-SHA-256, HKDF-SHA-256 and AES-GCM against peer vectors (bundled in Vectors/peer, sources and licences in its PROVENANCE.md).
 final class SymmetricVectorTests: XCTestCase {
     // MARK: - SHA-256 (NIST CAVS)
 
     func testSHA256AgainstNISTShortMessages() throws {
-        let file = RspFile(text: try VectorSources.sharedText("nist/SHA256ShortMsg_CAVS21.3_OpenCAV.rsp"))
+        let file = RspFile(text: try VectorSources.peerText("nist/SHA256ShortMsg_CAVS21.3_OpenCAV.rsp"))
         var checked = 0
         for record in file.records {
             guard let len = record.fields["Len"].flatMap(Int.init), let msg = record.fields["Msg"],
@@ -42,7 +42,7 @@ final class SymmetricVectorTests: XCTestCase {
 
     func testHKDFAgainstBotanRFC5869() throws {
         let file = try BotanVectorFile(
-            text: try VectorSources.sharedText("botan/hkdf.vec"), outputKey: "Output", persistent: false)
+            text: try VectorSources.peerText("botan/hkdf.vec"), outputKey: "Output", persistent: false)
         let records = file.records.filter { $0.section == "HKDF(HMAC(SHA-256))" }
         XCTAssertEqual(records.count, 3, "RFC 5869 A.1–A.3")
         for record in records {
@@ -90,7 +90,7 @@ final class SymmetricVectorTests: XCTestCase {
     /// swift-crypto supports 16-byte tags only. ARIA and SM4 are skipped.
     func testAESGCMAgainstBotan() throws {
         let file = try BotanVectorFile(
-            text: try VectorSources.sharedText("botan/gcm.vec"), outputKey: "Out", persistent: false)
+            text: try VectorSources.peerText("botan/gcm.vec"), outputKey: "Out", persistent: false)
         var ours = 0, direct = 0, skipped = 0
         for record in file.records {
             guard ["AES-128/GCM", "AES-192/GCM", "AES-256/GCM"].contains(record.section) else {

@@ -2,39 +2,38 @@ import Foundation
 import XCTest
 import TelemedCrypto
 
-/// Where the vectors live: the peer vectors in `../shared/vectors` next to the package root
-/// (absent in a fresh clone: tests skip), and this target's own `Vectors` resource folder.
+/// Where the vectors live: this target's `Vectors` resource folder, which holds the project's
+/// own vectors (`crypto_vectors.json`) and, under `peer/`, the known-answer files of other
+/// projects (Botan, Wycheproof, NIST, PyCryptodome), each listed with its source and licence
+/// in `Vectors/peer/PROVENANCE.md`. Nothing is read from outside the clone, so no
+/// known-answer test skips.
 enum VectorSources {
-    /// The package root, found from this file's path.
-    static var packageRoot: URL {
-        URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent()   // Support
-            .deletingLastPathComponent()   // TelemedCryptoTests
-            .deletingLastPathComponent()   // Tests
-            .deletingLastPathComponent()
-    }
-
-    /// Text of `../shared/vectors/<relativePath>`, or XCTSkip when the folder is absent.
-    static func sharedText(_ relativePath: String) throws -> String {
-        let url = packageRoot.appendingPathComponent("../shared/vectors").appendingPathComponent(relativePath)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw XCTSkip("peer vectors not present (\(url.standardizedFileURL.path)); CI provides ../shared")
-        }
-        return try String(contentsOf: url, encoding: .utf8)
-    }
-
-    /// Bytes of `../shared/vectors/<relativePath>`, or XCTSkip.
-    static func sharedData(_ relativePath: String) throws -> Data {
-        Data(try sharedText(relativePath).utf8)
-    }
-
-    /// Bytes of a file in this target's `Vectors` resource folder.
-    static func bundled(_ name: String) throws -> Data {
+    /// The `Vectors` folder inside the test bundle.
+    static func folder() throws -> URL {
         guard let folder = Bundle.module.url(forResource: "Vectors", withExtension: nil) else {
             XCTFail("the Vectors resource folder is missing from the test bundle")
             throw CocoaError(.fileNoSuchFile)
         }
-        return try Data(contentsOf: folder.appendingPathComponent(name))
+        return folder
+    }
+
+    /// Text of `Vectors/peer/<relativePath>`; a missing file is an error (a failure, not a skip).
+    static func peerText(_ relativePath: String) throws -> String {
+        try String(decoding: peerData(relativePath), as: UTF8.self)
+    }
+
+    /// Bytes of `Vectors/peer/<relativePath>`.
+    static func peerData(_ relativePath: String) throws -> Data {
+        let url = try folder().appendingPathComponent("peer").appendingPathComponent(relativePath)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            XCTFail("peer vector file peer/\(relativePath) is missing from the test bundle (see Vectors/peer/PROVENANCE.md)")
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return try Data(contentsOf: url)
+    }
+
+    /// Bytes of a file in this target's `Vectors` resource folder.
+    static func bundled(_ name: String) throws -> Data {
+        try Data(contentsOf: folder().appendingPathComponent(name))
     }
 }
-

@@ -9,7 +9,7 @@ struct WycheproofFile<Group: Decodable>: Decodable {
     let testGroups: [Group]
 
     static func load(_ relativePath: String) throws -> WycheproofFile {
-        try JSONDecoder().decode(WycheproofFile.self, from: VectorSources.sharedData(relativePath))
+        try JSONDecoder().decode(WycheproofFile.self, from: VectorSources.peerData(relativePath))
     }
 }
 
