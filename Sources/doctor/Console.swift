@@ -182,6 +182,8 @@ final class Console: Sendable {
             say("  receipt from \(patient) for epoch \(epoch) #\(seq)\(known ? "" : " (unknown broadcast)")")
         case let .alert(alert):
             say("!! ALERT: \(alert.summary)")
+        case let .minimumVersionChanged(version):
+            say("minimum protocol version now \(version)")
         }
     }
 

@@ -123,6 +123,8 @@ extension Simulation {
             return known ? "receipt \(epoch)/\(seq) from \(patient)" : "receipt for an unknown broadcast from \(patient)"
         case let .alert(alert):
             return "ALERT \(DoctorEventFields.alertName(alert))"
+        case let .minimumVersionChanged(version):
+            return "minimum protocol version now \(version)"
         }
     }
 

@@ -237,6 +237,8 @@ public final class DoctorNode {
                                               "known": "\(known)"])
         case let .alert(alert):
             logger.error("security alert", metadata: ["alert": "\(alert.summary)"])
+        case let .minimumVersionChanged(version):
+            logger.notice("minimum protocol version changed", metadata: ["version": "\(version)"])
         }
     }
 }

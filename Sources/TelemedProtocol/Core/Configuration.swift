@@ -62,6 +62,10 @@ public struct DoctorConfiguration: Sendable, Equatable {
     /// W of the first change after an epoch began share one new epoch. 0 starts one epoch per
     /// change (v1). Default 20 ms; 0–1,000 ms.
     public var epochWindowMillis: UInt64 = 20
+    /// The lowest protocol version accepted (PROTOCOL.md §8.6): a request of a lower version is
+    /// refused (R-VERSION) after the strict parse, before any other check, and not counted.
+    /// Default 2; 1 only while patients migrate.
+    public var minimumVersion: ProtocolVersion = .v2
 
     /// The defaults.
     public init() {}
@@ -105,6 +109,10 @@ public struct PatientConfiguration: Sendable, Equatable {
     /// KEY_CONFIRMATION it waits for the first GROUP_KEY until the handshake timeout or W after
     /// the confirmation, whichever ends later. Default 20 ms (the doctor's default); 0–1,000 ms.
     public var epochWindowMillis: UInt64 = 20
+    /// The one protocol version this device speaks (PROTOCOL.md §8.6): it sends only that
+    /// version's request, accepts only that version's answer and never falls back. New
+    /// devices: 2.
+    public var version: ProtocolVersion = .v2
 
     /// The defaults.
     public init() {}
