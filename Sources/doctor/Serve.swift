@@ -46,6 +46,7 @@ struct Serve: AsyncParsableCommand {
             Examples:
               doctor serve --demo-enroll alice,bob      # loopback demo (DEMO SHORTCUT)
               doctor serve --host 0.0.0.0 --port 9000 --state-dir ./clinic
+              doctor serve --min-version 1                # accept version-1 patients while they migrate
               echo "broadcast hello" | doctor serve      # keeps serving after the pipe ends
             """)
 
@@ -81,6 +82,11 @@ struct Serve: AsyncParsableCommand {
             + "0 verifies them on the doctor's own task.", valueName: "n"))
     var handshakeWorkers: Int = HandshakeJobPool.defaultWorkers
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The lowest protocol version accepted: 2 (forward secrecy, the default) or 1 while version-1 patients "
+            + "migrate. A request below it is refused (R-VERSION, not counted against the source).", valueName: "1|2"))
+    var minVersion: Int = 2
+
     func run() async throws {
         let logger = try common.bootstrapLogging()
         guard (0...65_535).contains(port) else { throw ValidationError("port \(port) is outside 0...65535") }
@@ -96,7 +102,11 @@ struct Serve: AsyncParsableCommand {
 
         // Bound now (the port goes into the demo's pinned card), but admitting nobody until T0
         // is recorded: a request stamped before T0 would be refused (R-START) with REJECTED.
-        let configuration = DoctorConfiguration()
+        guard let minimumVersion = ProtocolVersion(rawValue: minVersion) else {
+            throw ValidationError("--min-version must be 1 or 2")
+        }
+        var configuration = DoctorConfiguration()
+        configuration.minimumVersion = minimumVersion
         // The write timeout, outbound bound and connection cap come from the doctor's
         // configuration; the handshake and frame deadlines are the machine's own timers.
         let server = try await TCPServerTransport.start(
@@ -125,6 +135,7 @@ struct Serve: AsyncParsableCommand {
         server.startAccepting()
         let enrolled = await service.status().enrolled
         say("doctor \"\(doctor.identity)\" (group \(doctor.group.name)) listening on \(server.localAddress)")
+        say("minimum protocol version \(minimumVersion)")
         say("doctor key fingerprint \(card.fingerprint)")
         say("state directory \(common.stateDir); enrolled: \(enrolled.isEmpty ? "nobody yet" : enrolled.joined(separator: ", "))")
         say("type \"help\" for commands")

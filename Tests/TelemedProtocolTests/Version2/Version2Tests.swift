@@ -94,6 +94,26 @@ final class Version2Tests: XCTestCase {
         XCTAssertEqual(receipt, try example.body("DEC_MSG"))
         XCTAssertEqual(try XCTUnwrap(sent(patient.leave(reason: "bye")).first), try example.body("DISCONNECT"))
         XCTAssertTrue(rng.exhausted, "every scripted random byte was used, in order")
+
+        // R-FS / R-NOLEAK at the machine level: none of this run's a, b, Z, K, K_GWN or SK (nor
+        // t, u) appears in any frame either side sent, in any action or event the hosts saw
+        // (what reaches the audit log and the trace), or in a dump of either machine.
+        var secrets: [String: [UInt8]] = [:]
+        for name in ["a", "b", "Z", "K", "K_GWN", "SK"] { secrets[name] = try example.derivedBytes(name) }
+        for name in ["t", "u"] { secrets[name] = try example.input(name) }
+        let frames = [request, token, confirmation, groupKey, broadcast, receipt]
+        var dumped = ""
+        dump(doctor, to: &dumped)
+        dump(patient, to: &dumped)
+        for (name, bytes) in secrets {
+            let hex = bytes.map { String(format: "%02x", $0) }.joined()
+            for frame in frames {
+                XCTAssertNil(frame.firstRange(of: bytes), "\(name) in a frame")
+                XCTAssertFalse(String(decoding: frame, as: UTF8.self).contains(hex), "\(name) as hex in a frame")
+            }
+            XCTAssertFalse(dumped.contains(hex), "\(name) in a dump of a machine")
+            XCTAssertFalse(dumped.contains(BigInt(bigEndian: bytes).description), "\(name) in decimal in a dump")
+        }
     }
 
     /// Exercises `KeySchedule.patientEphemeralContext`, `doctorEphemeralContext`,
