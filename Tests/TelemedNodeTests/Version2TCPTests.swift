@@ -22,6 +22,9 @@ final class Version2TCPTests: XCTestCase {
         XCTAssertTrue(refused, "R-VERSION: \(cluster.doctorEvents.all)")
         XCTAssertFalse(cluster.doctorEvents.all.contains { if case .blocked = $0 { return true }; return false },
                        "not counted: a threshold of 1 would have blocked 127.0.0.1")
+        let failures = try await cluster.doctor.auditRows(kind: .authFailure)
+        XCTAssertTrue(failures.contains { $0.rule == "R-VERSION" && $0.patient == "bob"
+                                          && $0.detail.contains("request version 1 below minimum 2") }, "\(failures)")
 
         cluster.startPatient("alice", version: .v2)
         let joined = await eventually { cluster.latestEpoch("alice") == 1 }
@@ -48,6 +51,15 @@ final class Version2TCPTests: XCTestCase {
             cluster.broadcasts("alice") == ["both versions"] && cluster.broadcasts("bob") == ["both versions"]
         }
         XCTAssertTrue(delivered)
+
+        // The audit of §8.7 (DoctorNode): the minimum at start, each join's version, and the
+        // epochs with a version-1 member marked "not forward-secret".
+        let starts = try await cluster.doctor.auditRows(kind: .start)
+        XCTAssertTrue(starts.contains { $0.detail.contains("minimum protocol version 1") }, "\(starts)")
+        let joins = try await cluster.doctor.auditRows(kind: .join).map(\.detail)
+        XCTAssertTrue(joins.contains("joined (protocol version 1)") && joins.contains("joined (protocol version 2)"), "\(joins)")
+        let epochs = try await cluster.doctor.auditRows(kind: .epoch).map(\.detail)
+        XCTAssertTrue(epochs.contains { $0.contains("version-1 members: 1 of 2: GK_2 not forward-secret") }, "\(epochs)")
         await cluster.shutdown()
     }
 }
