@@ -332,6 +332,56 @@ final class Version2Tests: XCTestCase {
         }
     }
 
+    /// Exercises `PatientMachine.tokenReceivedV2` against transcript mixing (attack 27): two
+    /// concurrent handshakes with their answers swapped close at R-ECHO; an answer with the
+    /// right rn_i, validly signed by the doctor's key over another request's H_1, closes at
+    /// the signature (R-TRANSCRIPT) without KEY_CONFIRMATION.
+    func testTranscriptMixingIsRefused() throws {
+        let group = Harness.group
+        let codec = MessageCodec(groupName: group.name, elementLength: group.elementLength)
+        // Two concurrent handshakes of one patient (of two patients the id check, R-ID, comes
+        // first in §8.5's order).
+        var h = try Harness(patients: ["alice"], configuration: Self.v1Minimum)
+        let alice = try h.connect("alice", version: .v2)
+        let bob = try h.connect("alice", from: "192.0.2.11", version: .v2)
+        // Hold both answers back, then deliver each to the other patient.
+        let held = try h.pump(holdingBack: { flight in
+            flight.direction == .toPatient && (try? codec.decode(flight.body))?.opcode == .sessionTokenV2
+        })
+        XCTAssertEqual(held.count, 2)
+        let aliceAnswer = try XCTUnwrap(held.first { $0.connection == alice }?.body)
+        let bobAnswer = try XCTUnwrap(held.first { $0.connection == bob }?.body)
+        try h.patientInput(on: alice) { patient, now, rng in patient.frameReceived(bobAnswer, now: now, using: &rng) }
+        try h.patientInput(on: bob) { patient, now, rng in patient.frameReceived(aliceAnswer, now: now, using: &rng) }
+        for connection in [alice, bob] {
+            guard case let .protocolViolation(rule, _)? = h.patients[connection]?.end else { return XCTFail("not closed") }
+            XCTAssertEqual(rule, .echo)
+        }
+
+        // The right rn_i, signed by the doctor's own key, but over another request's H_1.
+        var g = try Harness(patients: ["carol"], configuration: Self.v1Minimum)
+        let carol = try g.connect("carol", version: .v2)
+        guard case let .keyVerificationV2(request)? = try? codec.decode(try XCTUnwrap(g.framesFromPatient(carol).first)) else {
+            return XCTFail("not a v2 request")
+        }
+        var other = request
+        other.tsI += 1
+        let otherDigest = Hashing.sha256(SignedBytes.keyVerificationV2(other))
+        let share = g.doctorKey.hedgedEphemeral(context: Hashing.sha256([2]), using: &g.rng)
+        var token = SessionTokenV2(
+            group: group.name, idGWN: Harness.doctorID, idI: request.idI, tsGWN: g.now.wall,
+            rnGWN: Bytes32(random: &g.rng), rnI: request.rnI, c1: request.c1, c2: request.c2,
+            dhGWN: ElementBytes(bytes: share.shareBytes), sigR: request.sigR, sigS: request.sigS)
+        let signature = g.doctorKey.sign(SignedBytes.sessionTokenV2(token, requestDigest: otherDigest), using: &g.rng)
+        token.sigR = ElementBytes(bytes: signature.rBytes(in: group))
+        token.sigS = try Bytes32(signature.sBytes(in: group))
+        g.hook = { flight in flight.direction == .toPatient ? .replace(codec.encode(.sessionTokenV2(token))) : .deliver }
+        _ = try g.pump()
+        guard case let .protocolViolation(rule, _)? = g.patients[carol]?.end else { return XCTFail("carol not closed") }
+        XCTAssertEqual(rule, .transcript)
+        XCTAssertEqual(g.framesFromPatient(carol).count, 1, "no KEY_CONFIRMATION")
+    }
+
     static var v1Minimum: DoctorConfiguration {
         var configuration = Harness.immediateEpochs
         configuration.minimumVersion = .v1
