@@ -92,6 +92,11 @@ final class Console: Sendable {
                 try await service.kick(id)
             case "rekey":
                 try await service.rekey()
+            case "min-version":
+                guard let number = Int(argument), let version = ProtocolVersion(rawValue: number) else {
+                    say("usage: min-version 1|2"); return .next
+                }
+                await service.setMinimumVersion(version)
             case "blocks":
                 let blocks = await service.blocks()
                 if blocks.isEmpty { say("no active blocks") }
@@ -153,6 +158,7 @@ final class Console: Sendable {
         revoke <id>         revoke a patient: its session ends, its key is refused
         kick <id>           disconnect one patient
         rekey               new group key for the same patients
+        min-version 1|2     lowest protocol version accepted; 2 ends version-1 sessions at once
         blocks              active blocks
         unblock <target>    lift a block: <id>, <ip>, <id>@<ip> or a.b.c.0/24
         disconnect          disconnect every patient

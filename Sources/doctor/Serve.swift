@@ -25,6 +25,8 @@ struct Serve: AsyncParsableCommand {
                                   it is refused like an unknown id from then on
               kick <id>           disconnect one patient (the others get a new group key)
               rekey               a new group key for the same patients
+              min-version 1|2     the lowest protocol version accepted; raising it to 2 ends
+                                  every version-1 handshake and session at once
               blocks              active source, prefix and device blocks
               unblock <target>    lift a block: <id> (its device blocks), <ip>, <id>@<ip>, a.b.c.0/24
               disconnect          disconnect every patient (the server keeps running)

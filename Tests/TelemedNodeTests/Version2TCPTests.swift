@@ -60,6 +60,15 @@ final class Version2TCPTests: XCTestCase {
         XCTAssertTrue(joins.contains("joined (protocol version 1)") && joins.contains("joined (protocol version 2)"), "\(joins)")
         let epochs = try await cluster.doctor.auditRows(kind: .epoch).map(\.detail)
         XCTAssertTrue(epochs.contains { $0.contains("version-1 members: 1 of 2: GK_2 not forward-secret") }, "\(epochs)")
+
+        // Raising the minimum at run time (the console's `min-version 2`) ends bob's v1 session.
+        await cluster.doctor.setMinimumVersion(.v2)
+        let bobOutcome = await cluster.runs["bob"]?.value
+        XCTAssertEqual(bobOutcome, .disconnectedByDoctor("version"))
+        let aliceStays = await eventually { cluster.latestEpoch("alice") == 3 }
+        XCTAssertTrue(aliceStays, "alice moves on to a new epoch alone")
+        let versions = try await cluster.doctor.auditRows(kind: .version).map(\.detail)
+        XCTAssertEqual(versions, ["minimum protocol version 2"])
         await cluster.shutdown()
     }
 }

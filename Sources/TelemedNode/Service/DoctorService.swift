@@ -209,6 +209,11 @@ public actor DoctorService {
         try running().rekey()
     }
 
+    /// Sets the minimum protocol version (see ``DoctorNode/setMinimumVersion(_:)``).
+    public func setMinimumVersion(_ version: ProtocolVersion) {
+        running().setMinimumVersion(version)
+    }
+
     /// Lifts a block (see ``DoctorNode/unblock(_:)``).
     public func unblock(_ target: String) throws(DoctorCommandError) {
         try running().unblock(target)
