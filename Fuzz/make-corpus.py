@@ -57,6 +57,13 @@ message_entries = [(slug[name], body) for name, body in bodies.items()]
 spaced = json.dumps(json.loads(bodies["KEY_CONFIRMATION"]), indent=1).encode()
 message_entries.append(("key-confirmation-spaced", spaced))
 message_entries.append(("rejected-escaped-key", b'{"\\u006fpcode":70}'))
+# Version 2 (PROTOCOL.md §8.3): the v2 worked example's request and answer.
+example_v2 = json.load(open(os.path.join(ROOT, "Fixtures", "reference", "worked-example-v2.json")))
+for f in example_v2["frames"]:
+    if f["name"] in ("KEY_VERIFICATION_V2", "SESSION_TOKEN_V2"):
+        body = bytes.fromhex(f["frame_hex"])[4:]
+        bodies[f["name"]] = body
+        message_entries.append((f["name"].lower().replace("_", "-"), body))
 write_corpus("message", message_entries)
 keys = set()
 for body in bodies.values():

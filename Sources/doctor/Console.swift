@@ -120,6 +120,8 @@ final class Console: Sendable {
                 try await service.kick(id)
             case .rekey:
                 try await service.rekey()
+            case let .minimumVersion(version):
+                await service.setMinimumVersion(version)
             case .blocks:
                 let blocks = await service.blocks()
                 if blocks.isEmpty { say("no active blocks") }
@@ -192,6 +194,8 @@ final class Console: Sendable {
             say("  receipt from \(patient) for epoch \(epoch) #\(seq)\(known ? "" : " (unknown broadcast)")")
         case let .alert(alert):
             say("!! ALERT: \(alert.summary)")
+        case let .minimumVersionChanged(version):
+            say("minimum protocol version now \(version)")
         }
     }
 }

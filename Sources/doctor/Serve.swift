@@ -29,6 +29,8 @@ struct Serve: AsyncParsableCommand {
                                   it is refused like an unknown id from then on
               kick <id>           disconnect one patient (the others get a new group key)
               rekey               a new group key for the same patients
+              min-version 1|2     the lowest protocol version accepted; raising it to 2 ends
+                                  every version-1 handshake and session at once
               blocks              active source, prefix and device blocks (expiry in UTC)
               unblock <target>    lift a block: an IP address, a prefix (a.b.c.0/24, x:x:x::/48),
                                   <id>@<ip>, or a patient id (its device blocks); it says
@@ -68,6 +70,7 @@ struct Serve: AsyncParsableCommand {
               doctor serve --demo-enroll alice,bob      # loopback demo (DEMO SHORTCUT)
               doctor serve --host 0.0.0.0 --port 9000 --advertise clinic.example:9000 --state-dir ./clinic
               doctor serve --config clinic.json --trusted-sources 10.1.2.0/24
+              doctor serve --min-version 1                # accept version-1 patients while they migrate
               echo "broadcast hello" | doctor serve      # keeps serving after the pipe ends
               doctor serve --metrics-port 9464 --log-format json   # Prometheus at 127.0.0.1:9464/metrics
               doctor serve --host 0.0.0.0 --proxy-protocol --proxy-from 10.0.0.5   # behind HAProxy (send-proxy-v2)
@@ -140,11 +143,20 @@ struct Serve: AsyncParsableCommand {
             + "instead of \"restarting\" (they reconnect with backoff)."))
     var closeForGood = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The lowest protocol version accepted: 2 (forward secrecy, the default) or 1 while version-1 patients "
+            + "migrate. A request below it is refused (R-VERSION, not counted against the source).", valueName: "1|2"))
+    var minVersion: Int = 2
+
     func run() async throws {
         let logger = try common.bootstrapLogging()
         // Every setting is checked before anything is created, bound or written.
         let resolved = try await settings.resolve()
-        let configuration = resolved.configuration
+        var configuration = resolved.configuration
+        guard let minimumVersion = ProtocolVersion(rawValue: minVersion) else {
+            throw ValidationError("--min-version must be 1 or 2")
+        }
+        configuration.minimumVersion = minimumVersion
         let handshakeWorkers = resolved.handshakeWorkers
         if let metricsPort, !(0...65_535).contains(metricsPort) {
             throw ValidationError("metrics-port \(metricsPort) is outside 0...65535")
@@ -248,6 +260,7 @@ struct Serve: AsyncParsableCommand {
         server.startAccepting()
         let enrolled = await service.status().enrolled
         say("doctor \"\(doctor.identity)\" (group \(doctor.group.name)) listening on \(server.localAddress)")
+        say("minimum protocol version \(minimumVersion)")
         if advertised != nil { say("advertised to patients as \(address)") }
         say("doctor key fingerprint \(card.fingerprint)")
         say("state directory \(common.stateDir); enrolled: \(enrolled.isEmpty ? "nobody yet" : enrolled.joined(separator: ", "))")

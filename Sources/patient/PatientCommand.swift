@@ -153,10 +153,16 @@ struct Connect: AsyncParsableCommand {
                                             valueName: "seconds"))
     var refusalDelay: Double = 30
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The one protocol version this device speaks: 2 (forward secrecy, the default) or 1 (only for a doctor "
+            + "still at minimum version 1). It never falls back to the other (PROTOCOL.md §8.6).", valueName: "1|2"))
+    var protocolVersion: Int = 2
+
     func validate() throws {
         _ = try parsePatientID(id)
         guard !stateDir.isEmpty else { throw ValidationError("--state-dir is empty; give a directory such as ./.telemed") }
         if let port, !(1...65_535).contains(port) { throw ValidationError("--port \(port) is outside 1...65535") }
+        guard ProtocolVersion(rawValue: protocolVersion) != nil else { throw ValidationError("--protocol-version must be 1 or 2") }
         guard (0...100).contains(refusalRetries) else { throw ValidationError("--refusal-retries must be 0…100") }
         guard refusalDelay.isFinite, (0.001...300).contains(refusalDelay) else {
             throw ValidationError("--refusal-delay must be 0.001…300 seconds")
@@ -179,8 +185,10 @@ struct Connect: AsyncParsableCommand {
                                          maximumDelayMillis: max(delayMillis, 300_000)))
         let name = credential.identity.value
         let target = (credential.host, credential.port)
+        var configuration = PatientConfiguration()
+        configuration.version = ProtocolVersion(rawValue: protocolVersion) ?? .v2
         let service = PatientService(
-            credential: credential, transport: client,
+            configuration: configuration, credential: credential, transport: client,
             connect: {
                 do throws(TCPTransportError) {
                     return try await client.connect(host: target.0, port: target.1)

@@ -136,7 +136,7 @@ struct DoctorScriptChecker: MachineObserver {
         switch message {
         case .rejected:
             rejected.insert(connection)
-        case .sessionToken:
+        case .sessionToken, .sessionTokenV2:
             try fuzzCheck(authenticated[connection] == nil, "SESSION_TOKEN to authenticated \(connection)")
             try fuzzCheck(tokens.insert(connection).inserted, "a second SESSION_TOKEN to \(connection)")
         case let .groupKey(groupKey):
@@ -158,7 +158,7 @@ struct DoctorScriptChecker: MachineObserver {
             try fuzzCheck(authenticated[connection] != nil, "DISCONNECT to \(connection), which never completed a handshake")
             try fuzzCheck(lastGroupKeyEpoch[connection] != nil, "DISCONNECT to \(connection) before its first GROUP_KEY (PROTOCOL.md §7.1)")
             try nextSeq(disconnect.seq, on: connection)
-        case .keyVerification, .keyConfirmation, .decMsg:
+        case .keyVerification, .keyVerificationV2, .keyConfirmation, .decMsg:
             throw FuzzViolation("the doctor sent a patient's opcode \(message.opcode.rawValue)")
         }
     }
@@ -185,7 +185,7 @@ struct DoctorScriptChecker: MachineObserver {
             try fuzzCheck(zip(members, members.dropFirst()).allSatisfy { $0 < $1 }, "epoch members not sorted and distinct")
         case let .patientLeft(_, connection, _):
             try fuzzCheck(authenticated[connection] != nil, "a leave of \(connection), which never was a member")
-        case .rejected, .blocked, .unblocked, .broadcastSent, .receipt, .alert:
+        case .rejected, .blocked, .unblocked, .broadcastSent, .receipt, .alert, .minimumVersionChanged:
             return
         }
     }

@@ -88,6 +88,9 @@ public struct Glossary: Sendable {
         case .broadcast: return "a broadcast needs the doctor's signature; repeated, older or other-epoch broadcasts are dropped"
         case .limit: return "every table has a bound; reaching it degrades as specified, never to unbounded memory or a lockout of everyone"
         case .noLeak: return "private keys, K, SK, GK and plaintexts never appear in logs, traces or error text"
+        case .version: return "a patient speaks exactly its configured version and never falls back; the doctor refuses requests below its minimum version, uncounted"
+        case .forwardSecrecy: return "version 2: fresh hedged ephemerals a and b per handshake, SK hashes Z = g^(ab), and every ephemeral secret is erased once SK is derived"
+        case .transcript: return "version 2: the doctor's answer signs the digest H_1 of the request it answers, and SK hashes both digests"
         }
     }
 

@@ -146,6 +146,8 @@ enum DoctorEventFields {
                     ("seq", .uint(seq)), ("known", .bool(known))]
         case let .alert(alert):
             return [("event", .string("alert")), ("alert", .string(alertName(alert))), ("detail", .string("\(alert)"))]
+        case let .minimumVersionChanged(version):
+            return [("event", .string("minimumVersion")), ("version", .int(version.rawValue))]
         }
     }
 

@@ -49,10 +49,16 @@ extension Simulation {
         let group = keys.group
         let verdicts = parallel.map(owed.map(\.check)) { check -> Bool in
             check.bodies.contains { body in
-                guard case let .keyVerification(request)? = try? codec.decode(body), request.idI == check.patient,
+                let request: KeyVerification, signed: [UInt8]
+                switch try? codec.decode(body) {
+                case let .keyVerification(v1)?: (request, signed) = (v1, SignedBytes.keyVerification(v1))
+                case let .keyVerificationV2(v2)?: (request, signed) = (v2.commonFields, SignedBytes.keyVerificationV2(v2))
+                default: return false
+                }
+                guard request.idI == check.patient,
                       let signature = try? Signature(group: group, rBytes: request.sigR.bytes, sBytes: request.sigS.bytes)
                 else { return false }
-                return check.key.isValidSignature(signature, for: SignedBytes.keyVerification(request))
+                return check.key.isValidSignature(signature, for: signed)
             }
         }
         for ((flow, check), verified) in zip(owed, verdicts) {

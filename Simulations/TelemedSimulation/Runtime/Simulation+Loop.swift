@@ -93,7 +93,7 @@ extension Simulation {
     /// window holds it back.
     func checkGroupKeyComesFirst(_ message: Message, on flow: Flow) {
         switch message {
-        case .sessionToken: flow.sawSessionToken = true
+        case .sessionToken, .sessionTokenV2: flow.sawSessionToken = true
         case .groupKey: flow.sawGroupKey = true
         case .encMsg, .disconnect:
             if flow.sawSessionToken && !flow.sawGroupKey {

@@ -22,6 +22,12 @@ extension Simulation {
         switch mutation {
         case let .set(field, newValue):
             members.set(field, newValue.value)
+        case let .copy(field, ref, sourceField):
+            guard let source = try? StrictJSONParser.parseDocument(try captured(ref).body), case let .object(from) = source,
+                  let value = from.first(where: { $0.key == Array(sourceField.utf8) })?.value else {
+                throw SimulationFailure(message: "the captured frame has no field \(sourceField)")
+            }
+            members.set(field, value)
         case let .remove(field):
             members.removeAll { $0.key == Array(field.utf8) }
         case let .duplicateKey(field):
@@ -68,11 +74,12 @@ extension Simulation {
         switch message {
         case let .keyVerification(request): signed = SignedBytes.keyVerification(request)
         case let .sessionToken(token): signed = SignedBytes.sessionToken(token)
+        case let .keyVerificationV2(request): signed = SignedBytes.keyVerificationV2(request)
         case let .encMsg(broadcast):
             signed = SignedBytes.broadcast(group: keys.group.name, idGWN: keys.doctorID, epoch: broadcast.epoch,
                                            seq: broadcast.seq, ts: broadcast.ts, ct: broadcast.ct)
         default:
-            throw SimulationFailure(message: "only KEY_VERIFICATION, SESSION_TOKEN and ENC_MSG carry signatures")
+            throw SimulationFailure(message: "only KEY_VERIFICATION(_V2), SESSION_TOKEN and ENC_MSG are re-signed (SESSION_TOKEN_V2 signs H_1 of a request the frame does not carry)")
         }
         let signature = key.sign(signed, using: &craftRandom)
         var out = members

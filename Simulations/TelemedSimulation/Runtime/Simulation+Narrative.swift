@@ -129,6 +129,7 @@ extension Simulation {
         case let .duplicateKey(field): return "\(field) written twice"
         case let .resign(signer): return "signature recomputed with \(signer)'s key"
         case let .flipBodyBit(bit): return "\(bitName(bit)) of the frame body flipped"
+        case let .copy(field, from, sourceField): return "\(field) set to \(sourceField) of \(from)"
         }
     }
 
@@ -202,6 +203,8 @@ extension Simulation {
             return known ? "receipt \(epoch)/\(seq) from \(patient)" : "receipt for an unknown broadcast from \(patient)"
         case let .alert(alert):
             return "ALERT \(DoctorEventFields.alertName(alert))"
+        case let .minimumVersionChanged(version):
+            return "minimum protocol version now \(version)"
         }
     }
 

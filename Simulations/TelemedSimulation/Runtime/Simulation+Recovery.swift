@@ -76,6 +76,11 @@ extension Simulation {
             window.sessionTokens += 1
             let key = doctor.machine.enrolledKey(of: token.idI).flatMap(privateKey(matching:)) ?? keys.patientKeys[token.idI.value]
             queueRecovery(PendingRecovery(flow: frame.flow, kind: .token(token, key: key)))
+        case .sessionTokenV2 where !frame.towardsDoctor:
+            // Version 2: the harness holds every long-term key and so recovers K and K_GWN,
+            // but never Z (PROTOCOL.md §8.10, attack 30), so it cannot derive this session's SK:
+            // nothing of it is queued for recovery.
+            window.sessionTokens += 1
         case let .groupKey(groupKey) where !frame.towardsDoctor:
             if frame.flow.recoveriesQueued > 0 { flushRecoveries() }
             recoverGroupKey(groupKey, on: frame.flow)

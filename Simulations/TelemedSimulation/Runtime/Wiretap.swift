@@ -101,7 +101,7 @@ struct Wiretap {
     /// also indexed on its flow (``Flow/requestFrames``).
     mutating func record(_ frame: WireFrame) -> Bool {
         guard frames.count < capacity else { return false }
-        if frame.towardsDoctor, frame.opcode == .keyVerification { frame.flow.requestFrames.append(frames.count) }
+        if frame.towardsDoctor, frame.opcode == .keyVerification || frame.opcode == .keyVerificationV2 { frame.flow.requestFrames.append(frames.count) }
         frames.append(frame)
         return true
     }

@@ -31,6 +31,12 @@ enum ConfigurationDecoder {
         try count("repeatedDeviceBlockAlertSources", &configuration.repeatedDeviceBlockAlertSources)
         try millis("writeTimeoutMillis", &configuration.writeTimeoutMillis)
         try millis("epochWindowMillis", &configuration.epochWindowMillis)
+        if let number = try reader.uint("minimumVersion") {
+            guard let version = ProtocolVersion(rawValue: Int(clamping: number)) else {
+                throw ScenarioError(path: reader.child("minimumVersion"), message: "expected 1 or 2")
+            }
+            configuration.minimumVersion = version
+        }
         try reader.finish()
         do {
             return try configuration.validated()
@@ -46,6 +52,12 @@ enum ConfigurationDecoder {
         if let number = try reader.uint("timeWindowMillis") { configuration.timeWindowMillis = number }
         if let number = try reader.uint("handshakeTimeoutMillis") { configuration.handshakeTimeoutMillis = number }
         if let number = try reader.uint("epochWindowMillis") { configuration.epochWindowMillis = number }
+        if let number = try reader.uint("version") {
+            guard let version = ProtocolVersion(rawValue: Int(clamping: number)) else {
+                throw ScenarioError(path: reader.child("version"), message: "expected 1 or 2")
+            }
+            configuration.version = version
+        }
         try reader.finish()
         do {
             return try configuration.validated()

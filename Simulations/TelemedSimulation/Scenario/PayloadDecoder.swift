@@ -137,7 +137,7 @@ enum PayloadDecoder {
     static func mutation(_ value: JSONValue, at path: String) throws(ScenarioError) -> Mutation {
         var reader = try ObjectReader(value, at: path)
         guard reader.keys.count == 1, let key = reader.keys.first else {
-            throw ScenarioError(path: path, message: "one edit per item (set, remove, flipBit, truncate, duplicateKey, resign, flipBodyBit)")
+            throw ScenarioError(path: path, message: "one edit per item (set, remove, copy, flipBit, truncate, duplicateKey, resign, flipBodyBit)")
         }
         let mutation: Mutation
         switch key {
@@ -148,6 +148,13 @@ enum PayloadDecoder {
             }
             mutation = .set(field, JSONFragment(try fields.require(field)))
         case "remove": mutation = .remove(try reader.requireString(key))
+        case "copy":
+            var fields = try ObjectReader(try reader.require(key), at: reader.child(key))
+            let field = try fields.requireString("field")
+            let source = try capture(try fields.require("from"), at: fields.child("from"))
+            let sourceField = try fields.requireString("fromField")
+            try fields.finish()
+            mutation = .copy(field: field, from: source, sourceField: sourceField)
         case "duplicateKey": mutation = .duplicateKey(try reader.requireString(key))
         case "resign": mutation = .resign(try reader.requireString(key))
         case "flipBodyBit":

@@ -175,11 +175,12 @@ public enum ScenarioDecoder {
         throw ScenarioError(path: path, message: "unknown opcode \(ObjectReader.show(value)) (use \(opcodeNames.keys.sorted().joined(separator: ", ")))")
     }
 
-    /// The §4 names of the opcodes.
+    /// The §4 and §8.2 names of the opcodes.
     public static let opcodeNames: [String: Opcode] = [
         "KEY_VERIFICATION": .keyVerification, "KEY_CONFIRMATION": .keyConfirmation,
         "SESSION_TOKEN": .sessionToken, "GROUP_KEY": .groupKey, "ENC_MSG": .encMsg,
         "DEC_MSG": .decMsg, "DISCONNECT": .disconnect, "REJECTED": .rejected,
+        "KEY_VERIFICATION_V2": .keyVerificationV2, "SESSION_TOKEN_V2": .sessionTokenV2,
     ]
 
     /// The name of an opcode.

@@ -236,6 +236,9 @@ public enum Mutation: Sendable {
     case resign(String)
     /// Flip one bit of the body bytes themselves.
     case flipBodyBit(Int)
+    /// Set a field to the value of a field of a captured frame (a reflection: dh_gwn := the
+    /// pending request's dh_i, PROTOCOL.md §8.8 attack 25).
+    case copy(field: String, from: CaptureRef, sourceField: String)
 }
 
 // MARK: - Intercepts

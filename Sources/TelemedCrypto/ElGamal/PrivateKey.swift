@@ -36,6 +36,17 @@ public struct PrivateKey: Sendable {
     /// int2octets(x): 32 bytes (key files, the k_gk derivation). Handle as a secret.
     public var scalarBytes: [UInt8] { group.encodeScalar(x) }
 
+    /// x itself, for the hedged ephemerals of this module (never leaves it).
+    var secretScalar: BigInt { x }
+
+    /// Decrypts (c1, c2) like ``decrypt(_:)`` and returns the element as a secret
+    /// (K or K_GWN in version 2, PROTOCOL.md §8.4).
+    ///
+    /// - Throws: ``CryptoError/invalidElement``.
+    public func decryptSecret(_ ciphertext: ElGamalCiphertext) throws(CryptoError) -> ElementSecret {
+        ElementSecret(try decrypt(ciphertext), in: group)
+    }
+
     // MARK: - Signing
 
     /// Signs `message` (§4) with an RFC 6979 nonce hedged with 32 fresh bytes from `rng`.

@@ -27,6 +27,9 @@ package struct LPHasher {
     /// Appends `lp(k_gk)`.
     package mutating func lp(_ secret: GroupKeySecret) { lp(secret: secret.key) }
 
+    /// Appends `lp(K)`, `lp(K_GWN)` or `lp(Z)` (L bytes).
+    package mutating func lp(_ secret: ElementSecret) { lp(secret: secret.key) }
+
     private mutating func lp(secret key: SymmetricKey) {
         hasher.update(data: LPWriter.u32(UInt32(key.bitCount / 8)))
         key.withUnsafeBytes { hasher.update(bufferPointer: $0) }

@@ -22,6 +22,8 @@ public enum ConsoleCommand: Sendable, Equatable {
     case kick(PeerID)
     /// `rekey`
     case rekey
+    /// `min-version 1|2`: the lowest protocol version the doctor accepts from now on
+    case minimumVersion(ProtocolVersion)
     /// `blocks`
     case blocks
     /// `unblock <target>`
@@ -46,6 +48,7 @@ public enum ConsoleCommand: Sendable, Equatable {
         case .revoke: return "revoke"
         case .kick: return "kick"
         case .rekey: return "rekey"
+        case .minimumVersion: return "min-version"
         case .blocks: return "blocks"
         case .unblock: return "unblock"
         case .disconnect: return "disconnect"
@@ -67,6 +70,8 @@ public enum ConsoleCommand: Sendable, Equatable {
         revoke <id>         revoke a patient: its session ends, its key is refused
         kick <id>           disconnect one patient
         rekey               new group key for the same patients
+        min-version 1|2     lowest protocol version accepted; 2 ends version-1 handshakes
+                            and sessions at once
         blocks              active blocks (expiry in UTC)
         unblock <target>    lift a block; <target> is an IP address (192.0.2.7, 2001:db8::7),
                             a prefix (192.0.2.0/24, 2001:db8:1::/48), a device (<id>@<ip>)
@@ -114,6 +119,11 @@ public enum ConsoleCommand: Sendable, Equatable {
             return .revoke(try patient(argument, usage: "revoke <patient id>"))
         case "kick":
             return .kick(try patient(argument, usage: "kick <patient id>"))
+        case "min-version":
+            guard let number = Int(argument), let version = ProtocolVersion(rawValue: number) else {
+                throw .usage("min-version 1|2")
+            }
+            return .minimumVersion(version)
         case "unblock":
             guard !argument.isEmpty else { throw .usage("unblock <ip | a.b.c.0/24 | id@ip | id>") }
             do throws(UnblockTargetError) {

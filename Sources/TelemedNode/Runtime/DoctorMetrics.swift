@@ -23,6 +23,8 @@ public struct DoctorMetrics: Sendable {
         public static let unblocks = "telemed_doctor_unblocks_total"
         public static let epochs = "telemed_doctor_epochs_total"
         public static let epoch = "telemed_doctor_epoch"
+        /// The lowest protocol version the doctor accepts (PROTOCOL.md §8.6), a gauge.
+        public static let minimumVersion = "telemed_doctor_minimum_protocol_version"
         public static let members = "telemed_doctor_members"
         public static let departures = "telemed_doctor_departures_total"
         public static let pendingHandshakes = "telemed_doctor_pending_handshakes"
@@ -51,6 +53,7 @@ public struct DoctorMetrics: Sendable {
     private let unblocks: [String: Counter]
     private let epochs: Counter
     private let epoch: Gauge
+    private let minimumVersion: Gauge
     private let members: Gauge
     private let pendingHandshakes: Gauge
     private let tables: [String: Gauge]
@@ -93,6 +96,7 @@ public struct DoctorMetrics: Sendable {
         self.unblocks = unblocks
         epochs = counter(Name.epochs)
         epoch = gauge(Name.epoch)
+        minimumVersion = gauge(Name.minimumVersion)
         members = gauge(Name.members)
         pendingHandshakes = gauge(Name.pendingHandshakes)
         var tables: [String: Gauge] = [:]
@@ -136,6 +140,8 @@ public struct DoctorMetrics: Sendable {
             (known ? knownReceipts : unknownReceipts).increment()
         case .alert:
             alerts.increment()
+        case let .minimumVersionChanged(version):
+            minimumVersion.record(Double(version.rawValue))
         }
     }
 

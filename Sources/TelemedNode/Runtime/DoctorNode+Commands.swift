@@ -17,6 +17,13 @@ extension DoctorNode {
         apply(try machine.kick(patient, now: now, using: &rng), now: now)
     }
 
+    /// Sets the minimum protocol version (PROTOCOL.md §8.6): raising it to 2 ends every
+    /// version-1 handshake and session at once; the change is audited.
+    public func setMinimumVersion(_ version: ProtocolVersion) {
+        let now = clock.now()
+        apply(machine.setMinimumVersion(version, now: now, using: &rng), now: now)
+    }
+
     /// Starts a new epoch with the same members.
     public func rekey() throws(DoctorCommandError) {
         let now = clock.now()

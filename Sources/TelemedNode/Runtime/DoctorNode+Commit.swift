@@ -154,7 +154,36 @@ struct Outbox {
 
 // MARK: - Applying actions
 
+extension AuditRow {
+    /// The same row with another detail.
+    func withDetail(_ detail: String) -> AuditRow {
+        AuditRow(id: id, wall: wall, kind: kind, rule: rule, patient: patient, source: source, connection: connection,
+                 epoch: epoch, seq: seq, detail: detail)
+    }
+}
+
 extension DoctorNode {
+    /// PROTOCOL.md §8.7: a join's row names the session's version; an epoch's row counts its
+    /// version-1 members and, when there is one, says "GK_e not forward-secret". Read from the
+    /// machine after the input (a member of a started epoch is still a member then).
+    func versionAudited(_ rows: [AuditRow], _ event: DoctorEvent) -> [AuditRow] {
+        switch event {
+        case let .patientAuthenticated(patient, _, _, _):
+            guard let version = machine.sessionVersion(of: patient) else { return rows }
+            return rows.map { row in
+                row.kind == .join ? row.withDetail(row.detail + " (protocol version \(version))") : row
+            }
+        case let .epochStarted(epoch, members):
+            let version1 = members.filter { machine.sessionVersion(of: $0) == .v1 }.count
+            guard version1 > 0 else { return rows }
+            return rows.map { row in
+                row.withDetail(row.detail + "; version-1 members: \(version1) of \(members.count): GK_\(epoch) not forward-secret")
+            }
+        default:
+            return rows
+        }
+    }
+
     /// Applies one input's actions: its changes and audit rows (plus `extra` rows from the
     /// host) go to the store as one batch; each effect goes out at once or waits for the
     /// commit it depends on (see the theory of operation above).
@@ -165,7 +194,7 @@ extension DoctorNode {
             case let .persist(change):
                 batch.changes.append(change)
             case let .event(event):
-                if audit != nil { batch.audit += AuditLog.rows(for: event, at: now.wall) }
+                if audit != nil { batch.audit += versionAudited(AuditLog.rows(for: event, at: now.wall), event) }
             case .send, .close, .scheduleTimer, .cancelTimer, .verify:
                 break
             }

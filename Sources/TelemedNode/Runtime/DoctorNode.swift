@@ -162,7 +162,7 @@ public final class DoctorNode {
         if audit != nil {
             rows = [AuditRow(wall: now.wall, kind: .start, detail:
                 "T0 \(state.startTime); restored \(state.sourceBlocks.count) source, \(state.prefixBlocks.count) prefix, "
-                + "\(state.deviceBlocks.count) device blocks")]
+                + "\(state.deviceBlocks.count) device blocks; minimum protocol version \(machine.minimumVersion)")]
             rows += events.flatMap { AuditLog.rows(for: $0, at: now.wall) }
         }
         do {
@@ -292,6 +292,8 @@ public final class DoctorNode {
                                               "known": "\(known)"])
         case let .alert(alert):
             logger.error("security alert", metadata: ["alert": "\(alert.summary)"])
+        case let .minimumVersionChanged(version):
+            logger.notice("minimum protocol version changed", metadata: ["version": "\(version)"])
         }
     }
 }

@@ -220,6 +220,11 @@ public actor DoctorService {
         try running().rekey()
     }
 
+    /// Sets the minimum protocol version (see `DoctorNode.setMinimumVersion(_:)`).
+    public func setMinimumVersion(_ version: ProtocolVersion) {
+        running().setMinimumVersion(version)
+    }
+
     /// Lifts a block named by operator text (see `DoctorNode.unblock(_:)`).
     public func unblock(_ target: String) throws(DoctorCommandError) {
         try running().unblock(target)

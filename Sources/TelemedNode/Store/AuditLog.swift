@@ -72,6 +72,9 @@ public final class AuditLog: Sendable {
         case let .alert(alert):
             return [AuditRow(wall: wall, kind: .alert, rule: alert.rule.rawValue, patient: alert.patient,
                              detail: alert.summary)]
+        case let .minimumVersionChanged(version):
+            return [AuditRow(wall: wall, kind: .version, rule: RuleID.version.rawValue,
+                             detail: "minimum protocol version \(version)")]
         }
     }
 }

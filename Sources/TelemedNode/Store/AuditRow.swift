@@ -38,6 +38,8 @@ public enum AuditKind: String, Sendable, CaseIterable, Codable {
     case replace
     /// A patient was revoked (its key is retired; the id is refused like an unknown id).
     case revoke
+    /// The minimum accepted protocol version, at start and whenever it changes (PROTOCOL.md §8.7).
+    case version
 }
 
 // MARK: - AuditRow

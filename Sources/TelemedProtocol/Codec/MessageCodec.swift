@@ -9,10 +9,10 @@ import TelemedCrypto
 //
 //   1. the strict JSON grammar (UTF-8, no BOM, one object, nothing after it);
 //   2. no key twice (bytes compared after unescaping; first repeat in document order);
-//   3. `opcode`: present, an integer in range, one of the eight opcodes;
+//   3. `opcode`: present, an integer in range, one of the ten opcodes (§4 and §8.3);
 //   4. the exact key set of that opcode: the first unknown key in document order, then the
 //      first missing key in table order;
-//   5. the fields in the table's order, which puts `group` (opcodes 10, 20) first after the
+//   5. the fields in the table's order, which puts `group` (opcodes 10, 12, 20, 22) first after the
 //      opcode: type, integer range, lowercase hex, byte length, id syntax, group name.
 //
 // `encode` writes compact JSON in the table's key order. It writes the fields as given and
@@ -52,8 +52,10 @@ public struct MessageCodec: Sendable {
         let fields = FieldReader(members)
         switch opcode {
         case .keyVerification: return .keyVerification(try keyVerification(fields))
+        case .keyVerificationV2: return .keyVerificationV2(try keyVerificationV2(fields))
         case .keyConfirmation: return .keyConfirmation(try keyConfirmation(fields))
         case .sessionToken: return .sessionToken(try sessionToken(fields))
+        case .sessionTokenV2: return .sessionTokenV2(try sessionTokenV2(fields))
         case .groupKey: return .groupKey(try groupKey(fields))
         case .encMsg: return .encMsg(try broadcast(fields))
         case .decMsg: return .decMsg(try receipt(fields))
@@ -110,6 +112,39 @@ public struct MessageCodec: Sendable {
             rnI: try fields.bytes32("rn_i"),
             c1: try fields.element("c1", length: elementLength),
             c2: try fields.element("c2", length: elementLength),
+            sigR: try fields.element("sig_r", length: elementLength),
+            sigS: try fields.bytes32("sig_s")
+        )
+    }
+
+    private func keyVerificationV2(_ fields: FieldReader) throws(DecodeError) -> KeyVerificationV2 {
+        let group = try fields.group("group", expected: groupName)
+        return KeyVerificationV2(
+            group: group,
+            idI: try fields.id("id_i"),
+            idGWN: try fields.id("id_gwn"),
+            tsI: try fields.integer("ts_i"),
+            rnI: try fields.bytes32("rn_i"),
+            c1: try fields.element("c1", length: elementLength),
+            c2: try fields.element("c2", length: elementLength),
+            dhI: try fields.element("dh_i", length: elementLength),
+            sigR: try fields.element("sig_r", length: elementLength),
+            sigS: try fields.bytes32("sig_s")
+        )
+    }
+
+    private func sessionTokenV2(_ fields: FieldReader) throws(DecodeError) -> SessionTokenV2 {
+        let group = try fields.group("group", expected: groupName)
+        return SessionTokenV2(
+            group: group,
+            idGWN: try fields.id("id_gwn"),
+            idI: try fields.id("id_i"),
+            tsGWN: try fields.integer("ts_gwn"),
+            rnGWN: try fields.bytes32("rn_gwn"),
+            rnI: try fields.bytes32("rn_i"),
+            c1: try fields.element("c1", length: elementLength),
+            c2: try fields.element("c2", length: elementLength),
+            dhGWN: try fields.element("dh_gwn", length: elementLength),
             sigR: try fields.element("sig_r", length: elementLength),
             sigS: try fields.bytes32("sig_s")
         )

@@ -8,10 +8,14 @@ enum MessageSchema {
         switch opcode {
         case .keyVerification:
             ["opcode", "group", "id_i", "id_gwn", "ts_i", "rn_i", "c1", "c2", "sig_r", "sig_s"]
+        case .keyVerificationV2:
+            ["opcode", "group", "id_i", "id_gwn", "ts_i", "rn_i", "c1", "c2", "dh_i", "sig_r", "sig_s"]
         case .keyConfirmation:
             ["opcode", "id_i", "ts", "skv"]
         case .sessionToken:
             ["opcode", "group", "id_gwn", "id_i", "ts_gwn", "rn_gwn", "rn_i", "c1", "c2", "sig_r", "sig_s"]
+        case .sessionTokenV2:
+            ["opcode", "group", "id_gwn", "id_i", "ts_gwn", "rn_gwn", "rn_i", "c1", "c2", "dh_gwn", "sig_r", "sig_s"]
         case .groupKey:
             ["opcode", "epoch", "seq", "members", "ct"]
         case .encMsg:

@@ -41,6 +41,44 @@ public enum SignedBytes {
         return writer.bytes
     }
 
+    /// Label of SignData1_v2 (PROTOCOL.md §8.3).
+    public static let keyVerificationV2Label = "TELEMED-V2 KEY_VERIFICATION"
+    /// Label of SignData2_v2 (PROTOCOL.md §8.3).
+    public static let sessionTokenV2Label = "TELEMED-V2 SESSION_TOKEN"
+
+    /// SignData1_v2 = lp(label) lp(group) lp(id_i) lp(id_gwn) lp(u64 ts_i) lp(rn_i) lp(c1) lp(c2) lp(dh_i).
+    public static func keyVerificationV2(_ m: KeyVerificationV2) -> [UInt8] {
+        var writer = LPWriter()
+        writer.lp(keyVerificationV2Label)
+        writer.lp(m.group)
+        writer.lp(m.idI.bytes)
+        writer.lp(m.idGWN.bytes)
+        writer.lpU64(m.tsI)
+        writer.lp(m.rnI.bytes)
+        writer.lp(m.c1.bytes)
+        writer.lp(m.c2.bytes)
+        writer.lp(m.dhI.bytes)
+        return writer.bytes
+    }
+
+    /// SignData2_v2 = lp(label) lp(group) lp(id_gwn) lp(id_i) lp(u64 ts_gwn) lp(rn_gwn) lp(rn_i)
+    /// lp(c1) lp(c2) lp(dh_gwn) lp(H_1), H_1 = SHA-256(SignData1_v2) of the request answered.
+    public static func sessionTokenV2(_ m: SessionTokenV2, requestDigest: Bytes32) -> [UInt8] {
+        var writer = LPWriter()
+        writer.lp(sessionTokenV2Label)
+        writer.lp(m.group)
+        writer.lp(m.idGWN.bytes)
+        writer.lp(m.idI.bytes)
+        writer.lpU64(m.tsGWN)
+        writer.lp(m.rnGWN.bytes)
+        writer.lp(m.rnI.bytes)
+        writer.lp(m.c1.bytes)
+        writer.lp(m.c2.bytes)
+        writer.lp(m.dhGWN.bytes)
+        writer.lp(requestDigest.bytes)
+        return writer.bytes
+    }
+
     /// lp(label) lp(group) lp(id_gwn) lp(u64 epoch) lp(u64 seq) lp(u64 ts) lp(ct).
     public static func broadcast(
         group: String, idGWN: PeerID, epoch: UInt64, seq: UInt64, ts: UInt64, ct: [UInt8]

@@ -62,6 +62,12 @@ public struct DoctorConfiguration: Sendable, Equatable {
     /// W of the first change after an epoch began share one new epoch. 0 starts one epoch per
     /// change (v1). Default 20 ms; 0–1,000 ms.
     public var epochWindowMillis: UInt64 = 20
+    /// The lowest protocol version accepted (PROTOCOL.md §8.6): a request of a lower version is
+    /// refused (R-VERSION) after the strict parse, before any other check, and not counted.
+    /// The library's default is 1, the migration setting (§8.6.6: doctor first, minimum 1),
+    /// so that an embedder's existing version-1 patients keep working until it opts in; set 2
+    /// once every patient speaks version 2 (PROTOCOL.md §8.6 recommends 2 for new deployments).
+    public var minimumVersion: ProtocolVersion = .v1
 
     /// Addresses and networks whose unauthenticated failures are never counted (R-SRC) and
     /// which no source or prefix block refuses; empty by default, at most
@@ -99,6 +105,11 @@ public struct PatientConfiguration: Sendable, Equatable {
     /// KEY_CONFIRMATION it waits for the first GROUP_KEY until the handshake timeout or W after
     /// the confirmation, whichever ends later. Default 20 ms (the doctor's default); 0–1,000 ms.
     public var epochWindowMillis: UInt64 = 20
+    /// The one protocol version this device speaks (PROTOCOL.md §8.6): it sends only that
+    /// version's request, accepts only that version's answer and never falls back. The
+    /// library's default is 1 (a version-2 device is chosen explicitly, as the patient
+    /// credential's `version` does); new credentials are issued for version 2.
+    public var version: ProtocolVersion = .v1
 
     /// The defaults.
     public init() {}

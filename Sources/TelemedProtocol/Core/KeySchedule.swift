@@ -50,6 +50,51 @@ public enum KeySchedule {
         return SessionKey(hashing: h)
     }
 
+    // MARK: - Version 2 (PROTOCOL.md §8.4)
+
+    /// h_a = SHA-256(lp("TELEMED-V2 EPHEMERAL a") lp(group) lp(id_i) lp(id_gwn) lp(u64 ts_i) lp(rn_i)):
+    /// the context the patient's ephemeral a is drawn for.
+    public static func patientEphemeralContext(group: String, idI: PeerID, idGWN: PeerID, tsI: UInt64, rnI: Bytes32) -> Bytes32 {
+        var h = LPHasher()
+        h.lp("TELEMED-V2 EPHEMERAL a")
+        h.lp(group)
+        h.lp(idI.bytes)
+        h.lp(idGWN.bytes)
+        h.lpU64(tsI)
+        h.lp(rnI.bytes)
+        return h.digest()
+    }
+
+    /// h_b = SHA-256(lp("TELEMED-V2 EPHEMERAL b") lp(group) lp(id_gwn) lp(id_i) lp(u64 ts_gwn) lp(rn_gwn) lp(H_1)):
+    /// the context the doctor's ephemeral b is drawn for.
+    public static func doctorEphemeralContext(group: String, idGWN: PeerID, idI: PeerID, tsGWN: UInt64, rnGWN: Bytes32,
+                                              requestDigest: Bytes32) -> Bytes32 {
+        var h = LPHasher()
+        h.lp("TELEMED-V2 EPHEMERAL b")
+        h.lp(group)
+        h.lp(idGWN.bytes)
+        h.lp(idI.bytes)
+        h.lpU64(tsGWN)
+        h.lp(rnGWN.bytes)
+        h.lp(requestDigest.bytes)
+        return h.digest()
+    }
+
+    /// SK = SHA-256(lp("TELEMED-V2 SK") lp(K) lp(K_GWN) lp(Z) lp(H_1) lp(H_2)). K, K_GWN and Z
+    /// stream from their key storage into the hash; ts, rn, the ids and the group enter
+    /// through H_1 and H_2.
+    public static func sessionKeyV2(patientElement: ElementSecret, doctorElement: ElementSecret, shared: ElementSecret,
+                                    requestDigest: Bytes32, answerDigest: Bytes32) -> SessionKey {
+        var h = LPHasher()
+        h.lp("TELEMED-V2 SK")
+        h.lp(patientElement)
+        h.lp(doctorElement)
+        h.lp(shared)
+        h.lp(requestDigest.bytes)
+        h.lp(answerDigest.bytes)
+        return SessionKey(hashing: h)
+    }
+
     /// SKV = SHA-256(lp("TELEMED-V1 SKV") lp(SK) lp(u64 ts)): a public value (it goes on the wire).
     public static func sessionKeyVerifier(sessionKey: SessionKey, ts: UInt64) -> Bytes32 {
         var h = LPHasher()

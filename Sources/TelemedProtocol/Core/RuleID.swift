@@ -20,6 +20,9 @@ public enum RuleID: String, Sendable, Hashable, CaseIterable, Codable, CustomStr
     case broadcast = "R-BCAST"
     case limit = "R-LIMIT"
     case noLeak = "R-NOLEAK"
+    case version = "R-VERSION"
+    case forwardSecrecy = "R-FS"
+    case transcript = "R-TRANSCRIPT"
 
     public var description: String { rawValue }
 }

@@ -33,6 +33,9 @@ public enum LeaveReason: String, Sendable, Equatable {
     /// The operator replaced the patient's key; the session of the old key ends
     /// (DISCONNECT "key replaced").
     case keyReplaced = "key_replaced"
+    /// The operator raised the minimum protocol version above its session's (DISCONNECT
+    /// "version", PROTOCOL.md §8.6).
+    case versionRaised = "version"
 }
 
 /// What the doctor tells its host. Plain data: no secrets, no plaintexts.
@@ -56,6 +59,9 @@ public enum DoctorEvent: Sendable, Equatable {
     case receipt(PeerID, epoch: UInt64, seq: UInt64, known: Bool)
     /// An operator alert.
     case alert(SecurityAlert)
+    /// The minimum accepted protocol version changed (PROTOCOL.md §8.7: audited whenever it
+    /// changes; the host audits the configured one at start).
+    case minimumVersionChanged(ProtocolVersion)
 }
 
 /// One thing the host must do, in order.

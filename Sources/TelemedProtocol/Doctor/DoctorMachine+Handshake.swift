@@ -14,13 +14,13 @@ extension DoctorMachine {
         // that was saturated refuses only until it has room again (R-LIMIT).
         let purged = policy.purgeExpired(now: now.wall).map(DoctorAction.persist)
         do throws(Refusal) {
-            let (request, enrolledKey, signature) = try checkRequest(body, from: accepted.source, now: now)
-            let verifying = Verifying(source: accepted.source, request: request, patientKey: enrolledKey,
+            let (request, share, enrolledKey, signature) = try checkRequest(body, from: accepted.source, now: now)
+            let verifying = Verifying(source: accepted.source, request: request, share: share, patientKey: enrolledKey,
                                       job: takeJobNumber(), phase: .signature)
             table.beginVerification(connection, verifying)
             // An unknown id is checked against the dummy key: the same work, the same answer (R-ID).
             let job = HandshakeJob(connection: connection, number: verifying.job, work: .signature(
-                HandshakeJob.SignatureWork(request: request, signature: signature, key: enrolledKey ?? dummyKey)))
+                HandshakeJob.SignatureWork(request: request, share: share, signature: signature, key: enrolledKey ?? dummyKey)))
             return purged + dispatch(job, now: now, using: &rng)
         } catch {
             return purged + reject(connection, state, error.rule, error.reason, patient: error.patient,
@@ -29,10 +29,10 @@ extension DoctorMachine {
     }
 
     /// The checks of a first frame before its signature, in the order of PROTOCOL.md §5; they
-    /// change nothing. Returns the request, the enrolled key (nil for an unknown id) and the
-    /// parsed signature.
+    /// change nothing. Returns the request's shared fields, dh_i (version 2 only), the enrolled
+    /// key (nil for an unknown id) and the parsed signature.
     private func checkRequest(_ body: [UInt8], from source: SourceAddress,
-                              now: Instant) throws(Refusal) -> (KeyVerification, PublicKey?, Signature) {
+                              now: Instant) throws(Refusal) -> (KeyVerification, ElementBytes?, PublicKey?, Signature) {
         if let until = policy.sourceBlockExpiry(source, now: now.wall) {
             throw Refusal(.block, "source blocked until \(until)", nil, counts: false)
         }
@@ -49,7 +49,19 @@ extension DoctorMachine {
             }
             throw Refusal(.frame, "malformed frame: \(error)")
         }
-        guard case let .keyVerification(request) = message else {
+        let request: KeyVerification
+        let share: ElementBytes?
+        switch message {
+        case let .keyVerification(v1):
+            // §8.5, §8.6.3: below the minimum → refused right after the strict parse, audited
+            // with the claimed id, not counted, nothing else looked at (no cache lookup).
+            guard minimumVersion <= .v1 else {
+                throw Refusal(.version, "request version 1 below minimum \(minimumVersion)", v1.idI, counts: false)
+            }
+            (request, share) = (v1, nil)
+        case let .keyVerificationV2(v2):
+            (request, share) = (v2.commonFields, v2.dhI)
+        default:
             throw Refusal(.state, "opcode \(message.opcode.rawValue) before KEY_VERIFICATION")
         }
         let id = request.idI
@@ -72,7 +84,7 @@ extension DoctorMachine {
         }
         do {
             let signature = try Signature(group: group, rBytes: request.sigR.bytes, sBytes: request.sigS.bytes)
-            return (request, enrolledKey, signature)
+            return (request, share, enrolledKey, signature)
         } catch {
             throw Refusal(.signature, "signature has the wrong width", id)
         }
@@ -158,7 +170,7 @@ extension DoctorMachine {
         }
         let keys = KeySchedule.trafficKeys(sessionKey: verified.sessionKey)
         table.addMember(Member(patient: patient, connection: connection, source: verified.source,
-                               sessionKey: verified.sessionKey, sending: SealingKey(keys.doctorToPatient),
+                               sessionKey: verified.sessionKey, version: verified.version, sending: SealingKey(keys.doctorToPatient),
                                receiving: OpeningKey(keys.patientToDoctor)))
         actions += membershipChanged(joiner: patient, using: &rng)
         // With a window the joiner's epoch is the pending one (the next number).

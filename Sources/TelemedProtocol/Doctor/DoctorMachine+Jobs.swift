@@ -120,9 +120,16 @@ extension DoctorMachine {
             // §7.7: the request is in the replay cache already; a bad element is not counted.
             return purged + refuse(Refusal(.element, "c1, c2 or K is not a valid group element", id, counts: false),
                                    verifying, on: connection, live: live, now: now, using: &rng)
+        case let .shareInvalid(defect):
+            // §8.5, §8.7: like c1 or c2, not counted and not a device block; the audit names
+            // the test that failed (an enrolled device sending a bad share is broken or worse).
+            let test = defect == .range ? "range 1 < A < p − 1" : "subgroup A^q ≡ 1"
+            return purged + refuse(Refusal(.element, "dh_i fails the \(test) check", id, counts: false),
+                                   verifying, on: connection, live: live, now: now, using: &rng)
         case let .answered(frame, sessionKey):
             guard live else { return purged }
-            table.verifyHandshake(connection, Verified(source: verifying.source, patient: id, sessionKey: sessionKey))
+            table.verifyHandshake(connection, Verified(source: verifying.source, patient: id, sessionKey: sessionKey,
+                                                       version: verifying.version))
             return purged + [.send(connection, frame)]
         }
     }
@@ -166,11 +173,11 @@ extension DoctorMachine {
             }
             // A retired handshake's request is now applied; nobody waits for an answer.
             guard live else { return [] }
-            let answering = Verifying(source: verifying.source, request: request, patientKey: patientKey,
+            let answering = Verifying(source: verifying.source, request: request, share: verifying.share, patientKey: patientKey,
                                       job: takeJobNumber(), phase: .answer)
             table.beginVerification(connection, answering)
             let job = HandshakeJob(connection: connection, number: answering.job, work: .answer(
-                HandshakeJob.AnswerWork(request: request, patientKey: patientKey, doctorKey: privateKey,
+                HandshakeJob.AnswerWork(request: request, share: verifying.share, patientKey: patientKey, doctorKey: privateKey,
                                         identity: identity, tsGWN: now.wall, codec: codec)))
             return dispatch(job, now: now, using: &rng)
         } catch {

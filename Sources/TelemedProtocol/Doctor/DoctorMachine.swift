@@ -68,6 +68,9 @@ public struct DoctorMachine: Sendable {
     var broadcastCounts: [UInt64: UInt64] = [:]
     var clockBehindEpisode = false
     var started = false
+    /// The lowest request version accepted (PROTOCOL.md §8.6): from the configuration, raised
+    /// or lowered at run time with ``setMinimumVersion(_:now:using:)``.
+    public internal(set) var minimumVersion: ProtocolVersion
     /// Who runs the handshake jobs (see ``HandshakeJobExecution``); `.inline` by default.
     public var handshakeJobs: HandshakeJobExecution = .inline
     /// The number the next handshake job gets.
@@ -91,6 +94,7 @@ public struct DoctorMachine: Sendable {
         precondition(privateKey.group == group, "the doctor's key must be in the deployment's group")
         precondition(registry.values.allSatisfy { $0.group == group }, "every enrolled key must be in the deployment's group")
         self.configuration = configuration
+        self.minimumVersion = configuration.minimumVersion
         self.group = group
         self.identity = identity
         self.privateKey = privateKey
@@ -190,12 +194,18 @@ extension DoctorMachine {
     /// the replay cache) the answer phase. Everything needed to apply the result.
     struct Verifying: Sendable {
         let source: SourceAddress
+        /// The request's fields shared by both versions.
         let request: KeyVerification
+        /// dh_i of a version-2 request (opcode 12); nil for version 1 (opcode 10).
+        let share: ElementBytes?
         /// The key enrolled for the claimed id when the request arrived; nil for an unknown id.
         let patientKey: PublicKey?
         /// The number of the job this handshake waits for.
         let job: UInt64
         let phase: HandshakePhase
+
+        /// The handshake's version, fixed by its first frame (PROTOCOL.md §8.6).
+        var version: ProtocolVersion { share == nil ? .v1 : .v2 }
 
         /// The id the handshake names: only once its signature verified (the answer phase).
         var namedPatient: PeerID? { phase == .answer ? request.idI : nil }
@@ -211,6 +221,8 @@ extension DoctorMachine {
         let source: SourceAddress
         let patient: PeerID
         let sessionKey: SessionKey
+        /// The handshake's version (its SK's formula).
+        let version: ProtocolVersion
     }
 
     /// Membership changes since the current epoch began, inside the coalescing window.
@@ -232,6 +244,8 @@ extension DoctorMachine {
         let connection: ConnectionID
         let source: SourceAddress
         let sessionKey: SessionKey
+        /// The version of the handshake that made this session (PROTOCOL.md §8.6, §8.7).
+        let version: ProtocolVersion
         /// k_d2p with its counter (GROUP_KEY and DISCONNECT share it).
         var sending: SealingKey
         /// k_p2d with the last accepted seq (DEC_MSG and DISCONNECT).

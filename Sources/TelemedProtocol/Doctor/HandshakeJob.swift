@@ -49,6 +49,8 @@ public struct HandshakeJob: Sendable {
 
     struct SignatureWork: Sendable {
         let request: KeyVerification
+        /// dh_i of a version-2 request (opcode 12); nil for version 1.
+        let share: ElementBytes?
         let signature: Signature
         /// The enrolled key, or the dummy key for an unknown id.
         let key: PublicKey
@@ -56,6 +58,8 @@ public struct HandshakeJob: Sendable {
 
     struct AnswerWork: Sendable {
         let request: KeyVerification
+        /// dh_i of a version-2 request (opcode 12); nil for version 1.
+        let share: ElementBytes?
         let patientKey: PublicKey
         let doctorKey: PrivateKey
         let identity: PeerID
@@ -91,10 +95,75 @@ extension HandshakeJob.Work {
     func run(using rng: inout some CryptographicRandomNumberGenerator) -> HandshakeJobResult.Outcome {
         switch self {
         case let .signature(work):
-            return .signature(valid: work.key.isValidSignature(work.signature, for: SignedBytes.keyVerification(work.request)))
+            return .signature(valid: work.key.isValidSignature(work.signature, for: signedRequest(work.request, share: work.share)))
         case let .answer(work):
-            return work.run(using: &rng)
+            guard let share = work.share else { return work.run(using: &rng) }
+            return work.runV2(share: share, using: &rng)
         }
+    }
+}
+
+/// The bytes a request's signature covers: SignData1 (§4) or SignData1_v2 (§8.3).
+func signedRequest(_ request: KeyVerification, share: ElementBytes?) -> [UInt8] {
+    guard let share else { return SignedBytes.keyVerification(request) }
+    return SignedBytes.keyVerificationV2(KeyVerificationV2(request, dhI: share))
+}
+
+extension KeyVerificationV2 {
+    /// The version-2 request made of the shared fields and dh_i.
+    init(_ common: KeyVerification, dhI: ElementBytes) {
+        self.init(group: common.group, idI: common.idI, idGWN: common.idGWN, tsI: common.tsI, rnI: common.rnI,
+                  c1: common.c1, c2: common.c2, dhI: dhI, sigR: common.sigR, sigS: common.sigS)
+    }
+}
+
+extension HandshakeJob.AnswerWork {
+    /// Version 2 (PROTOCOL.md §8.5): c1 and c2 valid, K decrypted and valid, then dh_i valid
+    /// (R-ELEM), then the answer in the order of §8.5 — ts_gwn (the job's), u, the ElGamal k
+    /// and rn_gwn drawn; K_GWN, c1, c2; b (hedged over h_b, which needs H_1); B; SignData2_v2,
+    /// H_2 and the signature; Z = A^b; SK. Every secret of the handshake (b, Z, u, the
+    /// ElGamal k, K, K_GWN) is a local of this function: they are dropped, and so erased
+    /// (GMP's wiping allocator, swift-crypto's zeroing key storage), when it returns with the
+    /// frame and SK, before the machine sends anything (R-FS).
+    func runV2(share: ElementBytes, using rng: inout some CryptographicRandomNumberGenerator) -> HandshakeJobResult.Outcome {
+        let group = doctorKey.group
+        let patientElement: ElementSecret
+        do {
+            let ciphertext = try ElGamalCiphertext(group: group, c1Bytes: request.c1.bytes, c2Bytes: request.c2.bytes)
+            patientElement = try doctorKey.decryptSecret(ciphertext)
+        } catch {
+            return .elementsInvalid
+        }
+        let patientShare: DiffieHellmanShare
+        do {
+            patientShare = try DiffieHellmanShare(group: group, bytes: share.bytes)
+        } catch {
+            return .shareInvalid(DiffieHellmanShare.defect(of: share.bytes, in: group) ?? .range)
+        }
+        let requestV2 = KeyVerificationV2(request, dhI: share)
+        let requestDigest = Hashing.sha256(SignedBytes.keyVerificationV2(requestV2))
+        let doctorElementValue = group.randomElement(using: &rng)
+        let ciphertext = ElGamal.encrypt(doctorElementValue, to: patientKey, using: &rng)
+        let doctorElement = ElementSecret(doctorElementValue, in: group)
+        let rnGWN = Bytes32(random: &rng)
+        let context = KeySchedule.doctorEphemeralContext(group: group.name, idGWN: identity, idI: request.idI,
+                                                         tsGWN: tsGWN, rnGWN: rnGWN, requestDigest: requestDigest)
+        let ephemeral = doctorKey.hedgedEphemeral(context: context, using: &rng)
+        var token = SessionTokenV2(
+            group: group.name, idGWN: identity, idI: request.idI, tsGWN: tsGWN, rnGWN: rnGWN, rnI: request.rnI,
+            c1: ElementBytes(bytes: group.encodeElement(ciphertext.c1)),
+            c2: ElementBytes(bytes: group.encodeElement(ciphertext.c2)),
+            dhGWN: ElementBytes(bytes: ephemeral.shareBytes),
+            sigR: ElementBytes(bytes: [UInt8](repeating: 0, count: group.elementLength)), sigS: Bytes32.zero)
+        let signed = SignedBytes.sessionTokenV2(token, requestDigest: requestDigest)
+        let answerDigest = Hashing.sha256(signed)
+        let signature = doctorKey.sign(signed, using: &rng)
+        token.sigR = ElementBytes(bytes: signature.rBytes(in: group))
+        token.sigS = Bytes32.unchecked(signature.sBytes(in: group))
+        let shared = ephemeral.sharedSecret(with: patientShare)
+        let sessionKey = KeySchedule.sessionKeyV2(patientElement: patientElement, doctorElement: doctorElement,
+                                                  shared: shared, requestDigest: requestDigest, answerDigest: answerDigest)
+        return .answered(frame: codec.encode(.sessionTokenV2(token)), sessionKey: sessionKey)
     }
 }
 
@@ -146,6 +215,9 @@ public struct HandshakeJobResult: Sendable {
         case signature(valid: Bool)
         /// The answer phase: c1, c2 or K is not a valid element (R-ELEM).
         case elementsInvalid
+        /// The answer phase of a version-2 request: c1, c2 and K are valid, dh_i is not
+        /// (R-ELEM), for this reason; no exponentiation by b was done.
+        case shareInvalid(ElementDefect)
         /// The answer phase: the SESSION_TOKEN frame and the session key it establishes.
         case answered(frame: [UInt8], sessionKey: SessionKey)
     }
@@ -154,7 +226,7 @@ public struct HandshakeJobResult: Sendable {
     public var phase: HandshakePhase {
         switch outcome {
         case .signature: return .signature
-        case .elementsInvalid, .answered: return .answer
+        case .elementsInvalid, .shareInvalid, .answered: return .answer
         }
     }
 }
@@ -181,6 +253,7 @@ extension HandshakeJobResult: CustomStringConvertible, CustomDebugStringConverti
         let what: String = switch outcome {
         case let .signature(valid): valid ? "signature valid" : "signature invalid"
         case .elementsInvalid: "answer elements invalid"
+        case .shareInvalid: "answer share invalid"
         case .answered: "answer built"
         }
         return "HandshakeJobResult(#\(number) \(what), \(connection))"

@@ -3,7 +3,7 @@ import TelemedCrypto
 extension PatientMachine {
     // MARK: - SESSION_TOKEN
 
-    mutating func tokenReceived(_ token: SessionToken, _ requested: Requested, now: Instant) -> [PatientAction] {
+    mutating func tokenReceived(_ token: SessionToken, _ requested: Requested, element: [UInt8], now: Instant) -> [PatientAction] {
         guard token.idGWN == doctorID, token.idI == identity else {
             return close(.protocolViolation(.identity, "SESSION_TOKEN for another pair of ids"))
         }
@@ -25,10 +25,61 @@ extension PatientMachine {
             return close(.protocolViolation(.element, "c1, c2 or K_GWN is not a valid element"))
         }
         let transcript = KeySchedule.HandshakeTranscript(
-            patientElement: requested.element, doctorElement: group.encodeElement(doctorElement),
+            patientElement: element, doctorElement: group.encodeElement(doctorElement),
             tsI: requested.tsI, tsGWN: token.tsGWN, rnI: requested.rnI, rnGWN: token.rnGWN,
             idI: identity, idGWN: doctorID)
-        let sessionKey = KeySchedule.sessionKey(transcript)
+        return confirm(KeySchedule.sessionKey(transcript), requested, now: now)
+    }
+
+    /// SESSION_TOKEN_V2 (PROTOCOL.md §8.5), cheapest check first; every failure closes: ids →
+    /// rn_i echoed (R-ECHO) → ts_gwn in ΔTS (dropped, R-TIME) → dh_gwn ≠ our dh_i (R-FS) →
+    /// the signature over SignData2_v2 built with our own H_1 (R-TRANSCRIPT: a signature over
+    /// any other request's H_1, or over any other field, fails here; the patient cannot tell
+    /// which, and names the transcript rule) → c1, c2, K_GWN valid (R-ELEM) → dh_gwn valid
+    /// (R-ELEM) → Z = B^a → SK. The stage then drops a, Z, K and K_GWN (R-FS).
+    mutating func tokenReceivedV2(_ token: SessionTokenV2, _ requested: Requested, _ pending: RequestedV2,
+                                  now: Instant) -> [PatientAction] {
+        guard token.idGWN == doctorID, token.idI == identity else {
+            return close(.protocolViolation(.identity, "SESSION_TOKEN_V2 for another pair of ids"))
+        }
+        guard token.rnI == requested.rnI else {
+            return close(.protocolViolation(.echo, "SESSION_TOKEN_V2 does not echo our rn_i"))
+        }
+        guard now.wall.absoluteDifference(from: token.tsGWN) <= configuration.timeWindowMillis else {
+            return [.event(.dropped(.time, "ts_gwn \(token.tsGWN) outside ΔTS of \(now.wall)"))]
+        }
+        guard token.dhGWN.bytes != pending.share else {
+            return close(.protocolViolation(.forwardSecrecy, "dh_gwn equals our own dh_i (reflection)"))
+        }
+        let signed = SignedBytes.sessionTokenV2(token, requestDigest: pending.requestDigest)
+        guard let signature = try? Signature(group: group, rBytes: token.sigR.bytes, sBytes: token.sigS.bytes),
+              doctorKey.isValidSignature(signature, for: signed) else {
+            return close(.protocolViolation(.transcript,
+                                            "SESSION_TOKEN_V2 signature does not verify over SignData2_v2 with our H_1"))
+        }
+        let doctorElement: ElementSecret
+        do {
+            let ciphertext = try ElGamalCiphertext(group: group, c1Bytes: token.c1.bytes, c2Bytes: token.c2.bytes)
+            doctorElement = try privateKey.decryptSecret(ciphertext)
+        } catch {
+            return close(.protocolViolation(.element, "c1, c2 or K_GWN is not a valid element"))
+        }
+        let doctorShare: DiffieHellmanShare
+        do {
+            doctorShare = try DiffieHellmanShare(group: group, bytes: token.dhGWN.bytes)
+        } catch {
+            return close(.protocolViolation(.element, "dh_gwn is not a valid element"))
+        }
+        let shared = pending.ephemeral.sharedSecret(with: doctorShare)
+        let sessionKey = KeySchedule.sessionKeyV2(patientElement: pending.element, doctorElement: doctorElement,
+                                                  shared: shared, requestDigest: pending.requestDigest,
+                                                  answerDigest: Hashing.sha256(signed))
+        return confirm(sessionKey, requested, now: now)
+    }
+
+    /// SK is known: SKV, the traffic keys, KEY_CONFIRMATION; the stage moves on, which drops
+    /// the request's secrets, and SK itself is dropped once SKV and the traffic keys exist.
+    private mutating func confirm(_ sessionKey: SessionKey, _ requested: Requested, now: Instant) -> [PatientAction] {
         let ts = now.wall
         let skv = KeySchedule.sessionKeyVerifier(sessionKey: sessionKey, ts: ts)
         stage = .awaitingGroupKey(Keyed(keys: KeySchedule.trafficKeys(sessionKey: sessionKey)))

@@ -64,14 +64,35 @@ public struct PatientMachine: Sendable {
         case ended(PatientEnd)
     }
 
-    /// KEY_VERIFICATION is out.
+    /// KEY_VERIFICATION (version 1) or KEY_VERIFICATION_V2 is out.
     struct Requested: Sendable {
         let tsI: UInt64
         let rnI: Bytes32
-        /// K = g^t as L bytes.
-        let element: [UInt8]
+        /// What the answer needs, by version.
+        let secrets: RequestSecrets
         /// The monotonic time KEY_VERIFICATION went out (the handshake timer started then).
         let sentAt: UInt64
+    }
+
+    /// The pending request's secrets. Ending the stage drops them, and so erases them (the
+    /// ephemeral's scalar through GMP's wiping allocator, K through swift-crypto's zeroing key
+    /// storage; the version-1 array of K is dropped, Swift arrays cannot be overwritten in
+    /// place once shared), PROTOCOL.md §8.4.
+    enum RequestSecrets: Sendable {
+        /// K = g^t as L bytes.
+        case v1(element: [UInt8])
+        /// Version 2: K, the ephemeral a with its share A, and H_1 of the request signed.
+        case v2(RequestedV2)
+    }
+
+    /// A version-2 request's state.
+    struct RequestedV2: Sendable {
+        let element: ElementSecret
+        let ephemeral: EphemeralKey
+        /// A as sent (dh_i).
+        let share: [UInt8]
+        /// H_1 = SHA-256(SignData1_v2).
+        let requestDigest: Bytes32
     }
 
     /// SK is known; KEY_CONFIRMATION is out.
@@ -122,9 +143,11 @@ public struct PatientMachine: Sendable {
 
     // MARK: - Inputs
 
-    /// The connection to the doctor is open: send KEY_VERIFICATION.
+    /// The connection to the doctor is open: send KEY_VERIFICATION (version 1) or
+    /// KEY_VERIFICATION_V2 (version 2), as configured; never the other.
     public mutating func connected(now: Instant, using rng: inout some CryptographicRandomNumberGenerator) -> [PatientAction] {
         guard case .idle = stage else { preconditionFailure("connected(now:using:) is the first input, once") }
+        if configuration.version == .v2 { return connectedV2(now: now, using: &rng) }
         let element = group.randomElement(using: &rng)
         let ciphertext = ElGamal.encrypt(element, to: doctorKey, using: &rng)
         let unsigned = KeyVerification(
@@ -137,11 +160,42 @@ public struct PatientMachine: Sendable {
             group: unsigned.group, idI: unsigned.idI, idGWN: unsigned.idGWN, tsI: unsigned.tsI, rnI: unsigned.rnI,
             c1: unsigned.c1, c2: unsigned.c2, sigR: ElementBytes(bytes: signature.rBytes(in: group)),
             sigS: .unchecked(signature.sBytes(in: group)))
-        stage = .awaitingToken(Requested(tsI: request.tsI, rnI: request.rnI, element: group.encodeElement(element),
+        stage = .awaitingToken(Requested(tsI: request.tsI, rnI: request.rnI, secrets: .v1(element: group.encodeElement(element)),
                                          sentAt: now.monotonic))
         return [.send(codec.encode(.keyVerification(request))),
                 .scheduleTimer(.handshake, afterMillis: configuration.handshakeTimeoutMillis)]
     }
+
+    /// KEY_VERIFICATION_V2 (PROTOCOL.md §8.3, §8.4): t, the ElGamal k and rn_i drawn; K, c1,
+    /// c2; a hedged over h_a (x_i, the context, 32 fresh bytes); A; SignData1_v2 signed. H_1
+    /// is kept for the answer's check and for SK.
+    private mutating func connectedV2(now: Instant, using rng: inout some CryptographicRandomNumberGenerator) -> [PatientAction] {
+        let elementValue = group.randomElement(using: &rng)
+        let ciphertext = ElGamal.encrypt(elementValue, to: doctorKey, using: &rng)
+        let element = ElementSecret(elementValue, in: group)
+        let rnI = Bytes32(random: &rng)
+        let context = KeySchedule.patientEphemeralContext(group: group.name, idI: identity, idGWN: doctorID,
+                                                          tsI: now.wall, rnI: rnI)
+        let ephemeral = privateKey.hedgedEphemeral(context: context, using: &rng)
+        var request = KeyVerificationV2(
+            group: group.name, idI: identity, idGWN: doctorID, tsI: now.wall, rnI: rnI,
+            c1: ElementBytes(bytes: group.encodeElement(ciphertext.c1)),
+            c2: ElementBytes(bytes: group.encodeElement(ciphertext.c2)),
+            dhI: ElementBytes(bytes: ephemeral.shareBytes),
+            sigR: ElementBytes(bytes: [UInt8](repeating: 0, count: group.elementLength)), sigS: .zero)
+        let signed = SignedBytes.keyVerificationV2(request)
+        let signature = privateKey.sign(signed, using: &rng)
+        request.sigR = ElementBytes(bytes: signature.rBytes(in: group))
+        request.sigS = .unchecked(signature.sBytes(in: group))
+        let pending = RequestedV2(element: element, ephemeral: ephemeral, share: request.dhI.bytes,
+                                  requestDigest: Hashing.sha256(signed))
+        stage = .awaitingToken(Requested(tsI: request.tsI, rnI: rnI, secrets: .v2(pending), sentAt: now.monotonic))
+        return [.send(codec.encode(.keyVerificationV2(request))),
+                .scheduleTimer(.handshake, afterMillis: configuration.handshakeTimeoutMillis)]
+    }
+
+    /// The protocol version of this device (its configuration's).
+    public var version: ProtocolVersion { configuration.version }
 
     /// A frame body from the doctor arrived.
     public mutating func frameReceived(_ body: [UInt8], now: Instant,
@@ -159,10 +213,17 @@ public struct PatientMachine: Sendable {
         case .idle, .ended:
             return []
         case let .awaitingToken(requested):
-            guard case let .sessionToken(token) = message else {
+            // §8.6.2: only this version's answer; the other version's closes (R-VERSION), no fallback.
+            switch (message, requested.secrets) {
+            case let (.sessionToken(token), .v1(element)):
+                return tokenReceived(token, requested, element: element, now: now)
+            case let (.sessionTokenV2(token), .v2(pending)):
+                return tokenReceivedV2(token, requested, pending, now: now)
+            case (.sessionToken, .v2), (.sessionTokenV2, .v1):
+                return close(.protocolViolation(.version, "answer of another version (opcode \(message.opcode.rawValue))"))
+            default:
                 return close(.protocolViolation(.state, "opcode \(message.opcode.rawValue) instead of SESSION_TOKEN"))
             }
-            return tokenReceived(token, requested, now: now)
         case let .awaitingGroupKey(keyed):
             guard case let .groupKey(groupKey) = message else {
                 return close(.protocolViolation(.state, "opcode \(message.opcode.rawValue) before the first GROUP_KEY"))

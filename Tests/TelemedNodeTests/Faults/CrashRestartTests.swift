@@ -48,8 +48,10 @@ final class CrashRestartTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let state = directory + "/state"
 
-        // First run.
-        let first = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice,dave", "--port", String(try freeLoopbackPort()), "--state-dir", "state"],
+        // First run. Minimum version 1 (migration): the hand-driven dave below speaks version 1,
+        // alice (the real `patient`) version 2.
+        let first = try Spawned(doctorBinary, ["serve", "--demo-enroll", "alice,dave", "--port", String(try freeLoopbackPort()), "--state-dir", "state",
+                                               "--min-version", "1"],
                                 directory: directory, name: "doctor")
         defer { first.stop() }
         let listening = await first.waitFor("type \"help\" for commands")
@@ -154,7 +156,7 @@ final class CrashRestartTests: XCTestCase {
         }
 
         // Second run on the same state directory and port.
-        let second = try Spawned(doctorBinary, ["serve", "--port", String(port), "--state-dir", "state"],
+        let second = try Spawned(doctorBinary, ["serve", "--port", String(port), "--state-dir", "state", "--min-version", "1"],
                                  directory: directory, name: "doctor2")
         defer { second.stop() }
         let relistening = await second.waitFor("type \"help\" for commands")

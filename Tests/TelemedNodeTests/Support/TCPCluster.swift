@@ -47,12 +47,14 @@ final class TCPCluster: @unchecked Sendable {
     /// Starts a patient service (it connects at once; reconnecting off unless `reconnect` says
     /// otherwise). `observe` sees each service event right after the recorder, on the service.
     func startPatient(_ name: String, clock: any NodeClock = SystemClock(), reconnect: ReconnectPolicy = .never,
-                      observe: (@Sendable (PatientServiceEvent) -> Void)? = nil) {
+                      version: ProtocolVersion = .v1, observe: (@Sendable (PatientServiceEvent) -> Void)? = nil) {
         let client = TCPClientTransport()
         clients.append(client)
         let port = self.port
         let recorder = patientEvents
-        let service = PatientService(credential: TestKeys.credential(name, port: port), transport: client,
+        var configuration = PatientConfiguration()
+        configuration.version = version
+        let service = PatientService(configuration: configuration, credential: TestKeys.credential(name, port: port), transport: client,
                                      connect: { try await client.connect(host: "127.0.0.1", port: port) },
                                      reconnect: reconnect, clock: clock, logger: TestLog.logger("test.\(name)"),
                                      observer: { event in

@@ -237,7 +237,8 @@ final class DecodeErrorTests: XCTestCase {
     // MARK: - Opcode, group, ids
 
     func testUnknownOpcode() {
-        assertDecodeError(#"{"opcode":12}"#, .unknownOpcode(12))
+        assertDecodeError(#"{"opcode":13}"#, .unknownOpcode(13))
+        assertDecodeError(#"{"opcode":12}"#, .missingKey("group"))  // KEY_VERIFICATION_V2 since §8
         assertDecodeError(#"{"opcode":0}"#, .unknownOpcode(0))
         assertDecodeError(#"{"opcode":266}"#, .unknownOpcode(266))
         assertDecodeError(#"{"opcode":9007199254740991}"#, .unknownOpcode(9_007_199_254_740_991))

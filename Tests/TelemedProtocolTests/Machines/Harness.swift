@@ -51,12 +51,14 @@ extension MachineDriver where Observer == Unobserved {
     /// Opens a connection for `name` from `source` and sends its KEY_VERIFICATION.
     @discardableResult
     mutating func connect(_ name: String, from source: String = "192.0.2.10",
-                          key: PrivateKey? = nil) throws -> ConnectionID {
+                          key: PrivateKey? = nil, version: ProtocolVersion = .v1) throws -> ConnectionID {
         let id = try PeerID(name)
         let connection = open(from: try XCTUnwrapSource(source))
         guard !closed.contains(connection) else { return connection }
         let credential = key ?? keys[id] ?? Harness.keyCache.key(name)
-        start(try PatientMachine(configuration: PatientConfiguration(), identity: id, privateKey: credential,
+        var patientConfiguration = PatientConfiguration()
+        patientConfiguration.version = version
+        start(try PatientMachine(configuration: patientConfiguration, identity: id, privateKey: credential,
                                  doctorID: Harness.doctorID, doctorKey: doctorKey.publicKey), on: connection)
         return connection
     }

@@ -82,9 +82,14 @@ final class WorkedExampleTests: XCTestCase {
         let patientID = try PeerID("patient1")
         let doctorID = try PeerID("doctor")
 
-        var doctor = try DoctorMachine(configuration: DoctorConfiguration(), group: group, identity: doctorID,
+        // The v1 example: a doctor with minimum version 1 and a version-1 device (PROTOCOL.md §8.6).
+        var doctorConfiguration = DoctorConfiguration()
+        doctorConfiguration.minimumVersion = .v1
+        var patientConfiguration = PatientConfiguration()
+        patientConfiguration.version = .v1
+        var doctor = try DoctorMachine(configuration: doctorConfiguration, group: group, identity: doctorID,
                                        privateKey: doctorKey, registry: [patientID: patientKey.publicKey])
-        var patient = try PatientMachine(configuration: PatientConfiguration(), identity: patientID,
+        var patient = try PatientMachine(configuration: patientConfiguration, identity: patientID,
                                          privateKey: patientKey, doctorID: doctorID, doctorKey: doctorKey.publicKey)
         var rng = ScriptedRandom()
         let connection = ConnectionID(1)
