@@ -40,7 +40,7 @@ extension DoctorNode {
 
     /// Lifts a block named by operator text, read by ``UnblockTarget/init(parsing:)``: an IP
     /// address, a prefix written `a.b.c.0/24` or `x:x:x::/48`, a device `id@ip`, or a patient
-    /// id. Text that names nothing (`999.1.1.1`) is ``DoctorCommandError/noSuchBlock(_:)``
+    /// id. Text that names nothing (`999.1.1.1`) is `DoctorCommandError.noSuchBlock(_:)`
     /// with the reason.
     public func unblock(_ target: String) throws(DoctorCommandError) {
         let parsed: UnblockTarget
