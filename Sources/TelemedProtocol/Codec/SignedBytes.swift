@@ -14,31 +14,14 @@ public enum SignedBytes {
 
     /// lp(label) lp(group) lp(id_i) lp(id_gwn) lp(u64 ts_i) lp(rn_i) lp(c1) lp(c2).
     public static func keyVerification(_ m: KeyVerification) -> [UInt8] {
-        var writer = LPWriter()
-        writer.lp(keyVerificationLabel)
-        writer.lp(m.group)
-        writer.lp(m.idI.bytes)
-        writer.lp(m.idGWN.bytes)
-        writer.lpU64(m.tsI)
-        writer.lp(m.rnI.bytes)
-        writer.lp(m.c1.bytes)
-        writer.lp(m.c2.bytes)
-        return writer.bytes
+        requestFields(keyVerificationLabel, m.group, idI: m.idI, idGWN: m.idGWN, tsI: m.tsI, rnI: m.rnI,
+                      c1: m.c1, c2: m.c2).bytes
     }
 
     /// lp(label) lp(group) lp(id_gwn) lp(id_i) lp(u64 ts_gwn) lp(rn_gwn) lp(rn_i) lp(c1) lp(c2).
     public static func sessionToken(_ m: SessionToken) -> [UInt8] {
-        var writer = LPWriter()
-        writer.lp(sessionTokenLabel)
-        writer.lp(m.group)
-        writer.lp(m.idGWN.bytes)
-        writer.lp(m.idI.bytes)
-        writer.lpU64(m.tsGWN)
-        writer.lp(m.rnGWN.bytes)
-        writer.lp(m.rnI.bytes)
-        writer.lp(m.c1.bytes)
-        writer.lp(m.c2.bytes)
-        return writer.bytes
+        answerFields(sessionTokenLabel, m.group, idGWN: m.idGWN, idI: m.idI, tsGWN: m.tsGWN, rnGWN: m.rnGWN,
+                     rnI: m.rnI, c1: m.c1, c2: m.c2).bytes
     }
 
     /// Label of SignData1_v2 (PROTOCOL.md §8.3).
@@ -48,15 +31,8 @@ public enum SignedBytes {
 
     /// SignData1_v2 = lp(label) lp(group) lp(id_i) lp(id_gwn) lp(u64 ts_i) lp(rn_i) lp(c1) lp(c2) lp(dh_i).
     public static func keyVerificationV2(_ m: KeyVerificationV2) -> [UInt8] {
-        var writer = LPWriter()
-        writer.lp(keyVerificationV2Label)
-        writer.lp(m.group)
-        writer.lp(m.idI.bytes)
-        writer.lp(m.idGWN.bytes)
-        writer.lpU64(m.tsI)
-        writer.lp(m.rnI.bytes)
-        writer.lp(m.c1.bytes)
-        writer.lp(m.c2.bytes)
+        var writer = requestFields(keyVerificationV2Label, m.group, idI: m.idI, idGWN: m.idGWN, tsI: m.tsI,
+                                   rnI: m.rnI, c1: m.c1, c2: m.c2)
         writer.lp(m.dhI.bytes)
         return writer.bytes
     }
@@ -64,16 +40,8 @@ public enum SignedBytes {
     /// SignData2_v2 = lp(label) lp(group) lp(id_gwn) lp(id_i) lp(u64 ts_gwn) lp(rn_gwn) lp(rn_i)
     /// lp(c1) lp(c2) lp(dh_gwn) lp(H_1), H_1 = SHA-256(SignData1_v2) of the request answered.
     public static func sessionTokenV2(_ m: SessionTokenV2, requestDigest: Bytes32) -> [UInt8] {
-        var writer = LPWriter()
-        writer.lp(sessionTokenV2Label)
-        writer.lp(m.group)
-        writer.lp(m.idGWN.bytes)
-        writer.lp(m.idI.bytes)
-        writer.lpU64(m.tsGWN)
-        writer.lp(m.rnGWN.bytes)
-        writer.lp(m.rnI.bytes)
-        writer.lp(m.c1.bytes)
-        writer.lp(m.c2.bytes)
+        var writer = answerFields(sessionTokenV2Label, m.group, idGWN: m.idGWN, idI: m.idI, tsGWN: m.tsGWN,
+                                  rnGWN: m.rnGWN, rnI: m.rnI, c1: m.c1, c2: m.c2)
         writer.lp(m.dhGWN.bytes)
         writer.lp(requestDigest.bytes)
         return writer.bytes
@@ -92,5 +60,40 @@ public enum SignedBytes {
         writer.lpU64(ts)
         writer.lp(ct)
         return writer.bytes
+    }
+
+    // MARK: - Shared field runs (one place for the bytes both versions sign)
+
+    /// lp(label) lp(group) lp(id_i) lp(id_gwn) lp(u64 ts_i) lp(rn_i) lp(c1) lp(c2): the request's
+    /// signed fields in both versions; version 2 appends lp(dh_i).
+    private static func requestFields(_ label: String, _ group: String, idI: PeerID, idGWN: PeerID, tsI: UInt64,
+                                      rnI: Bytes32, c1: ElementBytes, c2: ElementBytes) -> LPWriter {
+        var writer = LPWriter()
+        writer.lp(label)
+        writer.lp(group)
+        writer.lp(idI.bytes)
+        writer.lp(idGWN.bytes)
+        writer.lpU64(tsI)
+        writer.lp(rnI.bytes)
+        writer.lp(c1.bytes)
+        writer.lp(c2.bytes)
+        return writer
+    }
+
+    /// lp(label) lp(group) lp(id_gwn) lp(id_i) lp(u64 ts_gwn) lp(rn_gwn) lp(rn_i) lp(c1) lp(c2): the
+    /// answer's signed fields in both versions; version 2 appends lp(dh_gwn) lp(H_1).
+    private static func answerFields(_ label: String, _ group: String, idGWN: PeerID, idI: PeerID, tsGWN: UInt64,
+                                     rnGWN: Bytes32, rnI: Bytes32, c1: ElementBytes, c2: ElementBytes) -> LPWriter {
+        var writer = LPWriter()
+        writer.lp(label)
+        writer.lp(group)
+        writer.lp(idGWN.bytes)
+        writer.lp(idI.bytes)
+        writer.lpU64(tsGWN)
+        writer.lp(rnGWN.bytes)
+        writer.lp(rnI.bytes)
+        writer.lp(c1.bytes)
+        writer.lp(c2.bytes)
+        return writer
     }
 }
