@@ -154,15 +154,18 @@ struct Connect: AsyncParsableCommand {
     var refusalDelay: Double = 30
 
     @Option(name: .long, help: ArgumentHelp(
-        "The one protocol version this device speaks: 2 (forward secrecy, the default) or 1 (only for a doctor "
-            + "still at minimum version 1). It never falls back to the other (PROTOCOL.md §8.6).", valueName: "1|2"))
-    var protocolVersion: Int = 2
+        "Speak this protocol version on this run instead of the one recorded in the device key file by "
+            + "`patient init` (2, forward secrecy, unless initialised with 1). It never falls back to the other "
+            + "(PROTOCOL.md §8.6).", valueName: "1|2"))
+    var protocolVersion: Int?
 
     func validate() throws {
         _ = try parsePatientID(id)
         guard !stateDir.isEmpty else { throw ValidationError("--state-dir is empty; give a directory such as ./.telemed") }
         if let port, !(1...65_535).contains(port) { throw ValidationError("--port \(port) is outside 1...65535") }
-        guard ProtocolVersion(rawValue: protocolVersion) != nil else { throw ValidationError("--protocol-version must be 1 or 2") }
+        if let protocolVersion, ProtocolVersion(rawValue: protocolVersion) == nil {
+            throw ValidationError("--protocol-version must be 1 or 2")
+        }
         guard (0...100).contains(refusalRetries) else { throw ValidationError("--refusal-retries must be 0…100") }
         guard refusalDelay.isFinite, (0.001...300).contains(refusalDelay) else {
             throw ValidationError("--refusal-delay must be 0.001…300 seconds")
@@ -177,7 +180,8 @@ struct Connect: AsyncParsableCommand {
         let stored = try Self.loadCredential(patientID, stateDir: stateDir)
         let credential = PatientCredential(identity: stored.identity, privateKey: stored.privateKey,
                                            doctorID: stored.doctorID, doctorKey: stored.doctorKey,
-                                           host: host ?? stored.host, port: port ?? stored.port)
+                                           host: host ?? stored.host, port: port ?? stored.port,
+                                           version: protocolVersion.flatMap(ProtocolVersion.init(rawValue:)) ?? stored.version)
         let client = TCPClientTransport()
         let delayMillis = UInt64((refusalDelay * 1_000).rounded())
         let reconnectPolicy = noReconnect ? ReconnectPolicy.never : ReconnectPolicy(
@@ -186,7 +190,7 @@ struct Connect: AsyncParsableCommand {
         let name = credential.identity.value
         let target = (credential.host, credential.port)
         var configuration = PatientConfiguration()
-        configuration.version = ProtocolVersion(rawValue: protocolVersion) ?? .v2
+        configuration.version = credential.version
         let service = PatientService(
             configuration: configuration, credential: credential, transport: client,
             connect: {
@@ -288,9 +292,15 @@ struct Init: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The device's state directory.", valueName: "path"))
     var stateDir: String = "./.telemed"
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The one protocol version this device will speak, recorded in its key file: 2 (forward secrecy, the "
+            + "default) or 1 (only for a doctor still at minimum version 1).", valueName: "1|2"))
+    var protocolVersion: Int = 2
+
     func validate() throws {
         _ = try parsePatientID(id)
         _ = try resolvedGroup()
+        guard ProtocolVersion(rawValue: protocolVersion) != nil else { throw ValidationError("--protocol-version must be 1 or 2") }
         guard !stateDir.isEmpty else { throw ValidationError("--state-dir is empty; give a directory such as ./.telemed") }
     }
 
@@ -307,9 +317,11 @@ struct Init: ParsableCommand {
         let telemedGroup = try resolvedGroup()
         let device = PatientDevice(directory: stateDir)
         var rng = SystemRandom()
-        let request = try device.create(patientID, group: telemedGroup, using: &rng)
+        let version = ProtocolVersion(rawValue: protocolVersion) ?? .v2
+        let request = try device.create(patientID, group: telemedGroup, version: version, using: &rng)
         say("created \(patientID)'s key pair in \(device.keyPath(patientID)) (keep it on this device)")
         say("enrollment request: \(device.requestPath(patientID)) (give it to the doctor)")
+        say("protocol version \(version.rawValue) (recorded in the key file; `patient \(patientID) --protocol-version` overrides it per run)")
         say("group \(request.group.name); fingerprint (read it to the doctor, who must see the same):")
         say("  \(request.fingerprint)")
     }

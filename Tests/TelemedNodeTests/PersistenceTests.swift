@@ -26,8 +26,8 @@ final class PersistenceTests: XCTestCase {
         }
         cluster.run()
         let answer = cluster.frames(for: attacker)
-        guard let token = answer.first, case .sessionToken = try codec.decode(token) else {
-            return XCTFail("expected a SESSION_TOKEN")
+        guard let token = answer.first, case .sessionTokenV2 = try codec.decode(token) else {
+            return XCTFail("expected a SESSION_TOKEN_V2 (both sides at the default, version 2)")
         }
         let wrong = KeyConfirmation(idI: TestKeys.id("alice"), ts: cluster.clock.now().wall, skv: Bytes32(random: &rng))
         attacker.send(codec.encode(.keyConfirmation(wrong)), on: connection)

@@ -16,7 +16,7 @@ final class RawAttackerTests: XCTestCase {
     /// A fresh, correctly signed KEY_VERIFICATION body for `name`, stamped with the wall clock.
     private func keyVerification(_ name: String, seed: UInt64) throws -> [UInt8] {
         var rng = SeededRandom(seed: seed)
-        var machine = try PatientMachine(configuration: PatientConfiguration(), identity: TestKeys.id(name),
+        var machine = try PatientMachine(configuration: .version1, identity: TestKeys.id(name),
                                          privateKey: TestKeys.key(name), doctorID: TestKeys.id("doctor"),
                                          doctorKey: TestKeys.key("doctor").publicKey)
         for case let .send(body) in machine.connected(now: SystemClock().now(), using: &rng) { return body }
@@ -46,7 +46,7 @@ final class RawAttackerTests: XCTestCase {
     }
 
     func testRawAttackerIsRejectedAndBlockedWhileHonestPatientsAreServed() async throws {
-        var configuration = DoctorConfiguration()
+        var configuration = DoctorConfiguration.acceptingVersion1
         configuration.failureThreshold = 6
         let cluster = try await TCPCluster(enrolling: ["alice", "bob", "dave"], configuration: configuration)
         let port = cluster.port

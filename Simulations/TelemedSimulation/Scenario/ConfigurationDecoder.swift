@@ -3,9 +3,19 @@ import TelemedProtocol
 // MARK: - ConfigurationDecoder
 
 /// Reads the `config`, `patientConfig` and `network` objects of a scenario.
+///
+/// Protocol versions: a scenario that names none runs at version 1 on both sides (doctor
+/// minimum 1, patients speaking 1), although the library's defaults are 2. The scenario format
+/// predates version 2, and a file written then must keep meaning what it meant (its captured
+/// `KEY_VERIFICATION` frames, its v1 crafting); a version-2 scenario says
+/// `"config": {"minimumVersion": 2}` and `"patientConfig": {"version": 2}`.
 enum ConfigurationDecoder {
+    /// The version of a scenario that names none (see above).
+    static let scenarioDefaultVersion = ProtocolVersion.v1
+
     static func doctor(_ value: JSONValue?, at path: String) throws(ScenarioError) -> DoctorConfiguration {
         var configuration = DoctorConfiguration()
+        configuration.minimumVersion = scenarioDefaultVersion
         guard let value else { return configuration }
         var reader = try ObjectReader(value, at: path)
         func millis(_ key: String, _ target: inout UInt64) throws(ScenarioError) {
@@ -47,6 +57,7 @@ enum ConfigurationDecoder {
 
     static func patient(_ value: JSONValue?, at path: String) throws(ScenarioError) -> PatientConfiguration {
         var configuration = PatientConfiguration()
+        configuration.version = scenarioDefaultVersion
         guard let value else { return configuration }
         var reader = try ObjectReader(value, at: path)
         if let number = try reader.uint("timeWindowMillis") { configuration.timeWindowMillis = number }

@@ -17,6 +17,9 @@ struct DeviceKeyFile: Codable {
     var id: String
     var privateKey: String
     var publicKey: String
+    /// The one protocol version the device speaks (1 or 2). Absent in files written before the
+    /// field existed, which are read as 2: `patient` spoke version 2 by default already then.
+    var protocolVersion: Int?
 }
 
 /// `<device dir>/<id>.request.json`: what the device gives the doctor (no secret).

@@ -56,6 +56,9 @@ public struct PatientCredential: Sendable, CustomStringConvertible, CustomDebugS
     public let host: String
     /// The doctor's TCP port.
     public let port: Int
+    /// The one protocol version this device speaks (PROTOCOL.md §8.6); a
+    /// ``PatientConfiguration`` for this credential sets its `version` to it.
+    public let version: ProtocolVersion
 
     /// The group (of both keys).
     public var group: TelemedGroup { privateKey.group }
@@ -64,7 +67,7 @@ public struct PatientCredential: Sendable, CustomStringConvertible, CustomDebugS
     ///
     /// - Precondition: both keys are in the same group and the port is in 1...65535.
     public init(identity: PeerID, privateKey: PrivateKey, doctorID: PeerID, doctorKey: PublicKey,
-                host: String, port: Int) {
+                host: String, port: Int, version: ProtocolVersion = .v2) {
         precondition(privateKey.group == doctorKey.group, "a credential's keys must share a group")
         precondition((1...65_535).contains(port), "a doctor port must be in 1...65535")
         self.identity = identity
@@ -73,11 +76,13 @@ public struct PatientCredential: Sendable, CustomStringConvertible, CustomDebugS
         self.doctorKey = doctorKey
         self.host = host
         self.port = port
+        self.version = version
     }
 
     /// Names the patient, the doctor and its address; never the private key.
     public var description: String {
-        "PatientCredential(\(identity) → \(doctorID) at \(host):\(port), group: \(group.name), x: <redacted>)"
+        "PatientCredential(\(identity) → \(doctorID) at \(host):\(port), group: \(group.name), "
+            + "version \(version.rawValue), x: <redacted>)"
     }
 
     /// Same as ``description``.

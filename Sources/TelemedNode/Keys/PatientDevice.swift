@@ -47,16 +47,21 @@ public struct PatientDevice: Sendable {
     /// request. Refuses to replace an existing key file; if the request cannot be written, the
     /// new key file is removed again so nothing changes.
     ///
+    /// `version` is the one protocol version the device will speak (PROTOCOL.md §8.6), recorded
+    /// in the key file and carried by its ``credential(_:)``: 2 for new devices, 1 only for a
+    /// device whose doctor still accepts version 1.
+    ///
     /// - Throws: ``KeyStoreError/alreadyExists(path:)`` when `id` has a key here, or a write failure.
     @discardableResult
-    public func create(_ id: PeerID, group: TelemedGroup,
+    public func create(_ id: PeerID, group: TelemedGroup, version: ProtocolVersion = .v2,
                        using rng: inout some CryptographicRandomNumberGenerator) throws(KeyStoreError) -> EnrollmentRequest {
         try PrivateFiles.makeDirectory(directory)
         let path = keyPath(id)
         if hasKey(id) { throw .alreadyExists(path: path) }
         let key = PrivateKey(generatingIn: group, using: &rng)
         let file = DeviceKeyFile(format: DeviceKeyFile.tag, group: group.name, id: id.value,
-                                 privateKey: BigInt.encodeHex(key.scalarBytes), publicKey: key.publicKey.hex)
+                                 privateKey: BigInt.encodeHex(key.scalarBytes), publicKey: key.publicKey.hex,
+                                 protocolVersion: version.rawValue)
         try PrivateFiles.writeJSON(file, to: path, overwrite: false)
         let request = EnrollmentRequest(identity: id, publicKey: key.publicKey)
         do {
@@ -70,6 +75,15 @@ public struct PatientDevice: Sendable {
 
     /// Loads `id`'s device key pair (checking that its public half belongs to it).
     public func loadKey(_ id: PeerID) throws(KeyStoreError) -> PrivateKey {
+        try loadKeyFile(id).key
+    }
+
+    /// The protocol version recorded in `id`'s key file (2 when the file predates the field).
+    public func protocolVersion(_ id: PeerID) throws(KeyStoreError) -> ProtocolVersion {
+        try loadKeyFile(id).version
+    }
+
+    private func loadKeyFile(_ id: PeerID) throws(KeyStoreError) -> (key: PrivateKey, version: ProtocolVersion) {
         let path = keyPath(id)
         let reader = KeyFileReader(path: path)
         let file = try reader.decode(DeviceKeyFile.self,
@@ -80,7 +94,14 @@ public struct PatientDevice: Sendable {
         guard fileID == id else {
             throw .invalidField(path: path, field: "id", reason: "is \(fileID), but the file is \(id)'s")
         }
-        return try reader.privateKey(file.privateKey, public: file.publicKey, in: group)
+        var version = ProtocolVersion.v2
+        if let number = file.protocolVersion {
+            guard let recorded = ProtocolVersion(rawValue: number) else {
+                throw .invalidField(path: path, field: "protocolVersion", reason: "is \(number); expected 1 or 2")
+            }
+            version = recorded
+        }
+        return (try reader.privateKey(file.privateKey, public: file.publicKey, in: group), version)
     }
 
     /// The ids that have a device key file here, sorted.
@@ -146,12 +167,12 @@ public struct PatientDevice: Sendable {
 
     /// `id`'s credential: its device key and the pinned doctor (which must be in the key's group).
     public func credential(_ id: PeerID) throws(KeyStoreError) -> PatientCredential {
-        let key = try loadKey(id)
+        let (key, version) = try loadKeyFile(id)
         let card = try pinnedCard()
         guard card.group == key.group else {
             throw .wrongGroup(path: pinnedCardPath, expected: key.group.name, found: card.group.name)
         }
         return PatientCredential(identity: id, privateKey: key, doctorID: card.identity,
-                                 doctorKey: card.publicKey, host: card.host, port: card.port)
+                                 doctorKey: card.publicKey, host: card.host, port: card.port, version: version)
     }
 }

@@ -64,10 +64,10 @@ public struct DoctorConfiguration: Sendable, Equatable {
     public var epochWindowMillis: UInt64 = 20
     /// The lowest protocol version accepted (PROTOCOL.md §8.6): a request of a lower version is
     /// refused (R-VERSION) after the strict parse, before any other check, and not counted.
-    /// The library's default is 1, the migration setting (§8.6.6: doctor first, minimum 1),
-    /// so that an embedder's existing version-1 patients keep working until it opts in; set 2
-    /// once every patient speaks version 2 (PROTOCOL.md §8.6 recommends 2 for new deployments).
-    public var minimumVersion: ProtocolVersion = .v1
+    /// Default 2, as PROTOCOL.md §8.6 asks of new deployments. 1 is the migration setting
+    /// (§8.6: upgrade the doctor first with minimum 1, then the devices, then raise it to 2 at
+    /// run time with ``DoctorMachine/setMinimumVersion(_:now:using:)``).
+    public var minimumVersion: ProtocolVersion = .v2
 
     /// Addresses and networks whose unauthenticated failures are never counted (R-SRC) and
     /// which no source or prefix block refuses; empty by default, at most
@@ -106,10 +106,10 @@ public struct PatientConfiguration: Sendable, Equatable {
     /// the confirmation, whichever ends later. Default 20 ms (the doctor's default); 0–1,000 ms.
     public var epochWindowMillis: UInt64 = 20
     /// The one protocol version this device speaks (PROTOCOL.md §8.6): it sends only that
-    /// version's request, accepts only that version's answer and never falls back. The
-    /// library's default is 1 (a version-2 device is chosen explicitly, as the patient
-    /// credential's `version` does); new credentials are issued for version 2.
-    public var version: ProtocolVersion = .v1
+    /// version's request, accepts only that version's answer and never falls back. Default 2
+    /// (new devices); 1 only for a device whose doctor still accepts version 1. A patient
+    /// credential records the version its device was set up with (`PatientCredential/version`).
+    public var version: ProtocolVersion = .v2
 
     /// The defaults.
     public init() {}

@@ -88,7 +88,7 @@ final class BroadcastFaultTests: XCTestCase {
         // not the kernel, is what fills; no write timeout in the way.
         // The bound and the write timeout are the doctor's configuration, handed to the transport
         // as `doctor serve` hands them (`DoctorConfiguration.transportBounds`).
-        var configuration = DoctorConfiguration()
+        var configuration = DoctorConfiguration.acceptingVersion1
         configuration.outboundQueueBytes = bound
         configuration.writeTimeoutMillis = 60_000
         var settings = TCPConnectionSettings(bounds: configuration.transportBounds)

@@ -74,7 +74,7 @@ final class DurableBeforeSendTests: XCTestCase {
         let reader = try SecurityStore(path: path)
         let progress = Flag()
         var checker: CheckingTransport?
-        var configuration = DoctorConfiguration()
+        var configuration = DoctorConfiguration.acceptingVersion1
         configuration.failureThreshold = threshold
         let rejected = self.rejected
         let cluster = try InMemoryCluster(enrolling: ["alice"], store: store, configuration: configuration,

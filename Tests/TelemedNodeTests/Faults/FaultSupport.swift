@@ -98,7 +98,7 @@ final class RawMember {
     init(identity: PeerID, privateKey: PrivateKey, doctorID: PeerID, doctorKey: PublicKey,
          port: Int, from source: String, seed: UInt64, receiveBuffer: Int32? = nil) throws {
         socket = try RawSocket(port: port, from: source, receiveBuffer: receiveBuffer)
-        machine = try PatientMachine(configuration: PatientConfiguration(), identity: identity, privateKey: privateKey,
+        machine = try PatientMachine(configuration: .version1, identity: identity, privateKey: privateKey,
                                      doctorID: doctorID, doctorKey: doctorKey)
         rng = SeededRandom(seed: seed)
         codec = MessageCodec(groupName: privateKey.group.name, elementLength: privateKey.group.elementLength)
@@ -189,7 +189,7 @@ enum Forge {
     static func request(identity: PeerID, privateKey: PrivateKey, doctorID: PeerID, doctorKey: PublicKey,
                         seed: UInt64) throws -> [UInt8] {
         var rng = SeededRandom(seed: seed)
-        var machine = try PatientMachine(configuration: PatientConfiguration(), identity: identity,
+        var machine = try PatientMachine(configuration: .version1, identity: identity,
                                          privateKey: privateKey, doctorID: doctorID, doctorKey: doctorKey)
         for case let .send(body) in machine.connected(now: SystemClock().now(), using: &rng) { return body }
         throw RawSocket.Failure(description: "the patient machine sent nothing")

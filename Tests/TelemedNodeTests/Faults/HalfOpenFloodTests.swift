@@ -21,7 +21,7 @@ final class HalfOpenFloodTests: XCTestCase {
 
     func testHalfOpenFloodIsCappedAndReapedAndHonestPatientsGetIn() async throws {
         let settings = TCPConnectionSettings(lingerTimeout: .milliseconds(200))
-        var configuration = DoctorConfiguration()
+        var configuration = DoctorConfiguration.acceptingVersion1
         configuration.handshakeTimeoutMillis = 1_000  // the smallest allowed
         let cluster = try await TCPCluster(enrolling: ["alice", "bob"], configuration: configuration,
                                            server: .init(host: "127.0.0.1", port: 0, maxConnections: 8,

@@ -65,7 +65,7 @@ final class TransportRefusalTests: XCTestCase {
     }
 
     func testAMembersStalledFrameEndsItsSessionAfterTheHandshakeTimeout() async throws {
-        var configuration = DoctorConfiguration()
+        var configuration = DoctorConfiguration.acceptingVersion1
         configuration.handshakeTimeoutMillis = 1_000
         let cluster = try await TCPCluster(enrolling: ["bob"], configuration: configuration)
         let bob = try RawMember("bob", port: cluster.port, from: "127.0.0.5", seed: 8)
@@ -85,7 +85,7 @@ final class TransportRefusalTests: XCTestCase {
     }
 
     func testAFrameCompletedInTimeKeepsTheMember() async throws {
-        var configuration = DoctorConfiguration()
+        var configuration = DoctorConfiguration.acceptingVersion1
         configuration.handshakeTimeoutMillis = 1_000
         let cluster = try await TCPCluster(enrolling: ["bob"], configuration: configuration)
         let bob = try RawMember("bob", port: cluster.port, from: "127.0.0.6", seed: 9)

@@ -22,7 +22,7 @@ final class TCPCluster: @unchecked Sendable {
     /// A doctor over TCP on 127.0.0.1. Without `server`, the listener is built as `doctor serve`
     /// builds it: the connection cap, write timeout and outbound bound of `configuration`
     /// (`DoctorConfiguration.transportBounds`).
-    init(enrolling names: [String], configuration: DoctorConfiguration = DoctorConfiguration(),
+    init(enrolling names: [String], configuration: DoctorConfiguration = .acceptingVersion1,
          server serverConfiguration: TCPServerTransport.Configuration? = nil,
          recordTransport: Bool = false, store: (any DoctorStore)? = nil) async throws {
         server = try await TCPServerTransport.start(

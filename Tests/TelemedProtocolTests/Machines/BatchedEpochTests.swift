@@ -8,6 +8,7 @@ import TelemedCrypto
 final class BatchedEpochTests: XCTestCase {
     static func window(_ millis: UInt64) -> DoctorConfiguration {
         var configuration = DoctorConfiguration()
+        configuration.minimumVersion = .v1
         configuration.epochWindowMillis = millis
         return configuration
     }
@@ -194,6 +195,7 @@ final class BatchedEpochTests: XCTestCase {
     /// The bound of the window: 0…1,000 ms on both sides.
     func testTheWindowIsValidated() {
         var doctor = DoctorConfiguration()
+        doctor.minimumVersion = .v1
         doctor.epochWindowMillis = 1_001
         XCTAssertThrowsError(try doctor.validated()) { error in
             XCTAssertEqual(error as? ConfigurationError,
@@ -213,7 +215,7 @@ final class BatchedEpochTests: XCTestCase {
         var doctorConfiguration = Self.window(1_000)
         doctorConfiguration.handshakeTimeoutMillis = 1_000
         var h = try Harness(patients: ["alice", "bob"], configuration: doctorConfiguration)
-        var patientConfiguration = PatientConfiguration()
+        var patientConfiguration = PatientConfiguration.version1
         patientConfiguration.handshakeTimeoutMillis = 1_000
         patientConfiguration.epochWindowMillis = 1_000
 

@@ -19,6 +19,7 @@ import Testing
     private func run(seed: UInt64) throws -> String? {
         var rng = SplitMix64(seed: seed)
         var configuration = DoctorConfiguration()
+        configuration.minimumVersion = .v1
         configuration.failureThreshold = 2
         configuration.failureWindowMillis = 60_000
         configuration.blockDurationMillis = 120_000

@@ -138,6 +138,7 @@ import Testing
     /// and its close reaches the doctor as the peer's (`DoctorMachine.connectionClosed`).
     @Test func aPatientTimerFiresAtItsDeadline() throws {
         var configuration = DoctorConfiguration()
+        configuration.minimumVersion = .v1
         configuration.handshakeTimeoutMillis = 20_000
         var h = try Harness(patients: ["alice"], configuration: configuration)
         let alice = try h.connect("alice")
@@ -186,7 +187,7 @@ import Testing
         var driver = MachineDriver(doctor: template.doctor, doctorKey: template.doctorKey, keys: template.keys,
                                    now: template.now, rng: template.rng, observer: NoTokens())
         let alice = try driver.open(from: try XCTUnwrapSource("192.0.2.10"))
-        try driver.start(try PatientMachine(configuration: PatientConfiguration(), identity: try PeerID("alice"),
+        try driver.start(try PatientMachine(configuration: .version1, identity: try PeerID("alice"),
                                             privateKey: Harness.keyCache.key("alice"), doctorID: Harness.doctorID,
                                             doctorKey: driver.doctorKey.publicKey), on: alice)
         #expect(driver.observer.opened == [alice])

@@ -348,6 +348,7 @@ final class RegistryInputTests: XCTestCase {
     /// enrolling grows it again.
     func testTheDeviceBlockBoundFollowsTheEnrolledCount() throws {
         var configuration = DoctorConfiguration()
+        configuration.minimumVersion = .v1
         configuration.deviceBlocksPerPatient = 1
         var h = try Harness(patients: ["alice", "bob", "carol"], configuration: configuration)
         XCTAssertEqual(h.doctor.deviceBlockCapacity, 3)

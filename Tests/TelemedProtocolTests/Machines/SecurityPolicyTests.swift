@@ -6,6 +6,7 @@ import TelemedCrypto
 final class SecurityPolicyTests: XCTestCase {
     func configuration(_ edit: (inout DoctorConfiguration) -> Void) -> DoctorConfiguration {
         var c = DoctorConfiguration()
+        c.minimumVersion = .v1
         edit(&c)
         return c
     }
@@ -94,6 +95,7 @@ final class SecurityPolicyTests: XCTestCase {
 
     func testConfigurationBoundsAreEnforced() {
         var c = DoctorConfiguration()
+        c.minimumVersion = .v1
         c.timeWindowMillis = 301_000
         XCTAssertThrowsError(try c.validated())
         c = DoctorConfiguration()

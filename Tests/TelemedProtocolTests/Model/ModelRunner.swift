@@ -92,7 +92,7 @@ struct ModelRunner {
             case .opened:
                 let id = ModelWorld.patientIDs[p]
                 guard h.patients[connection] == nil else { return nil }
-                h.start(try PatientMachine(configuration: PatientConfiguration(), identity: id,
+                h.start(try PatientMachine(configuration: .version1, identity: id,
                                            privateKey: Harness.keyCache.key(ModelWorld.patients[p]),
                                            doctorID: Harness.doctorID, doctorKey: h.doctorKey.publicKey), on: connection)
                 let request = h.framesFromPatient(connection).first

@@ -25,6 +25,7 @@ enum ModelWorld {
     /// Small tables and short times so that every limit and expiry is reachable in a few events.
     static var configuration: DoctorConfiguration {
         var c = DoctorConfiguration()
+        c.minimumVersion = .v1
         c.timeWindowMillis = 2_000
         c.handshakeTimeoutMillis = 6_000
         c.failureThreshold = 3
