@@ -17,5 +17,8 @@ extension DoctorMachine {
         case skipBlockRecheckAtConfirmation
         /// An R-TIME refusal of a first frame counts against its source (§7.2).
         case countTimeRefusal
+        /// An R-VERSION refusal (a request below the minimum version) counts against its
+        /// source (§8.5 and §8.6.3 say it does not).
+        case countVersionRefusal
     }
 }

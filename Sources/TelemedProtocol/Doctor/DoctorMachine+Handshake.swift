@@ -56,7 +56,8 @@ extension DoctorMachine {
             // §8.5, §8.6.3: below the minimum → refused right after the strict parse, audited
             // with the claimed id, not counted, nothing else looked at (no cache lookup).
             guard minimumVersion <= .v1 else {
-                throw Refusal(.version, "request version 1 below minimum \(minimumVersion)", v1.idI, counts: false)
+                throw Refusal(.version, "request version 1 below minimum \(minimumVersion)", v1.idI,
+                              counts: fault == .countVersionRefusal)
             }
             (request, share) = (v1, nil)
         case let .keyVerificationV2(v2):
