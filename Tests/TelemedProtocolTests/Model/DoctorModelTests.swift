@@ -6,8 +6,10 @@ import XCTest
 /// Model-based testing of the doctor: seeded random sequences of honest and hostile events
 /// run against the real DoctorMachine and the reference DoctorModel, compared after every step
 /// (rejections with rule ids, command results, active set, epoch, pending handshakes, source
-/// and device blocks with expiry, live failure counts). A divergence is shrunk to a 1-minimal
-/// sequence and printed with its seed.
+/// and device blocks with expiry, live failure counts, the minimum version and each session's
+/// version). A divergence is shrunk to a 1-minimal sequence and printed with its seed. The
+/// main test runs version-1 sequences against minimum 1; the "AcrossVersions" test mixes
+/// versions 1 and 2 (PROTOCOL.md §8) and changes the minimum at run time.
 ///
 /// Replay one seed:   TELEMED_SEED=<seed> swift test --filter DoctorModelTests/testMachineAgreesWithTheReferenceModel
 /// Run more seeds:    TELEMED_MODEL_RUNS=<n> swift test --filter TelemedProtocolTests.DoctorModelTests
@@ -15,10 +17,12 @@ import XCTest
 /// See a failure:     TELEMED_MODEL_MUTANT=noEpochOnLeave (or blocksNeverExpire) runs the main
 ///                    test against a deliberately wrong model, so it fails and prints its report;
 ///                    TELEMED_MODEL_MUTANT=skipReplayInsert (or another `DoctorMachine.Fault`)
-///                    runs it against a deliberately wrong machine (see MachineMutantTests)
+///                    runs it against a deliberately wrong machine (see MachineMutantTests);
+///                    countVersionRefusal shows only in ...AcrossVersions
 final class DoctorModelTests: XCTestCase {
     static let defaultRuns: UInt64 = 10
     static let filter = "DoctorModelTests/testMachineAgreesWithTheReferenceModel"
+    static let versionsFilter = "DoctorModelTests/testMachineAgreesWithTheReferenceModelAcrossVersions"
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
@@ -54,7 +58,7 @@ final class DoctorModelTests: XCTestCase {
 
     static func report(seed: UInt64, events: [ModelEvent], divergence: ModelDivergence, replays: Int,
                        mutant: ModelMutant = .faithful, fault: DoctorMachine.Fault? = nil,
-                       minimumVersion: ProtocolVersion = .v1) -> String {
+                       minimumVersion: ProtocolVersion = .v1, test: String = filter) -> String {
         let name = fault?.rawValue ?? (mutant == .faithful ? nil : mutant.rawValue)
         let settings = name.map { ["TELEMED_MODEL_MUTANT=\($0)"] } ?? []
         let steps = events.enumerated().map { "  \($0.offset + 1). \($0.element)" }.joined(separator: "\n")
@@ -63,7 +67,7 @@ final class DoctorModelTests: XCTestCase {
         Shortest failing sequence (\(events.count) events, found in \(replays) replays; configured minimum version \(minimumVersion)):
         \(steps)
         Divergence \(divergence)
-        \(ReplaySeed.hint(seed, test: filter, settings: settings))
+        \(ReplaySeed.hint(seed, test: test, settings: settings))
         """
     }
 
@@ -155,8 +159,7 @@ final class DoctorModelTests: XCTestCase {
             var shrinker = ModelShrinker(mutant: mutant, fault: fault, minimumVersion: minimum)
             if let (shortest, divergence) = try shrinker.shrink(events) {
                 XCTFail(Self.report(seed: seed, events: shortest, divergence: divergence, replays: shrinker.replays,
-                                    mutant: mutant, fault: fault, minimumVersion: minimum)
-                        + "\n(mixed-version sequences: testMachineAgreesWithTheReferenceModelAcrossVersions)")
+                                    mutant: mutant, fault: fault, minimumVersion: minimum, test: Self.versionsFilter))
             } else {
                 XCTFail("seed \(seed): the divergence did not reproduce from a fresh start (nondeterminism)")
             }

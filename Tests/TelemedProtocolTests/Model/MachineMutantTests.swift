@@ -39,7 +39,8 @@ final class MachineMutantTests: XCTestCase {
             var shrinker = ModelShrinker(fault: fault, minimumVersion: minimum)
             guard let (shortest, divergence) = try shrinker.shrink(events) else { continue }
             let report = DoctorModelTests.report(seed: seed, events: shortest, divergence: divergence,
-                                                 replays: shrinker.replays, fault: fault, minimumVersion: minimum)
+                                                 replays: shrinker.replays, fault: fault, minimumVersion: minimum,
+                                                 test: versions ? DoctorModelTests.versionsFilter : DoctorModelTests.filter)
             print("expected divergence of machine mutant \(fault.rawValue) (not a failure):\n\(report)")
             return Found(seed: seed, events: shortest, divergence: divergence, replays: shrinker.replays, report: report)
         }
