@@ -55,7 +55,7 @@ extension DoctorMachine {
         case let .keyVerification(v1):
             // §8.5, §8.6.3: below the minimum → refused right after the strict parse, audited
             // with the claimed id, not counted, nothing else looked at (no cache lookup).
-            guard minimumVersion <= .v1 else {
+            guard minimumVersion <= .v1 || fault == .acceptVersion1BelowMinimum else {
                 throw Refusal(.version, "request version 1 below minimum \(minimumVersion)", v1.idI,
                               counts: fault == .countVersionRefusal)
             }

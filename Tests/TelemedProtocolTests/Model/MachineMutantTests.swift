@@ -123,4 +123,14 @@ final class MachineMutantTests: XCTestCase {
         }, "a version-1 request should be in the sequence: \(found.report)")
         XCTAssertLessThanOrEqual(found.events.count, 8, found.report)
     }
+
+    /// §8.6.3: below the minimum version nothing is answered. A machine that verifies and
+    /// answers a version-1 request while the minimum is 2 (from the configuration or raised by
+    /// `setMinimumVersion`) is caught at that request: the model says R-VERSION.
+    func testAMachineThatAcceptsVersion1BelowTheMinimumIsCaught() throws {
+        let found = try XCTUnwrap(try search(.acceptVersion1BelowMinimum, versions: true), "no seed exposed the machine mutant")
+        XCTAssertTrue(found.divergence.differences.contains { $0.hasPrefix("rejections") && $0.contains("R-VERSION") },
+                      found.report)
+        XCTAssertLessThanOrEqual(found.events.count, 3, found.report)
+    }
 }
