@@ -184,6 +184,15 @@ final class DoctorModelTests: XCTestCase {
         XCTAssertNil(try first.run(events))
         XCTAssertNil(try second.run(events))
         XCTAssertEqual(first.h.doctorLog, second.h.doctorLog)
+        // The mixed-version sequences too (bad shares and downgrades draw from the step's generator).
+        let mixed = Self.events(seed: 4_242, count: 30, versions: true)
+        XCTAssertEqual(mixed, Self.events(seed: 4_242, count: 30, versions: true))
+        XCTAssertNotEqual(mixed, events)
+        var third = try ModelRunner(minimumVersion: .v2)
+        var fourth = try ModelRunner(minimumVersion: .v2)
+        XCTAssertNil(try third.run(mixed))
+        XCTAssertNil(try fourth.run(mixed))
+        XCTAssertEqual(third.h.doctorLog, fourth.h.doctorLog)
     }
 
     // MARK: - Directed sequences for paths random runs rarely reach
