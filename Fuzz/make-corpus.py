@@ -4,17 +4,24 @@
     Fuzz/make-corpus.py
 
 Sources: the worked example's frames (Fixtures/reference/worked-example.json, every frame's
-bytes) and the scenario fixtures (Fixtures/*.json). Writes Fuzz/corpus/<target>/<name> and
-Fuzz/dict/<target>.dict. The doctor scripts use the opcode layout of
-Fuzz/Sources/FuzzHarness/DoctorScript.swift (see Fuzz/README.md).
+bytes), the v2 worked example's request and answer (worked-example-v2.json), version-2 frames
+of a seeded run of the independent reference (telemed_ref_v2.py) in the doctor scripts' world
+(its keys, ids and start time), mutations of those, and the scenario fixtures
+(Fixtures/*.json). Writes Fuzz/corpus/<target>/<name> and Fuzz/dict/<target>.dict. The doctor
+scripts use the opcode layout of Fuzz/Sources/FuzzHarness/DoctorScript.swift (see
+Fuzz/README.md).
 """
 import glob
 import json
 import os
 import shutil
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "Fixtures", "reference"))
+import telemed_ref as ref1  # noqa: E402  (the §4 primitives, written from the spec)
+import telemed_ref_v2 as ref2  # noqa: E402  (§8)
 
 
 def write_corpus(target, entries):
@@ -64,6 +71,99 @@ for f in example_v2["frames"]:
         body = bytes.fromhex(f["frame_hex"])[4:]
         bodies[f["name"]] = body
         message_entries.append((f["name"].lower().replace("_", "-"), body))
+
+# Version 2 from a seeded run of the reference in the doctor scripts' world
+# (DoctorScriptWorld.swift): the v1 worked example's x_i (patient1) and x_gwn (doctor), the
+# scripts' start time. Every random value is a SHA-256 of its name, so the run is reproducible.
+GROUP = ref1.load_groups()["telemed-2048-256"]
+X_I = int(example["inputs"]["x_i"], 16)
+X_GWN = int(example["inputs"]["x_gwn"], 16)
+START = 1764000000000
+
+
+def seeded(name):
+    return ref1.sha256(b"fuzz corpus v2 " + name.encode())
+
+
+def seeded_scalar(name):
+    return ref1.os2ip(seeded(name)) % (GROUP.q - 1) + 1
+
+
+def non_member():
+    z = 2
+    while ref1.is_valid_element(GROUP, z):
+        z += 1
+    return z
+
+
+def v2_request(tag, ts=START, share=None, id_i="patient1", x=X_I):
+    """A KEY_VERIFICATION_V2 of id_i to "doctor" signed with x; `share` replaces A (then
+    signed over it). Returns (body, A, H_1)."""
+    g, p = GROUP.g, GROUP.p
+    rn_i = seeded(tag + " rn_i")
+    K = pow(g, seeded_scalar(tag + " t"), p)
+    c1, c2 = ref1.elgamal_encrypt(GROUP, ref1.public_key(GROUP, X_GWN), K, seeded_scalar(tag + " k"))
+    a, _ = ref2.hedged_ephemeral(GROUP, x, ref2.h_a(GROUP, id_i, "doctor", ts, rn_i), seeded(tag + " kprime_a"))
+    A = pow(g, a, p) if share is None else share
+    signed = ref2.sign_data1_v2(GROUP, id_i, "doctor", ts, rn_i, c1, c2, A)
+    sig = ref1.sign(GROUP, x, signed, seeded(tag + " kprime_kv"))
+    body = ref1.compact_json(ref2.kv2_json(GROUP, id_i, "doctor", ts, rn_i, c1, c2, A, sig)).encode()
+    return body, A, ref1.sha256(signed)
+
+
+def v2_answer(tag, request_body, H1, ts=START + 250, share=None):
+    """The doctor's SESSION_TOKEN_V2 to `request_body` (H_1 its digest), signed with x_gwn."""
+    g, p = GROUP.g, GROUP.p
+    request = json.loads(request_body)
+    rn_gwn = seeded(tag + " rn_gwn")
+    y_i = ref1.public_key(GROUP, X_I)
+    K_gwn = pow(g, seeded_scalar(tag + " u"), p)
+    c1, c2 = ref1.elgamal_encrypt(GROUP, y_i, K_gwn, seeded_scalar(tag + " k_gwn"))
+    b, _ = ref2.hedged_ephemeral(GROUP, X_GWN, ref2.h_b(GROUP, "doctor", request["id_i"], ts, rn_gwn, H1),
+                                 seeded(tag + " kprime_b"))
+    B = pow(g, b, p) if share is None else share
+    rn_i = bytes.fromhex(request["rn_i"])
+    signed = ref2.sign_data2_v2(GROUP, "doctor", request["id_i"], ts, rn_gwn, rn_i, c1, c2, B, H1)
+    sig = ref1.sign(GROUP, X_GWN, signed, seeded(tag + " kprime_st"))
+    return ref1.compact_json(ref2.st2_json(GROUP, "doctor", request["id_i"], ts, rn_gwn, rn_i, c1, c2, B, sig)).encode()
+
+
+def with_fields(body, **changes):
+    """The JSON body with fields replaced (None drops one), written compactly in its order."""
+    obj = json.loads(body)
+    for key, value in changes.items():
+        if value is None:
+            obj.pop(key, None)
+        else:
+            obj[key] = value
+    return ref1.compact_json(obj).encode()
+
+
+def element_hex(z):
+    return ref1.hex_of(GROUP.element(z))
+
+
+seeded_kv2, seeded_A, seeded_H1 = v2_request("seeded")
+seeded_st2 = v2_answer("seeded", seeded_kv2, seeded_H1)
+share_bodies = {name: v2_request("share " + name, share=z)[0]
+                for name, z in [("one", 1), ("p-minus-1", GROUP.p - 1), ("outside-subgroup", non_member())]}
+message_entries += [
+    ("key-verification-v2-seeded", seeded_kv2),
+    ("session-token-v2-seeded", seeded_st2),
+    # Mutations: each is refused by the strict codec or by a later check.
+    ("key-verification-v2-share-one", share_bodies["one"]),
+    ("key-verification-v2-share-p-minus-1", share_bodies["p-minus-1"]),
+    ("key-verification-v2-share-outside-subgroup", share_bodies["outside-subgroup"]),
+    ("key-verification-v2-without-dh", with_fields(seeded_kv2, dh_i=None)),
+    ("key-verification-v1-opcode-with-dh", with_fields(seeded_kv2, opcode=10)),
+    ("key-verification-v2-dh-short", with_fields(seeded_kv2, dh_i=json.loads(seeded_kv2)["dh_i"][2:])),
+    ("key-verification-v2-dh-uppercase", with_fields(seeded_kv2, dh_i=json.loads(seeded_kv2)["dh_i"].upper())),
+    ("key-verification-v2-spaced", json.dumps(json.loads(seeded_kv2), indent=2).encode()),
+    ("session-token-v2-without-dh", with_fields(seeded_st2, dh_gwn=None)),
+    ("session-token-v1-opcode-with-dh", with_fields(seeded_st2, opcode=20)),
+    ("session-token-v2-dh-is-request-share", with_fields(seeded_st2, dh_gwn=element_hex(seeded_A))),
+    ("session-token-v2-dh-p", with_fields(seeded_st2, dh_gwn=element_hex(GROUP.p))),
+]
 write_corpus("message", message_entries)
 keys = set()
 for body in bodies.values():
@@ -153,6 +253,43 @@ doctor_entries = [
      bytes([OPEN, 0, 0, HONEST, 0, 0, STREAM, 0, 3, 0, 0, 1, DOCTOR_TIMER, 0, 1,
             OPEN, 1, 1, HONEST, 1, 1, STREAM, 1, 6, 0, 0, 0, 9, 123, 34, ADVANCE, 4,
             OPEN, 2, 3, HONEST, 2, 0, STREAM, 2, 2, 0, 1, STREAM, 2, 3, 0, 1, 120])),
+]
+
+# Version 2 (PROTOCOL.md §8): the seeded request verifies in the scripts' world at its start
+# (patient1's key), so the doctor's v2 signature, replay insert, dh_i check and answer are
+# reached; bad shares are refused after the signature; a downgrade is a bad signature under
+# minimum 1 and R-VERSION under minimum 2; raising the minimum ends a v1 session and a v1
+# handshake. Operator command 7 with argument 1 or 2 sets the minimum version; the honest
+# patient's who byte with bit 2 set speaks version 2.
+SET_MIN_V1, SET_MIN_V2 = bytes([OPERATOR, 7, 1]), bytes([OPERATOR, 7, 2])
+downgraded = with_fields(seeded_kv2, opcode=10, dh_i=None)
+doctor_entries += [
+    # The seeded v2 request answered (SESSION_TOKEN_V2), replayed (R-REPLAY), its wrong
+    # KEY_CONFIRMATION (the v1 example's, in the window) a device block.
+    ("v2-request-replay-wrong-skv", bytes([OPEN, 0, 0]) + frame_op(0, seeded_kv2) + bytes([OPEN, 1, 1])
+     + frame_op(1, seeded_kv2) + frame_op(0, kc)),
+    # The same request streamed through the FrameReader in 255-byte pieces.
+    ("v2-request-streamed", bytes([OPEN, 0, 2]) + stream_ops(0, ref1.u32(len(seeded_kv2)) + seeded_kv2)),
+    # Signed requests with A = 1, A = p - 1, A outside the subgroup, from three sources (two
+    # pending per source, so that held jobs do not turn the third into R-LIMIT): R-ELEM after
+    # the signature, not counted; then an honest v2 patient2.
+    ("v2-bad-shares", b"".join(bytes([OPEN, i, i]) + frame_op(i, body)
+                               for i, body in enumerate(share_bodies.values()))
+     + bytes([OPEN, 3, 3, HONEST, 3, 5])),
+    # The downgrade (attack 21a) under minimum 1 (R-SIG), then under 2 (R-VERSION), with the
+    # v1 worked example's request (attack 22); then back to 1.
+    ("v2-downgrade-and-minimum", bytes([OPEN, 0, 0]) + frame_op(0, downgraded) + SET_MIN_V2
+     + bytes([OPEN, 1, 0]) + frame_op(1, downgraded) + bytes([OPEN, 2, 1]) + frame_op(2, kv)
+     + SET_MIN_V1 + bytes([OPEN, 3, 1]) + frame_op(3, kv)),
+    # Honest v1 (patient1) and v2 (patient2) sessions, a v1 handshake in flight; raising the
+    # minimum ends the v1 session (DISCONNECT "version") and the handshake, not the v2 one;
+    # a v2 broadcast; a v1 patient refused; lowering it again.
+    ("v2-minimum-raised-ends-v1", bytes([OPEN, 0, 0, HONEST, 0, 0, OPEN, 1, 3, HONEST, 1, 5, OPEN, 2, 2])
+     + frame_op(2, kv) + SET_MIN_V2 + bytes([OPERATOR, 0, 0, OPEN, 3, 1, HONEST, 3, 0]) + SET_MIN_V1
+     + bytes([ADVANCE, 3])),
+    # Two v2 patients, one replaced by a v1 session of the same id, a leave.
+    ("v2-join-replace-leave", bytes([OPEN, 0, 0, HONEST, 0, 4, OPEN, 1, 3, HONEST, 1, 5, OPERATOR, 1, 1,
+                                     OPEN, 2, 1, HONEST, 2, 0, LEAVE, 1, ADVANCE, 2])),
 ]
 write_corpus("doctor", doctor_entries)
 write_dict("doctor", ['"%s":' % k for k in keys] + ["telemed-2048-256", "patient1", "patient2", "doctor"])

@@ -129,17 +129,21 @@ public struct DoctorScript {
             guard live(index) == nil else { return }
             slots[index] = Slot(connection: try driver.open(from: source))
         case 1: // an honest patient starts its handshake on a slot
+            // The who byte: mod 4 the patient, bit 2 its version (0: 1, 1: 2, PROTOCOL.md §8.6.2).
             let index = Int(input.byte()) % Self.slotCount
-            let who = world.patients[Int(input.byte()) % world.patients.count]
+            let whoByte = input.byte()
+            let who = world.patients[Int(whoByte) % world.patients.count]
             guard let slot = live(index), driver.patients[slot.connection] == nil,
                   honestHandshakes < Self.maxHonestHandshakes else { return }
             honestHandshakes += 1
+            var configuration = PatientConfiguration()
+            configuration.version = whoByte & 4 == 0 ? .v1 : .v2
             let patient: PatientMachine
             do {
-                patient = try PatientMachine(configuration: PatientConfiguration(), identity: who.id, privateKey: who.key,
+                patient = try PatientMachine(configuration: configuration, identity: who.id, privateKey: who.key,
                                              doctorID: world.doctorID, doctorKey: world.doctorKey.publicKey)
             } catch {
-                throw FuzzViolation("default patient configuration refused: \(error)")
+                throw FuzzViolation("patient configuration refused: \(error)")
             }
             try driver.start(patient, on: slot.connection)
         case 2: // a raw frame body on a slot
@@ -212,8 +216,15 @@ public struct DoctorScript {
             let id = world.patients[Int(argument) % world.patients.count].id
             if let actions = try? driver.doctor.unblockDevices(of: id) { try driver.applyDoctor(actions) }
         default:
-            guard argument & 7 == 0 else { return }   // rare: it ends everything
-            try driver.applyDoctor(driver.doctor.disconnectAll(now: now, kind: .shutdown))
+            switch argument & 7 {
+            case 0: // rare: it ends everything
+                try driver.applyDoctor(driver.doctor.disconnectAll(now: now, kind: .shutdown))
+            case 1, 2: // the minimum version (PROTOCOL.md §8.6.3): raising it ends version 1
+                let version: ProtocolVersion = argument & 7 == 1 ? .v1 : .v2
+                try driver.applyDoctor(driver.doctor.setMinimumVersion(version, now: now, using: &driver.rng))
+            default:
+                return
+            }
         }
     }
 
@@ -221,6 +232,7 @@ public struct DoctorScript {
 
     mutating func rawFrame(_ body: [UInt8], slot index: Int) throws(FuzzViolation) {
         guard let slot = live(index) else { return }
+        driver.observer.frameToDoctor(body, on: slot.connection)
         try driver.inject(body, on: slot.connection)
     }
 
@@ -234,6 +246,7 @@ public struct DoctorScript {
             case .frameStarted:
                 try driver.applyDoctor(driver.doctor.frameStarted(on: connection, now: driver.now))
             case let .frame(body):
+                driver.observer.frameToDoctor(body, on: connection)
                 try driver.inject(body, on: connection)
             case let .refused(error):
                 try driver.applyDoctor(driver.doctor.frameRefused(on: connection, declaredLength: error.declaredLength,

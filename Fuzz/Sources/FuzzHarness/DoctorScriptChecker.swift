@@ -25,6 +25,11 @@ import TelemedProtocol
 //     in the epoch of the last GROUP_KEY it was sent (a broadcast starts a pending epoch first).
 //   * whenever the frames in flight are all delivered: every honest patient that is active on
 //     the connection the doctor holds for it is in the doctor's epoch with its group key.
+//   * versions (PROTOCOL.md §8.6): the doctor answers in kind — SESSION_TOKEN only on a
+//     connection whose first frame was opcode 10, SESSION_TOKEN_V2 only after opcode 12 — and
+//     never sends a SESSION_TOKEN while its minimum version is 2; while the minimum is 2 no
+//     member has a version-1 session; an R-VERSION refusal names a connection whose first
+//     frame was opcode 10.
 //
 // It is the observer of the script's `MachineDriver`, which shows it every action list before
 // carrying it out and every open and peer close before the doctor answers it.
@@ -45,6 +50,12 @@ struct DoctorScriptChecker: MachineObserver {
     var lastFingerprint: Bytes32?
     /// Frames honest patients sent (the first 64), for replays.
     var patientFrames: [[UInt8]] = []
+    /// The opcode of the first frame each connection sent the doctor (10, 12, or another).
+    var firstOpcode: [ConnectionID: UInt8] = [:]
+    /// How often the version-2 paths were reached (the corpus replay tests check them): answers
+    /// of each version, R-VERSION refusals, dh_i refusals (R-ELEM), sessions ended because the
+    /// minimum was raised.
+    var versionCounts: [String: Int] = [:]
 
     init(configuration: DoctorConfiguration, group: TelemedGroup) {
         self.configuration = configuration
@@ -69,7 +80,17 @@ struct DoctorScriptChecker: MachineObserver {
     }
 
     mutating func patientActed(_ actions: [PatientAction], on connection: ConnectionID) throws(FuzzViolation) {
-        for case let .send(body) in actions where patientFrames.count < 64 { patientFrames.append(body) }
+        for case let .send(body) in actions {
+            frameToDoctor(body, on: connection)
+            if patientFrames.count < 64 { patientFrames.append(body) }
+        }
+    }
+
+    /// A frame for the doctor on `connection` (an honest patient's, or raw from the script):
+    /// the first one fixes the handshake's version (§8.6.1).
+    mutating func frameToDoctor(_ body: [UInt8], on connection: ConnectionID) {
+        guard firstOpcode[connection] == nil else { return }
+        firstOpcode[connection] = (try? codec.decode(body)).map { $0.opcode.rawValue } ?? 0
     }
 
     mutating func settled(doctor: DoctorMachine, patients: [ConnectionID: PatientMachine]) throws(FuzzViolation) {
@@ -139,6 +160,11 @@ struct DoctorScriptChecker: MachineObserver {
         case .sessionToken, .sessionTokenV2:
             try fuzzCheck(authenticated[connection] == nil, "SESSION_TOKEN to authenticated \(connection)")
             try fuzzCheck(tokens.insert(connection).inserted, "a second SESSION_TOKEN to \(connection)")
+            let v2 = message.opcode == .sessionTokenV2
+            let asked = firstOpcode[connection]
+            try fuzzCheck(asked == (v2 ? 12 : 10), "opcode \(message.opcode.rawValue) answering a first frame of opcode \(asked.map(String.init) ?? "none") on \(connection)")
+            try fuzzCheck(v2 || doctor.minimumVersion == .v1, "a version-1 SESSION_TOKEN to \(connection) while the minimum version is 2")
+            versionCounts[v2 ? "SESSION_TOKEN_V2" : "SESSION_TOKEN", default: 0] += 1
         case let .groupKey(groupKey):
             try fuzzCheck(authenticated[connection] != nil, "GROUP_KEY to \(connection), which never completed a handshake")
             try nextSeq(groupKey.seq, on: connection)
@@ -183,9 +209,20 @@ struct DoctorScriptChecker: MachineObserver {
             try fuzzCheck(!members.isEmpty && members.count <= configuration.maxActivePatients,
                           "epoch \(epoch) with \(members.count) members")
             try fuzzCheck(zip(members, members.dropFirst()).allSatisfy { $0 < $1 }, "epoch members not sorted and distinct")
-        case let .patientLeft(_, connection, _):
+        case let .patientLeft(_, connection, reason):
             try fuzzCheck(authenticated[connection] != nil, "a leave of \(connection), which never was a member")
-        case .rejected, .blocked, .unblocked, .broadcastSent, .receipt, .alert, .minimumVersionChanged:
+            if reason == .versionRaised {
+                try fuzzCheck(firstOpcode[connection] == 10, "a version-2 session on \(connection) ended by the minimum version")
+                versionCounts["session ended: minimum raised", default: 0] += 1
+            }
+        case let .rejected(connection, _, rule, reason, _):
+            if rule == .version {
+                try fuzzCheck(firstOpcode[connection] == 10, "R-VERSION for \(connection), whose first frame was not opcode 10")
+                versionCounts["R-VERSION", default: 0] += 1
+            } else if rule == .element, reason.hasPrefix("dh_i") {
+                versionCounts["R-ELEM dh_i", default: 0] += 1
+            }
+        case .blocked, .unblocked, .broadcastSent, .receipt, .alert, .minimumVersionChanged:
             return
         }
     }
@@ -210,6 +247,11 @@ struct DoctorScriptChecker: MachineObserver {
             guard let connection = doctor.connection(of: id) else { throw FuzzViolation("active \(id) without a connection") }
             try fuzzCheck(open.contains(connection), "active \(id) on closed \(connection)")
             try fuzzCheck(authenticated[connection] == id, "active \(id) on \(connection), authenticated as \(String(describing: authenticated[connection]))")
+        }
+        if doctor.minimumVersion == .v2 {
+            for id in active {
+                try fuzzCheck(doctor.sessionVersion(of: id) == .v2, "\(id) has a version-1 session while the minimum version is 2")
+            }
         }
         let fingerprint = doctor.groupKeyFingerprint
         if !doctor.hasPendingEpoch {

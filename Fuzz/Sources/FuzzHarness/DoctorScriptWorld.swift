@@ -8,7 +8,9 @@ import TelemedProtocol
 // group, doctor key (x_gwn) and patient1 key (x_i) from Fixtures/reference/worked-example.json,
 // so its KEY_VERIFICATION verifies at its own time; a second enrolled patient and a third,
 // unenrolled, id with keys derived from fixed scalars; and a configuration with tiny tables so
-// that every limit is reachable in a few steps.
+// that every limit is reachable in a few steps. The doctor starts with minimum version 1, set
+// explicitly, so that both versions' requests are answered until a script raises it
+// (PROTOCOL.md §8.6.3; operator command 7 of DoctorScript).
 
 /// Keys, ids, addresses and the doctor template shared by all doctor scripts.
 public struct DoctorScriptWorld: Sendable {
@@ -66,6 +68,7 @@ public struct DoctorScriptWorld: Sendable {
         configuration.deviceBlocksPerPatient = 1
         configuration.replayCacheCapacity = 3
         configuration.maxActivePatients = 2
+        configuration.minimumVersion = .v1
         self.configuration = configuration
         var doctor = try DoctorMachine(configuration: configuration, group: group, identity: doctorID,
                                        privateKey: doctorKey,

@@ -17,5 +17,10 @@ extension DoctorMachine {
         case skipBlockRecheckAtConfirmation
         /// An R-TIME refusal of a first frame counts against its source (§7.2).
         case countTimeRefusal
+        /// An R-VERSION refusal (a request below the minimum version) counts against its
+        /// source (§8.5 and §8.6.3 say it does not).
+        case countVersionRefusal
+        /// A version-1 request is answered even while the minimum version is 2 (§8.6.3).
+        case acceptVersion1BelowMinimum
     }
 }

@@ -55,8 +55,9 @@ extension DoctorMachine {
         case let .keyVerification(v1):
             // §8.5, §8.6.3: below the minimum → refused right after the strict parse, audited
             // with the claimed id, not counted, nothing else looked at (no cache lookup).
-            guard minimumVersion <= .v1 else {
-                throw Refusal(.version, "request version 1 below minimum \(minimumVersion)", v1.idI, counts: false)
+            guard minimumVersion <= .v1 || fault == .acceptVersion1BelowMinimum else {
+                throw Refusal(.version, "request version 1 below minimum \(minimumVersion)", v1.idI,
+                              counts: fault == .countVersionRefusal)
             }
             (request, share) = (v1, nil)
         case let .keyVerificationV2(v2):

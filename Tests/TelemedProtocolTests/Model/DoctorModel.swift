@@ -40,6 +40,17 @@
 // checked-and-inserted into the replay cache right after its signature, before its elements
 // (§7.7): duplicate → R-REPLAY, the id's quota full → R-LIMIT, the cache full → R-LIMIT, none
 // counted (§7.3); a KEY_CONFIRMATION first checks blocks set while it was pending (§7.4).
+//
+// Version 2 (§8) as modelled: a request carries the version of its opcode (10: 1, 12: 2). One
+// below the minimum is refused R-VERSION right after the strict parse, before the gateway id
+// and everything else, and is not counted (§8.5, §8.6.3). A verified v2 request whose dh_i
+// fails R-ELEM is refused like bad c1/c2: after the replay insert, not counted, no device block.
+// A handshake's version is kept to its join: each member has the version of its session. The
+// operator may change the minimum at run time; raising it ends every verified v1 handshake
+// (R-VERSION, not counted; opened connections that sent nothing are untouched) and every v1
+// session (DISCONNECT "version": a leave with no rejection), all those leaves being one
+// membership change. Lowering it ends nothing. The minimum is the configuration's again after
+// a restart (a run-time change is an operator action, not persisted).
 
 @testable import TelemedProtocol
 
@@ -77,6 +88,10 @@ struct DoctorModel {
         var validSignature = true
         /// c1, c2 and the decrypted K are valid group elements.
         var validElements = true
+        /// The protocol version its opcode names (10: 1, 12: 2).
+        var version: ProtocolVersion = .v1
+        /// dh_i passes R-ELEM (version 2 only).
+        var validShare = true
         /// Which captured request this is (the (id, rn) pair in the replay cache).
         var capture: Int
     }
@@ -89,23 +104,23 @@ struct DoctorModel {
 
     enum Pending: Equatable, CustomStringConvertible {
         case opened(SourceAddress, deadline: UInt64)
-        case verified(SourceAddress, PeerID, deadline: UInt64)
+        case verified(SourceAddress, PeerID, ProtocolVersion, deadline: UInt64)
 
         var source: SourceAddress {
             switch self {
-            case let .opened(source, _), let .verified(source, _, _): return source
+            case let .opened(source, _), let .verified(source, _, _, _): return source
             }
         }
         var deadline: UInt64 {
             switch self {
-            case let .opened(_, deadline), let .verified(_, _, deadline): return deadline
+            case let .opened(_, deadline), let .verified(_, _, _, deadline): return deadline
             }
         }
         var isOpened: Bool { if case .opened = self { return true }; return false }
         var description: String {
             switch self {
             case .opened: return "opened"
-            case let .verified(_, id, _): return "verified(\(id))"
+            case let .verified(_, id, version, _): return "verified(\(id), v\(version))"
             }
         }
     }
@@ -131,6 +146,10 @@ struct DoctorModel {
     var wall: UInt64
     var mono: UInt64
     var active: [PeerID: ConnectionID] = [:]
+    /// The version of each member's session (PROTOCOL.md §8.7: audited at each join).
+    var versions: [PeerID: ProtocolVersion] = [:]
+    /// The lowest request version accepted now (§8.6.3).
+    var minimumVersion: ProtocolVersion
     var epoch: UInt64 = 0
     var windowEnd: UInt64?
     var pending: [ConnectionID: Pending] = [:]
@@ -159,6 +178,7 @@ struct DoctorModel {
         self.wall = start.wall
         self.mono = start.monotonic
         self.mutant = mutant
+        self.minimumVersion = config.minimumVersion
     }
 
     // MARK: - Queries (what the checker compares)
@@ -241,6 +261,8 @@ struct DoctorModel {
     mutating func restart() {
         reached("restart")
         active = [:]
+        versions = [:]
+        minimumVersion = config.minimumVersion
         pending = [:]
         begun = [:]
         replay = []
@@ -289,6 +311,11 @@ struct DoctorModel {
         case .wrongOpcode: return end(connection, rule: .state, counts: true)
         case let .request(r): request = r
         }
+        // §8.5, §8.6.3: below the minimum → refused after the strict parse, not counted.
+        guard request.version >= minimumVersion else {
+            reached("request below the minimum version")
+            return end(connection, rule: .version, counts: false)
+        }
         guard request.toThisGateway else { return end(connection, rule: .identity, counts: true) }
         // §7.2: the time window and the start rule do not count against the source.
         let skew = wall >= request.ts ? wall - request.ts : request.ts - wall
@@ -320,8 +347,15 @@ struct DoctorModel {
             reached("signed request with bad elements")
             return end(connection, rule: .element, counts: false)
         }
+        // §8.5: dh_i after c1, c2 and K; like them not counted and no device block.
+        guard request.version == .v1 || request.validShare else {
+            reached("signed v2 request with a bad share")
+            return end(connection, rule: .element, counts: false)
+        }
         if request.ts != wall { reached("verified request with another ts") }
-        pending[connection] = .verified(source, request.patient, deadline: pending[connection]?.deadline ?? mono)
+        if request.version == .v2 { reached("v2 request answered") }
+        pending[connection] = .verified(source, request.patient, request.version,
+                                        deadline: pending[connection]?.deadline ?? mono)
     }
 
     /// The transport refused a frame's length prefix (0 or over 65,536): R-FRAME, REJECTED,
@@ -367,7 +401,7 @@ struct DoctorModel {
     // MARK: - KEY_CONFIRMATION
 
     mutating func confirm(_ connection: ConnectionID, _ confirmation: Confirmation) {
-        guard case let .verified(source, patient, _)? = pending[connection] else { return }
+        guard case let .verified(source, patient, version, _)? = pending[connection] else { return }
         frameCompleted(connection)
         // §7.4: blocks set while pending come first; saturation does not refuse here.
         if sourceBlock(source) != nil || deviceBlock(DeviceKey(patient: patient, source: source)) != nil {
@@ -389,13 +423,16 @@ struct DoctorModel {
         pending[connection] = nil
         // Every other handshake of this id that reached the id ends (R-STATE, not counted).
         let rivals = pending.filter {
-            if case let .verified(_, other, _) = $0.value { return other == patient }
+            if case let .verified(_, other, _, _) = $0.value { return other == patient }
             return false
         }.keys.sorted()
         for rival in rivals { end(rival, rule: .state, counts: false); reached("rival handshake ended") }
         if active[patient] != nil { reached("session replaced") }
         // A replaced session leaves without an epoch of its own: the join makes the one new epoch.
+        if let old = versions[patient], old != version { reached("session replaced by one of the other version") }
         active[patient] = connection
+        versions[patient] = version
+        reached("v\(version) join")
         membershipChanged()
     }
 
@@ -425,6 +462,7 @@ struct DoctorModel {
     /// A member left (DISCONNECT, TCP close, kick, or a rejected frame).
     mutating func leave(_ patient: PeerID, rejectedBy rule: RuleID? = nil) {
         guard let connection = active.removeValue(forKey: patient) else { return }
+        versions[patient] = nil
         begun[connection] = nil
         if let rule { rejections.append(Rejection(connection: connection, rule: rule)) }
         if mutant != .noEpochOnLeave { membershipChanged() }
@@ -458,6 +496,35 @@ struct DoctorModel {
         return true
     }
 
+    // MARK: - Minimum version (§8.6.3)
+
+    /// The operator sets the minimum version. Raising it ends every verified handshake and
+    /// every session below it (see the theory of operation); the session leaves are one
+    /// membership change. Lowering it, or setting the same, ends nothing.
+    mutating func setMinimumVersion(_ version: ProtocolVersion) {
+        guard version != minimumVersion else { return }
+        let raised = version > minimumVersion
+        minimumVersion = version
+        guard raised else { reached("minimum version lowered"); return }
+        reached("minimum version raised")
+        let handshakes = pending.filter {
+            if case let .verified(_, _, handshakeVersion, _) = $0.value { return handshakeVersion < version }
+            return false
+        }.keys.sorted()
+        for connection in handshakes {
+            reached("raised minimum ended a handshake")
+            end(connection, rule: .version, counts: false)
+        }
+        let outdated = versions.filter { $0.value < version }.keys.sorted()
+        for patient in outdated {
+            reached("raised minimum ended a session")
+            guard let connection = active.removeValue(forKey: patient) else { continue }
+            versions[patient] = nil
+            begun[connection] = nil
+        }
+        if !outdated.isEmpty { membershipChanged() }
+    }
+
     // MARK: - Registry (enroll and revoke)
 
     /// Operator revoke: fails when the id is not enrolled. Otherwise the id is treated as
@@ -473,7 +540,7 @@ struct DoctorModel {
         replay.removeAll { $0.patient == patient }
         shrinkDeviceTable()
         let verified = pending.filter {
-            if case let .verified(_, other, _) = $0.value { return other == patient }
+            if case let .verified(_, other, _, _) = $0.value { return other == patient }
             return false
         }.keys.sorted()
         for connection in verified {

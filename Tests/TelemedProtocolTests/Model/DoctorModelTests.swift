@@ -6,8 +6,10 @@ import XCTest
 /// Model-based testing of the doctor: seeded random sequences of honest and hostile events
 /// run against the real DoctorMachine and the reference DoctorModel, compared after every step
 /// (rejections with rule ids, command results, active set, epoch, pending handshakes, source
-/// and device blocks with expiry, live failure counts). A divergence is shrunk to a 1-minimal
-/// sequence and printed with its seed.
+/// and device blocks with expiry, live failure counts, the minimum version and each session's
+/// version). A divergence is shrunk to a 1-minimal sequence and printed with its seed. The
+/// main test runs version-1 sequences against minimum 1; the "AcrossVersions" test mixes
+/// versions 1 and 2 (PROTOCOL.md §8) and changes the minimum at run time.
 ///
 /// Replay one seed:   TELEMED_SEED=<seed> swift test --filter DoctorModelTests/testMachineAgreesWithTheReferenceModel
 /// Run more seeds:    TELEMED_MODEL_RUNS=<n> swift test --filter TelemedProtocolTests.DoctorModelTests
@@ -15,10 +17,12 @@ import XCTest
 /// See a failure:     TELEMED_MODEL_MUTANT=noEpochOnLeave (or blocksNeverExpire) runs the main
 ///                    test against a deliberately wrong model, so it fails and prints its report;
 ///                    TELEMED_MODEL_MUTANT=skipReplayInsert (or another `DoctorMachine.Fault`)
-///                    runs it against a deliberately wrong machine (see MachineMutantTests)
+///                    runs it against a deliberately wrong machine (see MachineMutantTests);
+///                    countVersionRefusal shows only in ...AcrossVersions
 final class DoctorModelTests: XCTestCase {
     static let defaultRuns: UInt64 = 10
     static let filter = "DoctorModelTests/testMachineAgreesWithTheReferenceModel"
+    static let versionsFilter = "DoctorModelTests/testMachineAgreesWithTheReferenceModelAcrossVersions"
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
@@ -43,22 +47,27 @@ final class DoctorModelTests: XCTestCase {
         environment["TELEMED_MODEL_EVENTS"].flatMap(Int.init).map { max(1, $0) } ?? 60
     }
 
-    static func events(seed: UInt64, count: Int, registry: Bool = false) -> [ModelEvent] {
-        var generator = ModelEventGenerator(seed: seed, registry: registry)
+    static func events(seed: UInt64, count: Int, registry: Bool = false, versions: Bool = false) -> [ModelEvent] {
+        var generator = ModelEventGenerator(seed: seed, registry: registry, versions: versions)
         return generator.events(count: count)
     }
 
+    /// The configured minimum version of a run of the mixed-version sequences: 1 for odd
+    /// seeds, 2 for even ones (the sequences change it at run time as well).
+    static func minimumVersion(seed: UInt64) -> ProtocolVersion { seed % 2 == 0 ? .v2 : .v1 }
+
     static func report(seed: UInt64, events: [ModelEvent], divergence: ModelDivergence, replays: Int,
-                       mutant: ModelMutant = .faithful, fault: DoctorMachine.Fault? = nil) -> String {
+                       mutant: ModelMutant = .faithful, fault: DoctorMachine.Fault? = nil,
+                       minimumVersion: ProtocolVersion = .v1, test: String = filter) -> String {
         let name = fault?.rawValue ?? (mutant == .faithful ? nil : mutant.rawValue)
         let settings = name.map { ["TELEMED_MODEL_MUTANT=\($0)"] } ?? []
         let steps = events.enumerated().map { "  \($0.offset + 1). \($0.element)" }.joined(separator: "\n")
         return """
         DoctorMachine diverges from the reference model (seed \(seed)).
-        Shortest failing sequence (\(events.count) events, found in \(replays) replays):
+        Shortest failing sequence (\(events.count) events, found in \(replays) replays; configured minimum version \(minimumVersion)):
         \(steps)
         Divergence \(divergence)
-        \(ReplaySeed.hint(seed, test: filter, settings: settings))
+        \(ReplaySeed.hint(seed, test: test, settings: settings))
         """
     }
 
@@ -129,6 +138,44 @@ final class DoctorModelTests: XCTestCase {
         }
     }
 
+    /// Version 2 (PROTOCOL.md §8) in the comparison: the random sequences mix version-1 and
+    /// version-2 honest patients, signed version-2 requests with bad shares (A = 1, A = p − 1,
+    /// A outside the subgroup, A = a B the doctor sent), downgraded requests, and run-time
+    /// changes of the minimum version, against a doctor configured with minimum 1 (odd seeds)
+    /// or 2 (even seeds). Entry points: `DoctorMachine.frameReceived` (opcodes 10 and 12),
+    /// `setMinimumVersion`, `sessionVersion(of:)`, and those of the v1 comparison.
+    func testMachineAgreesWithTheReferenceModelAcrossVersions() throws {
+        var rules: Set<RuleID> = []
+        var paths: [String: Int] = [:]
+        let seeds = try runSeeds()
+        for seed in seeds {
+            let events = Self.events(seed: seed, count: length, versions: true)
+            let minimum = Self.minimumVersion(seed: seed)
+            var runner = try ModelRunner(mutant: mutant, fault: fault, minimumVersion: minimum)
+            let found = try runner.run(events)
+            rules.formUnion(runner.rulesSeen)
+            paths.merge(runner.coverage, uniquingKeysWith: +)
+            guard found != nil else { continue }
+            var shrinker = ModelShrinker(mutant: mutant, fault: fault, minimumVersion: minimum)
+            if let (shortest, divergence) = try shrinker.shrink(events) {
+                XCTFail(Self.report(seed: seed, events: shortest, divergence: divergence, replays: shrinker.replays,
+                                    mutant: mutant, fault: fault, minimumVersion: minimum, test: Self.versionsFilter))
+            } else {
+                XCTFail("seed \(seed): the divergence did not reproduce from a fresh start (nondeterminism)")
+            }
+        }
+        if seeds.count >= Int(Self.defaultRuns) {
+            XCTAssertEqual([RuleID.version, .element, .signature, .skv].filter { !rules.contains($0) }, [],
+                           "rules the mixed-version run never exercised")
+            for path in ["v1 join", "v2 join", "v2 request answered", "request below the minimum version",
+                         "signed v2 request with a bad share", "minimum version raised", "minimum version lowered",
+                         "raised minimum ended a session"] {
+                XCTAssertNotNil(paths[path], "the mixed-version run never reached \(path)")
+            }
+            print("model paths reached across versions: \(paths.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))")
+        }
+    }
+
     func testTheGeneratorAndTheRunAreDeterministic() throws {
         let events = Self.events(seed: 4_242, count: 30)
         XCTAssertEqual(events, Self.events(seed: 4_242, count: 30))
@@ -137,14 +184,24 @@ final class DoctorModelTests: XCTestCase {
         XCTAssertNil(try first.run(events))
         XCTAssertNil(try second.run(events))
         XCTAssertEqual(first.h.doctorLog, second.h.doctorLog)
+        // The mixed-version sequences too (bad shares and downgrades draw from the step's generator).
+        let mixed = Self.events(seed: 4_242, count: 30, versions: true)
+        XCTAssertEqual(mixed, Self.events(seed: 4_242, count: 30, versions: true))
+        XCTAssertNotEqual(mixed, events)
+        var third = try ModelRunner(minimumVersion: .v2)
+        var fourth = try ModelRunner(minimumVersion: .v2)
+        XCTAssertNil(try third.run(mixed))
+        XCTAssertNil(try fourth.run(mixed))
+        XCTAssertEqual(third.h.doctorLog, fourth.h.doctorLog)
     }
 
     // MARK: - Directed sequences for paths random runs rarely reach
 
-    func assertAgrees(_ events: [ModelEvent], expecting paths: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        var runner = try ModelRunner()
+    func assertAgrees(_ events: [ModelEvent], expecting paths: [String], minimumVersion: ProtocolVersion = .v1,
+                      file: StaticString = #filePath, line: UInt = #line) throws {
+        var runner = try ModelRunner(minimumVersion: minimumVersion)
         if let divergence = try runner.run(events) {
-            var shrinker = ModelShrinker()
+            var shrinker = ModelShrinker(minimumVersion: minimumVersion)
             let shortest = try shrinker.shrink(events)
             XCTFail(Self.report(seed: 0, events: shortest?.events ?? events, divergence: shortest?.divergence ?? divergence,
                                 replays: shrinker.replays), file: file, line: line)
@@ -355,6 +412,80 @@ final class DoctorModelTests: XCTestCase {
         }
         events += [.revoke(patient: 1)]
         try assertAgrees(events, expecting: ["wrong SKV", "revoke", "device block evicted by a revoke"])
+    }
+
+    // MARK: - Version 2 (PROTOCOL.md §8)
+
+    /// §8.6.3 through `DoctorMachine.setMinimumVersion`: with minimum 1, amy (v1) and ben (v2)
+    /// are members, cat (v1) and dan (v2) hold verified handshakes. Raising the minimum to 2
+    /// ends amy's session and cat's handshake (R-VERSION, not counted) but not ben's or dan's;
+    /// dan then joins as v2, a new v1 request is refused, lowering the minimum lets amy back
+    /// in as v1. Every session keeps the version it joined with.
+    func testRaisingTheMinimumVersionEndsVersion1HandshakesAndSessions() throws {
+        let events: [ModelEvent] = [
+            .join(patient: 0, source: 0, seed: 1, version: .v1), .join(patient: 1, source: 2, seed: 2, version: .v2),
+            .beginJoin(patient: 2, source: 3, seed: 3, version: .v1), .beginJoin(patient: 3, source: 4, seed: 4, version: .v2),
+            .advance(millis: 300), .setMinimum(.v2), .slotProceed(slot: 0, patient: 3, seed: 5),
+            .slotProceed(slot: 1, patient: 3, seed: 6), .join(patient: 0, source: 0, seed: 7, version: .v1),
+            .advance(millis: 300), .setMinimum(.v1), .join(patient: 0, source: 0, seed: 8, version: .v1),
+            .advance(millis: 300),
+        ]
+        try assertAgrees(events, expecting: ["minimum version raised", "raised minimum ended a session",
+                                             "raised minimum ended a handshake", "request below the minimum version",
+                                             "minimum version lowered", "v1 join", "v2 join"])
+        var runner = try ModelRunner()
+        XCTAssertNil(try runner.run(events))
+        XCTAssertEqual(runner.rulesSeen, [.version])
+        let ids = ModelWorld.patientIDs
+        XCTAssertEqual(runner.model.versions, [ids[0]: .v1, ids[1]: .v2, ids[3]: .v2])
+        XCTAssertEqual(runner.h.doctor.sessionVersion(of: ids[0]), .v1)
+        XCTAssertEqual(runner.h.doctor.sessionVersion(of: ids[3]), .v2)
+    }
+
+    /// §8.5, attacks 21a and 22: with minimum 2, four version-1 requests from one source
+    /// (threshold 3), a replay of one and a downgraded v2 request are all R-VERSION and not
+    /// counted, so a version-2 join from that source succeeds; with minimum 1 the downgraded
+    /// request is a bad signature, and three of them block the source.
+    func testVersionRefusalsDoNotCountButADowngradeBelowIsABadSignature() throws {
+        let refused: [ModelEvent] = (0..<4).map { .join(patient: $0, source: 3, seed: UInt64(10 + $0), version: .v1) }
+            + [.replay(capture: 1, source: 3), .hostile(.downgrade(patient: 0), source: 3, seed: 20),
+               .join(patient: 1, source: 3, seed: 21, version: .v2)]
+        try assertAgrees(refused, expecting: ["request below the minimum version", "v2 join"], minimumVersion: .v2)
+        var runner = try ModelRunner(minimumVersion: .v2)
+        XCTAssertNil(try runner.run(refused))
+        XCTAssertEqual(runner.rulesSeen, [.version])
+        XCTAssertEqual(runner.model.versions, [ModelWorld.patientIDs[1]: .v2])
+
+        let downgraded: [ModelEvent] = (0..<3).map { .hostile(.downgrade(patient: $0), source: 3, seed: UInt64(30 + $0)) }
+            + [.join(patient: 1, source: 3, seed: 40, version: .v2)]
+        try assertAgrees(downgraded, expecting: ["source reached the threshold", "blocked source refused"])
+        var second = try ModelRunner()
+        XCTAssertNil(try second.run(downgraded))
+        XCTAssertEqual(second.rulesSeen, [.signature, .block])
+    }
+
+    /// Attacks 23–25 at the doctor: validly signed version-2 requests with A = 1, A = p − 1 and
+    /// A outside the subgroup are R-ELEM after the signature, not counted (three from one
+    /// source, threshold 3) and cached (a replay is R-REPLAY); a request reflecting the B the
+    /// doctor sent ben is answered (a valid element), and its sender, who holds no SK, can only
+    /// confirm wrongly: its device alone is blocked.
+    func testSignedVersion2RequestsWithBadSharesAreRefusedWithoutCounting() throws {
+        let events: [ModelEvent] = [
+            .hostile(.badShare(patient: 0, .one), source: 3, seed: 1),
+            .hostile(.badShare(patient: 1, .minusOne), source: 3, seed: 2),
+            .hostile(.badShare(patient: 2, .outsideSubgroup), source: 3, seed: 3),
+            .replay(capture: 0, source: 3), .advance(millis: 300),
+            .join(patient: 1, source: 0, seed: 4, version: .v2),
+            .hostile(.badShare(patient: 2, .reflected), source: 3, seed: 5),
+            .slotWrongSKV(slot: 0, patient: 2, seed: 6),
+            .join(patient: 3, source: 3, seed: 7, version: .v2),
+        ]
+        try assertAgrees(events, expecting: ["signed v2 request with a bad share", "replay seen", "wrong SKV", "v2 join"])
+        var runner = try ModelRunner()
+        XCTAssertNil(try runner.run(events))
+        XCTAssertEqual(runner.rulesSeen, [.element, .replay, .skv])
+        XCTAssertEqual(runner.model.active.keys.sorted(), [ModelWorld.patientIDs[1], ModelWorld.patientIDs[3]])
+        XCTAssertNotNil(runner.model.deviceBlock(DeviceKey(patient: ModelWorld.patientIDs[2], source: ModelWorld.sourceAddresses[3])))
     }
 
     // MARK: - The checker can fail

@@ -27,15 +27,20 @@ final class MachineMutantTests: XCTestCase {
         var report: String
     }
 
-    /// The first seed whose event sequence makes the mutated machine diverge, shrunk.
-    func search(_ fault: DoctorMachine.Fault) throws -> Found? {
+    /// The first seed whose event sequence makes the mutated machine diverge, shrunk. With
+    /// `versions`, the mixed-version sequences of
+    /// `DoctorModelTests.testMachineAgreesWithTheReferenceModelAcrossVersions`, with its
+    /// configured minimum version per seed.
+    func search(_ fault: DoctorMachine.Fault, versions: Bool = false) throws -> Found? {
         for seed in Self.seeds {
-            let events = DoctorModelTests.events(seed: seed, count: Self.length)
-            guard try ModelRunner.firstDivergence(events, fault: fault) != nil else { continue }
-            var shrinker = ModelShrinker(fault: fault)
+            let events = DoctorModelTests.events(seed: seed, count: Self.length, versions: versions)
+            let minimum = versions ? DoctorModelTests.minimumVersion(seed: seed) : .v1
+            guard try ModelRunner.firstDivergence(events, fault: fault, minimumVersion: minimum) != nil else { continue }
+            var shrinker = ModelShrinker(fault: fault, minimumVersion: minimum)
             guard let (shortest, divergence) = try shrinker.shrink(events) else { continue }
             let report = DoctorModelTests.report(seed: seed, events: shortest, divergence: divergence,
-                                                 replays: shrinker.replays, fault: fault)
+                                                 replays: shrinker.replays, fault: fault, minimumVersion: minimum,
+                                                 test: versions ? DoctorModelTests.versionsFilter : DoctorModelTests.filter)
             print("expected divergence of machine mutant \(fault.rawValue) (not a failure):\n\(report)")
             return Found(seed: seed, events: shortest, divergence: divergence, replays: shrinker.replays, report: report)
         }
@@ -96,5 +101,36 @@ final class MachineMutantTests: XCTestCase {
             }
         }
         XCTAssertFalse(timeAttacks.isEmpty, "an R-TIME refusal should be in the sequence: \(found.report)")
+    }
+
+    /// §8.5 and §8.6.3: an R-VERSION refusal (a request below the minimum version) does not
+    /// count against the source. A machine that counts it blocks a source the model leaves
+    /// free. Entry point: `DoctorMachine.frameReceived` with opcode 10 under minimum 2 (from
+    /// the configuration or `setMinimumVersion`), through `ModelRunner`.
+    func testAMachineThatCountsAVersionRefusalIsCaught() throws {
+        let found = try XCTUnwrap(try search(.countVersionRefusal, versions: true), "no seed exposed the machine mutant")
+        XCTAssertTrue(mentions(found, "live failures", "source block"), found.report)
+        XCTAssertTrue(found.events.contains { event in
+            switch event {
+            case .join(_, _, _, .v1), .beginJoin(_, _, _, .v1), .slotProceed(_, _, _, .v1), .replay,
+                 .hostile(.downgrade, _, _), .hostile(.unknownID, _, _), .hostile(.forgedSignature, _, _),
+                 .hostile(.staleTimestamp, _, _), .hostile(.futureTimestamp, _, _), .hostile(.oldInWindow, _, _),
+                 .hostile(.badElement, _, _), .hostile(.wrongGateway, _, _):
+                return true
+            default:
+                return false
+            }
+        }, "a version-1 request should be in the sequence: \(found.report)")
+        XCTAssertLessThanOrEqual(found.events.count, 8, found.report)
+    }
+
+    /// §8.6.3: below the minimum version nothing is answered. A machine that verifies and
+    /// answers a version-1 request while the minimum is 2 (from the configuration or raised by
+    /// `setMinimumVersion`) is caught at that request: the model says R-VERSION.
+    func testAMachineThatAcceptsVersion1BelowTheMinimumIsCaught() throws {
+        let found = try XCTUnwrap(try search(.acceptVersion1BelowMinimum, versions: true), "no seed exposed the machine mutant")
+        XCTAssertTrue(found.divergence.differences.contains { $0.hasPrefix("rejections") && $0.contains("R-VERSION") },
+                      found.report)
+        XCTAssertLessThanOrEqual(found.events.count, 3, found.report)
     }
 }

@@ -19,6 +19,12 @@ enum Attack: Equatable, CustomStringConvertible {
     case oversize
     /// The connection dies inside the first frame.
     case cutFrame
+    /// A KEY_VERIFICATION_V2 validly signed by the patient whose dh_i is not a usable share
+    /// (attacks 23–25 of PROTOCOL.md §8.8); captured, so it can be replayed.
+    case badShare(patient: Int, ShareAttack)
+    /// A validly signed KEY_VERIFICATION_V2 rewritten as opcode 10: dh_i dropped, the v2
+    /// signature kept (attack 21a). R-VERSION below minimum 2, else a bad signature (R-SIG).
+    case downgrade(patient: Int)
 
     var description: String {
         func p(_ i: Int) -> String { ModelWorld.patients[i] }
@@ -35,6 +41,34 @@ enum Attack: Equatable, CustomStringConvertible {
         case let .wrongOpcode(i): return "KEY_CONFIRMATION first claiming \(p(i))"
         case .oversize: return "oversize length prefix"
         case .cutFrame: return "frame cut mid-way"
+        case let .badShare(i, share): return "v2 request signed by \(p(i)) with \(share)"
+        case let .downgrade(i): return "v2 request of \(p(i)) rewritten as opcode 10 (signature kept)"
+        }
+    }
+}
+
+/// What dh_i a hostile, validly signed KEY_VERIFICATION_V2 carries (PROTOCOL.md §8.8).
+enum ShareAttack: Equatable, CustomStringConvertible {
+    /// A = 1 (attack 24): out of range.
+    case one
+    /// A = p − 1 (order 2, attack 23): out of range.
+    case minusOne
+    /// An integer in (1, p − 1) with A^q ≢ 1 (attack 23): outside the subgroup.
+    case outsideSubgroup
+    /// A B the doctor sent in an earlier SESSION_TOKEN_V2 (attack 25b, an insider), or the
+    /// request's own A before any: a valid element, so the doctor answers; the sender can
+    /// compute no SK, so it never confirms.
+    case reflected
+
+    /// Whether the doctor's R-ELEM test of dh_i passes.
+    var isValidShare: Bool { self == .reflected }
+
+    var description: String {
+        switch self {
+        case .one: return "dh_i = 1"
+        case .minusOne: return "dh_i = p − 1"
+        case .outsideSubgroup: return "dh_i outside the subgroup"
+        case .reflected: return "dh_i = a B the doctor sent"
         }
     }
 }
@@ -70,15 +104,16 @@ enum FrameReport: Equatable, CustomStringConvertible {
 }
 
 enum ModelEvent: Equatable, CustomStringConvertible {
-    /// An honest patient's full handshake through the real PatientMachine.
-    case join(patient: Int, source: Int, seed: UInt64)
+    /// An honest patient's full handshake through the real PatientMachine, configured for
+    /// `version` (PROTOCOL.md §8.6: a device speaks exactly one version).
+    case join(patient: Int, source: Int, seed: UInt64, version: ProtocolVersion = .v1)
     /// An honest handshake whose KEY_CONFIRMATION is held back (a slow patient).
-    case beginJoin(patient: Int, source: Int, seed: UInt64)
+    case beginJoin(patient: Int, source: Int, seed: UInt64, version: ProtocolVersion = .v1)
     /// A connection that is accepted and then sends nothing yet.
     case openOnly(source: Int)
     /// The next honest move on a pending connection: a KEY_VERIFICATION on an opened one, the
     /// held KEY_CONFIRMATION on a verified one.
-    case slotProceed(slot: Int, patient: Int, seed: UInt64)
+    case slotProceed(slot: Int, patient: Int, seed: UInt64, version: ProtocolVersion = .v1)
     /// A KEY_CONFIRMATION with a wrong SKV on a pending connection (first frame on an opened one).
     case slotWrongSKV(slot: Int, patient: Int, seed: UInt64)
     /// A pending connection ends at the transport.
@@ -110,15 +145,18 @@ enum ModelEvent: Equatable, CustomStringConvertible {
     case revoke(patient: Int)
     /// The operator enrolls a patient again with its own key (fails when it is enrolled).
     case enroll(patient: Int)
+    /// The operator sets the doctor's minimum version at run time (PROTOCOL.md §8.6.3).
+    case setMinimum(ProtocolVersion)
 
     var description: String {
         func p(_ i: Int) -> String { ModelWorld.patients[i] }
         func s(_ i: Int) -> String { ModelWorld.sources[i] }
+        func tag(_ v: ProtocolVersion) -> String { v == .v1 ? "" : " (v\(v))" }
         switch self {
-        case let .join(i, src, _): return "join \(p(i)) from \(s(src))"
-        case let .beginJoin(i, src, _): return "begin join \(p(i)) from \(s(src)) (confirmation held)"
+        case let .join(i, src, _, v): return "join \(p(i)) from \(s(src))\(tag(v))"
+        case let .beginJoin(i, src, _, v): return "begin join \(p(i)) from \(s(src))\(tag(v)) (confirmation held)"
         case let .openOnly(src): return "open connection from \(s(src))"
-        case let .slotProceed(slot, i, _): return "pending slot \(slot): proceed honestly (as \(p(i)) if it needs a request)"
+        case let .slotProceed(slot, i, _, v): return "pending slot \(slot): proceed honestly (as \(p(i))\(tag(v)) if it needs a request)"
         case let .slotWrongSKV(slot, i, _): return "pending slot \(slot): KEY_CONFIRMATION with wrong SKV (as \(p(i)) if opened)"
         case let .slotDrop(slot, how): return "pending slot \(slot): transport \(how)"
         case let .slotFrame(slot, report): return "pending slot \(slot): \(report)"
@@ -136,6 +174,7 @@ enum ModelEvent: Equatable, CustomStringConvertible {
         case .restart: return "doctor restarts (security state restored)"
         case let .revoke(i): return "operator revokes \(p(i))"
         case let .enroll(i): return "operator enrolls \(p(i)) (its own key)"
+        case let .setMinimum(v): return "operator sets the minimum version to \(v)"
         }
     }
 }

@@ -8,10 +8,15 @@ struct ModelEventGenerator {
     /// Whether sequences include the operator's `revoke` and `enroll` (off: the sequences the
     /// seeds produced before those events existed, which the mutant searches rely on).
     let registry: Bool
+    /// Whether sequences mix protocol versions (PROTOCOL.md §8): honest patients of version 1
+    /// or 2, version-2 attacks (bad shares, downgrade) and run-time changes of the doctor's
+    /// minimum version. Off: only version 1, and the draws of every older seed are unchanged.
+    let versions: Bool
 
-    init(seed: UInt64, registry: Bool = false) {
+    init(seed: UInt64, registry: Bool = false, versions: Bool = false) {
         rng = SplitMix64(seed: seed ^ 0x5eed_0f_7e1e_3ed)
         self.registry = registry
+        self.versions = versions
     }
 
     mutating func int(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
@@ -22,6 +27,30 @@ struct ModelEventGenerator {
     mutating func events(count: Int) -> [ModelEvent] { (0..<count).map { _ in event() } }
 
     mutating func event() -> ModelEvent {
+        guard versions else { return v1Event() }
+        // One extra draw first: a share of version-2 attacks and minimum changes, then any
+        // event, honest patients getting a version of their own.
+        let roll = int(100)
+        let seed = rng.next()
+        switch roll {
+        case 0..<3: return .setMinimum(int(2) == 0 ? .v1 : .v2)
+        case 3..<9:
+            let shares: [ShareAttack] = [.one, .minusOne, .outsideSubgroup, .reflected]
+            return .hostile(.badShare(patient: patient(), shares[int(shares.count)]), source: hostileSource(), seed: seed)
+        case 9..<11: return .hostile(.downgrade(patient: patient()), source: hostileSource(), seed: seed)
+        default:
+            let version: ProtocolVersion = int(2) == 0 ? .v1 : .v2
+            switch v1Event() {
+            case let .join(p, s, seed, _): return .join(patient: p, source: s, seed: seed, version: version)
+            case let .beginJoin(p, s, seed, _): return .beginJoin(patient: p, source: s, seed: seed, version: version)
+            case let .slotProceed(slot, p, seed, _): return .slotProceed(slot: slot, patient: p, seed: seed, version: version)
+            case let other: return other
+            }
+        }
+    }
+
+    /// The events of version 1 (the only ones without `versions`).
+    mutating func v1Event() -> ModelEvent {
         let seed = rng.next()
         let roll = int(100)
         switch roll {

@@ -29,18 +29,22 @@ struct ModelRunner {
     /// The rule the machine breaks on purpose (a machine mutant), kept across restarts.
     let fault: DoctorMachine.Fault?
 
-    init(mutant: ModelMutant = .faithful, fault: DoctorMachine.Fault? = nil) throws {
-        h = try Harness(patients: ModelWorld.patients, seed: 1, configuration: ModelWorld.configuration)
+    /// The doctor's configuration (ModelWorld's, with the configured minimum version).
+    let configuration: DoctorConfiguration
+
+    init(mutant: ModelMutant = .faithful, fault: DoctorMachine.Fault? = nil, minimumVersion: ProtocolVersion = .v1) throws {
+        configuration = ModelWorld.configuration(minimumVersion: minimumVersion)
+        h = try Harness(patients: ModelWorld.patients, seed: 1, configuration: configuration)
         self.fault = fault
         h.doctor.fault = fault
-        model = DoctorModel(config: ModelWorld.configuration, enrolled: Set(ModelWorld.patientIDs),
+        model = DoctorModel(config: configuration, enrolled: Set(ModelWorld.patientIDs),
                             start: h.now, mutant: mutant)
     }
 
     /// Runs `events` from a fresh start; returns the first divergence, if any.
     static func firstDivergence(_ events: [ModelEvent], mutant: ModelMutant = .faithful,
-                                fault: DoctorMachine.Fault? = nil) throws -> ModelDivergence? {
-        var runner = try ModelRunner(mutant: mutant, fault: fault)
+                                fault: DoctorMachine.Fault? = nil, minimumVersion: ProtocolVersion = .v1) throws -> ModelDivergence? {
+        var runner = try ModelRunner(mutant: mutant, fault: fault, minimumVersion: minimumVersion)
         return try runner.run(events)
     }
 
@@ -67,15 +71,15 @@ struct ModelRunner {
     /// Returns (model, machine) success of an operator command, nil for other events.
     mutating func apply(_ event: ModelEvent) throws -> (model: Bool, machine: Bool)? {
         switch event {
-        case let .join(p, s, _), let .beginJoin(p, s, _):
+        case let .join(p, s, _, version), let .beginJoin(p, s, _, version):
             let id = ModelWorld.patientIDs[p]
-            let connection = try h.connect(ModelWorld.patients[p], from: ModelWorld.sources[s])
+            let connection = try h.connect(ModelWorld.patients[p], from: ModelWorld.sources[s], version: version)
             let request = h.framesFromPatient(connection).first
             var holding: [UInt8]?
             if case .beginJoin = event { holding = pumpHolding(connection) }
             let ts = h.now.wall
             if model.open(connection, from: ModelWorld.sourceAddresses[s]) {
-                model.firstFrame(connection, .request(capture(request, patient: id, ts: ts)))
+                model.firstFrame(connection, .request(capture(request, patient: id, ts: ts, version: version)))
                 if case .join = event {
                     model.confirm(connection, .init(ts: ts, correctSKV: true))
                     if model.active[id] == connection { joinsCompleted += 1 }
@@ -86,19 +90,21 @@ struct ModelRunner {
         case let .openOnly(s):
             let connection = try h.openRaw(from: ModelWorld.sources[s])
             _ = model.open(connection, from: ModelWorld.sourceAddresses[s])
-        case let .slotProceed(slot, p, _):
+        case let .slotProceed(slot, p, _, version):
             guard let (connection, state) = pendingSlot(slot) else { return nil }
             switch state {
             case .opened:
                 let id = ModelWorld.patientIDs[p]
                 guard h.patients[connection] == nil else { return nil }
-                h.start(try PatientMachine(configuration: .version1, identity: id,
+                var patientConfiguration = PatientConfiguration()
+                patientConfiguration.version = version
+                h.start(try PatientMachine(configuration: patientConfiguration, identity: id,
                                            privateKey: Harness.keyCache.key(ModelWorld.patients[p]),
                                            doctorID: Harness.doctorID, doctorKey: h.doctorKey.publicKey), on: connection)
                 let request = h.framesFromPatient(connection).first
                 let holding = pumpHolding(connection)
                 let ts = h.now.wall
-                model.firstFrame(connection, .request(capture(request, patient: id, ts: ts)))
+                model.firstFrame(connection, .request(capture(request, patient: id, ts: ts, version: version)))
                 if let holding { held[connection] = (holding, ts) }
             case .verified:
                 guard let (body, ts) = held.removeValue(forKey: connection) else { return nil }
@@ -110,7 +116,7 @@ struct ModelRunner {
             let id: PeerID
             switch state {
             case .opened: id = ModelWorld.patientIDs[p]
-            case let .verified(_, patient, _): id = patient
+            case let .verified(_, patient, _, _): id = patient
             }
             let body = crafter.codec.encode(.keyConfirmation(
                 KeyConfirmation(idI: id, ts: h.now.wall, skv: Bytes32(random: &h.rng))))
@@ -181,6 +187,9 @@ struct ModelRunner {
                 try h.doctor.enroll(id, publicKey: key, replace: false, now: h.now, using: &h.rng)
             }
             return (model.enroll(id), machine)
+        case let .setMinimum(version):
+            h.applyDoctor(h.doctor.setMinimumVersion(version, now: h.now, using: &h.rng))
+            model.setMinimumVersion(version)
         case .rekey:
             let machine = command { (h: inout Harness) throws(DoctorCommandError) in
                 try h.doctor.rekey(now: h.now, using: &h.rng)
@@ -219,7 +228,7 @@ struct ModelRunner {
             held = [:]
             // The registry survives like the security state (the doctor stores it).
             let registry = h.doctor.registry
-            h.doctor = try DoctorMachine(configuration: ModelWorld.configuration, group: Harness.group,
+            h.doctor = try DoctorMachine(configuration: configuration, group: Harness.group,
                                          identity: Harness.doctorID, privateKey: h.doctorKey,
                                          registry: registry, restoring: state)
             h.doctor.fault = fault
@@ -249,9 +258,11 @@ struct ModelRunner {
     /// Records a request as a capture (replayable later) and returns its model form.
     mutating func capture(_ body: [UInt8]?, patient: PeerID, ts: UInt64,
                           signature: Bool = true, elements: Bool = true, gateway: Bool = true,
+                          version: ProtocolVersion = .v1, share: Bool = true,
                           replayable: Bool = true) -> DoctorModel.Request {
         let request = DoctorModel.Request(patient: patient, ts: ts, toThisGateway: gateway,
-                                          validSignature: signature, validElements: elements, capture: nextCapture)
+                                          validSignature: signature, validElements: elements,
+                                          version: version, validShare: share, capture: nextCapture)
         nextCapture += 1
         if replayable, let body { captures.append(Capture(body: body, request: request)) }
         return request
@@ -337,10 +348,63 @@ struct ModelRunner {
         case let .wrongOpcode(i):
             let body = crafter.codec.encode(.keyConfirmation(KeyConfirmation(idI: id(i), ts: now, skv: Bytes32(random: &h.rng))))
             return (body, .wrongOpcode)
+        case let .badShare(i, share):
+            let (body, request) = try v2Request(i, share: share)
+            return (body, .request(capture(body, patient: id(i), ts: request.tsI, version: .v2, share: share.isValidShare)))
+        case let .downgrade(i):
+            // The v2 request's shared fields under opcode 10, its v2 signature kept: the v1
+            // signed bytes differ (other label, no dh_i), so it cannot verify (attack 21a).
+            let (_, request) = try v2Request(i, share: nil)
+            let body = crafter.encode(request.commonFields)
+            return (body, .request(capture(body, patient: id(i), ts: request.tsI, signature: false)))
         case .oversize, .cutFrame:
             preconditionFailure("transport-level attacks carry no frame")
         }
     }
+
+    /// A KEY_VERIFICATION_V2 of patient `i` as its own PatientMachine (version 2) makes it
+    /// now; with `share`, dh_i replaced and the request signed again with the patient's key
+    /// over SignData1_v2 (so only the share is wrong).
+    mutating func v2Request(_ i: Int, share: ShareAttack?) throws -> ([UInt8], KeyVerificationV2) {
+        var configuration = PatientConfiguration()
+        configuration.version = .v2
+        let key = Harness.keyCache.key(ModelWorld.patients[i])
+        var patient = try PatientMachine(configuration: configuration, identity: ModelWorld.patientIDs[i], privateKey: key,
+                                         doctorID: Harness.doctorID, doctorKey: h.doctorKey.publicKey)
+        let sent = patient.connected(now: h.now, using: &h.rng).compactMap { action -> [UInt8]? in
+            if case let .send(body) = action { return body }
+            return nil
+        }
+        guard let body = sent.first, case var .keyVerificationV2(request)? = crafter.decode(body) else {
+            throw HarnessError(message: "a version-2 patient did not send KEY_VERIFICATION_V2")
+        }
+        guard let share else { return (body, request) }
+        let group = Harness.group
+        switch share {
+        case .one: request.dhI = crafter.element(.one)
+        case .minusOne: request.dhI = crafter.element(group.p - .one)
+        case .outsideSubgroup: request.dhI = crafter.element(Self.nonMember)
+        case .reflected:
+            // The latest B the doctor sent, else the request's own A (both valid elements).
+            let tokens = h.doctorLog.compactMap { action -> ElementBytes? in
+                guard case let .send(_, body) = action, case let .sessionTokenV2(token)? = crafter.decode(body) else { return nil }
+                return token.dhGWN
+            }
+            request.dhI = tokens.last ?? request.dhI
+        }
+        let signature = key.sign(SignedBytes.keyVerificationV2(request), using: &h.rng)
+        request.sigR = ElementBytes(bytes: signature.rBytes(in: group))
+        request.sigS = .unchecked(signature.sBytes(in: group))
+        return (crafter.codec.encode(.keyVerificationV2(request)), request)
+    }
+
+    /// The smallest integer above 1 outside the order-q subgroup (2 is, in the test group).
+    static let nonMember: BigInt = {
+        let group = Harness.group
+        var z = BigInt(2)
+        while group.isValidElement(z) { z = z + .one }
+        return z
+    }()
 
     // MARK: - Comparison
 
@@ -357,6 +421,10 @@ struct ModelRunner {
         if let commands { check("command succeeded", model: commands.model, machine: commands.machine) }
         let doctor = h.doctor
         check("active", model: describe(model.active), machine: describe(doctor.members.mapValues(\.connection)))
+        // §8.7: each session's version, fixed at its join.
+        check("session versions", model: model.versions.sorted { $0.key < $1.key }.map { "\($0.key)=v\($0.value)" },
+              machine: doctor.members.keys.sorted().map { "\($0)=v\(doctor.sessionVersion(of: $0).map(String.init(describing:)) ?? "-")" })
+        check("minimum version", model: model.minimumVersion, machine: doctor.minimumVersion)
         check("epoch", model: model.epoch, machine: doctor.epoch)
         check("epoch pending", model: model.windowEnd != nil, machine: doctor.hasPendingEpoch)
         check("enrolled", model: model.enrolled.sorted(), machine: doctor.enrolledPatients)
@@ -365,7 +433,8 @@ struct ModelRunner {
             switch state {
             case .awaitingRequest: machinePending[connection] = "opened"
             case let .verifying(verifying): machinePending[connection] = "verifying(\(verifying.request.idI))"
-            case let .awaitingConfirmation(verified): machinePending[connection] = "verified(\(verified.patient))"
+            case let .awaitingConfirmation(verified):
+                machinePending[connection] = "verified(\(verified.patient), v\(verified.version))"
             case .active: continue
             }
         }
@@ -408,7 +477,7 @@ extension ModelEvent {
     /// The event's own randomness (0 for events that need none).
     var seed: UInt64 {
         switch self {
-        case let .join(_, _, seed), let .beginJoin(_, _, seed), let .slotProceed(_, _, seed),
+        case let .join(_, _, seed, _), let .beginJoin(_, _, seed, _), let .slotProceed(_, _, seed, _),
              let .slotWrongSKV(_, _, seed), let .rekey(seed), let .broadcast(seed), let .hostile(_, _, seed):
             return seed
         default:

@@ -7,17 +7,20 @@ struct ModelShrinker {
     let mutant: ModelMutant
     /// The machine mutant, if any: the rule the DoctorMachine breaks on purpose.
     let fault: DoctorMachine.Fault?
+    /// The doctor's configured minimum version for every replay.
+    let minimumVersion: ProtocolVersion
     /// Candidate sequences replayed (for reporting).
     private(set) var replays = 0
 
-    init(mutant: ModelMutant = .faithful, fault: DoctorMachine.Fault? = nil) {
+    init(mutant: ModelMutant = .faithful, fault: DoctorMachine.Fault? = nil, minimumVersion: ProtocolVersion = .v1) {
         self.mutant = mutant
         self.fault = fault
+        self.minimumVersion = minimumVersion
     }
 
     mutating func divergence(_ events: [ModelEvent]) throws -> ModelDivergence? {
         replays += 1
-        return try ModelRunner.firstDivergence(events, mutant: mutant, fault: fault)
+        return try ModelRunner.firstDivergence(events, mutant: mutant, fault: fault, minimumVersion: minimumVersion)
     }
 
     /// Shrinks a failing sequence. Returns nil when `events` does not fail at all.

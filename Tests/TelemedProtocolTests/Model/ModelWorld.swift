@@ -23,9 +23,13 @@ enum ModelWorld {
     }
 
     /// Small tables and short times so that every limit and expiry is reachable in a few events.
-    static var configuration: DoctorConfiguration {
+    /// Minimum version 1: both versions are accepted unless a run says otherwise.
+    static var configuration: DoctorConfiguration { configuration(minimumVersion: .v1) }
+
+    /// The same with the doctor's minimum version set explicitly (PROTOCOL.md §8.6.3).
+    static func configuration(minimumVersion: ProtocolVersion) -> DoctorConfiguration {
         var c = DoctorConfiguration()
-        c.minimumVersion = .v1
+        c.minimumVersion = minimumVersion
         c.timeWindowMillis = 2_000
         c.handshakeTimeoutMillis = 6_000
         c.failureThreshold = 3

@@ -207,6 +207,117 @@ final class FuzzCorpusReplayTests: XCTestCase {
         XCTAssertNil(run.live(2), "the host drops a slot the doctor closed")
     }
 
+    // MARK: - Version 2 (PROTOCOL.md §8)
+
+    /// The doctor corpus reaches the version-2 paths of `DoctorMachine.frameReceived` (opcode
+    /// 12: signature over SignData1_v2, replay insert, the dh_i test, the SESSION_TOKEN_V2
+    /// answer; opcode 10 below the minimum: R-VERSION) and `DoctorMachine.setMinimumVersion`
+    /// (a v1 session ended), inline and with held jobs, under the checker's version invariants
+    /// (answers in kind, no v1 answer or member while the minimum is 2).
+    func testDoctorCorpusReachesTheVersion2Paths() throws {
+        let files = try FuzzFiles.corpus("doctor")
+        for held in [false, true] {
+            var counts: [String: Int] = [:]
+            for file in files {
+                var script = DoctorScript()
+                if held { script.holdJobs(seed: file.bytes) }
+                XCTAssertNoThrow(try script.run(file.bytes), "doctor script \(file.name)")
+                counts.merge(script.driver.observer.versionCounts, uniquingKeysWith: +)
+            }
+            XCTAssertGreaterThanOrEqual(counts["SESSION_TOKEN_V2"] ?? 0, 4, "held jobs \(held): \(counts)")
+            XCTAssertGreaterThanOrEqual(counts["SESSION_TOKEN"] ?? 0, 4, "held jobs \(held): \(counts)")
+            XCTAssertGreaterThanOrEqual(counts["R-VERSION"] ?? 0, 3, "held jobs \(held): \(counts)")
+            XCTAssertGreaterThanOrEqual(counts["R-ELEM dh_i"] ?? 0, 3, "held jobs \(held): \(counts)")
+            XCTAssertGreaterThanOrEqual(counts["session ended: minimum raised"] ?? 0, 1, "held jobs \(held): \(counts)")
+        }
+    }
+
+    /// The message corpus holds valid v2 requests and answers (worked example and seeded run)
+    /// that `MessageCodec.decode` reads as opcodes 12 and 22, and mutations of them the strict
+    /// codec refuses (a missing share, a share under the other version's opcode, a short or
+    /// uppercase share).
+    func testMessageCorpusHasVersion2FramesAndRefusedMutations() throws {
+        let files = Dictionary(uniqueKeysWithValues: try FuzzFiles.corpus("message").map { ($0.name, $0.bytes) })
+        let codec = MessageCodec(groupName: "telemed-2048-256", elementLength: 256)
+        for name in ["key-verification-v2", "key-verification-v2-seeded", "key-verification-v2-spaced",
+                     "key-verification-v2-share-one", "key-verification-v2-share-p-minus-1",
+                     "key-verification-v2-share-outside-subgroup"] {
+            let body = try XCTUnwrap(files[name], name)
+            XCTAssertEqual(try codec.decode(body).opcode, .keyVerificationV2, name)
+        }
+        for name in ["session-token-v2", "session-token-v2-seeded", "session-token-v2-dh-is-request-share"] {
+            let body = try XCTUnwrap(files[name], name)
+            XCTAssertEqual(try codec.decode(body).opcode, .sessionTokenV2, name)
+        }
+        for name in ["key-verification-v2-without-dh", "key-verification-v1-opcode-with-dh", "key-verification-v2-dh-short",
+                     "key-verification-v2-dh-uppercase", "session-token-v2-without-dh", "session-token-v1-opcode-with-dh"] {
+            let body = try XCTUnwrap(files[name], name)
+            XCTAssertThrowsError(try codec.decode(body), name)
+        }
+    }
+
+    /// The seeded v2 run of the independent reference (Fuzz/make-corpus.py, telemed_ref_v2.py)
+    /// is what `PatientMachine` makes from the same inputs: a v2 patient (the doctor scripts'
+    /// patient1) given the run's t, ElGamal k, rn_i and the k' of a and of the signature sends
+    /// the corpus request byte for byte, and confirms the corpus answer
+    /// (`PatientMachine.frameReceived`, opcode 22: R-ECHO, R-TIME, R-FS, the signature over
+    /// SignData2_v2 with its H_1, c1/c2, K_GWN, dh_gwn, Z, SK). Every other corpus answer and
+    /// every one-byte mutation of the valid one closes the patient without KEY_CONFIRMATION.
+    func testVersion2PatientConfirmsTheSeededAnswerAndNoMutationOfIt() throws {
+        let world = DoctorScriptWorld.shared
+        let files = Dictionary(uniqueKeysWithValues: try FuzzFiles.corpus("message").map { ($0.name, $0.bytes) })
+        let request = try XCTUnwrap(files["key-verification-v2-seeded"])
+        let answer = try XCTUnwrap(files["session-token-v2-seeded"])
+        let group = world.group
+        let codec = MessageCodec(groupName: group.name, elementLength: group.elementLength)
+        func seeded(_ name: String) -> [UInt8] { Hashing.sha256(Array("fuzz corpus v2 seeded \(name)".utf8)).bytes }
+        func seededScalarDraw(_ name: String) throws -> [UInt8] {
+            // randomScalar draws 1 + (a value below q − 1): the draw is SHA-256 mod (q − 1).
+            try (BigInt(bigEndian: seeded(name)) % (group.q - .one)).bytes(width: 32)
+        }
+        var rng = WorkedExampleTests.ScriptedRandom()
+        rng.push(try seededScalarDraw("t"))
+        rng.push(try seededScalarDraw("k"))
+        rng.push(seeded("rn_i"))
+        rng.push(seeded("kprime_a"))
+        rng.push(seeded("kprime_kv"))
+        var configuration = PatientConfiguration()
+        configuration.version = .v2
+        let (id, key) = world.patients[0]
+        var waiting = try PatientMachine(configuration: configuration, identity: id, privateKey: key,
+                                         doctorID: world.doctorID, doctorKey: world.doctorKey.publicKey)
+        let start = Instant(wall: DoctorScriptWorld.startWall, monotonic: 0)
+        let sent = waiting.connected(now: start, using: &rng).compactMap { action -> [UInt8]? in
+            if case let .send(body) = action { return body }
+            return nil
+        }
+        XCTAssertEqual(sent.map { String(decoding: $0, as: UTF8.self) }, [String(decoding: request, as: UTF8.self)])
+        XCTAssertTrue(rng.exhausted, "the request drew exactly the seeded run's randomness")
+
+        let later = Instant(wall: DoctorScriptWorld.startWall + 250, monotonic: 250)
+        func confirms(_ body: [UInt8]) -> Bool {
+            var patient = waiting
+            var none = WorkedExampleTests.ScriptedRandom()
+            let actions = patient.frameReceived(body, now: later, using: &none)
+            return actions.contains { action in
+                if case let .send(frame) = action, case .keyConfirmation? = try? codec.decode(frame) { return true }
+                return false
+            }
+        }
+        XCTAssertTrue(confirms(answer), "the seeded answer is valid for the seeded request")
+        for name in files.keys.sorted() where name != "session-token-v2-seeded" {
+            XCTAssertFalse(confirms(files[name] ?? []), "\(name) was confirmed")
+        }
+        var mutations = 0
+        for index in stride(from: 0, to: answer.count, by: 7) {
+            var mutated = answer
+            mutated[index] ^= 0x01
+            XCTAssertFalse(confirms(mutated), "byte \(index) flipped was confirmed")
+            mutations += 1
+        }
+        XCTAssertGreaterThan(mutations, 300)
+    }
+
     /// The checker itself must be able to fail: a doctor that sends GROUP_KEY to a connection
     /// that never completed a handshake is reported.
     func testDoctorCheckerRejectsGroupKeyToUnauthenticatedConnection() throws {
@@ -220,5 +331,43 @@ final class FuzzCorpusReplayTests: XCTestCase {
                                                now: Instant(wall: DoctorScriptWorld.startWall, monotonic: 0)))
         XCTAssertThrowsError(try checker.check([.close(ConnectionID(9))], doctor: world.template,
                                                now: Instant(wall: DoctorScriptWorld.startWall, monotonic: 0)))
+    }
+
+    /// The checker's version invariants can fail: a SESSION_TOKEN_V2 answering an opcode-10
+    /// first frame, a SESSION_TOKEN answering opcode 12, a SESSION_TOKEN while the minimum
+    /// version is 2 (`DoctorMachine.setMinimumVersion`), and an R-VERSION refusal of an
+    /// opcode-12 request are each reported.
+    func testDoctorCheckerRejectsAnswersOfTheOtherVersion() throws {
+        let world = DoctorScriptWorld.shared
+        let files = Dictionary(uniqueKeysWithValues: try FuzzFiles.corpus("message").map { ($0.name, $0.bytes) })
+        let v1Request = try XCTUnwrap(files["key-verification"]), v2Request = try XCTUnwrap(files["key-verification-v2-seeded"])
+        let v1Answer = try XCTUnwrap(files["session-token"]), v2Answer = try XCTUnwrap(files["session-token-v2-seeded"])
+        let now = Instant(wall: DoctorScriptWorld.startWall, monotonic: 0)
+        func checker(firstFrame: [UInt8]) -> DoctorScriptChecker {
+            var checker = DoctorScriptChecker(configuration: world.configuration, group: world.group)
+            checker.opened(ConnectionID(1))
+            checker.frameToDoctor(firstFrame, on: ConnectionID(1))
+            return checker
+        }
+        var inKind = checker(firstFrame: v1Request)
+        XCTAssertNoThrow(try inKind.check([.send(ConnectionID(1), v1Answer)], doctor: world.template, now: now))
+        inKind = checker(firstFrame: v2Request)
+        XCTAssertNoThrow(try inKind.check([.send(ConnectionID(1), v2Answer)], doctor: world.template, now: now))
+
+        var crossed = checker(firstFrame: v1Request)
+        XCTAssertThrowsError(try crossed.check([.send(ConnectionID(1), v2Answer)], doctor: world.template, now: now))
+        crossed = checker(firstFrame: v2Request)
+        XCTAssertThrowsError(try crossed.check([.send(ConnectionID(1), v1Answer)], doctor: world.template, now: now))
+
+        var raised = world.template
+        var rng = SeededRandom(seed: 1)
+        _ = raised.setMinimumVersion(.v2, now: now, using: &rng)
+        var belowMinimum = checker(firstFrame: v1Request)
+        XCTAssertThrowsError(try belowMinimum.check([.send(ConnectionID(1), v1Answer)], doctor: raised, now: now))
+        let source = world.sources[0]
+        var wrongRefusal = checker(firstFrame: v2Request)
+        XCTAssertThrowsError(try wrongRefusal.check([.event(.rejected(ConnectionID(1), source: source, rule: .version,
+                                                                      reason: "test", patient: nil))],
+                                                    doctor: raised, now: now))
     }
 }
