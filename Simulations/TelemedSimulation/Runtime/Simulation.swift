@@ -144,6 +144,9 @@ final class Simulation {
     /// Decryptions queued for the next batch (see Simulation+Recovery.swift), and the trace
     /// length when the first of them was queued.
     var pendingRecoveries: [PendingRecovery] = []
+    /// The words the doctor's latest handshake job drew on each connection (by raw id), kept
+    /// until that connection's answer is noticed: the insider route to b (DrawRecorder.swift).
+    var doctorDraws: [UInt64: [UInt64]] = [:]
     var recoveryTraceMark = 0
     /// Runs the harness's own decryptions and signature checks on several cores.
     let parallel: ParallelMap
