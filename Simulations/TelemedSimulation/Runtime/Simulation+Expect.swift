@@ -114,6 +114,8 @@ extension Simulation {
             return (actual == name, "command error \(name)" + (actual == name ? "" : ", saw \(actual)"))
         case let .oracle(victim, connection):
             return checkOracle(victim: victim, connection: connection)
+        case let .keyTheft(patient, recovers, opensSession):
+            return checkKeyTheft(patient: patient, recovers: recovers, opensSession: opensSession)
         case .noLeak:
             let leaks = scanForLeaks()
             if leaks.isEmpty { rulesExercised.insert(.noLeak) }

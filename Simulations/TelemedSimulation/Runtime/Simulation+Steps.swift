@@ -185,9 +185,11 @@ extension Simulation {
         let draws = DrawLog()
         flow.patientDraws = draws
         flow.deviceKey = signingKey
+        var configuration = scenario.patientConfiguration
+        if let version = spec.version { configuration.version = version }
         let node: PatientNode
         do {
-            node = try PatientNode(configuration: scenario.patientConfiguration, credential: credential, transport: endpoint,
+            node = try PatientNode(configuration: configuration, credential: credential, transport: endpoint,
                                    connection: flow.client, clock: clock, timers: timers,
                                    rng: NodeRandom(RecordingRandom(base: root.fork("patient/\(patient)/\(number)"), log: draws)),
                                    logger: CapturingLogHandler.logger(patient, sink: logs),
