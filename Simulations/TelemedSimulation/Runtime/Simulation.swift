@@ -167,7 +167,9 @@ final class Simulation {
 
     // MARK: - Setup
 
-    init(scenario: Scenario, seed: UInt64, workers: Int = 1) throws(SimulationFailure) {
+    /// `storePath`: keep the doctor's security store in this SQLite file instead of in memory
+    /// (the erasure scan reads the file's bytes; the run is the same either way).
+    init(scenario: Scenario, seed: UInt64, workers: Int = 1, storePath: String? = nil) throws(SimulationFailure) {
         self.scenario = scenario
         self.seed = seed
         parallel = ParallelMap(workers: workers)
@@ -189,7 +191,11 @@ final class Simulation {
         faultRandom = root.fork("network/faults")
         craftRandom = root.fork("attackers")
         do {
-            store = try SecurityStore.inMemory()
+            if let storePath {
+                store = try SecurityStore(path: storePath)
+            } else {
+                store = try SecurityStore.inMemory()
+            }
         } catch {
             throw SimulationFailure(message: "the in-memory security store could not be opened: \(error)")
         }
