@@ -116,6 +116,7 @@ extension Simulation {
         case let .sessionTokenV2(token) where !frame.towardsDoctor:
             // Version 2: K_GWN with the patient's key as for v1; Z and SK only as an insider.
             window.sessionTokens += 1
+            checkShareIsFresh(token, in: frame)
             let key = doctor.machine.enrolledKey(of: token.idI).flatMap(privateKey(matching:)) ?? keys.patientKeys[token.idI.value]
             queueRecovery(PendingRecovery(flow: frame.flow, kind: .tokenV2(token, key: key, search: doctorSearch(token, on: frame.flow))))
         case let .groupKey(groupKey) where !frame.towardsDoctor:
@@ -241,6 +242,19 @@ extension Simulation {
             if case let .requestV2(request, _, _) = item.kind { return request }
         }
         return nil
+    }
+
+    /// R-FS: the doctor never sends one dh_gwn in two answers. A copy of one answer (a network
+    /// duplicate) is the same answer; bounded at a million answers.
+    private func checkShareIsFresh(_ token: SessionTokenV2, in frame: WireFrame) {
+        let body = Hashing.sha256(frame.body)
+        if let earlier = sentShares[token.dhGWN.bytes] {
+            if earlier != body {
+                violations.append("R-FS: the doctor sent one dh_gwn in two different answers (the second on conn \(frame.flow.server.rawValue))")
+            }
+        } else if sentShares.count < 1_000_000 {
+            sentShares[token.dhGWN.bytes] = body
+        }
     }
 
     /// Keeps the draws of a doctor job that ran for `connection` (the latest that drew, until a

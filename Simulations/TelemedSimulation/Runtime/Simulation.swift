@@ -147,6 +147,8 @@ final class Simulation {
     /// The words the doctor's latest handshake job drew on each connection (by raw id), kept
     /// until that connection's answer is noticed: the insider route to b (DrawRecorder.swift).
     var doctorDraws: [UInt64: [UInt64]] = [:]
+    /// Every dh_gwn the doctor sent, with the digest of the answer that carried it (R-FS: never twice).
+    var sentShares: [[UInt8]: Bytes32] = [:]
     var recoveryTraceMark = 0
     /// Runs the harness's own decryptions and signature checks on several cores.
     let parallel: ParallelMap

@@ -91,7 +91,7 @@ struct NameChecker {
             }
         case let .inject(spec):
             switch spec.target {
-            case let .patient(id):
+            case let .patient(id), let .patientSession(id, _):
                 guard ids.contains(id) else { throw ScenarioError(path: "\(step.path).into.patient", message: "unknown patient \"\(id)\"") }
             case let .attacker(label):
                 guard owners[label] != nil else {
