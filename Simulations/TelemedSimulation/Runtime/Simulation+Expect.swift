@@ -261,8 +261,9 @@ extension Simulation {
         let passed = !echoesElement && !echoesCiphertext && !echoesShare
         if passed { rulesExercised.insert(.oracle) }
         let fresh = answer.share == nil ? "a fresh K_GWN" : "a fresh K_GWN and a fresh B"
-        return (passed, passed ? "the answer to \(connection) carries \(fresh): it is neither \(victim)'s K, its ciphertext"
-                + (answer.share == nil ? "" : " nor a share of its handshakes") : "the answer on \(connection) reveals \(victim)'s "
+        return (passed, passed ? "the answer to \(connection) carries \(fresh): it is neither \(victim)'s K"
+                + (answer.share == nil ? " nor its ciphertext" : ", its ciphertext nor a share of its handshakes")
+                : "the answer on \(connection) reveals \(victim)'s "
                 + (echoesElement ? "K" : echoesCiphertext ? "ciphertext" : "share"))
     }
 }
