@@ -62,6 +62,10 @@ public struct Glossary: Sendable {
              meaning: "opcode 50, a member's receipt for a broadcast it decrypted"),
         Term(name: "REJECTED", aliases: [],
              meaning: "opcode 70, the doctor's one generic refusal; the exact reason goes to its audit log and to this story"),
+        Term(name: "Z", aliases: ["g^(ab)"],
+             meaning: "version 2's Diffie–Hellman value g^(ab) from the ephemerals a (patient) and b (doctor); SK hashes it, and both sides erase a, b and Z once SK is derived, so no private key stolen later gives it back"),
+        Term(name: "x_i", aliases: ["x_GWN"],
+             meaning: "the long-term private keys: x_i the patient's, x_GWN the doctor's; a thief holding both later recovers K and K_GWN of a recorded handshake, and SK only for version 1"),
         Term(name: "device", aliases: [],
              meaning: "a patient's machine, identified by (patient id, source address); a wrong SKV blocks that device, not the patient everywhere"),
     ]

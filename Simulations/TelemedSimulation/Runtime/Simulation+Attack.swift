@@ -43,6 +43,10 @@ extension Simulation {
         let flow: Flow?
         switch spec.target {
         case let .patient(id): flow = latestSession[id].flatMap { sessions[$0]?.flow }
+        case let .patientSession(id, index):
+            let opened = sessions.filter { $0.value.patient == id }.keys.sorted()
+            let position = index >= 0 ? index : opened.count + index
+            flow = position >= 0 && position < opened.count ? sessions[opened[position]]?.flow : nil
         case let .attacker(label): flow = attackerLabels[label].flatMap { flowsByClient[$0] }
         }
         guard let flow else {

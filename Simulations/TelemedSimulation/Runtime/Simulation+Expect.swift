@@ -114,6 +114,8 @@ extension Simulation {
             return (actual == name, "command error \(name)" + (actual == name ? "" : ", saw \(actual)"))
         case let .oracle(victim, connection):
             return checkOracle(victim: victim, connection: connection)
+        case let .keyTheft(patient, recovers, opensSession):
+            return checkKeyTheft(patient: patient, recovers: recovers, opensSession: opensSession)
         case .noLeak:
             let leaks = scanForLeaks()
             if leaks.isEmpty { rulesExercised.insert(.noLeak) }
@@ -215,31 +217,54 @@ extension Simulation {
         guard let client = attackerLabels[connection], let flow = flowsByClient[client] else {
             return (false, "no attacker connection \(connection)")
         }
-        let answers = wiretap.frames.filter { $0.flow === flow && !$0.towardsDoctor && $0.opcode == .sessionToken }
-        guard let answer = answers.first, case let .sessionToken(token)? = try? codec.decode(answer.body),
-              let attackerKey = keys.patientKeys[token.idI.value],
-              let ciphertext = try? ElGamalCiphertext(group: keys.group, c1Bytes: token.c1.bytes, c2Bytes: token.c2.bytes),
-              let answered = try? attackerKey.decrypt(ciphertext) else {
-            return (false, "the doctor sent no SESSION_TOKEN the attacker can open on \(connection)")
+        // Either version's answer: (id_i, c1, c2, dh_gwn for v2).
+        var answer: (idI: PeerID, c1: ElementBytes, c2: ElementBytes, share: [UInt8]?)?
+        for frame in wiretap.frames where frame.flow === flow && !frame.towardsDoctor {
+            switch try? codec.decode(frame.body) {
+            case let .sessionToken(token)?: answer = (token.idI, token.c1, token.c2, nil)
+            case let .sessionTokenV2(token)?: answer = (token.idI, token.c1, token.c2, token.dhGWN.bytes)
+            default: continue
+            }
+            break
         }
-        let victimRequests = wiretap.frames.filter { $0.towardsDoctor && $0.flow.patientID == victim && $0.opcode == .keyVerification }
+        guard let answer, let attackerKey = keys.patientKeys[answer.idI.value],
+              let ciphertext = try? ElGamalCiphertext(group: keys.group, c1Bytes: answer.c1.bytes, c2Bytes: answer.c2.bytes),
+              let answered = try? attackerKey.decrypt(ciphertext) else {
+            return (false, "the doctor sent no SESSION_TOKEN(_V2) the attacker can open on \(connection)")
+        }
         var victimElements: [[UInt8]] = []
         var transplanted: [[UInt8]] = []
-        for frame in victimRequests {
-            guard case let .keyVerification(request)? = try? codec.decode(frame.body),
-                  let ct = try? ElGamalCiphertext(group: keys.group, c1Bytes: request.c1.bytes, c2Bytes: request.c2.bytes),
+        var victimShares: [[UInt8]] = []
+        for frame in wiretap.frames where frame.flow.patientID == victim {
+            let pair: (ElementBytes, ElementBytes)
+            switch try? codec.decode(frame.body) {
+            case let .keyVerification(request)? where frame.towardsDoctor: pair = (request.c1, request.c2)
+            case let .keyVerificationV2(request)? where frame.towardsDoctor:
+                pair = (request.c1, request.c2)
+                victimShares.append(request.dhI.bytes)
+            case let .sessionTokenV2(token)? where !frame.towardsDoctor:
+                victimShares.append(token.dhGWN.bytes)
+                continue
+            default: continue
+            }
+            guard let ct = try? ElGamalCiphertext(group: keys.group, c1Bytes: pair.0.bytes, c2Bytes: pair.1.bytes),
                   let element = try? keys.doctorKey.decrypt(ct) else { continue }
             victimElements.append(keys.group.encodeElement(element))
-            transplanted += [request.c1.bytes, request.c2.bytes]
+            transplanted += [pair.0.bytes, pair.1.bytes]
         }
         guard !victimElements.isEmpty else { return (false, "no request of \(victim) was captured") }
         let answeredBytes = keys.group.encodeElement(answered)
         let echoesElement = victimElements.contains(answeredBytes)
-        let echoesCiphertext = transplanted.contains(token.c1.bytes) || transplanted.contains(token.c2.bytes)
-        let passed = !echoesElement && !echoesCiphertext
+        let echoesCiphertext = transplanted.contains(answer.c1.bytes) || transplanted.contains(answer.c2.bytes)
+        // Version 2: the answer's B is the doctor's fresh one, none of the victim's shares.
+        let echoesShare = answer.share.map { victimShares.contains($0) } ?? false
+        let passed = !echoesElement && !echoesCiphertext && !echoesShare
         if passed { rulesExercised.insert(.oracle) }
-        return (passed, passed ? "the answer to \(connection) carries a fresh K_GWN: it is neither \(victim)'s K nor its ciphertext"
-                : "the answer on \(connection) reveals \(victim)'s " + (echoesElement ? "K" : "ciphertext"))
+        let fresh = answer.share == nil ? "a fresh K_GWN" : "a fresh K_GWN and a fresh B"
+        return (passed, passed ? "the answer to \(connection) carries \(fresh): it is neither \(victim)'s K"
+                + (answer.share == nil ? " nor its ciphertext" : ", its ciphertext nor a share of its handshakes")
+                : "the answer on \(connection) reveals \(victim)'s "
+                + (echoesElement ? "K" : echoesCiphertext ? "ciphertext" : "share"))
     }
 }
 

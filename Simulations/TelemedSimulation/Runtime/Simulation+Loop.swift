@@ -174,7 +174,11 @@ extension Simulation {
         case let .job(run, job):
             // A job of an earlier doctor run died with it.
             guard run == doctorRun, !doctorDown else { break }
-            let result = job.run(using: &jobRandom)
+            // The job's draws are recorded (unchanged) for the insider route to b (DrawRecorder.swift).
+            var recorder = RecordingRandom(base: jobRandom, log: DrawLog())
+            let result = job.run(using: &recorder)
+            jobRandom = recorder.base
+            recordJobDraws(recorder.log, on: job.connection)
             emit("job", [("job", .uint(job.number)), ("phase", .string(job.phase.rawValue)),
                          ("conn", .uint(job.connection.rawValue)), ("result", .string(result.description))])
             doctor.jobFinished(result)

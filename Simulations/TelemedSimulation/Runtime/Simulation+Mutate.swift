@@ -47,6 +47,8 @@ extension Simulation {
             members.set(field, .string(Hex.encode(bytes.dropLast(max(0, min(count, bytes.count))))))
         case let .resign(signer):
             members = try resign(members, signer: signer)
+        case let .resignAnswer(signer, answering):
+            members = try resignAnswer(members, signer: signer, answering: answering)
         case .flipBodyBit:
             break
         }
@@ -82,6 +84,26 @@ extension Simulation {
             throw SimulationFailure(message: "only KEY_VERIFICATION(_V2), SESSION_TOKEN and ENC_MSG are re-signed (SESSION_TOKEN_V2 signs H_1 of a request the frame does not carry)")
         }
         let signature = key.sign(signed, using: &craftRandom)
+        var out = members
+        out.set("sig_r", .string(Hex.encode(signature.rBytes(in: keys.group))))
+        out.set("sig_s", .string(Hex.encode(signature.sBytes(in: keys.group))))
+        return out
+    }
+}
+
+extension Simulation {
+    /// Re-signs a SESSION_TOKEN_V2 over SignData2_v2 with H_1 of the captured request
+    /// `answering`: a valid signature, but over that request's transcript.
+    private func resignAnswer(_ members: [JSONMember], signer: String, answering: CaptureRef) throws(SimulationFailure) -> [JSONMember] {
+        guard let key = keys.key(named: signer) else { throw SimulationFailure(message: "no key named \(signer)") }
+        guard case let .sessionTokenV2(token)? = try? codec.decode(JSONWriter.write(.object(members))) else {
+            throw SimulationFailure(message: "resign with answering edits a SESSION_TOKEN_V2 that decodes")
+        }
+        guard case let .keyVerificationV2(request)? = try? codec.decode(try captured(answering).body) else {
+            throw SimulationFailure(message: "answering does not name a KEY_VERIFICATION_V2")
+        }
+        let requestDigest = Hashing.sha256(SignedBytes.keyVerificationV2(request))
+        let signature = key.sign(SignedBytes.sessionTokenV2(token, requestDigest: requestDigest), using: &craftRandom)
         var out = members
         out.set("sig_r", .string(Hex.encode(signature.rBytes(in: keys.group))))
         out.set("sig_s", .string(Hex.encode(signature.sBytes(in: keys.group))))

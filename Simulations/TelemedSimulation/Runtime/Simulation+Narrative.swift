@@ -33,6 +33,8 @@ extension Simulation {
             let target: String
             switch spec.target {
             case let .patient(id): target = "\(id)'s connection"
+            case let .patientSession(id, index):
+                target = index >= 0 ? "\(id)'s connection #\(index) (by opening order)" : "\(id)'s connection #\(index) from the latest"
             case let .attacker(label): target = label
             }
             return "on-path injection into \(target) towards \(spec.towardsDoctor ? "the doctor" : "the client"): \(describe(spec.payload))"
@@ -128,6 +130,10 @@ extension Simulation {
         case let .truncate(field, bytes): return "last \(bytes) byte(s) of \(field) cut off"
         case let .duplicateKey(field): return "\(field) written twice"
         case let .resign(signer): return "signature recomputed with \(signer)'s key"
+        case let .resignAnswer(signer, answering):
+            let which = answering.nth >= 0 ? "#\(answering.nth)" : "#\(answering.nth) from the latest"
+            return "signature recomputed with \(signer)'s key over the transcript (H_1) of \(answering.sender)'s "
+                + "\(ScenarioDecoder.name(of: answering.opcode)) \(which)"
         case let .flipBodyBit(bit): return "\(bitName(bit)) of the frame body flipped"
         case let .copy(field, from, sourceField): return "\(field) set to \(sourceField) of \(from)"
         }

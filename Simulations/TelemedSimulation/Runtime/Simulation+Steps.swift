@@ -180,11 +180,18 @@ extension Simulation {
         let number = nextCount("session/\(patient)")
         let timers = SimulatedTimers(owner: .patient(flow.client), queue: queue, time: time)
         let relay = Relay<PatientEvent>()
+        // The device's randomness is recorded (unchanged) so that the harness can rebuild a
+        // version-2 ephemeral a as an insider (DrawRecorder.swift).
+        let draws = DrawLog()
+        flow.patientDraws = draws
+        flow.deviceKey = signingKey
+        var configuration = scenario.patientConfiguration
+        if let version = spec.version { configuration.version = version }
         let node: PatientNode
         do {
-            node = try PatientNode(configuration: scenario.patientConfiguration, credential: credential, transport: endpoint,
+            node = try PatientNode(configuration: configuration, credential: credential, transport: endpoint,
                                    connection: flow.client, clock: clock, timers: timers,
-                                   rng: NodeRandom(root.fork("patient/\(patient)/\(number)")),
+                                   rng: NodeRandom(RecordingRandom(base: root.fork("patient/\(patient)/\(number)"), log: draws)),
                                    logger: CapturingLogHandler.logger(patient, sink: logs),
                                    observer: { event in relay.send(event) })
         } catch {

@@ -144,6 +144,11 @@ final class Simulation {
     /// Decryptions queued for the next batch (see Simulation+Recovery.swift), and the trace
     /// length when the first of them was queued.
     var pendingRecoveries: [PendingRecovery] = []
+    /// The words the doctor's latest handshake job drew on each connection (by raw id), kept
+    /// until that connection's answer is noticed: the insider route to b (DrawRecorder.swift).
+    var doctorDraws: [UInt64: [UInt64]] = [:]
+    /// Every dh_gwn the doctor sent, with the digest of the answer that carried it (R-FS: never twice).
+    var sentShares: [[UInt8]: Bytes32] = [:]
     var recoveryTraceMark = 0
     /// Runs the harness's own decryptions and signature checks on several cores.
     let parallel: ParallelMap
@@ -164,7 +169,9 @@ final class Simulation {
 
     // MARK: - Setup
 
-    init(scenario: Scenario, seed: UInt64, workers: Int = 1) throws(SimulationFailure) {
+    /// `storePath`: keep the doctor's security store in this SQLite file instead of in memory
+    /// (the erasure scan reads the file's bytes; the run is the same either way).
+    init(scenario: Scenario, seed: UInt64, workers: Int = 1, storePath: String? = nil) throws(SimulationFailure) {
         self.scenario = scenario
         self.seed = seed
         parallel = ParallelMap(workers: workers)
@@ -186,7 +193,11 @@ final class Simulation {
         faultRandom = root.fork("network/faults")
         craftRandom = root.fork("attackers")
         do {
-            store = try SecurityStore.inMemory()
+            if let storePath {
+                store = try SecurityStore(path: storePath)
+            } else {
+                store = try SecurityStore.inMemory()
+            }
         } catch {
             throw SimulationFailure(message: "the in-memory security store could not be opened: \(error)")
         }

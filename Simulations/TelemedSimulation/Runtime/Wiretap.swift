@@ -34,6 +34,16 @@ final class Flow {
     /// nothing but GROUP_KEY or REJECTED may come between).
     var sawSessionToken = false
     var sawGroupKey = false
+    /// Version 2, the thief's view (PROTOCOL.md §8.8 attack 30): the request and answer as
+    /// recorded on this flow.
+    var requestV2: KeyVerificationV2?
+    var tokenV2: SessionTokenV2?
+    /// The patient id the session's answer names (either version): the GROUP_KEY's AAD.
+    var sessionPatient: PeerID?
+    /// The randomness the patient device of this flow drew, recorded for the insider route to
+    /// a, and the key the device signs with (DrawRecorder.swift). Nil for attacker flows.
+    var patientDraws: DrawLog?
+    var deviceKey: PrivateKey?
     /// Decryptions of this flow's frames the harness has queued but not applied yet.
     var recoveriesQueued = 0
     /// Where the wiretap recorded this flow's KEY_VERIFICATION frames towards the doctor (indices

@@ -55,6 +55,11 @@ public struct Expectation: Sendable {
         case oracle(victim: String, connection: String)
         /// Scan the trace so far for every secret the harness knows (R-NOLEAK).
         case noLeak
+        /// Attack 30, key theft after the fact (PROTOCOL.md §8.8, §8.10): a thief who later holds
+        /// `patient`'s private key, the doctor's and the recording of that patient's latest
+        /// handshake recovers exactly `recovers` (of `K`, `K_GWN`, `SK`), and its best session
+        /// key opens that session's GROUP_KEY (`opensSession`) or not.
+        case keyTheft(patient: String, recovers: [String], opensSession: Bool)
     }
 }
 

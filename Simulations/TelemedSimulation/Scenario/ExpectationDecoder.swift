@@ -91,10 +91,32 @@ enum ExpectationDecoder {
         case "noLeak":
             guard try bool(value, at: path) else { throw ScenarioError(path: path, message: "only noLeak: true is meaningful") }
             return .noLeak
+        case "keyTheft":
+            var reader = try ObjectReader(value, at: path)
+            let patient = try reader.requireString("patient")
+            let recoversPath = reader.child("recovers")
+            guard let recoversValue = reader.value("recovers") else {
+                throw ScenarioError(path: recoversPath, message: "missing; expected the values the thief recovers, of K, K_GWN and SK")
+            }
+            let recovers = try strings(recoversValue, at: recoversPath)
+            for (index, name) in recovers.enumerated() where !Simulation.theftValues.contains(name) {
+                throw ScenarioError(path: recoversValue.stringValue == nil ? "\(recoversPath)[\(index)]" : recoversPath,
+                                    message: "\"\(name)\" is none of K, K_GWN, SK")
+            }
+            guard Set(recovers).count == recovers.count else {
+                throw ScenarioError(path: recoversPath, message: "names a value twice")
+            }
+            let opensPath = reader.child("opensSession")
+            guard let opensValue = reader.value("opensSession") else {
+                throw ScenarioError(path: opensPath, message: "missing; expected true or false")
+            }
+            let opens = try bool(opensValue, at: opensPath)
+            try reader.finish()
+            return .keyTheft(patient: patient, recovers: recovers, opensSession: opens)
         default:
             throw ScenarioError(path: path, message: "unknown expectation (accepted, rejected, rejectedCount, dropped, "
                 + "rules, clean, epoch, epochsStarted, members, active, inactive, blocked, notBlocked, readers, receipts, ended, "
-                + "sessionTokens, alerts, commandError, oracle, noLeak)")
+                + "sessionTokens, alerts, commandError, oracle, noLeak, keyTheft)")
         }
     }
 

@@ -91,7 +91,7 @@ struct NameChecker {
             }
         case let .inject(spec):
             switch spec.target {
-            case let .patient(id):
+            case let .patient(id), let .patientSession(id, _):
                 guard ids.contains(id) else { throw ScenarioError(path: "\(step.path).into.patient", message: "unknown patient \"\(id)\"") }
             case let .attacker(label):
                 guard owners[label] != nil else {
@@ -120,6 +120,7 @@ struct NameChecker {
         case let .readers(name, can, cannot): try label(name); try known(can + cannot)
         case let .receipts(name, from): try label(name); try known(from)
         case let .ended(pairs): try known(pairs.map(\.0))
+        case let .keyTheft(patient, _, _): try known([patient])
         case let .oracle(victim, connection):
             try known([victim])
             guard connections.contains(connection) else {

@@ -24,7 +24,11 @@ enum PayloadDecoder {
         var into = try ObjectReader(try reader.require("into"), at: intoPath)
         let target: ConnectionTarget
         if let patient = try into.string("patient") {
-            target = .patient(patient)
+            if let session = try into.int("session") {
+                target = .patientSession(patient, Int(clamping: session))
+            } else {
+                target = .patient(patient)
+            }
         } else if let label = try into.string("connection") {
             target = .attacker(label)
         } else {
@@ -156,7 +160,17 @@ enum PayloadDecoder {
             try fields.finish()
             mutation = .copy(field: field, from: source, sourceField: sourceField)
         case "duplicateKey": mutation = .duplicateKey(try reader.requireString(key))
-        case "resign": mutation = .resign(try reader.requireString(key))
+        case "resign":
+            let item = try reader.require(key)
+            if let signer = item.stringValue {
+                mutation = .resign(signer)
+            } else {
+                var fields = try ObjectReader(item, at: reader.child(key))
+                let signer = try fields.requireString("signer")
+                let answering = try capture(try fields.require("answering"), at: fields.child("answering"))
+                try fields.finish()
+                mutation = .resignAnswer(signer: signer, answering: answering)
+            }
         case "flipBodyBit":
             guard let bit = try reader.int(key) else { throw ScenarioError(path: reader.child(key), message: "missing") }
             mutation = .flipBodyBit(Int(clamping: bit))

@@ -66,6 +66,9 @@ public struct PatientSpec: Sendable {
     public var clockOffsetMillis: Int64
     /// The `patientGroups` entry it was declared by, if any.
     public var group: String? = nil
+    /// The protocol version its device speaks, when it differs from `patientConfig`'s (a
+    /// version-1 device beside version-2 ones against a minimum-1 doctor, PROTOCOL.md §8.6).
+    public var version: ProtocolVersion? = nil
 }
 
 /// Many patients declared at once (`patientGroups`): `count` patients named `NAME` followed by

@@ -86,9 +86,16 @@ public enum ScenarioDecoder {
         let host = try HostText.normalized(try reader.requireString("host"), at: "\(path).host")
         let enrolled = try reader.bool("enrolled") ?? true
         let offset = try reader.int("clockOffsetMillis") ?? 0
+        var version: ProtocolVersion?
+        if let number = try reader.uint("version") {
+            guard let value = ProtocolVersion(rawValue: Int(clamping: number)) else {
+                throw ScenarioError(path: reader.child("version"), message: "expected 1 or 2")
+            }
+            version = value
+        }
         try reader.finish()
         try checkID(id, at: "\(path).id")
-        return PatientSpec(id: id, host: host, enrolled: enrolled, clockOffsetMillis: offset)
+        return PatientSpec(id: id, host: host, enrolled: enrolled, clockOffsetMillis: offset, version: version)
     }
 
     /// The most patients one `patientGroups` entry may declare.

@@ -119,6 +119,9 @@ public struct InjectSpec: Sendable {
 public enum ConnectionTarget: Sendable {
     /// The latest connection of this patient.
     case patient(String)
+    /// One connection of this patient by the order it opened them (0 the first, −1 the
+    /// latest): two concurrent handshakes of one patient (PROTOCOL.md §8.8 attack 27).
+    case patientSession(String, Int)
     /// An attacker connection label.
     case attacker(String)
 }
@@ -234,6 +237,10 @@ public enum Mutation: Sendable {
     case duplicateKey(String)
     /// Recompute the signature with this signer's key (`doctor` or a patient id).
     case resign(String)
+    /// Re-sign a SESSION_TOKEN_V2 with this signer's key over SignData2_v2 built with H_1 of
+    /// the captured request `answering` (a valid signature over another request's transcript,
+    /// PROTOCOL.md §8.8 attack 27, R-TRANSCRIPT).
+    case resignAnswer(signer: String, answering: CaptureRef)
     /// Flip one bit of the body bytes themselves.
     case flipBodyBit(Int)
     /// Set a field to the value of a field of a captured frame (a reflection: dh_gwn := the

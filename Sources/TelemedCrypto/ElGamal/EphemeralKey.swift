@@ -84,6 +84,11 @@ public struct EphemeralKey: Sendable {
     /// The share as L bytes (dh_i or dh_gwn on the wire).
     public var shareBytes: [UInt8] { group.encodeElement(share) }
 
+    /// The scalar as 32 bytes. `Testing` SPI for the simulator's insider check of R-FS (it
+    /// rebuilds each run's a and b from the randomness it supplied, to prove that none of them
+    /// reaches a trace, log or store); production code has no way to read it.
+    @_spi(Testing) public var scalarBytes: [UInt8] { group.encodeScalar(scalar) }
+
     /// Z = peer^a mod p, constant-time in a. The peer share passed R-ELEM and a ∈ [1, q − 1],
     /// so Z is an element of order q and needs no check of its own (§8.4).
     public func sharedSecret(with peer: DiffieHellmanShare) -> ElementSecret {
