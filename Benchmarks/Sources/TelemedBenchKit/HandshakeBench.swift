@@ -125,3 +125,36 @@ public enum BenchError: Error, CustomStringConvertible {
         }
     }
 }
+
+/// The doctor-side work version 2 adds to a handshake (PROTOCOL.md §8.9), through the calls
+/// `HandshakeJob`'s v2 answer makes: dh_i's element check (`DiffieHellmanShare`, A^q), the
+/// hedged ephemeral b with B = g^b (`PrivateKey.hedgedEphemeral`), and Z = A^b
+/// (`EphemeralKey.sharedSecret`). Added to the v1 handshake's median it gives the lowest v2/v1
+/// ratio that this work allows, whatever the rest of the code does.
+public struct AddedV2Work {
+    let group: TelemedGroup
+    let key: PrivateKey
+    let share: [UInt8]
+    var rng: SeededRandom
+
+    /// The work in `base` under `strategy`, over a seeded doctor key and patient share.
+    public init(group base: TelemedGroup, strategy: ExponentiationStrategy) {
+        group = base.using(strategy)
+        var seeded = SeededRandom(seed: Array("v2-added:\(base.name):\(strategy)".utf8))
+        key = PrivateKey(generatingIn: group, using: &seeded)
+        share = group.encodeElement(group.randomElement(using: &seeded))
+        rng = seeded
+    }
+
+    /// One run (a fresh context and fresh k', so a fresh b); returns its nanoseconds.
+    public mutating func run() throws -> UInt64 {
+        let context = Bytes32(random: &rng)
+        let t0 = monotonicNanoseconds()
+        let patientShare = try DiffieHellmanShare(group: group, bytes: share)
+        let ephemeral = key.hedgedEphemeral(context: context, using: &rng)
+        let shared = ephemeral.sharedSecret(with: patientShare)
+        let elapsed = monotonicNanoseconds() - t0
+        consume((ephemeral.shareBytes, shared))
+        return elapsed
+    }
+}
