@@ -260,7 +260,7 @@ public enum FloodBench {
         let floodSeconds = Double(monotonicNanoseconds() - floodStart) / 1e9
         while control.runningThreads > 0 { try await Task.sleep(nanoseconds: 5_000_000) }
 
-        await doctor.shutdown(reason: "flood run over")
+        await doctor.shutdown(reason: "flood run over", kind: .shutdown)
         let statistics: StoreCommitStatistics? = await doctor.commitStatistics()
         await server.shutdown()
         for run in runs { _ = await run.value }

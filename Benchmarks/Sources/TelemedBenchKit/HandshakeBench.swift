@@ -1,5 +1,6 @@
 // The doctor-side handshake as DoctorMachine runs it: connectionOpened + frameReceived
-// (KEY_VERIFICATION) producing SESSION_TOKEN, and separately frameReceived(KEY_CONFIRMATION)
+// (KEY_VERIFICATION, or KEY_VERIFICATION_V2 for version 2) producing SESSION_TOKEN (or
+// SESSION_TOKEN_V2), and separately frameReceived(KEY_CONFIRMATION)
 // producing the join, plus the `epochWindow` timer fire that starts the join's epoch and
 // seals its GROUP_KEY (the default configuration batches epochs, PROTOCOL.md §7.1; the timer
 // is fired at once because only the doctor's CPU is timed here, not the window's wait). The
@@ -14,6 +15,9 @@ import TelemedProtocol
 public struct HandshakeBench {
     /// The strategy the doctor's group and keys use.
     public let strategy: ExponentiationStrategy
+    /// The version every handshake speaks: the patients are configured for it and the doctor's
+    /// minimum version is it (PROTOCOL.md §8.6), whatever the library defaults are.
+    public let version: ProtocolVersion
     let group: TelemedGroup
     var doctor: DoctorMachine
     let doctorID: PeerID
@@ -25,9 +29,12 @@ public struct HandshakeBench {
     var nextConnection: UInt64 = 1
     var index = 0
 
-    /// A doctor over `base` computing with `strategy`, with `patientCount` enrolled patients.
-    public init(group base: TelemedGroup, strategy: ExponentiationStrategy, patientCount: Int = 8) throws {
+    /// A doctor over `base` computing with `strategy`, with `patientCount` enrolled patients,
+    /// every handshake of `version`.
+    public init(group base: TelemedGroup, strategy: ExponentiationStrategy, version: ProtocolVersion,
+                patientCount: Int = 8) throws {
         self.strategy = strategy
+        self.version = version
         group = base.using(strategy)
         var keyRng = SeededRandom(seed: Array("handshake-keys:\(base.name)".utf8))
         let doctorKey = try PrivateKey(group: group, scalarBytes: PrivateKey(generatingIn: group, using: &keyRng).scalarBytes)
@@ -44,12 +51,13 @@ public struct HandshakeBench {
         // holds the GROUP_KEY it describes (the default 20 ms window would defer it to a timer).
         var configuration = DoctorConfiguration()
         configuration.epochWindowMillis = 0
+        configuration.minimumVersion = version
         doctor = try DoctorMachine(configuration: configuration, group: group, identity: doctorID,
                                    privateKey: doctorKey, registry: registry)
         guard let address = SourceAddress(addressBytes: [192, 0, 2, 10]) else { throw BenchError.setup("source address") }
         source = address
         now = Instant(wall: 1_764_000_000_000, monotonic: 0)
-        rng = SeededRandom(seed: Array("handshake:\(base.name):\(strategy)".utf8))
+        rng = SeededRandom(seed: Array("handshake:\(base.name):\(strategy)\(version == .v1 ? "" : ":v2")".utf8))
         _ = doctor.start(now: now)
     }
 
@@ -59,7 +67,9 @@ public struct HandshakeBench {
     public mutating func step() throws -> (request: UInt64, confirmation: UInt64, cpu: UInt64) {
         let (id, key) = patients[index % patients.count]
         index += 1
-        var patient = try PatientMachine(configuration: PatientConfiguration(), identity: id, privateKey: key,
+        var patientConfiguration = PatientConfiguration()
+        patientConfiguration.version = version
+        var patient = try PatientMachine(configuration: patientConfiguration, identity: id, privateKey: key,
                                          doctorID: doctorID, doctorKey: doctorPublic)
         let request = try Self.sentBody(patient.connected(now: now, using: &rng))
         let connection = ConnectionID(nextConnection)
@@ -113,5 +123,38 @@ public enum BenchError: Error, CustomStringConvertible {
         case let .setup(what): return "setup failed: \(what)"
         case let .protocolFailure(what): return "protocol run failed: \(what)"
         }
+    }
+}
+
+/// The doctor-side work version 2 adds to a handshake (PROTOCOL.md §8.9), through the calls
+/// `HandshakeJob`'s v2 answer makes: dh_i's element check (`DiffieHellmanShare`, A^q), the
+/// hedged ephemeral b with B = g^b (`PrivateKey.hedgedEphemeral`), and Z = A^b
+/// (`EphemeralKey.sharedSecret`). Added to the v1 handshake's median it gives the lowest v2/v1
+/// ratio that this work allows, whatever the rest of the code does.
+public struct AddedV2Work {
+    let group: TelemedGroup
+    let key: PrivateKey
+    let share: [UInt8]
+    var rng: SeededRandom
+
+    /// The work in `base` under `strategy`, over a seeded doctor key and patient share.
+    public init(group base: TelemedGroup, strategy: ExponentiationStrategy) {
+        group = base.using(strategy)
+        var seeded = SeededRandom(seed: Array("v2-added:\(base.name):\(strategy)".utf8))
+        key = PrivateKey(generatingIn: group, using: &seeded)
+        share = group.encodeElement(group.randomElement(using: &seeded))
+        rng = seeded
+    }
+
+    /// One run (a fresh context and fresh k', so a fresh b); returns its nanoseconds.
+    public mutating func run() throws -> UInt64 {
+        let context = Bytes32(random: &rng)
+        let t0 = monotonicNanoseconds()
+        let patientShare = try DiffieHellmanShare(group: group, bytes: share)
+        let ephemeral = key.hedgedEphemeral(context: context, using: &rng)
+        let shared = ephemeral.sharedSecret(with: patientShare)
+        let elapsed = monotonicNanoseconds() - t0
+        consume((ephemeral.shareBytes, shared))
+        return elapsed
     }
 }

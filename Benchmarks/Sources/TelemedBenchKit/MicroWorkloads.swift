@@ -71,6 +71,8 @@ public enum MicroWorkloads {
             row("comb g^e, public e") { consume(table.power(e)) },
             row("y^e·r^f two mpz_powm") { consume(y.powMod(e, group.p).multipliedMod(r.powMod(f, group.p), group.p)) },
             row("y^e·r^f multi-exponentiation") { consume(domain.multiPower([y, r], [e, f])) },
+            row("element check z^q, mpz_powm") { consume(y.powMod(group.q, group.p)) },
+            row("element check z^q, Montgomery sliding window") { consume(domain.multiPower([y], [group.q])) },
             row("fixed-base table build (g)") { consume(FixedBaseTable(base: group.g, modulus: group.p, exponentBits: 256)) },
         ]
     }

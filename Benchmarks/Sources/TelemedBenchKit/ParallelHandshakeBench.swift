@@ -153,7 +153,7 @@ public enum ParallelHandshakeBench {
         let cpu = processCPUSeconds() - cpuBegin
         // Read before the shutdown, which answers every pending handshake REJECTED.
         let (answered, rejected) = (transport.answered, transport.rejected)
-        await service.shutdown(reason: "benchmark run over")
+        await service.shutdown(reason: "benchmark run over", kind: .shutdown)
         transport.finish()
         await service.waitUntilTransportEnds()
         guard finished else {

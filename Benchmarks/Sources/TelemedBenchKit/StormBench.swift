@@ -142,7 +142,8 @@ public enum StormBench {
             + "is real elapsed time without the patients' work (their devices run in parallel); every timer fired when due"
 
         // The single handshake + join on an idle doctor, half before the storm.
-        var single = try HandshakeBench(group: group, strategy: .accelerated)
+        // In the version the storm's patients speak (PatientConfiguration's default, like theirs).
+        var single = try HandshakeBench(group: group, strategy: .accelerated, version: PatientConfiguration().version)
         for _ in 0..<3 { _ = try single.step() }
         var singleTimes: [UInt64] = [], singleCPU: [UInt64] = []
         for _ in 0..<(singleSamples / 2) {

@@ -199,7 +199,7 @@ public enum TCPLoadBench {
         }
 
         // MARK: Shutdown (bounded)
-        await doctor.shutdown(reason: "load test over")
+        await doctor.shutdown(reason: "load test over", kind: .shutdown)
         await server.shutdown()
         var errors = count - authenticated
         for (index, run) in runs.enumerated() {

@@ -140,7 +140,7 @@ public enum TCPStormBench {
                                           durableCommits: commits)
                 answer("REPORT " + String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
             case "quit":
-                await doctor.shutdown(reason: "shutdown")
+                await doctor.shutdown(reason: "shutdown", kind: .shutdown)
                 await server.shutdown()
                 try? FileManager.default.removeItem(atPath: directory)
                 answer("BYE")

@@ -1,13 +1,14 @@
 // telemed-perf: the performance suite (run it through Benchmarks/run.sh).
 //
 //   telemed-perf [--quick] [--patients N] [--storm-patients N] [--storm-v1-patients N] [--tcp-patients N]
-//                [--flood-patients N] [--flood-only]
+//                [--flood-patients N] [--flood-only] [--handshake-only]
 //                [--fixtures DIR] [--out DIR] [--splice FILE]…
 //
 // Prints, and writes to DIR/latest.md and DIR/latest.json: the machine, the table of
 // operations (median and p99 per row), the doctor-side handshake against the plain-GMP limit
-// baseline measured in the same run (interleaved, so both see the same machine noise) with
-// PASS/FAIL per target ratio, the system figures at N active patients (0 skips them), the
+// baseline measured in the same run (interleaved, so both see the same machine noise), for
+// protocol versions 1 and 2, with PASS/FAIL per target ratio (--handshake-only runs only that
+// and writes no files), the system figures at N active patients (0 skips them), the
 // reconnect storm in process with the default epoch window (--storm-patients, default 10,000)
 // and with window 0 for the before/after (--storm-v1-patients, default 2,000; 0 skips either),
 // the TCP load figures with --tcp-patients N concurrent patients on loopback (0 skips them), the
@@ -61,6 +62,7 @@ var stormTCPPatients = 1_000
 var stormTCPOnly = false
 var floodPatients = 200
 var floodOnly = false
+var handshakeOnly = false
 var fixtures: String?
 var outDirectory = "results"
 var spliceTargets: [String] = []
@@ -68,7 +70,7 @@ var arguments = CommandLine.arguments.dropFirst().makeIterator()
 let usage = """
     usage: telemed-perf [--quick] [--patients N] [--storm-patients N] [--storm-v1-patients N] [--tcp-patients N]
                         [--tcp-storm-patients N] [--tcp-storm-only] [--flood-patients N] [--flood-only]
-                        [--fixtures DIR] [--out DIR] [--splice FILE]…
+                        [--handshake-only] [--fixtures DIR] [--out DIR] [--splice FILE]…
       --quick                 fewer samples; unless given, --patients 1000 --storm-patients 2000 --storm-v1-patients 1000
       --patients N            the sequential fill of DoctorMachine (default 10,000; 0 skips it)
       --storm-patients N      the reconnect storm in process, default epoch window (default 10,000; 0 skips it)
@@ -80,6 +82,8 @@ let usage = """
       --tcp-storm-only        run only the TCP storm across processes and write no files
       --flood-patients N      honest logins under a flood of bad first frames (default 200; 0 skips it)
       --flood-only            run only the flood figures and write no files
+      --handshake-only        run only the machine facts and the handshake rows and ratios (v1 and v2 against
+                              their plain-GMP baselines) and write no files
       --fixtures DIR          time every scenario under DIR through the simulator
       --out DIR               write latest.md and latest.json there (default results)
       --splice FILE           rewrite the Markdown between the perf-results markers of FILE
@@ -124,6 +128,7 @@ while let argument = arguments.next() {
         stormTCPPatients = value
     case "--tcp-storm-only": stormTCPOnly = true
     case "--flood-only": floodOnly = true
+    case "--handshake-only": handshakeOnly = true
     case "--fixtures":
         guard let text = arguments.next() else {
             FileHandle.standardError.write(Data("--fixtures needs a directory\n".utf8))
@@ -185,6 +190,7 @@ struct Report: Codable {
     var handshake: [Row]
     var ratios: [RatioRow]
     var baselineCalls: String
+    var baselineCallsV2: String? = nil
     var system: SystemFigures?
     var storm: StormFigures?
     var stormSmall: StormFigures?
@@ -300,6 +306,131 @@ emit("- CPU: \(machine.cpu) (\(machine.cores) cores online)")
 emit("- GMP \(machine.gmp); release build; \(quick ? "quick sampling" : "standard sampling"); \(machine.date)")
 emit()
 
+let groups = [TelemedGroup.telemed2048, TelemedGroup.telemed3072]
+
+// MARK: - Handshake against the limit baseline
+
+let versions: [ProtocolVersion] = [.v1, .v2]
+func callsText(_ version: ProtocolVersion) -> String {
+    let counts = BaselineBench.counts(version)
+    return "\(counts.public) × mpz_powm + \(counts.secret) × mpz_powm_sec"
+}
+let baselineCalls = callsText(.v1)
+let baselineCallsV2 = callsText(.v2)
+
+/// The handshake rows and ratios of both versions against their plain-GMP baselines, sampled
+/// interleaved (every round runs all six), with the load average before and after.
+@MainActor func handshakeSection() throws -> (rows: [Row], ratios: [RatioRow]) {
+    emit("### Doctor-side handshake against the plain-GMP limit baseline")
+    emit()
+    emit("Baseline: a C function doing only the exponentiations one doctor-side handshake needs, on prepared "
+         + "mpz_t values. Version 1 (\(baselineCalls)): element checks of sig_r, c1, c2 and K; g^e, y^r', r^s; "
+         + "c1^(q−x); g^u; g^k, y^k; g^k and k^(q−2) mod q. Version 2 (\(baselineCallsV2)): the same plus dh_i's "
+         + "element check A^q, B = g^b and Z = A^b (PROTOCOL.md §8.9). "
+         + "Handshake: `DoctorMachine.connectionOpened` + `frameReceived(KEY_VERIFICATION)` → SESSION_TOKEN, or "
+         + "`frameReceived(KEY_VERIFICATION_V2)` → SESSION_TOKEN_V2 with the doctor's minimum version 2 "
+         + "(decode, checks, verify, decrypt, re-encrypt, sign, encode; v2 also the share check, the hedged b, "
+         + "B, Z and the transcript digests). "
+         + "\(rounds) rounds, both baselines and the four handshakes interleaved in each round.")
+    emit()
+    let loadBefore = loadAverage()
+    emit("| Step | Group | Exponentiation | Median | p99 | Samples |")
+    emit("|---|---|---|---|---|---|")
+    var rows: [Row] = []
+    var ratios: [RatioRow] = []
+    var floors: [(group: String, floor: Double, reference: Double)] = []
+    for group in groups {
+        let baseline = try BaselineBench(group: group)
+        var benches: [(version: ProtocolVersion, strategy: ExponentiationStrategy, bench: HandshakeBench)] = []
+        for version in versions {
+            for strategy in [ExponentiationStrategy.reference, .accelerated] {
+                benches.append((version, strategy, try HandshakeBench(group: group, strategy: strategy, version: version)))
+            }
+        }
+        for _ in 0..<3 {
+            for version in versions { baseline.run(version) }
+            for i in benches.indices { _ = try benches[i].bench.step() }
+        }
+        var added = AddedV2Work(group: group, strategy: .accelerated)
+        var addedTimes: [UInt64] = []
+        var base: [ProtocolVersion: [UInt64]] = [:]
+        var request = Array(repeating: [UInt64](), count: benches.count)
+        var confirm = Array(repeating: [UInt64](), count: benches.count)
+        for _ in 0..<rounds {
+            for version in versions {
+                let t0 = monotonicNanoseconds()
+                let ok = baseline.run(version)
+                base[version, default: []].append(monotonicNanoseconds() - t0)
+                precondition(ok != 0, "the baseline's checks must pass")
+            }
+            for i in benches.indices {
+                let step = try benches[i].bench.step()
+                request[i].append(step.request)
+                confirm[i].append(step.confirmation)
+            }
+            addedTimes.append(try added.run())
+        }
+        let name = group.name
+        var medians: [String: Double] = [:]
+        for version in versions {
+            let row = Row(operation: "limit baseline v\(version) (plain GMP)", group: name, variant: "—",
+                          summary: Summary(base[version] ?? []))
+            medians["base v\(version)"] = row.summary.median
+            rows.append(row)
+            emit(tableRow(row))
+            for (i, entry) in benches.enumerated() where entry.version == version {
+                let step = version == .v1 ? "open + KEY_VERIFICATION → SESSION_TOKEN" : "open + KEY_VERIFICATION_V2 → SESSION_TOKEN_V2"
+                let row = Row(operation: step, group: name, variant: entry.strategy.rawValue, summary: Summary(request[i]))
+                medians["v\(version) \(entry.strategy.rawValue)"] = row.summary.median
+                rows.append(row)
+                emit(tableRow(row))
+            }
+            for (i, entry) in benches.enumerated() where entry.version == version {
+                let row = Row(operation: "KEY_CONFIRMATION → join, GROUP_KEY (v\(version))", group: name,
+                              variant: entry.strategy.rawValue, summary: Summary(confirm[i]))
+                rows.append(row)
+                emit(tableRow(row))
+            }
+        }
+        let addedRow = Row(operation: "v2's added work alone: A^q, hedged b and B = g^b, Z = A^b", group: name,
+                           variant: "accelerated", summary: Summary(addedTimes))
+        rows.append(addedRow)
+        emit(tableRow(addedRow))
+        floors.append((name, ((medians["v1 accelerated"] ?? .nan) + addedRow.summary.median) / (medians["v1 accelerated"] ?? .nan),
+                       (medians["v2 reference"] ?? .nan) / (medians["v1 reference"] ?? .nan)))
+        func ratio(_ label: String, _ over: String, _ under: String, target: Double) {
+            let value = (medians[over] ?? .nan) / (medians[under] ?? .nan)
+            ratios.append(RatioRow(group: name, name: label, ratio: value, target: target, pass: value <= target))
+        }
+        ratio("before (reference) / baseline", "v1 reference", "base v1", target: 1.15)
+        ratio("after (accelerated) / baseline", "v1 accelerated", "base v1", target: 0.75)
+        ratio("v2 before (reference) / v2 baseline", "v2 reference", "base v2", target: 1.15)
+        ratio("v2 after (accelerated) / v2 baseline", "v2 accelerated", "base v2", target: 0.75)
+        ratio("v2 / v1, accelerated (same run)", "v2 accelerated", "v1 accelerated", target: 1.3)
+    }
+    emit()
+    emit("| Ratio of medians | Group | Ratio | Target | Result |")
+    emit("|---|---|---|---|---|")
+    for ratio in ratios {
+        emit("| \(ratio.name) | \(ratio.group) | \(String(format: "%.3f", ratio.ratio)) | ≤ \(String(format: "%.2f", ratio.target)) | \(ratio.pass ? "PASS" : "FAIL") |")
+    }
+    emit()
+    for entry in floors {
+        emit("v2 / v1 floor, \(entry.group): (v1 accelerated + v2's added work alone) / v1 accelerated = "
+             + String(format: "%.3f", entry.floor) + " (the ratio if v2 cost nothing but its three exponentiations and "
+             + "the hedged b); v2 / v1 under the reference strategy: " + String(format: "%.3f", entry.reference) + ".")
+    }
+    emit()
+    emit("Load average (1, 5, 15 min) before / after the handshake rows: \(loadBefore) / \(loadAverage()).")
+    emit()
+    return (rows, ratios)
+}
+
+if handshakeOnly {
+    let section = try handshakeSection()
+    exit(section.ratios.allSatisfy(\.pass) ? 0 : 1)
+}
+
 // MARK: - Operations
 
 emit("### Operations (one core, median and p99 per call)")
@@ -315,7 +446,6 @@ var rows: [Row] = []
         emit(tableRow(row))
     }
 }
-let groups = [TelemedGroup.telemed2048, TelemedGroup.telemed3072]
 for group in groups {
     measure(MicroWorkloads.asymmetric(group, .accelerated))
     measure(MicroWorkloads.asymmetric(group, .reference))
@@ -324,69 +454,7 @@ for group in groups {
 measure(MicroWorkloads.symmetric())
 emit()
 
-// MARK: - Handshake against the limit baseline
-
-let counts = BaselineBench.counts
-let baselineCalls = "\(counts.public) × mpz_powm + \(counts.secret) × mpz_powm_sec"
-emit("### Doctor-side handshake against the plain-GMP limit baseline")
-emit()
-emit("Baseline: a C function doing only the exponentiations one doctor-side handshake needs "
-     + "(\(baselineCalls): element checks of sig_r, c1, c2 and K; g^e, y^r', r^s; c1^(q−x); "
-     + "g^u; g^k, y^k; g^k and k^(q−2) mod q), on prepared mpz_t values. "
-     + "Handshake: `DoctorMachine.connectionOpened` + `frameReceived(KEY_VERIFICATION)` → SESSION_TOKEN "
-     + "(decode, checks, verify, decrypt, re-encrypt, sign, encode). "
-     + "\(rounds) rounds, the three interleaved in each round.")
-emit()
-emit("| Step | Group | Exponentiation | Median | p99 | Samples |")
-emit("|---|---|---|---|---|---|")
-var handshakeRows: [Row] = []
-var ratios: [RatioRow] = []
-for group in groups {
-    let baseline = try BaselineBench(group: group)
-    var fast = try HandshakeBench(group: group, strategy: .accelerated)
-    var slow = try HandshakeBench(group: group, strategy: .reference)
-    for _ in 0..<3 {
-        baseline.run()
-        _ = try fast.step()
-        _ = try slow.step()
-    }
-    var base: [UInt64] = [], fastRequest: [UInt64] = [], fastConfirm: [UInt64] = []
-    var slowRequest: [UInt64] = [], slowConfirm: [UInt64] = []
-    for _ in 0..<rounds {
-        let t0 = monotonicNanoseconds()
-        let ok = baseline.run()
-        base.append(monotonicNanoseconds() - t0)
-        precondition(ok != 0, "the baseline's checks must pass")
-        let f = try fast.step()
-        fastRequest.append(f.request)
-        fastConfirm.append(f.confirmation)
-        let s = try slow.step()
-        slowRequest.append(s.request)
-        slowConfirm.append(s.confirmation)
-    }
-    let name = group.name
-    let new = [
-        Row(operation: "limit baseline (plain GMP)", group: name, variant: "—", summary: Summary(base)),
-        Row(operation: "open + KEY_VERIFICATION → SESSION_TOKEN", group: name, variant: "reference", summary: Summary(slowRequest)),
-        Row(operation: "open + KEY_VERIFICATION → SESSION_TOKEN", group: name, variant: "accelerated", summary: Summary(fastRequest)),
-        Row(operation: "KEY_CONFIRMATION → join, GROUP_KEY", group: name, variant: "reference", summary: Summary(slowConfirm)),
-        Row(operation: "KEY_CONFIRMATION → join, GROUP_KEY", group: name, variant: "accelerated", summary: Summary(fastConfirm)),
-    ]
-    for row in new { emit(tableRow(row)) }
-    handshakeRows += new
-    let baseMedian = new[0].summary.median
-    ratios.append(RatioRow(group: name, name: "before (reference) / baseline", ratio: new[1].summary.median / baseMedian,
-                           target: 1.15, pass: new[1].summary.median / baseMedian <= 1.15))
-    ratios.append(RatioRow(group: name, name: "after (accelerated) / baseline", ratio: new[2].summary.median / baseMedian,
-                           target: 0.75, pass: new[2].summary.median / baseMedian <= 0.75))
-}
-emit()
-emit("| Ratio of medians | Group | Ratio | Target | Result |")
-emit("|---|---|---|---|---|")
-for ratio in ratios {
-    emit("| \(ratio.name) | \(ratio.group) | \(String(format: "%.3f", ratio.ratio)) | ≤ \(String(format: "%.2f", ratio.target)) | \(ratio.pass ? "PASS" : "FAIL") |")
-}
-emit()
+let (handshakeRows, ratios) = try handshakeSection()
 
 // MARK: - System figures
 
@@ -562,7 +630,7 @@ if let fixtures {
 // MARK: - Files
 
 let report = Report(machine: machine, quick: quick, rows: rows, handshake: handshakeRows, ratios: ratios,
-                    baselineCalls: baselineCalls, system: system, storm: storm, stormSmall: stormSmall, stormV1: stormV1, tcp: tcp,
+                    baselineCalls: baselineCalls, baselineCallsV2: baselineCallsV2, system: system, storm: storm, stormSmall: stormSmall, stormV1: stormV1, tcp: tcp,
                     simulateSeconds: simulateSeconds,
                     scenarios: scenarioCount, flood: flood.isEmpty ? nil : flood,
                     parallel: parallel, tcpStorm: tcpStorm)

@@ -78,7 +78,7 @@ final class SoakRecorder: @unchecked Sendable {
                 }
                 let line = "\(epoch) \(seq) " + currentMembers.map(String.init).joined(separator: ",") + "\n"
                 broadcastLog?.write(Data(line.utf8))
-            case .receipt:
+            case .receipt, .minimumVersionChanged:
                 break
             case let .alert(alert):
                 alerts[alertKind(alert), default: 0] += 1

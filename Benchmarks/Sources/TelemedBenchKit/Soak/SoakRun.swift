@@ -133,7 +133,7 @@ public enum SoakRun {
             try await Task.sleep(nanoseconds: 50_000_000)
         }
         let endSample = await sample(doctor, recorder: recorder, since: start, replayWindow: replayWindow)
-        await doctor.shutdown(reason: "soak over")
+        await doctor.shutdown(reason: "soak over", kind: .shutdown)
         await server.shutdown()
         let exitDeadline = monotonicNanoseconds() + 120_000_000_000
         while child.isRunning && monotonicNanoseconds() < exitDeadline {
