@@ -143,20 +143,12 @@ struct Serve: AsyncParsableCommand {
             + "instead of \"restarting\" (they reconnect with backoff)."))
     var closeForGood = false
 
-    @Option(name: .long, help: ArgumentHelp(
-        "The lowest protocol version accepted: 2 (forward secrecy, the default) or 1 while version-1 patients "
-            + "migrate. A request below it is refused (R-VERSION, not counted against the source).", valueName: "1|2"))
-    var minVersion: Int = 2
-
     func run() async throws {
         let logger = try common.bootstrapLogging()
         // Every setting is checked before anything is created, bound or written.
         let resolved = try await settings.resolve()
-        var configuration = resolved.configuration
-        guard let minimumVersion = ProtocolVersion(rawValue: minVersion) else {
-            throw ValidationError("--min-version must be 1 or 2")
-        }
-        configuration.minimumVersion = minimumVersion
+        let configuration = resolved.configuration
+        let minimumVersion = configuration.minimumVersion
         let handshakeWorkers = resolved.handshakeWorkers
         if let metricsPort, !(0...65_535).contains(metricsPort) {
             throw ValidationError("metrics-port \(metricsPort) is outside 0...65535")

@@ -278,6 +278,8 @@ struct SettingsOptions: ParsableArguments {
     @Option(help: Self.help("writeTimeoutMillis")) var writeTimeoutMillis: Int?
     @Option(help: Self.help("outboundQueueBytes")) var outboundQueueBytes: Int?
     @Option(help: Self.help("epochWindowMillis")) var epochWindowMillis: Int?
+    @Option(name: [.customLong("minimum-version"), .customLong("min-version")], help: Self.help("minimumVersion"))
+    var minimumVersion: Int?
     @Option(help: ArgumentHelp(
         "Threads verifying logins in parallel; default one per core, 0 verifies them on the doctor's own task "
             + "(\(HandshakeJobPool.allowedWorkers.lowerBound)...\(HandshakeJobPool.allowedWorkers.upperBound)).",
@@ -294,7 +296,7 @@ struct SettingsOptions: ParsableArguments {
         guard let setting = DoctorConfiguration.setting(key) else { return ArgumentHelp(key) }
         let unit = setting.unit == .milliseconds ? " ms" : setting.unit == .bytes ? " bytes" : ""
         return ArgumentHelp("\(setting.summary) (\(setting.allowed.lowerBound)...\(setting.allowed.upperBound)\(unit); "
-                                + "default \(setting.defaultValue)).", valueName: "n")
+                                + "default \(setting.defaultValue)).", valueName: setting.unit == .version ? "1|2" : "n")
     }
 
     /// The flags given, as configuration values.
@@ -309,7 +311,8 @@ struct SettingsOptions: ParsableArguments {
             ("replayQuotaPerID", replayQuotaPerID), ("maxActivePatients", maxActivePatients),
             ("repeatedDeviceBlockAlertSources", repeatedDeviceBlockAlertSources),
             ("writeTimeoutMillis", writeTimeoutMillis), ("outboundQueueBytes", outboundQueueBytes),
-            ("epochWindowMillis", epochWindowMillis), (SettingKey.handshakeWorkers, handshakeWorkers),
+            ("epochWindowMillis", epochWindowMillis), ("minimumVersion", minimumVersion),
+            (SettingKey.handshakeWorkers, handshakeWorkers),
         ]
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for case let (key, value?) in numbers { values[AbsoluteConfigKey([key])] = ConfigValue(.int(value), isSecret: false) }

@@ -85,6 +85,23 @@ final class ConfigurationExecutableTests: XCTestCase {
         XCTAssertEqual(row("trustedSources"), ["trustedSources", "10.1.2.0/24", "0...1024", "entries", "file", "clinic.json"])
         XCTAssertEqual(row("timeWindowMillis"), ["timeWindowMillis", "30000", "1000...300000", "default"])
         XCTAssertEqual(row("handshakeWorkers"), ["handshakeWorkers", "0", "0...256", "flag", "--handshake-workers"])
+        XCTAssertEqual(row("minimumVersion"), ["minimumVersion", "2", "1...2", "default"])
+
+        // The minimum protocol version is a setting like the others: file, environment, and the
+        // flag under both spellings (`--min-version` is the short one); 3 is refused.
+        try Data(#"{"minimumVersion": 1}"#.utf8).write(to: URL(fileURLWithPath: directory + "/migrating.json"))
+        let fromFile = try await run(binary, ["config", "--print", "--config", "migrating.json"], in: directory)
+        XCTAssertTrue(fromFile.output.contains("minimumVersion"), fromFile.output)
+        XCTAssertTrue(fromFile.output.split(separator: "\n").contains { $0.hasPrefix("minimumVersion ") && $0.contains(" 1 ") && $0.contains("file") },
+                      fromFile.output)
+        let fromFlag = try await run(binary, ["config", "--print", "--config", "migrating.json", "--min-version", "2"],
+                                     in: directory, environment: ["TELEMED_DOCTOR_MINIMUM_VERSION": "1"])
+        XCTAssertTrue(fromFlag.output.split(separator: "\n").contains { $0.hasPrefix("minimumVersion ") && $0.contains(" 2 ") && $0.contains("--minimum-version") },
+                      fromFlag.output)
+        let three = try await run(binary, ["config", "--print"], in: directory, environment: ["TELEMED_DOCTOR_MINIMUM_VERSION": "3"])
+        XCTAssertEqual(three.status, 1, three.output)
+        XCTAssertTrue(three.output.contains("minimumVersion = 3 (env TELEMED_DOCTOR_MINIMUM_VERSION) is outside the allowed range 1...2"),
+                      three.output)
 
         // A bad environment value names the variable and its text.
         let bad = try await run(binary, ["config", "--print"], in: directory,
@@ -142,7 +159,7 @@ final class ConfigurationExecutableTests: XCTestCase {
         let printed = try await run(binary, ["config", "--print"], in: directory)
         XCTAssertEqual(printed.status, 0, printed.output)
         let rows = printed.output.split(separator: "\n").dropFirst().map { $0.split(separator: " ").map(String.init) }
-        XCTAssertEqual(rows.count, 20, printed.output)
+        XCTAssertEqual(rows.count, 21, printed.output)
         for row in rows where row.count >= 3 {
             let key = row[0]
             if key == "handshakeWorkers" || key == "trustedSources" {
@@ -152,6 +169,7 @@ final class ConfigurationExecutableTests: XCTestCase {
             XCTAssertTrue(text.contains("| `\(key)` | \(row[1]) | \(row[2]) |"), "\(key) \(row[1]) \(row[2]) is not in the article")
         }
         for variable in ["TELEMED_DOCTOR_FAILURE_THRESHOLD", "TELEMED_DOCTOR_REPLAY_QUOTA_PER_ID", "--replay-quota-per-id",
+                         "TELEMED_DOCTOR_MINIMUM_VERSION",
                          "--repeated-device-block-alert-sources", "TELEMED_DOCTOR_TRUSTED_SOURCES"] {
             XCTAssertTrue(text.contains("`\(variable)`"), variable)
         }

@@ -12,6 +12,8 @@ extension DoctorConfiguration {
         case count
         /// Bytes.
         case bytes
+        /// A protocol version number (``ProtocolVersion/rawValue``).
+        case version
     }
 
     /// One numeric field of ``DoctorConfiguration``: its key (the field's name), the range
@@ -107,6 +109,10 @@ extension DoctorConfiguration {
             millis("epochWindowMillis", 0...1_000,
                    "W: membership changes within it share one new epoch (0: one epoch per change)",
                    \.epochWindowMillis),
+            Setting("minimumVersion", 1...2, .version,
+                    "the lowest protocol version accepted (R-VERSION below it, not counted); 1 only while devices migrate",
+                    read: { $0.minimumVersion.rawValue },
+                    write: { $0.minimumVersion = ProtocolVersion(rawValue: $1) ?? .v2 }),
         ]
     }()
 
