@@ -57,7 +57,7 @@ public struct PatientCredential: Sendable, CustomStringConvertible, CustomDebugS
     /// The doctor's TCP port.
     public let port: Int
     /// The one protocol version this device speaks (PROTOCOL.md §8.6); a
-    /// ``PatientConfiguration`` for this credential sets its `version` to it.
+    /// `PatientConfiguration` for this credential sets its `version` to it.
     public let version: ProtocolVersion
 
     /// The group (of both keys).

@@ -13,7 +13,7 @@ import TelemedProtocol
 ///   pinned-doctor.json     the doctor card pinned by `patient pin`          (0600)
 /// ```
 ///
-/// `patient init` creates the key pair here (``create(_:group:using:)``); the request goes to
+/// `patient init` creates the key pair here (``create(_:group:version:using:)``); the request goes to
 /// the doctor, who checks it with ``EnrollmentRequest/read(from:group:)`` and registers the
 /// public key; the doctor's card comes back and is pinned (``pin(_:replace:)``); `patient <id>`
 /// then connects with ``credential(_:)``. The private key is generated on the device and never

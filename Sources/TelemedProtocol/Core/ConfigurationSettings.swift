@@ -12,7 +12,7 @@ extension DoctorConfiguration {
         case count
         /// Bytes.
         case bytes
-        /// A protocol version number (``ProtocolVersion/rawValue``).
+        /// A protocol version number (1 or 2).
         case version
     }
 
