@@ -294,10 +294,17 @@ extension Simulation {
             doctorElement: ElementSecret(BigInt(bigEndian: doctorElement), in: group),
             shared: ElementSecret(BigInt(bigEndian: shared), in: group),
             requestDigest: requestDigest, answerDigest: answerDigest)
+        learnSession(sessionKey, of: token.idI, labelSuffix: " (v2, insider)", on: flow, &learned)
+    }
+
+    /// Learns SK and both traffic keys of `id`'s session on `flow` (labels "SK of <id>" …
+    /// followed by `labelSuffix`) and keeps the traffic keys for reading its GROUP_KEYs.
+    private func learnSession(_ sessionKey: SessionKey, of id: PeerID, labelSuffix: String, on flow: Flow,
+                              _ learned: inout SecretBook) {
         let traffic = KeySchedule.trafficKeys(sessionKey: sessionKey)
-        learn(sessionKey.withUnsafeBytes { Array($0) }, "SK of \(token.idI) (v2, insider)", &learned)
-        learn(traffic.doctorToPatient.withUnsafeBytes { Array($0) }, "k_d2p of \(token.idI) (v2, insider)", &learned)
-        learn(traffic.patientToDoctor.withUnsafeBytes { Array($0) }, "k_p2d of \(token.idI) (v2, insider)", &learned)
+        learn(sessionKey.withUnsafeBytes { Array($0) }, "SK of \(id)\(labelSuffix)", &learned)
+        learn(traffic.doctorToPatient.withUnsafeBytes { Array($0) }, "k_d2p of \(id)\(labelSuffix)", &learned)
+        learn(traffic.patientToDoctor.withUnsafeBytes { Array($0) }, "k_p2d of \(id)\(labelSuffix)", &learned)
         flow.trafficKeys = traffic
     }
 
@@ -325,12 +332,7 @@ extension Simulation {
         let transcript = KeySchedule.HandshakeTranscript(
             patientElement: requestElement, doctorElement: doctorElement, tsI: request.tsI, tsGWN: token.tsGWN,
             rnI: request.rnI, rnGWN: token.rnGWN, idI: token.idI, idGWN: token.idGWN)
-        let sessionKey = KeySchedule.sessionKey(transcript)
-        let traffic = KeySchedule.trafficKeys(sessionKey: sessionKey)
-        learn(sessionKey.withUnsafeBytes { Array($0) }, "SK of \(token.idI)", &learned)
-        learn(traffic.doctorToPatient.withUnsafeBytes { Array($0) }, "k_d2p of \(token.idI)", &learned)
-        learn(traffic.patientToDoctor.withUnsafeBytes { Array($0) }, "k_p2d of \(token.idI)", &learned)
-        flow.trafficKeys = traffic
+        learnSession(KeySchedule.sessionKey(transcript), of: token.idI, labelSuffix: "", on: flow, &learned)
     }
 
     /// The per-line R-NOLEAK check for lines written before `learned` was known.
