@@ -1,3 +1,5 @@
+import TelemedNode
+
 // MARK: - UTCText
 
 /// Protocol timestamps (milliseconds since 1970-01-01 UTC) as ISO 8601 UTC text, computed by
@@ -12,12 +14,7 @@ public enum UTCText {
 
     /// `2025-11-24T16:00:00.000Z` for `1764000000000`.
     public static func iso8601(millis: UInt64) -> String {
-        let days = Int64(millis / 86_400_000)
-        let inDay = millis % 86_400_000
-        let (year, month, day) = civil(daysSince1970: days)
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T"
-            + "\(pad(Int64(inDay / 3_600_000), 2)):\(pad(Int64(inDay / 60_000 % 60), 2)):\(pad(Int64(inDay / 1_000 % 60), 2))"
-            + ".\(pad(Int64(inDay % 1_000), 3))Z"
+        UTCDate.iso8601(millis: Int64(clamping: millis), fraction: true)
     }
 
     /// `text` with the ISO 8601 UTC time in brackets after every whole number that reads as a
@@ -53,24 +50,5 @@ public enum UTCText {
 
     private static func isWordCharacter(_ character: Character) -> Bool {
         character.isLetter || character.isNumber || character == "_" || character == "."
-    }
-
-    /// (year, month, day) of the day `days` after 1970-01-01 (Howard Hinnant's
-    /// `civil_from_days`).
-    static func civil(daysSince1970 days: Int64) -> (Int64, Int64, Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
     }
 }

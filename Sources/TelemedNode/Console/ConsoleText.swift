@@ -45,22 +45,7 @@ public enum ConsoleText {
     /// (`2026-12-05T09:00:00Z`): the one human time format of the doctor's and patients'
     /// output and text logs. Raw milliseconds appear only in JSON logs and the database.
     public static func time(_ millis: UInt64) -> String {
-        let seconds = millis / 1_000
-        let days = Int64(seconds / 86_400)
-        let secondOfDay = Int(seconds % 86_400)
-        // Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days).
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let hour = secondOfDay / 3_600, minute = secondOfDay / 60 % 60, second = secondOfDay % 60
-        return "\(year)-\(two(Int(month)))-\(two(Int(day)))T\(two(hour)):\(two(minute)):\(two(second))Z"
+        UTCDate.iso8601(millis: Int64(clamping: millis), fraction: false)
     }
 
     /// The name of a control character for a message: `U+001B (ESC)`.

@@ -165,5 +165,8 @@ final class ConsoleTextTests: XCTestCase {
         XCTAssertEqual(ConsoleText.time(1_798_761_599_999), "2026-12-31T23:59:59Z")
         XCTAssertEqual(ConsoleText.time(1_796_461_200_123), "2026-12-05T09:00:00Z")
         XCTAssertEqual(ConsoleText.time(4_107_542_400_000), "2100-03-01T00:00:00Z")
+        // The JSON logs' form (JSONLogHandler → UTCDate), with milliseconds, before 1970 too.
+        XCTAssertEqual(UTCDate.iso8601(millis: 951_782_400_007, fraction: true), "2000-02-29T00:00:00.007Z")
+        XCTAssertEqual(UTCDate.iso8601(millis: -750, fraction: true), "1969-12-31T23:59:59.250Z")
     }
 }
